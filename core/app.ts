@@ -1,0 +1,89 @@
+import type { FastifyInstance } from 'fastify';
+import { MongoClient, type Db } from 'mongodb';
+import type { Registry } from 'prom-client';
+import type { Config } from './config.js';
+import { errorMessage } from './errors.js';
+import { Health } from './health.js';
+import { createHttpServer, listen } from './http.js';
+import { createKafkaTransport, type KafkaTransport } from './kafka/index.js';
+import { createLogger, type Logger } from './logger.js';
+import { createMetricsRegistry } from './metrics.js';
+import { TopicNames } from './topics.js';
+
+/** What every running part of the service is given. */
+export interface AppContext {
+  config: Config;
+  logger: Logger;
+  metrics: Registry;
+  health: Health;
+  kafka: KafkaTransport;
+  topics: TopicNames;
+  /** Routes may be added until the app has started. */
+  http: FastifyInstance;
+  /** The metadata store (`mongodb.uri` / `mongodb.db`): triggers, functions, leases, EventSync events, audit. */
+  metadata: { client: MongoClient; db: Db };
+}
+
+/** A part of the service with a lifecycle: sources, processors, control plane, EventSync. */
+export interface Component {
+  readonly name: string;
+  start(context: AppContext): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export type ComponentFactory = (config: Config) => Component | null;
+
+export interface RunningApp {
+  context: AppContext;
+  httpUrl: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the components in order, with one shared context; stops them in reverse order.
+ * A component that fails to start stops everything started before it and rethrows.
+ */
+export async function startApp(config: Config, factories: readonly ComponentFactory[], options: { logger?: Logger; metrics?: Registry } = {}): Promise<RunningApp> {
+  const logger = options.logger ?? createLogger();
+  const metrics = options.metrics ?? createMetricsRegistry();
+  const health = new Health();
+  const client = new MongoClient(config.mongodb.uri, { serverSelectionTimeoutMS: 10_000 });
+  await client.connect();
+  const http = createHttpServer({ ...config.http, health, metrics, logger });
+  const context: AppContext = {
+    config,
+    logger,
+    metrics,
+    health,
+    kafka: createKafkaTransport(config.kafka.client, { brokers: config.kafka.brokers, clientId: config.kafka.clientId }, logger),
+    topics: new TopicNames(config.kafka.topicPrefix),
+    http,
+    metadata: { client, db: client.db(config.mongodb.db) },
+  };
+
+  const started: Component[] = [];
+  const stopAll = async (): Promise<void> => {
+    for (const component of started.reverse()) {
+      await component.stop().catch((error: unknown) => logger.error({ component: component.name, err: errorMessage(error) }, 'stop failed'));
+    }
+    started.length = 0;
+    await http.close().catch(() => undefined);
+    await client.close().catch(() => undefined);
+  };
+
+  try {
+    for (const factory of factories) {
+      const component = factory(config);
+      if (!component) continue;
+      await component.start(context);
+      started.push(component);
+      logger.info({ component: component.name }, 'started');
+    }
+    const httpUrl = await listen(http, config.http.host, config.http.port);
+    logger.info({ url: httpUrl }, 'http listening');
+    return { context, httpUrl, stop: stopAll };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}

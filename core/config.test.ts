@@ -1,0 +1,97 @@
+import { parseConfigText } from './config.js';
+import { ValidationError } from './errors.js';
+
+const minimal = `kafka: { brokers: ["127.0.0.1:9092"] }\n`;
+
+function errorOf(text: string, env: Record<string, string> = {}): string {
+  try {
+    parseConfigText(text, env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ValidationError);
+    return (error as Error).message;
+  }
+  throw new Error('expected the config to be rejected');
+}
+
+describe('changeflow.yaml', () => {
+  it('applies defaults to a minimal file', () => {
+    const config = parseConfigText(minimal, {});
+    expect(config.kafka).toMatchObject({ brokers: ['127.0.0.1:9092'], client: 'kafkajs', topicPrefix: 'changeflow' });
+    expect(config.http).toMatchObject({ host: '127.0.0.1', port: 8080 });
+    expect(config.grpc).toMatchObject({ host: '127.0.0.1', port: 50051 });
+    expect(config.mongodb.db).toBe('changeflow');
+    expect(config.triggers).toEqual([]);
+  });
+
+  it('names an unknown top-level key', () => {
+    expect(errorOf(`${minimal}kafak: {}\n`)).toMatch(/kafak: unknown key/);
+  });
+
+  it('names an unknown nested key with its path', () => {
+    expect(errorOf(`kafka: { brokers: ["a:1"], topicPrefx: x }\n`)).toMatch(/kafka\.topicPrefx: unknown key/);
+  });
+
+  it('names a key with the wrong type', () => {
+    expect(errorOf(`${minimal}http: { port: "eighty" }\n`)).toMatch(/http\.port: .*number/i);
+  });
+
+  it('says the broker list is missing', () => {
+    expect(errorOf(`kafka: {}\n`)).toMatch(/kafka\.brokers: .*list of brokers/);
+    expect(errorOf(`kafka: { brokers: [] }\n`)).toMatch(/kafka\.brokers: needs at least one broker/);
+  });
+
+  it('names the index of a bad list item', () => {
+    expect(errorOf(`kafka: { brokers: ["ok:1", "no-port"] }\n`)).toMatch(/kafka\.brokers\[1\]: expected "host:port"/);
+  });
+
+  it('takes brokers, MongoDB and Redis from the environment', () => {
+    const config = parseConfigText(`mongodb: { uri: "mongodb://file" }\n`, { KAFKA_BROKERS: 'h1:1, h2:2', MONGODB_URI: 'mongodb://env', REDIS_URL: 'redis://r:1' });
+    expect(config.kafka.brokers).toEqual(['h1:1', 'h2:2']);
+    expect(config.mongodb.uri).toBe('mongodb://env');
+    expect(config.redis?.url).toBe('redis://r:1');
+  });
+
+  it('rejects a trigger naming a function that does not exist', () => {
+    const text = `${minimal}triggers:\n  - name: t1\n    source: { db: shop, coll: orders }\n    function: nope\n    sinks: [{ name: cache, kind: redis }]\n`;
+    expect(errorOf(text)).toMatch(/triggers\[0\]\.function: no function named "nope"/);
+  });
+
+  it('rejects names outside the seed 000 rules', () => {
+    const text = `${minimal}triggers:\n  - name: "bad name!"\n    source: { topic: x }\n    sinks: [{ name: cache, kind: redis }]\n`;
+    expect(errorOf(text)).toMatch(/triggers\[0\]\.name: must be 1–64 characters/);
+  });
+
+  it('reports YAML syntax errors', () => {
+    expect(errorOf(`kafka: { brokers: [\n`)).toMatch(/not valid YAML/);
+  });
+
+  it('accepts the DESIGN.md example sections', () => {
+    const text = `${minimal}sources:
+  - name: shop
+    uri: "mongodb://127.0.0.1:27017"
+    watch: { db: shop, coll: orders }
+    operationTypes: [insert, update, replace, delete]
+    fullDocument: updateLookup
+    snapshot: initial
+functions:
+  - name: orders-to-cache
+    code: |
+      export default function handle(events) { return [] }
+triggers:
+  - name: orders-cache
+    source: { db: shop, coll: orders }
+    operationTypes: [insert, update, replace, delete]
+    function: orders-to-cache
+    sinks:
+      - { name: cache, kind: redis }
+      - { name: copy, kind: mongodb, uri: "mongodb://x", db: shop_copy, coll: orders }
+      - { name: audit, kind: audit }
+eventsync:
+  - { serviceName: "svc", trigger: { type: window, observationPeriod: 3600 }, endpoints: [ { eventKey: entry1 } ], target: { topic: "out" } }
+`;
+    const config = parseConfigText(text, {});
+    expect(config.sources[0]?.watch).toEqual({ db: 'shop', coll: 'orders' });
+    expect(config.triggers[0]?.sinks[1]).toMatchObject({ kind: 'mongodb', db: 'shop_copy' });
+    expect(config.eventsync[0]?.trigger.keepEventAfterTrigger).toBe(false);
+  });
+});

@@ -1,0 +1,57 @@
+/**
+ * One error root for the whole project. Every error says whether trying again may help
+ * (`retriable`) and keeps the error that caused it (`cause`), so the shared retry loop and the
+ * processors' dead-letter logic can decide without string matching.
+ */
+export interface ChangeflowErrorOptions {
+  retriable?: boolean;
+  cause?: unknown;
+  /** Machine-readable code, stable across releases (e.g. `CONFIG_INVALID`). */
+  code?: string;
+}
+
+export class ChangeflowError extends Error {
+  readonly retriable: boolean;
+  readonly code: string;
+
+  constructor(message: string, options: ChangeflowErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.retriable = options.retriable ?? false;
+    this.code = options.code ?? 'CHANGEFLOW_ERROR';
+  }
+}
+
+/** Bad input from a user: config, API request, function result. Never retriable. */
+export class ValidationError extends ChangeflowError {
+  constructor(message: string, options: Omit<ChangeflowErrorOptions, 'retriable'> = {}) {
+    super(message, { ...options, retriable: false, code: options.code ?? 'VALIDATION' });
+  }
+}
+
+/** A dependency (Kafka, MongoDB, Redis, HTTP target) did not answer or refused for now. */
+export class UnavailableError extends ChangeflowError {
+  constructor(message: string, options: Omit<ChangeflowErrorOptions, 'retriable'> = {}) {
+    super(message, { ...options, retriable: true, code: options.code ?? 'UNAVAILABLE' });
+  }
+}
+
+/** Something this machine lacks (Java, Maven, a native library): says what to install. */
+export class MissingPrerequisiteError extends ChangeflowError {
+  constructor(message: string, options: Omit<ChangeflowErrorOptions, 'retriable'> = {}) {
+    super(message, { ...options, retriable: false, code: options.code ?? 'MISSING_PREREQUISITE' });
+  }
+}
+
+export function isRetriable(error: unknown): boolean {
+  if (error instanceof ChangeflowError) return error.retriable;
+  if (typeof error === 'object' && error !== null && 'retriable' in error) {
+    return (error as { retriable: unknown }).retriable === true;
+  }
+  return false;
+}
+
+export function errorMessage(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}

@@ -1,0 +1,42 @@
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
+import type { Health } from './health.js';
+import type { Logger } from './logger.js';
+
+export interface HttpServerOptions {
+  host: string;
+  port: number;
+  maxBodyBytes: number;
+  health: Health;
+  metrics: Registry;
+  logger: Logger;
+}
+
+/**
+ * The service's HTTP server: /healthz, /metrics, and whatever routes components add
+ * (EventSync endpoints) before `listen`.
+ */
+export function createHttpServer(options: HttpServerOptions): FastifyInstance {
+  const loggerInstance: FastifyBaseLogger = options.logger.child({ component: 'http' });
+  const app: FastifyInstance = Fastify({
+    loggerInstance,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: options.maxBodyBytes,
+  });
+  app.get('/healthz', async (_request, reply) => {
+    const report = options.health.report();
+    return reply.code(report.status === 'ok' ? 200 : 503).send(report);
+  });
+  app.get('/metrics', async (_request, reply) => {
+    return reply.header('content-type', options.metrics.contentType).send(await options.metrics.metrics());
+  });
+  return app;
+}
+
+/** Starts listening; returns the address actually bound (port 0 picks a free one). */
+export async function listen(app: FastifyInstance, host: string, port: number): Promise<string> {
+  await app.listen({ host, port });
+  const address = app.server.address();
+  const boundPort = typeof address === 'object' && address ? address.port : port;
+  return `http://${host}:${boundPort}`;
+}

@@ -1,0 +1,46 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { MongoClient } from 'mongodb';
+import { ChangeflowError } from '../errors.js';
+import type { ResolvedJars } from './maven.js';
+import { freePort, waitFor } from './net.js';
+import { spawnDetached, stopProcess } from './process.js';
+
+export interface MongoServerInfo {
+  pid: number;
+  uri: string;
+  logFile: string;
+}
+
+export async function mongoAnswers(uri: string, timeoutMs = 2_000): Promise<boolean> {
+  const client = new MongoClient(uri, { serverSelectionTimeoutMS: timeoutMs, connectTimeoutMS: timeoutMs });
+  try {
+    await client.connect();
+    await client.db('admin').command({ ping: 1 });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.close().catch(() => undefined);
+  }
+}
+
+/** Starts mongo-java-server (memory backend, oplog on, so change streams work) on a free port. */
+export async function startMongo(options: { jars: ResolvedJars; workDir: string; readyTimeoutMs?: number }): Promise<MongoServerInfo> {
+  const port = await freePort();
+  const launcher = join(options.jars.infraDir, 'java', 'MongoLauncher.java');
+  const log4j = join(options.jars.infraDir, 'log4j2.properties');
+  const logFile = join(options.workDir, 'mongo.log');
+  const pid = spawnDetached(
+    'java',
+    ['-Xms128m', '-Xmx4g', `-Dchangeflow.workDir=${options.workDir}`, `-Dlog4j2.configurationFile=${log4j}`, '-cp', options.jars.classpath, launcher, '127.0.0.1', String(port), '4.4.0', '9'],
+    logFile,
+  );
+  const uri = `mongodb://127.0.0.1:${port}/?directConnection=true`;
+  if (!(await waitFor(() => mongoAnswers(uri), options.readyTimeoutMs ?? 60_000, 200))) {
+    await stopProcess(pid, 0);
+    const tail = existsSync(logFile) ? readFileSync(logFile, 'utf8').slice(-3000) : '';
+    throw new ChangeflowError(`The MongoDB-compatible server did not answer on ${uri} in time. Its log ends with:\n${tail}`, { code: 'MONGO_START_FAILED', retriable: true });
+  }
+  return { pid, uri, logFile };
+}

@@ -1,0 +1,36 @@
+import { jest } from '@jest/globals';
+import type { Logger } from '../logger.js';
+import { effectiveKafkaClient, KAFKA_CLIENT_ENV, selectKafkaTransport } from './index.js';
+
+describe('effectiveKafkaClient', () => {
+  it('uses the configured client unless the environment overrides it', () => {
+    expect(effectiveKafkaClient('kafkajs', {})).toBe('kafkajs');
+    expect(effectiveKafkaClient('librdkafka', { [KAFKA_CLIENT_ENV]: '' })).toBe('librdkafka');
+    expect(effectiveKafkaClient('kafkajs', { [KAFKA_CLIENT_ENV]: 'librdkafka' })).toBe('librdkafka');
+    expect(effectiveKafkaClient('librdkafka', { [KAFKA_CLIENT_ENV]: ' kafkajs ' })).toBe('kafkajs');
+  });
+
+  it('names the variable and the choices when the override is not a client', () => {
+    expect(() => effectiveKafkaClient('kafkajs', { [KAFKA_CLIENT_ENV]: 'rdkafka' })).toThrow(/CHANGEFLOW_KAFKA_CLIENT=rdkafka .*kafkajs or librdkafka/);
+  });
+});
+
+describe('selectKafkaTransport', () => {
+  it('falls back to kafkajs with one warning when the native client does not load', () => {
+    const warnings: string[] = [];
+    const fake = { warn: (message: string) => warnings.push(message), child: () => fake, debug: () => undefined, error: () => undefined };
+    const logger = fake as unknown as Logger;
+    const failing = () => ({ error: new Error("Cannot find module '@confluentinc/kafka-javascript'") });
+    const first = selectKafkaTransport('librdkafka', { brokers: ['127.0.0.1:1'] }, logger, failing);
+    const second = selectKafkaTransport('librdkafka', { brokers: ['127.0.0.1:1'] }, logger, failing);
+    expect([first.name, second.name]).toEqual(['kafkajs', 'kafkajs']);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/librdkafka.*not available.*Cannot find module.*using kafkajs/);
+  });
+
+  it('uses kafkajs without loading the native client when kafkajs is chosen', () => {
+    const load = jest.fn(() => ({ error: new Error('should not be called') }));
+    expect(selectKafkaTransport('kafkajs', { brokers: ['127.0.0.1:1'] }, undefined, load).name).toBe('kafkajs');
+    expect(load).not.toHaveBeenCalled();
+  });
+});

@@ -1,0 +1,54 @@
+import type { Logger } from '../logger.js';
+import { createKafkajsTransport } from './kafkajs.js';
+import { loadLibrdkafka, NATIVE_PACKAGE } from './librdkafka-binding.js';
+import { createLibrdkafkaTransport } from './librdkafka.js';
+import type { KafkaConnectionOptions, KafkaTransport } from './transport.js';
+
+export type KafkaClientName = 'kafkajs' | 'librdkafka';
+
+/**
+ * Overrides `kafka.client` for a whole process (the test suite and benchmarks run once per client with
+ * it). Unset or empty: the configured client is used.
+ */
+export const KAFKA_CLIENT_ENV = 'CHANGEFLOW_KAFKA_CLIENT';
+
+let warnedFallback = false;
+
+/** The client a process should use: the environment override if set and valid, else `configured`. */
+export function effectiveKafkaClient(configured: KafkaClientName, env: NodeJS.ProcessEnv = process.env): KafkaClientName {
+  const override = env[KAFKA_CLIENT_ENV]?.trim();
+  if (!override) return configured;
+  if (override !== 'kafkajs' && override !== 'librdkafka') {
+    throw new Error(`${KAFKA_CLIENT_ENV}=${override} is not a Kafka client: use kafkajs or librdkafka (or leave it unset)`);
+  }
+  return override;
+}
+
+/** True when the native librdkafka client loads on this machine. */
+export function librdkafkaAvailable(): boolean {
+  return 'module' in loadLibrdkafka();
+}
+
+/**
+ * Picks the configured client. librdkafka is an optional native build: when it cannot load, the
+ * process uses kafkajs and says so once.
+ */
+export function createKafkaTransport(client: KafkaClientName, options: KafkaConnectionOptions, logger?: Logger): KafkaTransport {
+  return selectKafkaTransport(effectiveKafkaClient(client), options, logger, loadLibrdkafka);
+}
+
+/** `createKafkaTransport` with the native loader passed in (tests give one that fails). */
+export function selectKafkaTransport(chosen: KafkaClientName, options: KafkaConnectionOptions, logger: Logger | undefined, load: typeof loadLibrdkafka): KafkaTransport {
+  if (chosen === 'kafkajs') return createKafkajsTransport(options, logger);
+  const loaded = load();
+  if ('module' in loaded) return createLibrdkafkaTransport(loaded.module, options, logger);
+  if (!warnedFallback) {
+    warnedFallback = true;
+    const message = `kafka.client "librdkafka" is not available (${NATIVE_PACKAGE} did not load: ${loaded.error.message.split('\n')[0]}); using kafkajs. See docs/performance.md to build it.`;
+    if (logger) logger.warn(message);
+    else process.emitWarning(message);
+  }
+  return createKafkajsTransport(options, logger);
+}
+
+export * from './transport.js';

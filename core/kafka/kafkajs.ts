@@ -1,0 +1,290 @@
+import {
+  Kafka,
+  CompressionTypes,
+  logLevel,
+  type Consumer as KjsConsumer,
+  type Producer as KjsProducer,
+  type Admin as KjsAdmin,
+  type Message,
+  type IHeaders,
+} from 'kafkajs';
+import { UnavailableError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type {
+  Admin,
+  Batch,
+  Consumer,
+  ConsumerOptions,
+  Headers,
+  IncomingRecord,
+  KafkaConnectionOptions,
+  KafkaTransport,
+  OutgoingRecord,
+  Producer,
+  ProducerOptions,
+  RecordAck,
+  TopicPartition,
+  TopicPartitionOffset,
+  TopicSpec,
+} from './transport.js';
+
+const compressionCodes = {
+  none: CompressionTypes.None,
+  gzip: CompressionTypes.GZIP,
+  snappy: CompressionTypes.Snappy,
+  lz4: CompressionTypes.LZ4,
+  zstd: CompressionTypes.ZSTD,
+} as const;
+
+function decodeHeaders(headers: IHeaders | undefined): Headers {
+  const out: Headers = {};
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (value === undefined) continue;
+    const first = Array.isArray(value) ? value[0] : value;
+    if (first !== undefined) out[name] = first.toString();
+  }
+  return out;
+}
+
+function wrap(error: unknown, what: string): Error {
+  const retriable = typeof error === 'object' && error !== null && (error as { retriable?: boolean }).retriable === true;
+  const message = error instanceof Error ? error.message : String(error);
+  return retriable ? new UnavailableError(`Kafka ${what} failed: ${message}`, { cause: error }) : error instanceof Error ? error : new Error(message);
+}
+
+class KafkajsProducer implements Producer {
+  /**
+   * KafkaJS numbers idempotent batches after an async metadata step and, on an out-of-order
+   * sequence error, rewinds and resends: two sendBatch calls in flight on one producer can land in
+   * either order. Callers rely on per-partition order across send() calls, so sends are chained.
+   */
+  private tail: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly producer: KjsProducer,
+    private readonly compression: CompressionTypes,
+  ) {}
+
+  connect(): Promise<void> {
+    return this.producer.connect();
+  }
+
+  send(records: readonly OutgoingRecord[]): Promise<RecordAck[]> {
+    const sent = this.tail.then(() => this.sendNow(records));
+    this.tail = sent.catch(() => undefined);
+    return sent;
+  }
+
+  private async sendNow(records: readonly OutgoingRecord[]): Promise<RecordAck[]> {
+    if (records.length === 0) return [];
+    const byTopic = new Map<string, Message[]>();
+    for (const record of records) {
+      const messages = byTopic.get(record.topic) ?? [];
+      const message: Message = { key: record.key, value: record.value };
+      if (record.headers) message.headers = record.headers;
+      if (record.partition !== undefined) message.partition = record.partition;
+      messages.push(message);
+      byTopic.set(record.topic, messages);
+    }
+    try {
+      const result = await this.producer.sendBatch({
+        acks: -1,
+        compression: this.compression,
+        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+      });
+      return result.map((r) => ({ topic: r.topicName, partition: r.partition, offset: r.baseOffset ?? '-1' }));
+    } catch (error) {
+      throw wrap(error, 'produce');
+    }
+  }
+
+  disconnect(): Promise<void> {
+    return this.producer.disconnect();
+  }
+}
+
+class KafkajsConsumer implements Consumer {
+  private stopping = false;
+
+  constructor(
+    private readonly consumer: KjsConsumer,
+    private readonly fromBeginning: boolean,
+  ) {}
+
+  connect(): Promise<void> {
+    return this.consumer.connect();
+  }
+
+  async subscribe(topics: readonly (string | RegExp)[]): Promise<void> {
+    await this.consumer.subscribe({ topics: [...topics], fromBeginning: this.fromBeginning });
+  }
+
+  async run(eachBatch: (batch: Batch, context: { isStale(): boolean; heartbeat(): Promise<void> }) => Promise<void>, options: { partitionsConsumedConcurrently?: number } = {}): Promise<void> {
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 1,
+      eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
+        const records: IncomingRecord[] = batch.messages.map((m) => ({
+          topic: batch.topic,
+          partition: batch.partition,
+          offset: m.offset,
+          key: m.key ?? null,
+          value: m.value ?? null,
+          headers: decodeHeaders(m.headers),
+          timestamp: Number(m.timestamp),
+        }));
+        await eachBatch(
+          { topic: batch.topic, partition: batch.partition, records, highWatermark: batch.highWatermark },
+          { isStale: () => this.stopping || !isRunning() || isStale(), heartbeat },
+        );
+        // Offsets are committed explicitly by the caller; resolving only advances the fetch position.
+        const last = records[records.length - 1];
+        if (last && !isStale()) resolveOffset(last.offset);
+      },
+    });
+  }
+
+  async commit(offsets: readonly TopicPartitionOffset[]): Promise<void> {
+    if (offsets.length === 0) return;
+    try {
+      await this.consumer.commitOffsets(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset })));
+    } catch (error) {
+      throw wrap(error, 'commit');
+    }
+  }
+
+  pause(partitions: readonly TopicPartition[]): void {
+    this.consumer.pause(groupByTopic(partitions));
+  }
+
+  resume(partitions: readonly TopicPartition[]): void {
+    this.consumer.resume(groupByTopic(partitions));
+  }
+
+  seek(position: TopicPartitionOffset): void {
+    this.consumer.seek({ topic: position.topic, partition: position.partition, offset: position.offset });
+  }
+
+  async disconnect(): Promise<void> {
+    this.stopping = true;
+    await this.consumer.disconnect();
+  }
+}
+
+function groupByTopic(partitions: readonly TopicPartition[]): { topic: string; partitions: number[] }[] {
+  const grouped = new Map<string, number[]>();
+  for (const { topic, partition } of partitions) grouped.set(topic, [...(grouped.get(topic) ?? []), partition]);
+  return [...grouped].map(([topic, ps]) => ({ topic, partitions: ps }));
+}
+
+class KafkajsAdmin implements Admin {
+  constructor(private readonly admin: KjsAdmin) {}
+
+  connect(): Promise<void> {
+    return this.admin.connect();
+  }
+
+  async ensureTopics(topics: readonly TopicSpec[]): Promise<void> {
+    if (topics.length === 0) return;
+    const existing = new Set(await this.admin.listTopics());
+    const missing = topics.filter((t) => !existing.has(t.topic));
+    if (missing.length === 0) return;
+    try {
+      await this.admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map((t) => ({
+          topic: t.topic,
+          numPartitions: t.partitions ?? -1,
+          replicationFactor: t.replicationFactor ?? -1,
+          configEntries: Object.entries(t.config ?? {}).map(([name, value]) => ({ name, value })),
+        })),
+      });
+    } catch (error) {
+      // Another process may have created the same topic between our list and create.
+      const already = error instanceof Error && /already exists/i.test(JSON.stringify((error as { errors?: unknown }).errors ?? error.message));
+      if (!already) throw wrap(error, 'create topics');
+    }
+  }
+
+  listTopics(): Promise<string[]> {
+    return this.admin.listTopics();
+  }
+
+  async deleteTopics(topics: readonly string[]): Promise<void> {
+    if (topics.length > 0) await this.admin.deleteTopics({ topics: [...topics] });
+  }
+
+  async topicOffsets(topic: string): Promise<{ partition: number; low: string; high: string }[]> {
+    const offsets = await this.admin.fetchTopicOffsets(topic);
+    return offsets.map((o) => ({ partition: o.partition, low: o.low, high: o.high })).sort((a, b) => a.partition - b.partition);
+  }
+
+  async groupOffsets(groupId: string, topic: string): Promise<TopicPartitionOffset[]> {
+    const result = await this.admin.fetchOffsets({ groupId, topics: [topic] });
+    return result.flatMap((t) => t.partitions.map((p) => ({ topic: t.topic, partition: p.partition, offset: p.offset })));
+  }
+
+  async describeCluster(): Promise<{ brokers: string[]; controller: number | null; clusterId: string }> {
+    const c = await this.admin.describeCluster();
+    return { brokers: c.brokers.map((b) => `${b.host}:${b.port}`), controller: c.controller, clusterId: c.clusterId };
+  }
+
+  disconnect(): Promise<void> {
+    return this.admin.disconnect();
+  }
+}
+
+/** Routes kafkajs's own log lines into our structured logger at the matching level. */
+function logCreator(logger: Logger | undefined) {
+  return () =>
+    ({ level, log }: { level: logLevel; log: { message: string } & Record<string, unknown> }) => {
+      if (!logger) return;
+      const { message, ...rest } = log;
+      if (level === logLevel.ERROR) logger.error(rest, message);
+      else if (level === logLevel.WARN) logger.warn(rest, message);
+      else logger.debug(rest, message);
+    };
+}
+
+export function createKafkajsTransport(options: KafkaConnectionOptions, logger?: Logger): KafkaTransport {
+  const kafka = new Kafka({
+    clientId: options.clientId ?? 'changeflow',
+    brokers: options.brokers,
+    connectionTimeout: options.connectionTimeoutMs ?? 3_000,
+    logLevel: logLevel.WARN,
+    logCreator: logCreator(logger?.child({ component: 'kafkajs' })),
+    retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 10_000 },
+  });
+  return {
+    name: 'kafkajs',
+    producer(opts: ProducerOptions = {}): Producer {
+      const idempotent = opts.idempotent ?? true;
+      const producer = kafka.producer({
+        idempotent,
+        maxInFlightRequests: idempotent ? 5 : undefined,
+        allowAutoTopicCreation: false,
+        ...(opts.transactionalId ? { transactionalId: opts.transactionalId } : {}),
+      });
+      return new KafkajsProducer(producer, compressionCodes[opts.compression ?? 'none']);
+    },
+    consumer(opts: ConsumerOptions): Consumer {
+      return new KafkajsConsumer(
+        kafka.consumer({
+          groupId: opts.groupId,
+          allowAutoTopicCreation: false,
+          sessionTimeout: opts.sessionTimeoutMs ?? 30_000,
+          maxBytesPerPartition: opts.maxBytesPerPartition ?? 1_048_576,
+          // The fetch long-poll bounds how fast a stopping consumer lets go (a trigger restart or
+          // disable must take effect within seconds); data still returns as soon as it arrives.
+          maxWaitTimeInMs: 1_000,
+          retry: { retries: 10 },
+        }),
+        opts.fromBeginning ?? true,
+      );
+    },
+    admin(): Admin {
+      return new KafkajsAdmin(kafka.admin());
+    },
+  };
+}

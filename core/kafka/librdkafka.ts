@@ -1,0 +1,619 @@
+import { isRetriable, UnavailableError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { backoffDelay, retry, sleep } from '../retry.js';
+import { createKafkajsTransport } from './kafkajs.js';
+import { RD_ERR, type RdAdmin, type RdConfig, type RdConsumer, type RdError, type RdMessage, type RdModule, type RdProducer, type RdTopicPartition } from './librdkafka-binding.js';
+import type {
+  Admin,
+  Batch,
+  BatchContext,
+  Consumer,
+  ConsumerOptions,
+  Headers,
+  IncomingRecord,
+  KafkaConnectionOptions,
+  KafkaTransport,
+  OutgoingRecord,
+  PartitionOffsets,
+  Producer,
+  ProducerOptions,
+  RecordAck,
+  TopicPartition,
+  TopicPartitionOffset,
+  TopicSpec,
+} from './transport.js';
+
+/** Producer settings chosen by `npm run bench` on a 2-core machine (docs/performance.md). */
+export const RDKAFKA_PRODUCER_DEFAULTS = {
+  /**
+   * When the caller names none: uncompressed. LZ4 measured fastest, but KafkaJS consumers cannot read
+   * LZ4 (nor zstd/snappy) batches, so a mixed deployment would break; callers may opt in.
+   */
+  compression: 'none',
+  lingerMs: 5,
+  batchBytes: 1_000_000,
+  pollIntervalMs: 2,
+} as const;
+
+/** Messages handed to JavaScript per consume call; librdkafka prefetches the rest in its own threads. */
+const CONSUME_BATCH = 2_000;
+/** How long one consume call waits for a first message; also bounds how long a stop waits. */
+const CONSUME_WAIT_MS = 200;
+const CONNECT_TIMEOUT_MS = 15_000;
+const ADMIN_TIMEOUT_MS = 10_000;
+
+/** Kafka error codes after which the same request may succeed later (coordinator moves, rebalances, timeouts). */
+const RETRIABLE_CODES = new Set([-195, -187, -185, -192, 6, 7, 13, 14, 15, 16, 22, 25, 27]);
+
+function rdError(error: unknown, what: string): Error {
+  const rd = error as Partial<RdError> | null;
+  const message = error instanceof Error ? error.message : String(error);
+  const retriable = rd?.isRetriable === true || (typeof rd?.code === 'number' && RETRIABLE_CODES.has(rd.code));
+  if (retriable) return new UnavailableError(`Kafka ${what} failed: ${message}`, { cause: error });
+  return error instanceof Error ? error : new Error(`Kafka ${what} failed: ${message}`);
+}
+
+function tpKey(topic: string, partition: number): string {
+  return `${topic}\u0000${partition}`;
+}
+
+function toBuffer(data: Buffer | string | null): Buffer | null {
+  if (data === null) return null;
+  return typeof data === 'string' ? Buffer.from(data) : data;
+}
+
+function decodeHeaders(headers: RdMessage['headers']): Headers {
+  const out: Headers = {};
+  for (const entry of headers ?? []) {
+    for (const [name, value] of Object.entries(entry)) if (!(name in out)) out[name] = value.toString();
+  }
+  return out;
+}
+
+function baseConfig(options: KafkaConnectionOptions): RdConfig {
+  return {
+    'metadata.broker.list': options.brokers.join(','),
+    'client.id': options.clientId ?? 'changeflow',
+    'socket.connection.setup.timeout.ms': Math.max(1_000, options.connectionTimeoutMs ?? 3_000),
+    // Logs and errors come as events routed into our logger instead of librdkafka's stderr lines.
+    event_cb: true,
+    log_level: 4,
+  };
+}
+
+function routeLogs(client: RdProducer | RdConsumer, logger: Logger | undefined): void {
+  client.on('event.log', (log) => (log.severity <= 3 ? logger?.error({ fac: log.fac }, log.message) : logger?.warn({ fac: log.fac }, log.message)));
+  // librdkafka reconnects by itself after these; they are worth a line, not a crash.
+  client.on('event.error', (err) => logger?.warn({ code: err.code, fatal: err.isFatal === true }, `librdkafka: ${err.message}`));
+}
+
+function connectClient(client: RdProducer | RdConsumer, what: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    client.connect({ timeout: CONNECT_TIMEOUT_MS }, (err) => (err ? reject(new UnavailableError(`Kafka ${what} could not connect: ${err.message}`, { cause: err })) : resolve()));
+  });
+}
+
+function disconnectClient(client: RdProducer | RdConsumer): Promise<void> {
+  if (!client.isConnected()) return Promise.resolve();
+  return new Promise((resolve) => client.disconnect(() => resolve()));
+}
+
+/** One `send()` call: resolves when librdkafka has reported delivery of every record. */
+interface PendingSend {
+  remaining: number;
+  acks: Map<string, RecordAck>;
+  failed: boolean;
+  resolve: (acks: RecordAck[]) => void;
+  reject: (error: Error) => void;
+}
+
+class RdkafkaProducer implements Producer {
+  private readonly producer: RdProducer;
+  /** Waiters for room in librdkafka's local queue (it answers QUEUE_FULL when full). */
+  private roomWaiters: (() => void)[] = [];
+  /** Sends awaiting delivery reports, by id: a number as librdkafka's opaque is cheaper than an object handle. */
+  private readonly pending = new Map<number, PendingSend>();
+  private nextSendId = 1;
+
+  constructor(module: RdModule, config: RdConfig, logger: Logger | undefined) {
+    this.producer = new module.Producer(config);
+    routeLogs(this.producer, logger);
+    this.producer.on('delivery-report', (err, report) => {
+      this.wakeRoomWaiters();
+      const id = report.opaque as number;
+      const pending = this.pending.get(id);
+      if (!pending) return;
+      if (err) {
+        pending.failed = true;
+        this.pending.delete(id);
+        pending.reject(rdError(err, 'produce'));
+        return;
+      }
+      const key = tpKey(report.topic, report.partition);
+      const ack = pending.acks.get(key);
+      const offset = String(report.offset);
+      if (!ack) pending.acks.set(key, { topic: report.topic, partition: report.partition, offset });
+      else if (Number(offset) < Number(ack.offset)) ack.offset = offset;
+      pending.remaining -= 1;
+      if (pending.remaining === 0) {
+        this.pending.delete(id);
+        pending.resolve([...pending.acks.values()]);
+      }
+    });
+  }
+
+  async connect(): Promise<void> {
+    await connectClient(this.producer, 'producer');
+    this.producer.setPollInterval(RDKAFKA_PRODUCER_DEFAULTS.pollIntervalMs);
+  }
+
+  send(records: readonly OutgoingRecord[]): Promise<RecordAck[]> {
+    if (records.length === 0) return Promise.resolve([]);
+    return new Promise<RecordAck[]>((resolve, reject) => {
+      const id = this.nextSendId++;
+      const pending: PendingSend = { remaining: records.length, acks: new Map(), failed: false, resolve, reject };
+      this.pending.set(id, pending);
+      void this.enqueue(records, id, pending).catch((error: unknown) => {
+        pending.failed = true;
+        this.pending.delete(id);
+        reject(rdError(error, 'produce'));
+      });
+    });
+  }
+
+  private async enqueue(records: readonly OutgoingRecord[], id: number, pending: PendingSend): Promise<void> {
+    for (const record of records) {
+      const headers = record.headers ? Object.entries(record.headers).map(([name, value]) => ({ [name]: value })) : undefined;
+      for (;;) {
+        if (pending.failed) return;
+        try {
+          this.producer.produce(record.topic, record.partition ?? null, toBuffer(record.value), record.key, null, id, headers);
+          break;
+        } catch (error) {
+          if ((error as Partial<RdError>).code !== RD_ERR.QUEUE_FULL) throw error;
+          await this.waitForRoom();
+        }
+      }
+    }
+  }
+
+  private waitForRoom(): Promise<void> {
+    return new Promise((resolve) => {
+      this.roomWaiters.push(resolve);
+      // Delivery reports wake us; the timer only guards against a report that never comes.
+      setTimeout(() => this.wakeRoomWaiters(), 50).unref();
+    });
+  }
+
+  private wakeRoomWaiters(): void {
+    if (this.roomWaiters.length === 0) return;
+    const waiters = this.roomWaiters;
+    this.roomWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  async disconnect(): Promise<void> {
+    if (!this.producer.isConnected()) return;
+    await new Promise<void>((resolve) => this.producer.flush(10_000, () => resolve()));
+    await disconnectClient(this.producer);
+  }
+}
+
+interface PartitionState {
+  /** Bumped by seek, revoke and pause: a batch fetched before the bump is stale. */
+  epoch: number;
+  /** Next offset to hand to `eachBatch` (for resume after pause). */
+  position: number | undefined;
+  paused: boolean;
+  assigned: boolean;
+  failures: number;
+}
+
+class RdkafkaConsumer implements Consumer {
+  private readonly consumer: RdConsumer;
+  private readonly partitions = new Map<string, PartitionState>();
+  /** Seeks asked for partitions not assigned yet: applied when they are. */
+  private readonly pendingSeeks = new Map<string, number>();
+  private stopping = false;
+  private loop: Promise<void> | undefined;
+
+  constructor(
+    module: RdModule,
+    config: RdConfig,
+    private readonly logger: Logger | undefined,
+  ) {
+    this.consumer = new module.KafkaConsumer({ ...config, rebalance_cb: (err: RdError, assignment: RdTopicPartition[]) => this.onRebalance(err, assignment) });
+    routeLogs(this.consumer, logger);
+  }
+
+  private state(topic: string, partition: number): PartitionState {
+    const key = tpKey(topic, partition);
+    let state = this.partitions.get(key);
+    if (!state) {
+      state = { epoch: 0, position: undefined, paused: false, assigned: false, failures: 0 };
+      this.partitions.set(key, state);
+    }
+    return state;
+  }
+
+  private onRebalance(err: RdError, assignment: RdTopicPartition[]): void {
+    const cooperative = this.consumer.rebalanceProtocol() === 'COOPERATIVE';
+    try {
+      if (err.code === RD_ERR.ASSIGN_PARTITIONS) {
+        const withSeeks = assignment.map((tp) => {
+          const state = this.state(tp.topic, tp.partition);
+          state.assigned = true;
+          state.epoch += 1;
+          state.position = undefined;
+          const key = tpKey(tp.topic, tp.partition);
+          const seek = this.pendingSeeks.get(key);
+          this.pendingSeeks.delete(key);
+          return seek === undefined ? { topic: tp.topic, partition: tp.partition } : { topic: tp.topic, partition: tp.partition, offset: seek };
+        });
+        if (cooperative) this.consumer.incrementalAssign(withSeeks);
+        else this.consumer.assign(withSeeks);
+        const paused = assignment.filter((tp) => this.state(tp.topic, tp.partition).paused);
+        if (paused.length > 0) this.consumer.pause(paused.map(({ topic, partition }) => ({ topic, partition })));
+      } else {
+        for (const tp of assignment) {
+          const state = this.state(tp.topic, tp.partition);
+          state.assigned = false;
+          state.epoch += 1;
+        }
+        if (cooperative) this.consumer.incrementalUnassign(assignment);
+        else this.consumer.unassign();
+      }
+    } catch (error) {
+      if (!this.stopping) this.logger?.warn({ err: (error as Error).message }, 'librdkafka rebalance step failed');
+    }
+  }
+
+  connect(): Promise<void> {
+    return connectClient(this.consumer, 'consumer');
+  }
+
+  subscribe(topics: readonly (string | RegExp)[]): Promise<void> {
+    // librdkafka treats a subscription starting with ^ as a regular expression.
+    this.consumer.subscribe(topics.map((t) => (typeof t === 'string' ? t : t.source.startsWith('^') ? t.source : `^${t.source}`)));
+    return Promise.resolve();
+  }
+
+  run(eachBatch: (batch: Batch, context: BatchContext) => Promise<void>, options: { partitionsConsumedConcurrently?: number } = {}): Promise<void> {
+    if (this.loop) return Promise.reject(new Error('consumer.run() was already called'));
+    this.consumer.setDefaultConsumeTimeout(CONSUME_WAIT_MS);
+    this.consumer.setDefaultIsTimeoutOnlyForFirstMessage?.(true);
+    const concurrency = Math.max(1, options.partitionsConsumedConcurrently ?? 1);
+    this.loop = this.consumeLoop(eachBatch, concurrency).catch((error: unknown) => {
+      this.logger?.error({ err: (error as Error).message }, 'librdkafka consume loop stopped');
+    });
+    // Like kafkajs: run() returns once consuming has started; batches arrive in the background.
+    return Promise.resolve();
+  }
+
+  private fetch(): Promise<RdMessage[]> {
+    return new Promise((resolve, reject) => this.consumer.consume(CONSUME_BATCH, (err, messages) => (err ? reject(err) : resolve(messages))));
+  }
+
+  private async consumeLoop(eachBatch: (batch: Batch, context: BatchContext) => Promise<void>, concurrency: number): Promise<void> {
+    let fetchFailures = 0;
+    while (!this.stopping) {
+      let messages: RdMessage[];
+      try {
+        messages = await this.fetch();
+        fetchFailures = 0;
+      } catch (error) {
+        if (this.stopping) return;
+        fetchFailures += 1;
+        this.logger?.warn({ err: (error as Error).message }, 'librdkafka consume failed; retrying');
+        await sleep(backoffDelay(fetchFailures, { initialDelayMs: 100, maxDelayMs: 5_000, jitter: 0.2, factor: 2 }));
+        continue;
+      }
+      const batches = this.group(messages);
+      const queue = [...batches];
+      const workers = Array.from({ length: Math.min(concurrency, queue.length) }, async () => {
+        for (let next = queue.shift(); next && !this.stopping; next = queue.shift()) await this.deliver(next, eachBatch);
+      });
+      await Promise.all(workers);
+    }
+  }
+
+  /** Splits one fetch into per-partition batches, offset order kept, dropping what is no longer ours to hand out. */
+  private group(messages: RdMessage[]): { batch: Batch; state: PartitionState; epoch: number }[] {
+    const out = new Map<string, { batch: Batch; state: PartitionState; epoch: number }>();
+    for (const m of messages) {
+      const key = tpKey(m.topic, m.partition);
+      let entry = out.get(key);
+      if (!entry) {
+        const state = this.state(m.topic, m.partition);
+        if (!state.assigned || state.paused) {
+          // Fetched before a pause or revoke: not handed out, so resume re-reads from here.
+          if (state.paused && state.position === undefined) state.position = m.offset;
+          continue;
+        }
+        let highWatermark = '-1';
+        try {
+          highWatermark = String(this.consumer.getWatermarkOffsets(m.topic, m.partition).highOffset);
+        } catch {
+          // Not known yet for this partition; lag is unknown for one batch.
+        }
+        entry = { batch: { topic: m.topic, partition: m.partition, records: [], highWatermark }, state, epoch: state.epoch };
+        out.set(key, entry);
+      }
+      const record: IncomingRecord = {
+        topic: m.topic,
+        partition: m.partition,
+        offset: String(m.offset),
+        key: m.key === undefined || m.key === null ? null : toBuffer(m.key),
+        value: m.value,
+        headers: decodeHeaders(m.headers),
+        timestamp: m.timestamp ?? 0,
+      };
+      entry.batch.records.push(record);
+    }
+    return [...out.values()];
+  }
+
+  private async deliver(entry: { batch: Batch; state: PartitionState; epoch: number }, eachBatch: (batch: Batch, context: BatchContext) => Promise<void>): Promise<void> {
+    const { batch, state, epoch } = entry;
+    // A seek, pause or revoke since the fetch makes these records stale before they are handed out.
+    if (state.epoch !== epoch || !state.assigned || state.paused) return;
+    const first = batch.records[0];
+    const last = batch.records[batch.records.length - 1];
+    if (!first || !last) return;
+    const context: BatchContext = {
+      isStale: () => this.stopping || state.epoch !== epoch || !state.assigned,
+      heartbeat: () => Promise.resolve(), // librdkafka heartbeats from its own thread
+    };
+    try {
+      await eachBatch(batch, context);
+      state.failures = 0;
+      if (state.epoch === epoch) state.position = Number(last.offset) + 1;
+    } catch (error) {
+      if (this.stopping || state.epoch !== epoch) return;
+      // As kafkajs does: the batch is read again after a backoff; nothing was committed for it.
+      state.failures += 1;
+      const delayMs = backoffDelay(state.failures, { initialDelayMs: 300, maxDelayMs: 30_000, jitter: 0.2, factor: 2 });
+      this.logger?.error({ topic: batch.topic, partition: batch.partition, offset: first.offset, delayMs, err: (error as Error).message }, 'eachBatch failed; the batch is read again');
+      this.seek({ topic: batch.topic, partition: batch.partition, offset: first.offset });
+      await sleep(delayMs);
+    }
+  }
+
+  /**
+   * Retries what a rebalance or a moving coordinator refuses for now, as kafkajs's commitOffsets does.
+   * Offsets of partitions this member no longer owns are dropped: a late commit must not move the new
+   * owner's position back (the new owner re-reads from the last commit: at-least-once holds).
+   */
+  async commit(offsets: readonly TopicPartitionOffset[]): Promise<void> {
+    const owned = () =>
+      offsets.filter((o) => this.partitions.get(tpKey(o.topic, o.partition))?.assigned === true).map((o) => ({ topic: o.topic, partition: o.partition, offset: Number(o.offset) }));
+    if (owned().length === 0) return;
+    await retry(
+      () => {
+        const list = owned();
+        if (list.length === 0) return Promise.resolve();
+        return new Promise<void>((resolve, reject) => this.consumer.commitCb(list, (err) => (err ? reject(rdError(err, 'commit')) : resolve())));
+      },
+      { retries: 8, initialDelayMs: 100, maxDelayMs: 3_000, shouldRetry: (error) => isRetriable(error) && !this.stopping },
+    );
+  }
+
+  pause(partitions: readonly TopicPartition[]): void {
+    const assigned: RdTopicPartition[] = [];
+    for (const { topic, partition } of partitions) {
+      const state = this.state(topic, partition);
+      if (state.paused) continue;
+      state.paused = true;
+      state.epoch += 1;
+      if (state.assigned) assigned.push({ topic, partition });
+    }
+    if (assigned.length > 0) this.consumer.pause(assigned);
+  }
+
+  resume(partitions: readonly TopicPartition[]): void {
+    const assigned: RdTopicPartition[] = [];
+    for (const { topic, partition } of partitions) {
+      const state = this.state(topic, partition);
+      if (!state.paused) continue;
+      state.paused = false;
+      if (state.assigned) assigned.push({ topic, partition });
+    }
+    if (assigned.length === 0) return;
+    this.consumer.resume(assigned);
+    // Records fetched while paused were dropped; read on from the first one not handed out.
+    for (const { topic, partition } of assigned) {
+      const position = this.state(topic, partition).position;
+      if (position !== undefined) this.seek({ topic, partition, offset: String(position) });
+    }
+  }
+
+  seek(position: TopicPartitionOffset): void {
+    const state = this.state(position.topic, position.partition);
+    const offset = Number(position.offset);
+    state.epoch += 1;
+    state.position = offset;
+    if (!state.assigned) {
+      this.pendingSeeks.set(tpKey(position.topic, position.partition), offset);
+      return;
+    }
+    this.consumer.seek({ topic: position.topic, partition: position.partition, offset }, 0, (err) => {
+      if (err && !this.stopping) this.logger?.warn({ topic: position.topic, partition: position.partition, offset, err: err.message }, 'librdkafka seek failed');
+    });
+  }
+
+  async disconnect(): Promise<void> {
+    this.stopping = true;
+    await this.loop;
+    await disconnectClient(this.consumer);
+  }
+}
+
+function adminCall<T>(what: string, call: (cb: (err: RdError | null, result: T) => void) => void): Promise<T> {
+  return new Promise((resolve, reject) => call((err, result) => (err ? reject(rdError(err, what)) : resolve(result))));
+}
+
+class RdkafkaAdmin implements Admin {
+  private admin: RdAdmin | undefined;
+  private kafkajsAdmin: Admin | undefined;
+
+  constructor(
+    private readonly module: RdModule,
+    private readonly config: RdConfig,
+    private readonly options: KafkaConnectionOptions,
+    private readonly logger: Logger | undefined,
+  ) {}
+
+  private client(): RdAdmin {
+    if (!this.admin) throw new Error('Kafka admin is not connected; call connect() first');
+    return this.admin;
+  }
+
+  connect(): Promise<void> {
+    if (!this.admin) this.admin = this.module.AdminClient.create(this.config);
+    return Promise.resolve();
+  }
+
+  async ensureTopics(topics: readonly TopicSpec[]): Promise<void> {
+    if (topics.length === 0) return;
+    const existing = new Set(await this.listTopics());
+    const missing = topics.filter((t) => !existing.has(t.topic));
+    for (const t of missing) {
+      try {
+        await adminCall<void>('create topic', (cb) =>
+          this.client().createTopic({ topic: t.topic, num_partitions: t.partitions ?? -1, replication_factor: t.replicationFactor ?? -1, config: t.config ?? {} }, ADMIN_TIMEOUT_MS, (err) => cb(err, undefined)),
+        );
+      } catch (error) {
+        // Another process may have created the same topic between our list and create.
+        if ((error as Partial<RdError>).code !== RD_ERR.TOPIC_ALREADY_EXISTS && !/already exists/i.test((error as Error).message)) throw error;
+      }
+    }
+    if (missing.length > 0) await this.waitForLeaders(missing.map((t) => t.topic));
+  }
+
+  /** kafkajs's createTopics waits for partition leaders; librdkafka returns earlier, so wait here. */
+  private async waitForLeaders(topics: string[]): Promise<void> {
+    const deadline = Date.now() + ADMIN_TIMEOUT_MS;
+    for (let attempt = 1; ; attempt++) {
+      const described = await adminCall<{ name: string; partitions: { leader: { id: number } | null }[]; error?: RdError }[]>('describe topics', (cb) =>
+        this.client().describeTopics(topics, { timeout: ADMIN_TIMEOUT_MS }, cb),
+      ).catch(() => []);
+      const ready = described.length === topics.length && described.every((d) => !d.error && d.partitions.length > 0 && d.partitions.every((p) => p.leader !== null));
+      if (ready) return;
+      if (Date.now() > deadline) throw new UnavailableError(`Kafka topics ${topics.join(', ')} have no partition leaders after ${ADMIN_TIMEOUT_MS} ms`);
+      await sleep(Math.min(500, 25 * attempt));
+    }
+  }
+
+  listTopics(): Promise<string[]> {
+    return adminCall<string[]>('list topics', (cb) => this.client().listTopics({ timeout: ADMIN_TIMEOUT_MS }, cb));
+  }
+
+  async deleteTopics(topics: readonly string[]): Promise<void> {
+    for (const topic of topics) await adminCall<void>('delete topic', (cb) => this.client().deleteTopic(topic, ADMIN_TIMEOUT_MS, (err) => cb(err, undefined)));
+  }
+
+  private async partitionsOf(topic: string): Promise<number[]> {
+    const [described] = await adminCall<{ name: string; partitions: { partition: number }[]; error?: RdError }[]>('describe topic', (cb) =>
+      this.client().describeTopics([topic], { timeout: ADMIN_TIMEOUT_MS }, cb),
+    );
+    if (!described || described.error) throw rdError(described?.error ?? new Error(`topic ${topic} not found`), 'describe topic');
+    return described.partitions.map((p) => p.partition).sort((a, b) => a - b);
+  }
+
+  async topicOffsets(topic: string): Promise<PartitionOffsets[]> {
+    const partitions = await this.partitionsOf(topic);
+    const list = (spec: unknown) =>
+      adminCall<{ partition: number; offset: number; error?: RdError }[]>('list offsets', (cb) =>
+        this.client().listOffsets(
+          partitions.map((partition) => ({ topic, partition, offset: spec })),
+          { timeout: ADMIN_TIMEOUT_MS },
+          cb,
+        ),
+      );
+    const [low, high] = await Promise.all([list(this.module.OffsetSpec.EARLIEST), list(this.module.OffsetSpec.LATEST)]);
+    return partitions.map((partition) => ({
+      partition,
+      low: String(low.find((o) => o.partition === partition)?.offset ?? 0),
+      high: String(high.find((o) => o.partition === partition)?.offset ?? 0),
+    }));
+  }
+
+  async groupOffsets(groupId: string, topic: string): Promise<TopicPartitionOffset[]> {
+    const partitions = await this.partitionsOf(topic);
+    const [result] = await adminCall<{ groupId: string; error?: RdError; partitions: RdTopicPartition[] }[]>('list group offsets', (cb) =>
+      this.client().listConsumerGroupOffsets([{ groupId, partitions: partitions.map((partition) => ({ topic, partition })) }], { timeout: ADMIN_TIMEOUT_MS }, cb),
+    );
+    if (result?.error) throw rdError(result.error, 'list group offsets');
+    return partitions.map((partition) => {
+      const found = result?.partitions.find((p) => p.partition === partition && p.topic === topic);
+      const offset = found?.offset;
+      return { topic, partition, offset: offset === undefined || offset < 0 ? '-1' : String(offset) };
+    });
+  }
+
+  /** librdkafka's bindings expose neither the cluster id nor the controller: kafkajs's admin answers this one. */
+  async describeCluster(): Promise<{ brokers: string[]; controller: number | null; clusterId: string }> {
+    if (!this.kafkajsAdmin) {
+      this.kafkajsAdmin = createKafkajsTransport(this.options, this.logger).admin();
+      await this.kafkajsAdmin.connect();
+    }
+    return this.kafkajsAdmin.describeCluster();
+  }
+
+  async disconnect(): Promise<void> {
+    this.admin?.disconnect();
+    this.admin = undefined;
+    await this.kafkajsAdmin?.disconnect();
+    this.kafkajsAdmin = undefined;
+  }
+}
+
+const compressionCodecs = { none: 'none', gzip: 'gzip', snappy: 'snappy', lz4: 'lz4', zstd: 'zstd' } as const;
+
+export function createLibrdkafkaTransport(module: RdModule, options: KafkaConnectionOptions, logger?: Logger): KafkaTransport {
+  const log = logger?.child({ component: 'librdkafka' });
+  const base = baseConfig(options);
+  return {
+    name: 'librdkafka',
+    producer(opts: ProducerOptions = {}): Producer {
+      if (opts.transactionalId) throw new Error('the librdkafka transport does not support transactional producers; use kafka.client: kafkajs');
+      const idempotent = opts.idempotent ?? true;
+      const config: RdConfig = {
+        ...base,
+        dr_cb: true,
+        'enable.idempotence': idempotent,
+        acks: -1,
+        // kafkajs's default partitioner is Java's murmur2: the same key lands on the same partition with either client.
+        partitioner: 'murmur2_random',
+        'compression.codec': compressionCodecs[opts.compression ?? RDKAFKA_PRODUCER_DEFAULTS.compression],
+        'linger.ms': opts.lingerMs ?? RDKAFKA_PRODUCER_DEFAULTS.lingerMs,
+        'batch.size': RDKAFKA_PRODUCER_DEFAULTS.batchBytes,
+        'max.in.flight.requests.per.connection': 5,
+        'queue.buffering.max.messages': 200_000,
+      };
+      if (opts.maxRequestBytes !== undefined) config['message.max.bytes'] = opts.maxRequestBytes;
+      return new RdkafkaProducer(module, config, log);
+    },
+    consumer(opts: ConsumerOptions): Consumer {
+      return new RdkafkaConsumer(
+        module,
+        {
+          ...base,
+          'group.id': opts.groupId,
+          'enable.auto.commit': false,
+          'enable.auto.offset.store': false,
+          'auto.offset.reset': (opts.fromBeginning ?? true) ? 'earliest' : 'latest',
+          'session.timeout.ms': opts.sessionTimeoutMs ?? 30_000,
+          'max.partition.fetch.bytes': opts.maxBytesPerPartition ?? 1_048_576,
+          // Bounds memory under a backlog: librdkafka's prefetch queue, summed over partitions.
+          'queued.max.messages.kbytes': 32_768,
+          'partition.assignment.strategy': 'roundrobin',
+        },
+        log,
+      );
+    },
+    admin(): Admin {
+      return new RdkafkaAdmin(module, base, options, logger);
+    },
+  };
+}

@@ -1,0 +1,8 @@
+import { z } from 'zod';
+
+/** Seed 000: at most 64 characters, ASCII letters, digits, underscores and hyphens. */
+export const NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+export const nameSchema = z
+  .string({ error: 'expected a name (a string)' })
+  .regex(NAME_PATTERN, { error: 'must be 1–64 characters of ASCII letters, digits, "_" or "-"' });
