@@ -1,0 +1,148 @@
+import type { Document } from 'mongodb';
+import { changeOperations, type ChangeEvent, type ChangeOperation } from '../../schemas/envelope.js';
+import { canonicalText, toEJson, toEJsonDocument, type JsonMode } from '../../schemas/ejson.js';
+
+/** What the encoder needs to know about the source besides the raw event. */
+export interface EncoderContext {
+  sourceName: string;
+  cluster: string;
+  /** What is watched: fills `ns` when the server leaves it out (mongo-java-server). */
+  watch: { db?: string; coll?: string };
+  mode: JsonMode;
+}
+
+/** A change event as the driver hands it over (read with `promoteValues: false`). */
+export type RawChangeEvent = Document;
+
+function isDocument(value: unknown): value is Document {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date) && (value as { _bsontype?: unknown })._bsontype === undefined;
+}
+
+function hasOperatorKeys(doc: Document): boolean {
+  return Object.keys(doc).some((k) => k.startsWith('$'));
+}
+
+/** The resume token's `_data` (the dedupe id); tokens of very old servers are not strings, so fall back to their EJSON. */
+export function tokenId(token: unknown): string {
+  if (isDocument(token) && typeof token['_data'] === 'string') return token['_data'];
+  return canonicalText(token);
+}
+
+/** Duck-typed: the driver's BSON classes (CommonJS build) are not the ones `import 'bson'` gives (ES module build). */
+function clusterTimeOf(value: unknown): { t: number; i: number } | undefined {
+  const ts = value as { _bsontype?: unknown; t?: unknown; i?: unknown } | null;
+  if (ts?._bsontype === 'Timestamp' && typeof ts.t === 'number' && typeof ts.i === 'number') return { t: ts.t, i: ts.i };
+  return undefined;
+}
+
+function namespaceOf(raw: RawChangeEvent, watch: EncoderContext['watch']): { db: string; coll?: string } {
+  const ns: unknown = raw['ns'];
+  if (isDocument(ns) && typeof ns['db'] === 'string') {
+    return typeof ns['coll'] === 'string' ? { db: ns['db'], coll: ns['coll'] } : { db: ns['db'] };
+  }
+  return { db: watch.db ?? '', ...(watch.coll === undefined ? {} : { coll: watch.coll }) };
+}
+
+/**
+ * mongo-java-server's update events carry no updateDescription: their documentKey is the update
+ * specification (`{ $set: … }`) or, for a replacement, the new document itself. Derive what a real
+ * server would have sent.
+ */
+function repairJavaServerUpdate(raw: RawChangeEvent): { op: ChangeOperation; documentKey?: Document; fullDocument?: Document | null; updateDescription?: { updatedFields: Document; removedFields: string[] } } {
+  const spec = raw['documentKey'];
+  const full: unknown = raw['fullDocument'];
+  if (!isDocument(spec)) return { op: 'update' };
+  if (!hasOperatorKeys(spec)) {
+    // A replacement: the "documentKey" is the whole new document.
+    return { op: 'replace', ...(spec['_id'] === undefined ? {} : { documentKey: { _id: spec['_id'] } }), fullDocument: spec };
+  }
+  const set = isDocument(spec['$set']) ? spec['$set'] : {};
+  const unset = isDocument(spec['$unset']) ? Object.keys(spec['$unset']) : [];
+  // Without the looked-up document the server returns the delta as "fullDocument"; a real full document has `_id`.
+  const looked = isDocument(full) && full['_id'] !== undefined ? full : null;
+  return {
+    op: 'update',
+    ...(looked ? { documentKey: { _id: looked['_id'] } } : {}),
+    fullDocument: looked,
+    updateDescription: { updatedFields: set, removedFields: unset },
+  };
+}
+
+function isOperation(op: unknown): op is ChangeOperation {
+  return typeof op === 'string' && (changeOperations as readonly string[]).includes(op);
+}
+
+/** An envelope and its Kafka record key: canonical EJSON of the documentKey whatever the value's mode. */
+export interface EncodedChange {
+  event: ChangeEvent;
+  key: string | null;
+}
+
+/** Raw driver change event → the envelope of DESIGN.md. Throws for an operation type it does not know. */
+export function encodeChange(raw: RawChangeEvent, context: EncoderContext): EncodedChange {
+  const operationType: unknown = raw['operationType'];
+  if (!isOperation(operationType) || operationType === 'snapshot') {
+    throw new Error(`unknown change operationType ${JSON.stringify(operationType)} from source "${context.sourceName}"`);
+  }
+  const mode = context.mode;
+  let op: ChangeOperation = operationType;
+  let documentKey: Document | undefined = isDocument(raw['documentKey']) ? raw['documentKey'] : undefined;
+  let fullDocument: Document | null | undefined = raw['fullDocument'] === undefined ? undefined : isDocument(raw['fullDocument']) ? raw['fullDocument'] : null;
+  let updateDescription: Document | undefined = isDocument(raw['updateDescription']) ? raw['updateDescription'] : undefined;
+
+  if (op === 'update' && updateDescription === undefined) {
+    const repaired = repairJavaServerUpdate(raw);
+    op = repaired.op;
+    documentKey = repaired.documentKey;
+    fullDocument = repaired.fullDocument;
+    updateDescription = repaired.updateDescription;
+  }
+
+  const event: ChangeEvent = {
+    v: 1,
+    id: tokenId(raw['_id']),
+    op,
+    ns: namespaceOf(raw, context.watch),
+    source: { name: context.sourceName, cluster: context.cluster },
+  };
+  if (documentKey !== undefined) event.documentKey = toEJsonDocument(documentKey, mode);
+  if (fullDocument !== undefined) event.fullDocument = fullDocument === null ? null : toEJsonDocument(fullDocument, mode);
+  const before: unknown = raw['fullDocumentBeforeChange'];
+  if (before !== undefined) event.fullDocumentBeforeChange = isDocument(before) ? toEJsonDocument(before, mode) : null;
+  if (updateDescription !== undefined) {
+    const removed: unknown = updateDescription['removedFields'];
+    const truncated: unknown = updateDescription['truncatedArrays'];
+    event.updateDescription = {
+      updatedFields: isDocument(updateDescription['updatedFields']) ? toEJsonDocument(updateDescription['updatedFields'], mode) : {},
+      removedFields: Array.isArray(removed) ? removed.map(String) : [],
+      ...(Array.isArray(truncated) ? { truncatedArrays: toEJson(truncated, mode) as unknown[] } : {}),
+    };
+  }
+  const to: unknown = raw['to'];
+  if (isDocument(to) && typeof to['db'] === 'string' && typeof to['coll'] === 'string') event.to = { db: to['db'], coll: to['coll'] };
+  const clusterTime = clusterTimeOf(raw['clusterTime']);
+  if (clusterTime) event.clusterTime = clusterTime;
+  const wallTime: unknown = raw['wallTime'];
+  if (wallTime instanceof Date) event.wallTime = wallTime.toISOString();
+  if (raw['lsid'] !== undefined || raw['txnNumber'] !== undefined) {
+    event.txn = { lsid: toEJson(raw['lsid'] ?? null, mode), txnNumber: toEJson(raw['txnNumber'] ?? null, mode) };
+  }
+  return { event, key: documentKey === undefined ? null : canonicalText(documentKey) };
+}
+
+/** A document copied by the snapshot, as an `op: "snapshot"` event (consumers treat it as an upsert). */
+export function encodeSnapshotDocument(doc: Document, ns: { db: string; coll: string }, context: EncoderContext & { multiNamespace: boolean }): EncodedChange {
+  const documentKey = { _id: doc['_id'] };
+  const key = canonicalText(documentKey);
+  const event: ChangeEvent = {
+    v: 1,
+    // Stable per document so a resumed snapshot's repeats dedupe; a multi-collection watch needs the namespace too.
+    id: context.multiNamespace ? `snapshot:${context.sourceName}:${ns.db}.${ns.coll}:${key}` : `snapshot:${context.sourceName}:${key}`,
+    op: 'snapshot',
+    ns,
+    documentKey: toEJsonDocument(documentKey, context.mode),
+    fullDocument: toEJsonDocument(doc, context.mode),
+    source: { name: context.sourceName, cluster: context.cluster },
+  };
+  return { event, key };
+}

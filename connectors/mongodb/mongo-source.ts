@@ -1,0 +1,614 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { MongoClient, Timestamp, type ChangeStream, type ChangeStreamOptions, type Db, type Document } from 'mongodb';
+import { ChangeflowError, errorMessage, isRetriable } from '../../core/errors.js';
+import type { Health } from '../../core/health.js';
+import type { Admin, KafkaTransport, OutgoingRecord, Producer } from '../../core/kafka/transport.js';
+import type { Logger } from '../../core/logger.js';
+import { retry, sleep } from '../../core/retry.js';
+import type { TopicNames } from '../../core/topics.js';
+import { canonicalText, parseCanonicalText } from '../../schemas/ejson.js';
+import { encodeChange, encodeSnapshotDocument, type EncodedChange, type EncoderContext } from './change-encoder.js';
+import { changeRecords, namespaceText, recordSize } from './change-records.js';
+import { createEchoFilter, type EchoFilter } from './echo-filter.js';
+import { Lease, LeaseLostError } from './lease.js';
+import { isHistoryLost, isNotReplicaSet, isTransientMongoError, isUnsupportedCommand } from './mongo-errors.js';
+import { OffsetStore } from './offset-store.js';
+import { OrderedSender } from './ordered-sender.js';
+import { SnapshotProgress } from './snapshot-progress.js';
+import { afterIdFilters } from './snapshot-range.js';
+import type { SourceConfig } from './source-config.js';
+import type { SourceMetrics } from './source-metrics.js';
+import { SourcePosition, type StreamStart } from './source-position.js';
+import { onHistoryLost, planStart } from './start-plan.js';
+
+export interface MongoSourceDeps {
+  kafka: KafkaTransport;
+  topics: TopicNames;
+  logger: Logger;
+  health: Health;
+  metrics: SourceMetrics;
+  /** Metadata store holding the `leases` collection. */
+  metadataDb: Db;
+  /** Partitions of change topics the source creates. */
+  partitions: number;
+  /** Called once when the source stops for good on an error no retry can fix. */
+  onFatal?: (error: Error) => void;
+}
+
+/** A failure no retry fixes (bad URI kind, oversized event with `oversized: fail`, lost history with `fail`). */
+export class SourceFatalError extends ChangeflowError {
+  constructor(message: string, cause?: unknown) {
+    super(message, { retriable: false, code: 'SOURCE_FATAL', cause });
+  }
+}
+
+interface Acked {
+  position: SourcePosition;
+  counts: Map<string, number>;
+  clusterTime?: { t: number; i: number };
+}
+
+function isTimestamp(value: unknown): value is Timestamp {
+  return (value as { _bsontype?: unknown } | null)?._bsontype === 'Timestamp';
+}
+
+/** Which dependency an error came from, for logs and /healthz. */
+function dependencyOf(error: unknown): 'MongoDB' | 'Kafka' | 'unknown' {
+  const name = (error as { name?: unknown } | null)?.name;
+  if (typeof name === 'string' && name.startsWith('Mongo')) return 'MongoDB';
+  const message = errorMessage(error);
+  if (/kafka/i.test(message) || (typeof name === 'string' && name.startsWith('Kafka'))) return 'Kafka';
+  return 'unknown';
+}
+
+/**
+ * One configured MongoDB source: holds the lease (or waits as standby), snapshots when asked,
+ * streams changes into Kafka through pipelined acknowledged sends, and stores its position only
+ * behind the acknowledgement frontier.
+ */
+export class MongoSource {
+  private readonly client: MongoClient;
+  private readonly lease: Lease;
+  private readonly offsets: OffsetStore;
+  private readonly log: Logger;
+  private readonly healthKey: string;
+  private readonly abort = new AbortController();
+  private readonly knownTopics = new Set<string>();
+  private loop: Promise<void> | null = null;
+  private stream: ChangeStream | null = null;
+  private renewTimer: NodeJS.Timeout | null = null;
+  private metricsTimer: NodeJS.Timeout | null = null;
+  private lastSavedAt = 0;
+  private lastSaved: SourcePosition | null = null;
+  private lastAckedClusterTime: { t: number; i: number } | undefined;
+  private caughtUp = false;
+  private echo: EchoFilter | null = null;
+  private encoder: EncoderContext | null = null;
+
+  constructor(
+    readonly config: SourceConfig,
+    private readonly deps: MongoSourceDeps,
+    owner = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
+  ) {
+    this.client = new MongoClient(config.uri, { serverSelectionTimeoutMS: 10_000, appName: `changeflow-source-${config.name}` });
+    this.lease = new Lease(deps.metadataDb, `source:${config.name}`, owner, config.leaseMs);
+    this.offsets = new OffsetStore(deps.kafka, deps.topics.offsets(), deps.logger.child({ source: config.name }));
+    this.log = deps.logger.child({ component: 'source', source: config.name });
+    this.healthKey = `source:${config.name}`;
+  }
+
+  get stopping(): boolean {
+    return this.abort.signal.aborted;
+  }
+
+  /** Starts the background work and returns at once: MongoDB or Kafka being down is retried, not fatal. */
+  start(): void {
+    if (this.config.format !== 'json') throw new ChangeflowError(`source "${this.config.name}": format "${this.config.format}" is not supported by the MongoDB source yet; use format: json`, { code: 'CONFIG_INVALID' });
+    this.deps.health.set(this.healthKey, true, 'starting');
+    this.metricsTimer = setInterval(() => this.updateGauges(), 1_000);
+    this.metricsTimer.unref();
+    this.loop = this.run().catch((error: unknown) => this.log.error({ err: errorMessage(error) }, 'source loop ended unexpectedly'));
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort(new ChangeflowError('source stopping'));
+    await this.stream?.close().catch(() => undefined);
+    await this.loop;
+    if (this.renewTimer) clearInterval(this.renewTimer);
+    if (this.metricsTimer) clearInterval(this.metricsTimer);
+    if (this.lease.held()) await this.lease.release().catch((error: unknown) => this.log.warn({ err: errorMessage(error) }, 'could not release the lease'));
+    this.deps.metrics.active.set({ source: this.config.name }, 0);
+    await this.client.close().catch(() => undefined);
+    this.deps.health.remove(this.healthKey);
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopping) {
+      try {
+        await this.waitForLease();
+        if (this.stopping) break;
+        this.deps.metrics.active.set({ source: this.config.name }, 1);
+        await retry(() => this.session(), {
+          retries: Number.POSITIVE_INFINITY,
+          initialDelayMs: 500,
+          maxDelayMs: 10_000,
+          signal: this.abort.signal,
+          shouldRetry: (error) => !this.stopping && !(error instanceof LeaseLostError) && (isRetriable(error) || isTransientMongoError(error)),
+          onRetry: (error, attempt, delayMs) => {
+            const dependency = dependencyOf(error);
+            const detail = `${dependency} unavailable: ${errorMessage(error)} (retry ${attempt} in ${delayMs} ms)`;
+            this.deps.health.set(this.healthKey, false, detail);
+            this.log.warn({ dependency, attempt, delayMs, err: errorMessage(error) }, `source "${this.config.name}": ${dependency} failing, retrying`);
+          },
+        });
+      } catch (error) {
+        if (this.stopping) break;
+        if (error instanceof LeaseLostError) {
+          this.deps.metrics.active.set({ source: this.config.name }, 0);
+          this.log.warn(error.message);
+          continue;
+        }
+        const fatal = error instanceof Error ? error : new Error(String(error));
+        this.deps.health.set(this.healthKey, false, `failed: ${fatal.message}`);
+        this.log.error({ err: fatal.message }, `source "${this.config.name}" stopped: ${fatal.message}`);
+        this.deps.metrics.active.set({ source: this.config.name }, 0);
+        await this.lease.release().catch(() => undefined);
+        this.deps.onFatal?.(fatal);
+        return;
+      }
+    }
+  }
+
+  /** Standby until the lease is ours; then keeps renewing it in the background. */
+  private async waitForLease(): Promise<void> {
+    const pollMs = Math.max(250, Math.floor(this.config.leaseMs / 3));
+    let announced = false;
+    while (!this.stopping) {
+      const ours = await this.lease.acquire().catch((error: unknown) => {
+        this.deps.health.set(this.healthKey, false, `metadata MongoDB unavailable for the lease: ${errorMessage(error)}`);
+        this.log.warn({ err: errorMessage(error) }, 'lease: metadata MongoDB failing, retrying');
+        return false;
+      });
+      if (ours) break;
+      if (!announced) {
+        const holder = await this.lease.holder().catch(() => null);
+        this.log.info({ holder: holder?.owner }, 'standby: another instance holds the source lease');
+        this.deps.health.set(this.healthKey, true, `standby (active: ${holder?.owner ?? 'unknown'})`);
+        announced = true;
+      }
+      await sleep(pollMs, this.abort.signal).catch(() => undefined);
+    }
+    if (this.stopping) return;
+    this.log.info({ owner: this.lease.owner }, 'lease acquired: this instance is active');
+    if (this.renewTimer) clearInterval(this.renewTimer);
+    this.renewTimer = setInterval(() => {
+      this.lease.acquire().then(
+        (ours) => {
+          if (!ours) this.log.warn('lease renewal refused: another instance took over');
+        },
+        (error: unknown) => this.log.warn({ err: errorMessage(error) }, 'lease renewal failed (metadata MongoDB); will stop producing when the lease runs out'),
+      );
+    }, pollMs);
+    this.renewTimer.unref();
+  }
+
+  private assertLease(): void {
+    if (!this.lease.held()) throw new LeaseLostError(`source "${this.config.name}": lease lost; this instance stops producing and waits as standby`);
+  }
+
+  /** One active period: from the stored position until stop, lease loss or an error. */
+  private async session(): Promise<void> {
+    const admin = this.deps.kafka.admin();
+    const producer = this.deps.kafka.producer({ idempotent: true, maxRequestBytes: this.config.maxBatchBytes });
+    try {
+      await admin.connect();
+      await producer.connect();
+      await this.offsets.ensureTopic(admin);
+      await this.client.connect();
+      this.encoder = await this.encoderContext();
+      if (this.config.skipEchoes) this.echo ??= createEchoFilter(this.client, { sourceName: this.config.name });
+
+      const stored = await this.offsets.load(admin, this.config.name);
+      const plan = planStart(this.config.snapshot, stored);
+      this.log.info({ plan: plan.kind, position: stored?.describe() ?? null }, 'source starting');
+      let position: SourcePosition;
+      switch (plan.kind) {
+        case 'latest':
+          position = await this.beginLatest(producer);
+          break;
+        case 'snapshot':
+          position = await this.beginSnapshot(producer);
+          break;
+        case 'resume-snapshot':
+        case 'stream':
+          position = plan.position;
+          break;
+      }
+      this.deps.health.set(this.healthKey, true, position.inSnapshot ? 'snapshot' : 'streaming');
+      for (;;) {
+        if (position.inSnapshot) position = await this.runSnapshot(admin, producer, position);
+        const next = await this.streamFrom(admin, producer, position);
+        if (next === null) return;
+        position = next;
+      }
+    } finally {
+      await this.stream?.close().catch(() => undefined);
+      this.stream = null;
+      await producer.disconnect().catch(() => undefined);
+      await admin.disconnect().catch(() => undefined);
+    }
+  }
+
+  private async encoderContext(): Promise<EncoderContext> {
+    let cluster = this.config.cluster;
+    if (!cluster) {
+      const hello = await this.client.db('admin').command({ isMaster: 1 }).catch(() => ({}) as Document);
+      const setName: unknown = hello['setName'];
+      cluster = typeof setName === 'string' ? setName : this.client.options.hosts.map((h) => h.toString()).join(',');
+    }
+    return { sourceName: this.config.name, cluster, watch: this.config.watch, mode: this.config.jsonMode };
+  }
+
+  private async save(producer: Producer, position: SourcePosition): Promise<void> {
+    await this.offsets.save(producer, this.config.name, position);
+    this.lastSavedAt = Date.now();
+    this.lastSaved = position;
+  }
+
+  /**
+   * The cluster's current time: every change after it is in a stream opened there. A replica set
+   * reports it with each reply (operationTime); mongo-java-server does not, so its oplog's newest entry stands in.
+   */
+  private async currentClusterTime(): Promise<Timestamp> {
+    const reply = await this.client.db('admin').command({ ping: 1 });
+    const operationTime: unknown = reply['operationTime'];
+    if (isTimestamp(operationTime)) return operationTime;
+    const newest = await this.client.db('local').collection('oplog.rs').find({}, { projection: { ts: 1 } }).sort({ ts: -1 }).limit(1).next().catch(() => null);
+    const ts: unknown = newest?.['ts'];
+    if (isTimestamp(ts)) return ts;
+    if (newest === null) return new Timestamp({ t: Math.floor(Date.now() / 1000), i: 0 });
+    throw new SourceFatalError(`source "${this.config.name}": the server reports no cluster time, so a start position cannot be fixed`);
+  }
+
+  private async beginLatest(producer: Producer): Promise<SourcePosition> {
+    const position = SourcePosition.atClusterTime(await this.currentClusterTime());
+    await this.save(producer, position);
+    return position;
+  }
+
+  private async namespacesToCopy(): Promise<string[]> {
+    const { db, coll } = this.config.watch;
+    const collectionsOf = async (dbName: string): Promise<string[]> => {
+      const list = await this.client.db(dbName).listCollections({}, { nameOnly: true }).toArray();
+      return list
+        .filter((c) => (c as { type?: string }).type !== 'view' && !c.name.startsWith('system.'))
+        .map((c) => `${dbName}.${c.name}`)
+        .sort();
+    };
+    if (db && coll) return [`${db}.${coll}`];
+    if (db) return collectionsOf(db);
+    const { databases } = await this.client.db('admin').admin().listDatabases({ nameOnly: true });
+    const names = databases.map((d) => d.name).filter((n) => !['admin', 'local', 'config'].includes(n));
+    return (await Promise.all(names.sort().map(collectionsOf))).flat();
+  }
+
+  /** Fixes the stream's start BEFORE copying, so every write during the copy is in the stream. */
+  private async beginSnapshot(producer: Producer): Promise<SourcePosition> {
+    const start: StreamStart = { clusterTime: (({ t, i }) => ({ t, i }))(await this.currentClusterTime()) };
+    const position = SourcePosition.snapshotting(start, { namespaces: await this.namespacesToCopy(), index: 0, copied: 0 });
+    await this.save(producer, position);
+    this.log.info({ position: position.describe() }, 'snapshot starting');
+    return position;
+  }
+
+  private splitNamespace(ns: string): { db: string; coll: string } {
+    const dot = ns.indexOf('.');
+    return { db: ns.slice(0, dot), coll: ns.slice(dot + 1) };
+  }
+
+  private newSender(producer: Producer, onAcked: (acked: Acked) => void): OrderedSender<Acked> {
+    return new OrderedSender<Acked>((records) => producer.send(records), this.config.maxInFlightBatches, (acked) => {
+      for (const [op, n] of acked.counts) this.deps.metrics.events.inc({ source: this.config.name, op }, n);
+      if (acked.clusterTime) this.lastAckedClusterTime = acked.clusterTime;
+      onAcked(acked);
+    });
+  }
+
+  private async runSnapshot(admin: Admin, producer: Producer, from: SourcePosition): Promise<SourcePosition> {
+    const progress0 = from.snapshot;
+    if (!progress0) return from;
+    const encoder = this.requireEncoder();
+    const { name } = this.config;
+    // Copied counts every collection done so far, so the total is every collection's size.
+    let total = 0;
+    for (const ns of progress0.namespaces) {
+      const { db, coll } = this.splitNamespace(ns);
+      total += await this.client.db(db).collection(coll).estimatedDocumentCount().catch(() => 0);
+    }
+    this.deps.metrics.snapshotTotal.set({ source: name }, total);
+    const reporter = new SnapshotProgress(name, total, progress0.copied, this.log);
+    if (progress0.copied > 0 || progress0.lastKey !== undefined) this.log.info({ position: from.describe() }, 'snapshot resuming from its stored progress');
+
+    let acked = from;
+    const sender = this.newSender(producer, (a) => (acked = a.position));
+    let copied = progress0.copied;
+    for (let index = progress0.index; index < progress0.namespaces.length; index++) {
+      const nsText = progress0.namespaces[index] ?? '';
+      const ns = this.splitNamespace(nsText);
+      const lastKey = index === progress0.index ? progress0.lastKey : undefined;
+      const filters = lastKey === undefined ? [{}] : afterIdFilters(parseCanonicalText<Document>(lastKey)['_id']);
+      let chunk: EncodedChange[] = [];
+      let bytes = 0;
+      let last: unknown;
+      const flush = async (): Promise<void> => {
+        if (chunk.length === 0) return;
+        this.assertLease();
+        const records = await this.toRecords(admin, chunk);
+        copied += chunk.length;
+        const position = from.withSnapshot({ namespaces: progress0.namespaces, index, lastKey: canonicalText({ _id: last }), copied });
+        await sender.submit(records, { position, counts: new Map([['snapshot', chunk.length]]) });
+        chunk = [];
+        bytes = 0;
+        this.deps.metrics.snapshotCopied.set({ source: name }, copied);
+        reporter.update(copied);
+        await this.maybeCheckpoint(producer, acked);
+      };
+      for (const filter of filters) {
+        const cursor = this.client
+          .db(ns.db)
+          .collection(ns.coll)
+          .find(filter, { sort: { _id: 1 }, batchSize: this.config.snapshotBatchSize, promoteValues: false, promoteLongs: false });
+        try {
+          for await (const doc of cursor) {
+            if (this.stopping) break;
+            const change = encodeSnapshotDocument(doc, ns, { ...encoder, multiNamespace: !this.config.watch.coll });
+            chunk.push(change);
+            last = doc['_id'];
+            bytes += Buffer.byteLength(JSON.stringify(change.event));
+            if (chunk.length >= this.config.snapshotBatchSize || bytes >= this.config.maxBatchBytes) await flush();
+          }
+          await flush();
+        } finally {
+          await cursor.close().catch(() => undefined);
+        }
+        if (this.stopping) break;
+      }
+      if (this.stopping) break;
+    }
+    await sender.drain();
+    if (this.stopping) {
+      await this.save(producer, acked);
+      return acked;
+    }
+    reporter.done(copied);
+    const streaming = from.streaming();
+    await this.save(producer, streaming);
+    this.log.info({ copied }, 'snapshot complete; streaming from the position taken before the copy');
+    return streaming;
+  }
+
+  private requireEncoder(): EncoderContext {
+    if (!this.encoder) throw new Error('encoder used before the session connected');
+    return this.encoder;
+  }
+
+  private watchTarget(): { watch: (pipeline: Document[], options: ChangeStreamOptions) => ChangeStream } {
+    const { db, coll } = this.config.watch;
+    if (db && coll) return this.client.db(db).collection(coll);
+    if (db) return this.client.db(db);
+    return this.client;
+  }
+
+  private openStream(position: SourcePosition): ChangeStream {
+    const pipeline: Document[] = [];
+    if (this.config.operationTypes) pipeline.push({ $match: { operationType: { $in: this.config.operationTypes } } });
+    pipeline.push(...(this.config.pipeline as Document[]));
+    const options: ChangeStreamOptions = {
+      ...position.watchOptions(),
+      batchSize: this.config.batchSize,
+      maxAwaitTimeMS: this.config.maxAwaitMs,
+      promoteValues: false,
+      promoteLongs: false,
+    };
+    if (this.config.fullDocument !== 'default') options.fullDocument = this.config.fullDocument;
+    if (this.config.fullDocumentBeforeChange !== 'off') options.fullDocumentBeforeChange = this.config.fullDocumentBeforeChange;
+    return this.watchTarget().watch(pipeline, options);
+  }
+
+  /** Explains errors of opening a stream that no retry fixes; returns null for the others. */
+  private classifyStreamError(error: unknown, position: SourcePosition): SourceFatalError | 'history-lost' | null {
+    const { name, watch } = this.config;
+    if (isNotReplicaSet(error)) {
+      return new SourceFatalError(`source "${name}": ${this.config.uri.replace(/\/\/[^@/]*@/, '//***@')} does not support change streams: it is not a replica set or sharded cluster (a standalone mongod cannot be watched; start it as a one-node replica set). Server said: ${errorMessage(error)}`, error);
+    }
+    if (isUnsupportedCommand(error) && !watch.db) {
+      return new SourceFatalError(`source "${name}": this server cannot watch a whole cluster (${errorMessage(error)}); watch a database or collection instead`, error);
+    }
+    if (isHistoryLost(error)) return 'history-lost';
+    void position;
+    return null;
+  }
+
+  /**
+   * Streams from `position` until stop (returns null) or until history is lost and the policy asks
+   * for a new snapshot (returns the snapshot position).
+   */
+  private async streamFrom(admin: Admin, producer: Producer, position: SourcePosition): Promise<SourcePosition | null> {
+    let acked = position;
+    const sender = this.newSender(producer, (a) => (acked = a.position));
+    const stream = this.openStream(position);
+    this.stream = stream;
+    let lastHeartbeatToken: string | null = null;
+    this.log.info({ position: position.describe() }, 'streaming');
+    try {
+      while (!this.stopping) {
+        this.assertLease();
+        const batch = await this.readBatch(stream);
+        if (this.stopping) break;
+        if (batch.events.length === 0) {
+          this.caughtUp = sender.inFlight === 0;
+          // Heartbeat: an idle stream still advances its postBatchResumeToken; store it so the position stays inside the oplog.
+          const token = stream.resumeToken;
+          if (token) {
+            const text = canonicalText(token);
+            if (text !== lastHeartbeatToken) {
+              lastHeartbeatToken = text;
+              await sender.submit([], { position: SourcePosition.afterToken(token), counts: new Map() });
+            }
+          }
+          const due = Date.now() - this.lastSavedAt >= (acked === this.lastSaved ? this.config.heartbeatMs : this.config.checkpointIntervalMs);
+          if (sender.inFlight === 0 && due) await this.save(producer, acked);
+          if (batch.elapsedMs < 50) await sleep(100, this.abort.signal).catch(() => undefined);
+          continue;
+        }
+        this.caughtUp = false;
+        await this.submitChanges(admin, sender, batch.events, batch.token);
+        await this.maybeCheckpoint(producer, acked);
+        const invalidated = batch.events.some((e) => e['operationType'] === 'invalidate');
+        if (invalidated) {
+          await sender.drain();
+          await this.save(producer, acked);
+          this.log.warn('change stream invalidated (watched collection or database dropped or renamed); reopening after the invalidate event');
+          await stream.close().catch(() => undefined);
+          return acked.startingAfter();
+        }
+      }
+    } catch (error) {
+      await sender.settle();
+      if (this.stopping) {
+        await this.save(producer, acked).catch(() => undefined);
+        return null;
+      }
+      const kind = this.classifyStreamError(error, position);
+      if (kind === 'history-lost') return this.handleHistoryLost(producer, acked);
+      if (kind) throw kind;
+      // Everything acknowledged so far is safe to store; the rest is re-read after the retry.
+      if (!(error instanceof LeaseLostError)) await this.save(producer, acked).catch(() => undefined);
+      throw error;
+    }
+    await sender.drain();
+    await this.save(producer, acked);
+    return null;
+  }
+
+  private async handleHistoryLost(producer: Producer, acked: SourcePosition): Promise<SourcePosition> {
+    const action = onHistoryLost(this.config.onHistoryLost, this.config.snapshot, this.config.name, acked.describe());
+    switch (action.kind) {
+      case 'fail':
+        throw new SourceFatalError(action.message);
+      case 'latest': {
+        this.log.error({ gap: true, lostAfter: acked.describe() }, action.message);
+        return this.beginLatest(producer);
+      }
+      case 'snapshot':
+        this.log.warn({ lostAfter: acked.describe() }, `source "${this.config.name}": change history lost; taking a new snapshot (onHistoryLost: snapshot)`);
+        return this.beginSnapshot(producer);
+    }
+  }
+
+  private async readBatch(stream: ChangeStream): Promise<{ events: Document[]; token: unknown; elapsedMs: number }> {
+    const started = performance.now();
+    const first = await stream.tryNext();
+    if (first === null) return { events: [], token: stream.resumeToken, elapsedMs: performance.now() - started };
+    const events: Document[] = [first as Document];
+    while (events.length < this.config.batchSize && stream.bufferedCount() > 0) {
+      const next = await stream.tryNext();
+      if (next === null) break;
+      events.push(next as Document);
+    }
+    return { events, token: stream.resumeToken, elapsedMs: performance.now() - started };
+  }
+
+  /** Encodes, filters echoes, splits by bytes and submits; each part carries the position after its last event. */
+  private async submitChanges(admin: Admin, sender: OrderedSender<Acked>, raw: Document[], batchToken: unknown): Promise<void> {
+    const encoder = this.requireEncoder();
+    const encoded = raw.map((event) => ({ raw: event, change: encodeChange(event, encoder) }));
+    let kept = encoded;
+    if (this.echo) {
+      const survivors = new Set(await this.echo.drop(encoded.map((e) => e.change.event)));
+      kept = encoded.filter((e) => survivors.has(e.change.event));
+    }
+    const keptSet = new Set(kept);
+    let part: EncodedChange[] = [];
+    let partBytes = 0;
+    let counts = new Map<string, number>();
+    let clusterTime: { t: number; i: number } | undefined;
+    const flush = async (position: SourcePosition): Promise<void> => {
+      this.assertLease();
+      const records = await this.toRecords(admin, part);
+      await sender.submit(records, { position, counts, ...(clusterTime ? { clusterTime } : {}) });
+      part = [];
+      partBytes = 0;
+      counts = new Map();
+    };
+    for (let i = 0; i < encoded.length; i++) {
+      const item = encoded[i];
+      if (!item) continue;
+      if (keptSet.has(item)) {
+        const { change } = item;
+        if (change.key === null && change.event.documentKey === undefined && change.event.op !== 'drop' && change.event.op !== 'rename' && change.event.op !== 'dropDatabase' && change.event.op !== 'invalidate') {
+          this.deps.metrics.unkeyed.inc({ source: this.config.name });
+          this.log.warn({ id: change.event.id, op: change.event.op }, 'the server did not supply this change\'s document _id (mongo-java-server update without a document to look up); keyed by namespace');
+        }
+        part.push(change);
+        partBytes += Buffer.byteLength(JSON.stringify(change.event));
+        counts.set(change.event.op, (counts.get(change.event.op) ?? 0) + 1);
+        if (change.event.clusterTime) clusterTime = change.event.clusterTime;
+      }
+      const isLast = i === encoded.length - 1;
+      if (isLast) await flush(SourcePosition.afterToken(batchToken));
+      else if (partBytes >= this.config.maxBatchBytes) await flush(SourcePosition.afterToken(item.raw['_id']));
+    }
+  }
+
+  /** Kafka records of the changes, with oversized ones failed or dead-lettered, and their topics created. */
+  private async toRecords(admin: Admin, changes: readonly EncodedChange[]): Promise<OutgoingRecord[]> {
+    const { name, maxRecordBytes, oversized } = this.config;
+    const records: OutgoingRecord[] = [];
+    for (const change of changes) {
+      for (const record of changeRecords(change, this.deps.topics, this.config.topic)) {
+        const size = recordSize(record);
+        if (size <= maxRecordBytes) {
+          records.push(record);
+          continue;
+        }
+        const { event } = change;
+        const what = `change ${event.id} (${event.op}) of document ${change.key ?? '(no key)'} in ${namespaceText(event.ns)} is ${size} bytes, more than maxRecordBytes (${maxRecordBytes})`;
+        const dlqTopic = this.deps.topics.deadLetter(`source.${name}`);
+        if (oversized === 'fail') throw new SourceFatalError(`source "${name}": ${what}. Raise maxRecordBytes (and the broker's message.max.bytes) or set oversized: dlq to route such events to ${dlqTopic}`);
+        this.deps.metrics.dlq.inc({ source: name });
+        this.log.warn({ id: event.id, documentKey: change.key, size, topic: dlqTopic }, `oversized event routed to the dead-letter topic: ${what}`);
+        const { fullDocument: _f, fullDocumentBeforeChange: _b, updateDescription: _u, ...summary } = event;
+        records.push({
+          topic: dlqTopic,
+          key: record.key,
+          value: JSON.stringify({ error: `oversized: ${what}`, size, topic: record.topic, event: summary }),
+          headers: { ...(record.headers ?? {}), error: 'oversized' },
+        });
+      }
+    }
+    await this.ensureTopics(admin, records);
+    return records;
+  }
+
+  private async ensureTopics(admin: Admin, records: readonly OutgoingRecord[]): Promise<void> {
+    const missing = [...new Set(records.map((r) => r.topic))].filter((t) => !this.knownTopics.has(t));
+    if (missing.length === 0) return;
+    await admin.ensureTopics(missing.map((topic) => ({ topic, partitions: topic.includes('.__dlq.') || topic.endsWith('.__ddl') ? 1 : this.deps.partitions })));
+    for (const topic of missing) this.knownTopics.add(topic);
+  }
+
+  private async maybeCheckpoint(producer: Producer, acked: SourcePosition): Promise<void> {
+    if (acked === this.lastSaved || Date.now() - this.lastSavedAt < this.config.checkpointIntervalMs) return;
+    await this.save(producer, acked);
+  }
+
+  private updateGauges(): void {
+    const source = this.config.name;
+    this.deps.metrics.checkpointAge.set({ source }, this.lastSavedAt === 0 ? 0 : (Date.now() - this.lastSavedAt) / 1000);
+    const lag = this.caughtUp || !this.lastAckedClusterTime ? 0 : Math.max(0, Date.now() / 1000 - this.lastAckedClusterTime.t);
+    this.deps.metrics.lag.set({ source }, lag);
+  }
+}
+
