@@ -1,0 +1,19 @@
+import type { Config } from '../core/config.js';
+import type { TriggerDefinition } from './trigger-definition.js';
+
+/**
+ * The triggers of changeflow.yaml as the processors run them: key = trigger name, the function's code
+ * resolved from `functions` (core/config.ts already read `file:` and checked that the function exists).
+ */
+export function definitionsFromConfig(config: Config): TriggerDefinition[] {
+  return config.triggers.map((trigger) => {
+    const definition: TriggerDefinition = { ...trigger, key: trigger.name };
+    if (trigger.function !== undefined) {
+      const fn = config.functions.find((f) => f.name === trigger.function);
+      if (fn?.code !== undefined) {
+        definition.functionCode = { name: fn.name, code: fn.code, memoryMiB: fn.limits.memoryMiB, timeoutMs: fn.limits.timeoutMs };
+      }
+    }
+    return definition;
+  });
+}

@@ -1,0 +1,102 @@
+import { counter, gauge, histogram, type Counter, type Gauge, type Histogram, type Registry } from '../core/metrics.js';
+
+const WINDOW_MS = 10_000;
+
+/** Per-trigger numbers kept beside the Prometheus metrics, for status views and tests. */
+export interface TriggerStats {
+  delivered: number;
+  filtered: number;
+  deadLettered: number;
+  errors: number;
+  batches: number;
+  /** Events per second over the last 10 s. */
+  eventsPerSecond: number;
+  /** Records behind the partitions' high watermarks, as of the last batch of each partition. */
+  lag: number;
+}
+
+/** The processor's metrics (`changeflow_processor_*`, label `trigger`). */
+export class ProcessorMetrics {
+  private readonly m: Metrics;
+
+  constructor(registry: Registry) {
+    this.m = {
+      events: counter(registry, 'changeflow_processor_events_total', 'Change events handled, by outcome (delivered, filtered, dead_lettered)', ['trigger', 'outcome']),
+      eventsPerSecond: gauge(registry, 'changeflow_processor_events_per_second', 'Events handled per second over the last 10 seconds', ['trigger']),
+      batchSeconds: histogram(registry, 'changeflow_processor_batch_seconds', 'Time from a batch being taken until its offsets are committed', ['trigger'], [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]),
+      functionSeconds: histogram(registry, 'changeflow_processor_function_seconds', 'Time spent in the sandboxed function per call', ['trigger'], [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5]),
+      errors: counter(registry, 'changeflow_processor_errors_total', 'Failed attempts (function or sink), by kind', ['trigger', 'kind']),
+      deadLetters: counter(registry, 'changeflow_processor_dead_letters_total', 'Events written to the dead-letter topic', ['trigger']),
+      lag: gauge(registry, 'changeflow_processor_consumer_lag', 'Records not yet processed behind the high watermark, summed over partitions', ['trigger']),
+      running: gauge(registry, 'changeflow_processor_trigger_running', '1 while the trigger consumes, 0 when stopped or disabled', ['trigger']),
+    };
+  }
+
+  forTrigger(trigger: string): TriggerMetrics {
+    return new TriggerMetrics(trigger, this.m);
+  }
+}
+
+interface Metrics {
+  events: Counter<'trigger' | 'outcome'>;
+  eventsPerSecond: Gauge<'trigger'>;
+  batchSeconds: Histogram<'trigger'>;
+  functionSeconds: Histogram<'trigger'>;
+  errors: Counter<'trigger' | 'kind'>;
+  deadLetters: Counter<'trigger'>;
+  lag: Gauge<'trigger'>;
+  running: Gauge<'trigger'>;
+}
+
+export class TriggerMetrics {
+  readonly stats: TriggerStats = { delivered: 0, filtered: 0, deadLettered: 0, errors: 0, batches: 0, eventsPerSecond: 0, lag: 0 };
+  private readonly window: { at: number; count: number }[] = [];
+  private readonly lagByPartition = new Map<string, number>();
+
+  constructor(
+    readonly trigger: string,
+    private readonly m: Metrics,
+  ) {}
+
+  batch(outcome: { delivered: number; filtered: number; deadLettered: number }, seconds: number): void {
+    const labels = { trigger: this.trigger };
+    this.stats.batches++;
+    this.stats.delivered += outcome.delivered;
+    this.stats.filtered += outcome.filtered;
+    this.stats.deadLettered += outcome.deadLettered;
+    if (outcome.delivered) this.m.events.inc({ ...labels, outcome: 'delivered' }, outcome.delivered);
+    if (outcome.filtered) this.m.events.inc({ ...labels, outcome: 'filtered' }, outcome.filtered);
+    if (outcome.deadLettered) {
+      this.m.events.inc({ ...labels, outcome: 'dead_lettered' }, outcome.deadLettered);
+      this.m.deadLetters.inc(labels, outcome.deadLettered);
+    }
+    this.m.batchSeconds.observe(labels, seconds);
+    const now = Date.now();
+    this.window.push({ at: now, count: outcome.delivered + outcome.filtered + outcome.deadLettered });
+    while (this.window.length > 0 && (this.window[0]?.at ?? now) < now - WINDOW_MS) this.window.shift();
+    const total = this.window.reduce((sum, w) => sum + w.count, 0);
+    const span = Math.max(1, Math.min(WINDOW_MS, now - (this.window[0]?.at ?? now))) / 1000;
+    this.stats.eventsPerSecond = this.window.length > 1 ? total / span : 0;
+    this.m.eventsPerSecond.set(labels, this.stats.eventsPerSecond);
+  }
+
+  functionTime(seconds: number): void {
+    this.m.functionSeconds.observe({ trigger: this.trigger }, seconds);
+  }
+
+  error(kind: string): void {
+    this.stats.errors++;
+    this.m.errors.inc({ trigger: this.trigger, kind });
+  }
+
+  partitionLag(topic: string, partition: number, lag: number): void {
+    this.lagByPartition.set(`${topic}:${partition}`, Math.max(0, lag));
+    this.stats.lag = [...this.lagByPartition.values()].reduce((a, b) => a + b, 0);
+    this.m.lag.set({ trigger: this.trigger }, this.stats.lag);
+  }
+
+  setRunning(running: boolean): void {
+    this.m.running.set({ trigger: this.trigger }, running ? 1 : 0);
+    if (!running) this.m.eventsPerSecond.set({ trigger: this.trigger }, 0);
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * Throughput of the function sandbox on ~1 KiB change events (not a test). Build, then run:
+ *   npm run build && node dist/processors/sandbox/bench.js
+ */
+import { FunctionSandbox, type MarshalMode } from './sandbox.js';
+
+const BATCH = 1000;
+const CODE = `export default function handle(events, ctx) {
+  return events.map((e) => ({ sink: 'cache', op: 'set', key: 'user:' + e.documentKey._id.$oid, value: e.fullDocument }));
+}`;
+
+function plainHandle(events: readonly ChangeEvent[]): unknown[] {
+  return events.map((e) => ({ sink: 'cache', op: 'set', key: 'user:' + e.documentKey._id.$oid, value: e.fullDocument }));
+}
+
+interface ChangeEvent {
+  documentKey: { _id: { $oid: string } };
+  fullDocument: unknown;
+}
+
+function makeEvent(i: number): ChangeEvent {
+  const id = { $oid: i.toString(16).padStart(24, '0') };
+  const doc = {
+    _id: id,
+    name: `user${i}`,
+    email: `user${i}@example.com`,
+    age: i % 90,
+    score: i * 1.25,
+    active: i % 2 === 0,
+    tags: ['alpha', 'beta', 'gamma'],
+    address: { street: `${i} Long Street Name Avenue`, city: 'Springfield', zip: '12345', country: 'US' },
+    bio: 'lorem ipsum dolor sit amet '.repeat(15),
+    updatedAt: { $date: '2024-01-01T00:00:00Z' },
+  };
+  return {
+    _id: { _data: '8265A3F1C2000000012B022C0100296E5A1004' + i.toString(16).padStart(8, '0') },
+    operationType: 'update',
+    clusterTime: { $timestamp: { t: 1705000000, i } },
+    ns: { db: 'app', coll: 'users' },
+    documentKey: { _id: id },
+    fullDocument: doc,
+  } as ChangeEvent;
+}
+
+function measure(label: string, eventsPerIteration: number, iterations: number, fn: () => void): void {
+  for (let i = 0; i < Math.max(2, iterations / 10); i++) fn();
+  const start = performance.now();
+  for (let i = 0; i < iterations; i++) fn();
+  const us = ((performance.now() - start) * 1000) / (iterations * eventsPerIteration);
+  console.log(`${label.padEnd(44)} ${us.toFixed(2).padStart(7)} µs/event`);
+}
+
+const events = Array.from({ length: BATCH }, (_, i) => makeEvent(i));
+const bytes = Buffer.byteLength(JSON.stringify(events)) / BATCH;
+console.log(`events: ${BATCH} per batch, ${bytes.toFixed(0)} bytes each (JSON)`);
+
+for (const marshal of ['binary', 'json'] as MarshalMode[]) {
+  const sandbox = new FunctionSandbox({ name: 'bench', code: CODE, marshal });
+  const ctx = { trigger: 'bench', now: 1705000000000, sinkNames: ['cache'] };
+  measure(`sandbox batched (${marshal}, ${BATCH}/call)`, BATCH, 30, () => void sandbox.runSync(events, ctx));
+  measure(`sandbox per-event (${marshal}, 1/call)`, BATCH, 3, () => {
+    for (const e of events) sandbox.runSync([e], ctx);
+  });
+  sandbox.dispose();
+}
+measure('plain V8 (same mapping)', BATCH, 300, () => void plainHandle(events));
+measure('plain V8 + JSON round trip of the output', BATCH, 100, () => void JSON.parse(JSON.stringify(plainHandle(events))));

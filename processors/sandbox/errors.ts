@@ -1,0 +1,42 @@
+export type FunctionErrorKind = 'syntax' | 'runtime' | 'timeout' | 'memory' | 'output' | 'invalid-actions';
+
+export interface FunctionErrorDetails {
+  kind: FunctionErrorKind;
+  functionName: string;
+  message: string;
+  line?: number;
+  column?: number;
+  /** Stack inside the function's code (QuickJS frames only), trimmed. */
+  stack?: string;
+}
+
+/** A failure of one function call (or of compiling the function). Never a host crash. */
+export class FunctionError extends Error {
+  readonly kind: FunctionErrorKind;
+  readonly functionName: string;
+  readonly line: number | undefined;
+  readonly column: number | undefined;
+  readonly functionStack: string | undefined;
+
+  constructor(details: FunctionErrorDetails) {
+    const where = details.line === undefined ? '' : ` (line ${details.line}${details.column === undefined ? '' : `, column ${details.column}`})`;
+    super(`function "${details.functionName}" ${details.kind} error: ${details.message}${where}`);
+    this.name = 'FunctionError';
+    this.kind = details.kind;
+    this.functionName = details.functionName;
+    this.line = details.line;
+    this.column = details.column;
+    this.functionStack = details.stack;
+  }
+}
+
+/** Raised by validateActions; the sandbox wraps it in a FunctionError of kind 'invalid-actions'. */
+export class InvalidActionsError extends Error {
+  readonly issues: readonly string[];
+  constructor(issues: readonly string[]) {
+    const shown = issues.slice(0, 5).join('; ');
+    super(issues.length > 5 ? `${shown}; and ${issues.length - 5} more` : shown);
+    this.name = 'InvalidActionsError';
+    this.issues = issues;
+  }
+}

@@ -1,0 +1,5 @@
+export { actionSchema, validateActions, type Action } from './actions.js';
+export { compileCheck, type CompileCheckResult } from './compile.js';
+export { FunctionError, InvalidActionsError, type FunctionErrorDetails, type FunctionErrorKind } from './errors.js';
+export { DEFAULT_LIMITS, resolveLimits, type SandboxLimits } from './limits.js';
+export { FunctionSandbox, type FunctionLogEntry, type LogLevel, type MarshalMode, type RunContext, type SandboxOptions } from './sandbox.js';

@@ -1,0 +1,39 @@
+import { z } from 'zod';
+import { nameSchema } from '../core/names.js';
+
+export const triggerSourceSchema = z.union([
+  z.strictObject({ topic: z.string().min(1) }),
+  z.strictObject({ db: z.string().min(1), coll: z.string().min(1).optional() }),
+]);
+
+/** A sink as written in a trigger: its name, its kind and the kind's own options (checked against the sink registry). */
+export const sinkRefSchema = z.looseObject({
+  name: nameSchema,
+  kind: z.string().min(1),
+});
+
+export const triggerConfigSchema = z.strictObject({
+  name: nameSchema,
+  source: triggerSourceSchema,
+  operationTypes: z.array(z.string().min(1)).min(1).optional(),
+  /** A MongoDB-style filter over the change event, evaluated in the processor. */
+  match: z.record(z.string(), z.unknown()).optional(),
+  function: nameSchema.optional(),
+  sinks: z.array(sinkRefSchema).min(1, { error: 'a trigger needs at least one sink' }),
+  batch: z
+    .strictObject({
+      maxSize: z.number().int().positive().default(500),
+      maxWaitMs: z.number().int().nonnegative().default(100),
+    })
+    .default({ maxSize: 500, maxWaitMs: 100 }),
+  ordering: z.enum(['ordered', 'unordered']).default('ordered'),
+  retry: z
+    .strictObject({
+      attempts: z.number().int().positive().default(5),
+      initialDelayMs: z.number().int().positive().default(200),
+      maxDelayMs: z.number().int().positive().default(10_000),
+    })
+    .default({ attempts: 5, initialDelayMs: 200, maxDelayMs: 10_000 }),
+  enabled: z.boolean().default(true),
+});
+export type TriggerConfig = z.output<typeof triggerConfigSchema>;

@@ -1,0 +1,38 @@
+import type { TriggerConfig } from './trigger-config.js';
+import type { SinkKind } from '../sinks/sink.js';
+
+/**
+ * A trigger as the processors run it, whoever defined it (changeflow.yaml or the gRPC API).
+ * The caller resolves the function's code; the processor never reads the metadata store itself.
+ */
+export interface TriggerDefinition extends TriggerConfig {
+  /**
+   * Unique runtime key: names the consumer group (`<prefix>.trigger.<key>`) and the dead-letter
+   * topic (`<prefix>.__dlq.<key>`). File triggers use their name; API triggers a key the control
+   * plane derives from the owner and name. Letters, digits, `.`, `_`, `-` only.
+   */
+  key: string;
+  /** Owner (gRPC API triggers); absent for file triggers. */
+  userId?: string;
+  /** The function's resolved code; absent = events pass through to every sink unchanged. */
+  functionCode?: { name: string; code: string; memoryMiB: number; timeoutMs: number };
+}
+
+/** What the control plane drives: start, restart or stop a trigger's consumer while everything runs. */
+export interface TriggerController {
+  /**
+   * Makes the running state match `definition`: starts it, restarts it if anything changed
+   * (function, sinks, source, filter), or stops it if `enabled` is false. A stopped trigger keeps
+   * its committed offsets, so enabling it again resumes where it stopped.
+   */
+  apply(definition: TriggerDefinition): Promise<void>;
+  /** Stops and forgets the trigger (its committed offsets stay in Kafka). */
+  remove(key: string): Promise<void>;
+  /** Keys of the triggers currently consuming. */
+  running(): string[];
+}
+
+export interface TriggerControllerOptions {
+  /** Sink kinds beyond the registry (tests use in-memory sinks). */
+  extraSinkKinds?: readonly SinkKind[];
+}

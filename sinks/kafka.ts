@@ -1,0 +1,140 @@
+import { z } from 'zod';
+import { UnavailableError, errorMessage } from '../core/errors.js';
+import type { OutgoingRecord, Producer } from '../core/kafka/transport.js';
+import { describeZodError } from '../core/schema-errors.js';
+import { SinkWriteError, type Sink, type SinkDependencies, type SinkKind, type SinkRecord } from './sink.js';
+import { sinkEntrySchema } from './sink-config.js';
+import { SinkStatus } from './sink-status.js';
+import { canonicalText, isValidTemplate, renderTemplate, TemplateError, toBson } from './values.js';
+
+const topicName = z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, { error: 'a Kafka topic name: letters, digits, ".", "_" and "-"' });
+
+export const kafkaSinkSchema = sinkEntrySchema('kafka', {
+  topic: topicName.optional(),
+  key: z.string().min(1).refine(isValidTemplate, { error: 'unbalanced braces: write fields as {documentKey._id}' }).optional(),
+  headers: z.record(z.string(), z.string()).default({}),
+  createTopics: z.boolean().default(true),
+  partitions: z.number().int().positive().optional(),
+});
+export type KafkaSinkConfig = z.output<typeof kafkaSinkSchema>;
+
+export const publishActionSchema = z.strictObject({
+  sink: z.string(),
+  op: z.literal('publish', { error: 'a kafka sink takes op "publish"' }),
+  topic: topicName.optional(),
+  key: z.string().nullable().optional(),
+  value: z.unknown(),
+  headers: z.record(z.string(), z.string()).optional(),
+});
+
+class KafkaSink implements Sink {
+  readonly kind = 'kafka';
+  readonly name: string;
+  private readonly status: SinkStatus;
+  private producer: Producer | undefined;
+  private readonly ensured = new Set<string>();
+
+  constructor(
+    private readonly config: KafkaSinkConfig,
+    private readonly dependencies: SinkDependencies,
+  ) {
+    this.name = config.name;
+    this.status = new SinkStatus(dependencies, this.kind, this.name);
+  }
+
+  async start(): Promise<void> {
+    this.producer = this.dependencies.context.kafka.producer();
+    await this.producer.connect();
+    if (this.config.topic) await this.ensureTopics([this.config.topic]);
+    this.status.ok();
+  }
+
+  async stop(): Promise<void> {
+    this.status.remove();
+    await this.producer?.disconnect();
+  }
+
+  private async ensureTopics(topics: readonly string[]): Promise<void> {
+    const missing = [...new Set(topics)].filter((t) => !this.ensured.has(t));
+    if (!this.config.createTopics || missing.length === 0) return;
+    const admin = this.dependencies.context.kafka.admin();
+    await admin.connect();
+    try {
+      const partitions = this.config.partitions ?? this.dependencies.context.config.kafka.partitions;
+      await admin.ensureTopics(missing.map((topic) => ({ topic, partitions })));
+    } finally {
+      await admin.disconnect();
+    }
+    for (const t of missing) this.ensured.add(t);
+  }
+
+  private recordFor(record: SinkRecord): OutgoingRecord | string {
+    const event = record.event;
+    if (record.action) {
+      const parsed = publishActionSchema.safeParse(record.action);
+      if (!parsed.success) return `invalid kafka action: ${describeZodError(parsed.error, 'action').join('; ')}`;
+      const action = parsed.data;
+      const topic = action.topic ?? this.config.topic;
+      if (!topic) return 'action.topic: no topic in the action and none configured on the sink';
+      const value = typeof action.value === 'string' ? action.value : JSON.stringify(action.value ?? null);
+      return { topic, key: action.key ?? null, value, headers: { ...this.config.headers, ...action.headers } };
+    }
+    if (!this.config.topic) return `kafka sink "${this.name}" needs a topic to republish pass-through events`;
+    let key: string | null = event.documentKey ? canonicalText(toBson(event.documentKey)) : null;
+    if (this.config.key) {
+      try {
+        key = renderTemplate(this.config.key, event);
+      } catch (error) {
+        if (error instanceof TemplateError) return `event ${event.id}: ${error.message}`;
+        throw error;
+      }
+    }
+    const ns = event.ns.coll ? `${event.ns.db}.${event.ns.coll}` : event.ns.db;
+    return { topic: this.config.topic, key, value: JSON.stringify(event), headers: { ...this.config.headers, op: event.op, ns, id: event.id } };
+  }
+
+  async write(records: readonly SinkRecord[]): Promise<void> {
+    const rejected: { index: number; reason: string }[] = [];
+    const outgoing: OutgoingRecord[] = [];
+    records.forEach((record, index) => {
+      const made = this.recordFor(record);
+      if (typeof made === 'string') rejected.push({ index, reason: made });
+      else outgoing.push(made);
+    });
+    if (outgoing.length > 0) {
+      try {
+        await this.ensureTopics(outgoing.map((r) => r.topic));
+        // Resolves once the broker acknowledged every record (acks=all): only then may offsets be committed.
+        await (this.producer as Producer).send(outgoing);
+      } catch (error) {
+        const wrapped = new UnavailableError(`kafka sink "${this.name}": ${errorMessage(error)}`, { cause: error });
+        this.status.failing('publishing failed', wrapped);
+        throw wrapped;
+      }
+    }
+    this.status.ok();
+    this.status.count('rejected', rejected.length);
+    this.status.count('written', outgoing.length);
+    if (rejected.length > 0)
+      throw new SinkWriteError(`kafka sink "${this.name}": ${rejected.length} records refused (first: ${rejected[0]?.reason ?? ''})`, rejected);
+  }
+}
+
+export const kafkaSinkKind: SinkKind<typeof kafkaSinkSchema> = {
+  kind: 'kafka',
+  description:
+    'Publishes to a Kafka topic and acknowledges only after the broker did (acks=all). Without a function the change event is republished (key: the documentKey, headers op/ns/id); ' +
+    'function actions: `{ op: "publish", topic?, key?, value, headers? }` (a string value is sent as it is, anything else as JSON).',
+  configSchema: kafkaSinkSchema,
+  options: {
+    topic: { description: 'Target topic (required for pass-through; the default for actions without `topic`).', example: 'orders.enriched' },
+    key: {
+      description: 'Key template for pass-through events (default: canonical Extended JSON of the documentKey, so a document stays on one partition).',
+      example: '{fullDocument.customerId}',
+    },
+    headers: { description: 'Headers added to every record.', default: {}, example: { team: 'billing' } },
+    createTopics: { description: 'Create missing target topics.', default: true },
+    partitions: { description: 'Partitions of topics this sink creates (default: kafka.partitions).', example: 6 },
+  },
+  create: (config, dependencies) => new KafkaSink(config, dependencies),
+};

@@ -1,0 +1,49 @@
+import { MongoBulkWriteError, MongoError, MongoServerError } from 'mongodb';
+import { UnavailableError, errorMessage } from '../core/errors.js';
+
+/**
+ * Server error codes that mean "not now" rather than "never": elections, shutdowns, timeouts,
+ * network trouble. Any other write error is the document's own fault (duplicate key, validation).
+ */
+const TRANSIENT_CODES = new Set([6, 7, 50, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436, 64, 112, 251]);
+
+export function isTransientWriteCode(code: unknown): boolean {
+  return typeof code === 'number' && TRANSIENT_CODES.has(code);
+}
+
+export interface WriteFailure {
+  /** Index into the ops of the bulkWrite. */
+  index: number;
+  code: number | undefined;
+  message: string;
+}
+
+/**
+ * Splits a bulkWrite failure into per-op refusals. Returns undefined when the error is not about
+ * individual documents (target down, write concern failed, transient codes): the caller then treats
+ * the whole batch as not written and lets the processor retry.
+ */
+export function permanentWriteFailures(error: unknown): WriteFailure[] | undefined {
+  if (!(error instanceof MongoBulkWriteError)) return undefined;
+  if (error.writeConcernError) return undefined;
+  const raw = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
+  if (raw.length === 0) return undefined;
+  const failures = raw.map((w) => ({
+    index: w.index,
+    code: typeof w.code === 'number' ? w.code : undefined,
+    message: w.errmsg ?? `write error ${String(w.code)}`,
+  }));
+  if (failures.some((f) => isTransientWriteCode(f.code))) return undefined;
+  return failures;
+}
+
+/** Wraps an error reaching a MongoDB target into a retriable UnavailableError that names the target. */
+export function targetUnavailable(what: string, error: unknown): UnavailableError {
+  const code = error instanceof MongoServerError || error instanceof MongoError ? ` (code ${String(error.code ?? '?')})` : '';
+  return new UnavailableError(`${what}: ${errorMessage(error)}${code}`, { cause: error });
+}
+
+/** A duplicate key on `_id` for an insert means the document is already there: a repeat, not a failure. */
+export function isDuplicateIdError(failure: WriteFailure): boolean {
+  return failure.code === 11000 && /index: _id_/.test(failure.message);
+}

@@ -1,0 +1,19 @@
+import { auditSinkKind } from './audit.js';
+import { httpSinkKind } from './http.js';
+import { kafkaSinkKind } from './kafka.js';
+import { mongodbSinkKind } from './mongodb.js';
+import { redisSinkKind } from './redis.js';
+import type { SinkKind } from './sink.js';
+
+/** Every sink kind, one line each. */
+export const sinkKinds: readonly SinkKind[] = [
+  mongodbSinkKind as unknown as SinkKind,
+  redisSinkKind as unknown as SinkKind,
+  auditSinkKind as unknown as SinkKind,
+  kafkaSinkKind as unknown as SinkKind,
+  httpSinkKind as unknown as SinkKind,
+];
+
+export function findSinkKind(kind: string): SinkKind | undefined {
+  return sinkKinds.find((k) => k.kind === kind);
+}
