@@ -1,0 +1,36 @@
+import type { Command } from 'commander';
+import { startApp } from '../../core/app.js';
+import { loadConfigFile } from '../../core/config.js';
+import { componentFactories } from '../components.js';
+
+/** Resolves when the process is asked to stop (Ctrl-C or SIGTERM). */
+export function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const onSignal = (signal: NodeJS.Signals): void => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      resolve(signal);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}
+
+export function registerRunCommand(program: Command): void {
+  program
+    .command('run')
+    .description('Run the service (sources, processors, control plane, EventSync) against the configured Kafka, MongoDB and Redis')
+    .option('-c, --config <file>', 'config file', 'changeflow.yaml')
+    .option('--check', 'validate the config and exit')
+    .action(async (opts: { config: string; check?: boolean }) => {
+      const config = loadConfigFile(opts.config);
+      if (opts.check) {
+        console.log(`${opts.config}: ok (${config.sources.length} sources, ${config.functions.length} functions, ${config.triggers.length} triggers, ${config.eventsync.length} EventSync services)`);
+        return;
+      }
+      const app = await startApp(config, componentFactories);
+      console.error(`changeflow running: http ${app.httpUrl} (healthz, metrics), grpc ${config.grpc.host}:${config.grpc.port}`);
+      await untilSignal();
+      await app.stop();
+    });
+}

@@ -1,0 +1,69 @@
+import { createHash } from 'node:crypto';
+import type { AppContext } from '../core/app.js';
+import { errorMessage } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { MongoSource } from '../connectors/mongodb/mongo-source.js';
+import { sourceConfigSchema, type SourceConfig } from '../connectors/mongodb/source-config.js';
+import { sourceMetrics } from '../connectors/mongodb/source-metrics.js';
+import { redactUri } from './redact.js';
+
+export interface SourceNeed {
+  dataSource: string;
+  db: string;
+  coll?: string;
+}
+
+function covers(source: Pick<SourceConfig, 'uri' | 'watch'>, need: SourceNeed): boolean {
+  if (source.uri.trim() !== need.dataSource.trim()) return false;
+  if (source.watch.db === undefined) return true;
+  if (source.watch.db !== need.db) return false;
+  return source.watch.coll === undefined || source.watch.coll === need.coll;
+}
+
+/**
+ * Starts a MongoDB source for a DATABASE trigger whose namespace no source publishes yet: same
+ * URI and a watch covering the trigger's database (and collection). The source is named
+ * `auto-<hash of uri, db, coll>`, so its stored position and lease survive restarts and several
+ * instances share it (one tails, the others stand by). Auto sources run until the process stops,
+ * even after their last trigger is deleted (cheap, and a trigger created again resumes at once).
+ * A trigger with an empty data_source, or a `topic`, gets no source.
+ */
+export class AutoSources {
+  private readonly started = new Map<string, { config: SourceConfig; source: MongoSource }>();
+  private readonly logger: Logger;
+
+  constructor(private readonly context: AppContext) {
+    this.logger = context.logger.child({ component: 'auto-sources' });
+  }
+
+  readonly ensure = async (need: SourceNeed): Promise<void> => {
+    if (need.dataSource === '') return;
+    if (this.context.config.sources.some((s) => covers(s, need))) return;
+    if ([...this.started.values()].some((s) => covers(s.config, need))) return;
+    const digest = createHash('sha256').update(`${need.dataSource}\n${need.db}\n${need.coll ?? ''}`).digest('hex').slice(0, 12);
+    const config = sourceConfigSchema.parse({ name: `auto-${digest}`, uri: need.dataSource, watch: need.coll ? { db: need.db, coll: need.coll } : { db: need.db } });
+    const source = new MongoSource(config, {
+      kafka: this.context.kafka,
+      topics: this.context.topics,
+      logger: this.context.logger,
+      health: this.context.health,
+      metrics: sourceMetrics(this.context.metrics),
+      metadataDb: this.context.metadata.db,
+      partitions: this.context.config.kafka.partitions,
+      onFatal: (error) => this.logger.error({ source: config.name, err: errorMessage(error) }, 'auto source stopped for good'),
+    });
+    source.start();
+    this.started.set(config.name, { config, source });
+    this.logger.info({ source: config.name, uri: redactUri(need.dataSource), db: need.db, coll: need.coll ?? null }, 'started a source for a trigger\'s namespace');
+  };
+
+  names(): string[] {
+    return [...this.started.keys()];
+  }
+
+  async stop(): Promise<void> {
+    const all = [...this.started.values()];
+    this.started.clear();
+    await Promise.all(all.map((s) => s.source.stop().catch((error: unknown) => this.logger.warn({ source: s.config.name, err: errorMessage(error) }, 'auto source stop failed'))));
+  }
+}

@@ -1,0 +1,137 @@
+import type * as grpc from '@grpc/grpc-js';
+import type { AppContext, Component, ComponentFactory } from '../core/app.js';
+import type { Config } from '../core/config.js';
+import type { Logger } from '../core/logger.js';
+import { counter, histogram } from '../core/metrics.js';
+import { triggerControllerOf } from '../processors/manager.js';
+import type { TriggerController } from '../processors/trigger-definition.js';
+import { sinkKinds as registeredSinkKinds } from '../sinks/registry.js';
+import type { SinkKind } from '../sinks/sink.js';
+import { AutoSources } from './auto-sources.js';
+import { TokenAuthenticator } from './auth.js';
+import { FunctionService } from './function-service.js';
+import { TriggerReconciler, type EnsureSource } from './reconciler.js';
+import { Scheduler } from './scheduler.js';
+import { bindServer, createControlServer, shutdownServer } from './server.js';
+import { MetadataStore } from './store.js';
+import { TriggerService } from './trigger-service.js';
+
+export interface ControlPlaneOptions {
+  /** Where the trigger runtime comes from; default: the processor component started before this one (`triggerControllerOf`). */
+  controller?: (context: AppContext) => TriggerController | undefined;
+  /** Sink kinds requests are checked against; default: the sink registry. */
+  sinkKinds?: () => readonly SinkKind[];
+  /**
+   * Starts a source for a DATABASE trigger's namespace when none publishes it yet. Default: a
+   * MongoDB source from the trigger's data_source (AutoSources); `false` = never.
+   */
+  ensureSource?: EnsureSource | false;
+  /** Overrides `grpc.host` / `grpc.port` (tests bind port 0). */
+  host?: string;
+  port?: number;
+  resyncMs?: number;
+  fallbackPollMs?: number;
+  /** Run SCHEDULED triggers' cron timers in this process (default true when a controller is present). */
+  scheduler?: boolean;
+}
+
+/**
+ * The control plane: the gRPC TriggerService and FunctionService of seed 000 over the metadata
+ * store, and the reconciler that makes the processors follow the store within seconds.
+ */
+export class ControlPlane implements Component {
+  readonly name = 'control-plane';
+  private server: grpc.Server | undefined;
+  private reconciler: TriggerReconciler | undefined;
+  private scheduler: Scheduler | undefined;
+  private autoSources: AutoSources | undefined;
+  private boundPort = 0;
+  private logger: Logger | undefined;
+
+  constructor(
+    private readonly config: Config,
+    private readonly options: ControlPlaneOptions = {},
+  ) {}
+
+  /** The port the gRPC server listens on (after start). */
+  get port(): number {
+    return this.boundPort;
+  }
+
+  get address(): string {
+    return `${this.options.host ?? this.config.grpc.host}:${this.boundPort}`;
+  }
+
+  /** For tests: resolves when the reconciler has applied everything it knows of. */
+  async settled(): Promise<void> {
+    await this.reconciler?.idle();
+  }
+
+  async start(context: AppContext): Promise<void> {
+    const logger = (this.logger = context.logger.child({ component: this.name }));
+    const store = new MetadataStore(context.metadata.db);
+    await store.ensureIndexes();
+    const sinkKinds = this.options.sinkKinds ?? (() => registeredSinkKinds);
+    const auth = new TokenAuthenticator(this.config.auth.tokens, context.metadata.db);
+    if (this.config.auth.tokens.length === 0) logger.warn('no auth.tokens configured: only tokens in the metadata store\'s `tokens` collection (sha256) are accepted');
+    this.server = createControlServer({
+      triggers: new TriggerService({ store, sinkKinds }),
+      functions: new FunctionService(store),
+      auth,
+      logger,
+      calls: counter(context.metrics, 'changeflow_control_calls_total', 'Control-plane gRPC calls by result code', ['service', 'method', 'code']),
+      latency: histogram(context.metrics, 'changeflow_control_call_seconds', 'Control-plane gRPC call latency', ['service', 'method']),
+    });
+    const host = this.options.host ?? this.config.grpc.host;
+    this.boundPort = await bindServer(this.server, host, this.options.port ?? this.config.grpc.port);
+    logger.info({ address: `${host}:${this.boundPort}` }, 'grpc listening');
+
+    const controller = this.options.controller ? this.options.controller(context) : triggerControllerOf(context);
+    if (!controller) {
+      logger.warn('no trigger runtime in this process: the API stores triggers, but none run here');
+      return;
+    }
+    if (this.options.scheduler ?? true) {
+      this.scheduler = new Scheduler({ kafka: context.kafka, db: context.metadata.db, topics: context.topics, logger });
+    }
+    const scheduler = this.scheduler;
+    let ensureSource = this.options.ensureSource;
+    if (ensureSource === undefined) {
+      this.autoSources = new AutoSources(context);
+      ensureSource = this.autoSources.ensure;
+    }
+    this.reconciler = new TriggerReconciler({
+      db: context.metadata.db,
+      controller,
+      logger,
+      health: context.health,
+      scheduleTopic: (key) => Scheduler.topic(context.topics, key),
+      ...(scheduler ? { schedules: scheduler } : {}),
+      ...(ensureSource ? { ensureSource } : {}),
+      ...(this.options.resyncMs !== undefined ? { resyncMs: this.options.resyncMs } : {}),
+      ...(this.options.fallbackPollMs !== undefined ? { fallbackPollMs: this.options.fallbackPollMs } : {}),
+    });
+    const reconciler = this.reconciler;
+    store.onWrite = (collection, id) => reconciler.touch(collection, id);
+    await reconciler.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.reconciler?.stop();
+    await this.scheduler?.stop();
+    await this.autoSources?.stop();
+    if (this.server) await shutdownServer(this.server);
+    this.logger?.info('stopped');
+    this.reconciler = undefined;
+    this.scheduler = undefined;
+    this.autoSources = undefined;
+    this.server = undefined;
+  }
+}
+
+export function createControlPlane(config: Config, options: ControlPlaneOptions = {}): ControlPlane {
+  return new ControlPlane(config, options);
+}
+
+/** The registry line for cli/components.ts. */
+export const controlPlaneComponent: ComponentFactory = (config) => createControlPlane(config);

@@ -1,0 +1,56 @@
+import { isRunnable, toDefinition } from './definition.js';
+import type { FunctionDoc, TriggerDoc } from './documents.js';
+
+const now = new Date(0);
+const trigger = (over: Partial<TriggerDoc> = {}): TriggerDoc => ({
+  _id: '665f1c2e9b1d4a0012345678',
+  user_id: 'team-a',
+  name: 'orders',
+  trigger_type: 1,
+  function_id: 'f1',
+  enabled: true,
+  config: { database: { data_source: 'mongodb://h', database: 'shop', collection: 'orders', operation_types: [1, 4], match: '{"op":"insert"}', unordered: true } },
+  sinks: [{ name: 'cache', kind: 'redis', options: { keyPrefix: 'o' } }],
+  created_at: now,
+  updated_at: now,
+  ...over,
+});
+const fn: FunctionDoc = { _id: 'f1', user_id: 'team-a', name: 'to-cache', function_type: 2, func: { javascript: 'export default (e) => e' }, memory_mib: 16, timeout_ms: 200, created_at: now, updated_at: now };
+const options = { scheduleTopic: (key: string) => `cf.__schedule.${key}` };
+
+describe('toDefinition', () => {
+  it('maps a stored DATABASE trigger and its function to what the processors run', () => {
+    expect(toDefinition(trigger(), fn, options)).toEqual({
+      key: 'api.team-a.orders.665f1c2e9b1d4a0012345678',
+      userId: 'team-a',
+      name: 'orders',
+      source: { db: 'shop', coll: 'orders' },
+      operationTypes: ['insert', 'delete'],
+      match: { op: 'insert' },
+      function: 'to-cache',
+      functionCode: { name: 'to-cache', code: 'export default (e) => e', memoryMiB: 16, timeoutMs: 200 },
+      sinks: [{ keyPrefix: 'o', name: 'cache', kind: 'redis' }],
+      batch: { maxSize: 500, maxWaitMs: 100 },
+      ordering: 'unordered',
+      retry: { attempts: 5, initialDelayMs: 200, maxDelayMs: 10_000 },
+      enabled: true,
+    });
+  });
+
+  it('uses a topic, a whole database, or the schedule topic as the source', () => {
+    const topic = toDefinition(trigger({ config: { database: { data_source: '', database: '', collection: '', operation_types: [], topic: 'ext.orders' } } }), fn, options);
+    expect(isRunnable(topic) && topic.source).toEqual({ topic: 'ext.orders' });
+    const wholeDb = toDefinition(trigger({ config: { database: { data_source: '', database: 'shop', collection: '', operation_types: [] } } }), fn, options);
+    expect(isRunnable(wholeDb) && [wholeDb.source, wholeDb.operationTypes]).toEqual([{ db: 'shop' }, undefined]);
+    const scheduled = toDefinition(trigger({ trigger_type: 3, config: { scheduled: { schedule: '* * * * *' } } }), fn, options);
+    expect(isRunnable(scheduled) && scheduled.source).toEqual({ topic: 'cf.__schedule.api.team-a.orders.665f1c2e9b1d4a0012345678' });
+  });
+
+  it('passes events through without a function, and refuses what cannot run', () => {
+    const passThrough = toDefinition(trigger({ function_id: '' }), undefined, options);
+    expect(isRunnable(passThrough) && passThrough.functionCode).toBeUndefined();
+    expect(toDefinition(trigger(), undefined, options)).toEqual({ reason: 'its function f1 does not exist' });
+    expect(toDefinition(trigger(), { ...fn, function_type: 1, func: {} }, options)).toMatchObject({ reason: expect.stringContaining('WebAssembly') });
+    expect(toDefinition(trigger({ trigger_type: 2, config: { authentication: {} } }), fn, options)).toMatchObject({ reason: expect.stringContaining('AUTHENTICATION') });
+  });
+});
