@@ -1,0 +1,71 @@
+import type { ChangeEvent } from '../schemas/envelope.js';
+import { kafkaSinkKind, kafkaSinkSchema } from '../sinks/kafka.js';
+import { SinkWriteError, type SinkRecord } from '../sinks/sink.js';
+import type { IncomingRecord } from '../core/kafka/transport.js';
+import { origin, records, sinkTestContext } from './sink-support.js';
+import { eventually, uniqueName } from './support/infra.js';
+
+describe('kafka sink against the local broker', () => {
+  it('republishes events and publishes actions, resolving only once the broker has them', async () => {
+    const { dependencies, close } = await sinkTestContext('republish', { metadataDb: uniqueName('kafka-meta') });
+    const kafka = dependencies.context.kafka;
+    const topic = uniqueName('sink-out');
+    const other = uniqueName('sink-other');
+    const sink = kafkaSinkKind.create(kafkaSinkSchema.parse({ name: 'out', kind: 'kafka', topic, headers: { team: 'billing' } }), dependencies);
+    await sink.start();
+    const admin = kafka.admin();
+    await admin.connect();
+    const consumer = kafka.consumer({ groupId: uniqueName('g') });
+    try {
+      const events: ChangeEvent[] = Array.from({ length: 50 }, (_, i) => ({
+        v: 1,
+        id: `k${i}`,
+        op: 'insert',
+        ns: { db: 'shop', coll: 'orders' },
+        documentKey: { _id: { $numberInt: String(i % 10) } },
+        fullDocument: { _id: { $numberInt: String(i % 10) }, i },
+        source: { name: 's', cluster: 'c' },
+      }));
+      await sink.write(records(events));
+      const high = async (t: string): Promise<number> => (await admin.topicOffsets(t)).reduce((sum, p) => sum + Number(p.high), 0);
+      // write() resolved: the broker has acknowledged all 50 already, no waiting needed.
+      expect(await high(topic)).toBe(50);
+
+      const action = (a: Record<string, unknown>): SinkRecord => ({ event: events[0] as ChangeEvent, action: { sink: 'out', op: 'publish', ...a }, origin });
+      const error = await sink
+        .write([
+          action({ topic: other, key: 'customer-7', value: { total: 3 }, headers: { kind: 'summary' } }),
+          action({ value: 'plain text' }),
+          action({ op: 'send', value: 1 }),
+        ])
+        .catch((e: unknown) => e);
+      expect((error as SinkWriteError).rejected).toEqual([{ index: 2, reason: expect.stringContaining('op "publish"') }]);
+      expect(await high(other)).toBe(1);
+      expect(await high(topic)).toBe(51);
+
+      await consumer.connect();
+      await consumer.subscribe([topic, other]);
+      const seen: IncomingRecord[] = [];
+      void consumer.run(async (batch) => {
+        seen.push(...batch.records);
+      });
+      await eventually(() => seen.length === 52, 'all published records consumed');
+      const republished = seen.filter((r) => r.topic === topic && r.headers['id'] === 'k3');
+      expect(republished).toHaveLength(1);
+      expect(republished[0]?.key?.toString()).toBe('{"_id":{"$numberInt":"3"}}');
+      expect(republished[0]?.headers).toMatchObject({ op: 'insert', ns: 'shop.orders', team: 'billing' });
+      expect(JSON.parse(republished[0]?.value?.toString() ?? '{}')).toEqual(events[3]);
+      const summary = seen.find((r) => r.topic === other);
+      expect(summary?.key?.toString()).toBe('customer-7');
+      expect(summary?.headers).toMatchObject({ kind: 'summary', team: 'billing' });
+      expect(JSON.parse(summary?.value?.toString() ?? '{}')).toEqual({ total: 3 });
+      expect(seen.some((r) => r.value?.toString() === 'plain text')).toBe(true);
+    } finally {
+      await consumer.disconnect();
+      await admin.deleteTopics([topic, other]).catch(() => undefined);
+      await admin.disconnect();
+      await sink.stop();
+      await close();
+    }
+  });
+});
