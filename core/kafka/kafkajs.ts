@@ -9,6 +9,7 @@ import {
   type IHeaders,
 } from 'kafkajs';
 import { UnavailableError } from '../errors.js';
+import { sleep } from '../retry.js';
 import type { Logger } from '../logger.js';
 import type {
   Admin,
@@ -27,6 +28,7 @@ import type {
   TopicPartitionOffset,
   TopicSpec,
 } from './transport.js';
+import { TOPIC_LEADER_WAIT_MS } from './transport.js';
 
 const compressionCodes = {
   none: CompressionTypes.None,
@@ -191,8 +193,10 @@ class KafkajsAdmin implements Admin {
     const missing = topics.filter((t) => !existing.has(t.topic));
     if (missing.length === 0) return;
     try {
+      // Leaders are awaited below with our own deadline: kafkajs's own wait gives up after its
+      // request timeout and reports UNKNOWN_TOPIC_OR_PARTITION for a topic it has just created.
       await this.admin.createTopics({
-        waitForLeaders: true,
+        waitForLeaders: false,
         topics: missing.map((t) => ({
           topic: t.topic,
           numPartitions: t.partitions ?? -1,
@@ -204,6 +208,26 @@ class KafkajsAdmin implements Admin {
       // Another process may have created the same topic between our list and create.
       const already = error instanceof Error && /already exists/i.test(JSON.stringify((error as { errors?: unknown }).errors ?? error.message));
       if (!already) throw wrap(error, 'create topics');
+    }
+    await this.waitForLeaders(missing.map((t) => t.topic));
+  }
+
+  private async waitForLeaders(topics: string[]): Promise<void> {
+    const deadline = Date.now() + TOPIC_LEADER_WAIT_MS;
+    let lastError: unknown;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const { topics: described } = await this.admin.fetchTopicMetadata({ topics });
+        const ready = described.length === topics.length && described.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.partitionErrorCode === 0 && p.leader >= 0));
+        if (ready) return;
+      } catch (error) {
+        lastError = error;
+      }
+      if (Date.now() > deadline) {
+        const why = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
+        throw new UnavailableError(`Kafka topics ${topics.join(', ')} have no partition leaders after ${TOPIC_LEADER_WAIT_MS} ms${why}`, { cause: lastError });
+      }
+      await sleep(Math.min(500, 25 * attempt));
     }
   }
 

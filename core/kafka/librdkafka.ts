@@ -22,6 +22,7 @@ import type {
   TopicPartitionOffset,
   TopicSpec,
 } from './transport.js';
+import { TOPIC_LEADER_WAIT_MS } from './transport.js';
 
 /** Producer settings chosen by `npm run bench` on a 2-core machine (docs/performance.md). */
 export const RDKAFKA_PRODUCER_DEFAULTS = {
@@ -492,14 +493,14 @@ class RdkafkaAdmin implements Admin {
 
   /** kafkajs's createTopics waits for partition leaders; librdkafka returns earlier, so wait here. */
   private async waitForLeaders(topics: string[]): Promise<void> {
-    const deadline = Date.now() + ADMIN_TIMEOUT_MS;
+    const deadline = Date.now() + TOPIC_LEADER_WAIT_MS;
     for (let attempt = 1; ; attempt++) {
       const described = await adminCall<{ name: string; partitions: { leader: { id: number } | null }[]; error?: RdError }[]>('describe topics', (cb) =>
         this.client().describeTopics(topics, { timeout: ADMIN_TIMEOUT_MS }, cb),
       ).catch(() => []);
       const ready = described.length === topics.length && described.every((d) => !d.error && d.partitions.length > 0 && d.partitions.every((p) => p.leader !== null));
       if (ready) return;
-      if (Date.now() > deadline) throw new UnavailableError(`Kafka topics ${topics.join(', ')} have no partition leaders after ${ADMIN_TIMEOUT_MS} ms`);
+      if (Date.now() > deadline) throw new UnavailableError(`Kafka topics ${topics.join(', ')} have no partition leaders after ${TOPIC_LEADER_WAIT_MS} ms`);
       await sleep(Math.min(500, 25 * attempt));
     }
   }

@@ -111,6 +111,9 @@ export interface PartitionOffsets {
   high: string;
 }
 
+/** How long a new topic may take to get partition leaders (a loaded single-node KRaft can take seconds). */
+export const TOPIC_LEADER_WAIT_MS = 30_000;
+
 export interface Admin {
   connect(): Promise<void>;
   /** Creates the topics that do not exist yet; existing topics are left as they are. */
