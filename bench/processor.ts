@@ -1,161 +1,185 @@
 /**
- * Processor benchmark (`npm run bench:processor`): events/s through consume → sandbox → no-op sink,
- * beside raw consume throughput on the same broker, pass-through (no function), the sandbox's cost per
- * event batched vs one call per event, and the same function in plain V8.
- * Uses KAFKA_BROKERS when set, else starts a local broker in a temp folder and stops it afterwards.
- * PROCESSOR_BENCH_EVENTS (default 100000) sets the number of ~1 KiB events.
+ * Processor rows of `npm run bench` (alone: `npm run bench:processor`): events/s of a trigger consuming
+ * ~1 KiB change events (decode → function → no-op sink → commit), each beside the bare consumer loop of
+ * the same Kafka client, so the table shows the processor as a fraction of what the client delivers.
+ * Also the function sandbox on its own, batched and one call per event, and decoding alone: the CPU
+ * budget per event that the Kafka rows spend.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startInfra, stopInfra } from '../core/infra/infra.js';
-import type { KafkaTransport } from '../core/kafka/index.js';
-import { parseChangeEvent, type ChangeEvent } from '../schemas/envelope.js';
+import { randomBytes } from 'node:crypto';
+import { createKafkaTransport, librdkafkaAvailable, type OutgoingRecord } from '../core/kafka/index.js';
 import { ProcessorManager } from '../processors/manager.js';
 import { FunctionSandbox } from '../processors/sandbox/index.js';
 import { processorContext } from '../processors/testing/context.js';
 import { changeRecord, makeChangeEvent } from '../processors/testing/events.js';
 import { noopSinkKind } from '../processors/testing/memory-sink.js';
 import { triggerConfigSchema } from '../processors/trigger-config.js';
+import { parseChangeEvent, type ChangeEvent } from '../schemas/envelope.js';
+import { LIMIT, PRODUCE_BATCH, PRODUCE_IN_FLIGHT } from './limits.js';
+import { runIfMain } from './lib/runner.js';
+import type { BenchContext, BenchFigure, BenchStage } from './lib/stage.js';
+import { nowMs } from './lib/timing.js';
 
-const EVENTS = Number(process.env['PROCESSOR_BENCH_EVENTS'] ?? 100_000);
-const PARTITIONS = 3;
-const BATCH = 1000;
-const CODE = `export default function handle(events) {
-  return events.map((e) => ({ sink: 'out', op: 'set', key: 'order:' + e.documentKey._id.$numberInt, value: e.fullDocument }));
+/** Records per sandbox call in the "sandbox alone" rows (the default trigger batch is 500). */
+const SANDBOX_BATCH = 500;
+/** The trivial function of issue 8: one `set` per event. */
+const TRIVIAL = `export default function handle(events) {
+  return events.map((e) => ({ sink: 'out', op: 'set', key: 'doc:' + e.documentKey._id.$numberInt, value: e.fullDocument }));
 }`;
-const plain = (events: readonly ChangeEvent[]): unknown[] =>
-  events.map((e) => ({ sink: 'out', op: 'set', key: `order:${(e.documentKey?.['_id'] as { $numberInt: string }).$numberInt}`, value: e.fullDocument }));
+const NOOP = 'export default function handle() {}';
 
-const unique = (p: string): string => `${p}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
-
-interface Row {
-  measure: string;
-  eventsPerSecond: number;
-  microsPerEvent: number;
-  note?: string;
+function unique(prefix: string): string {
+  return `bench-${prefix}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
 }
 
-function row(measure: string, events: number, ms: number, note?: string): Row {
-  return { measure, eventsPerSecond: (events / ms) * 1000, microsPerEvent: (ms * 1000) / events, ...(note ? { note } : {}) };
+function figure(ctx: BenchContext, events: number, seconds: number, note: string): BenchFigure {
+  const eventsPerSec = seconds > 0 ? events / seconds : 0;
+  return { eventsPerSec, mbPerSec: (eventsPerSec * ctx.messageBytes) / 1048576, events, seconds, note };
 }
 
-function makeEvents(count: number): ChangeEvent[] {
+/** Distinct change events of about `bytes` each, as the source connector encodes them. */
+function eventPool(bytes: number, count: number): ChangeEvent[] {
   const base = Buffer.byteLength(JSON.stringify(makeChangeEvent({ db: 'shop', coll: 'orders', docId: 0, seq: 0 })));
-  const pad = Math.max(0, 1024 - base - 10);
-  return Array.from({ length: count }, (_, seq) => makeChangeEvent({ db: 'shop', coll: 'orders', docId: seq % 10_000, seq, padBytes: pad }));
+  // `"pad":"…",` adds 9 bytes besides the padding itself.
+  const pad = Math.max(0, bytes - base - 9);
+  return Array.from({ length: count }, (_, seq) => makeChangeEvent({ db: 'shop', coll: 'orders', docId: seq, seq, padBytes: pad }));
 }
 
-async function produce(kafka: KafkaTransport, topic: string, events: readonly ChangeEvent[]): Promise<number> {
-  const producer = kafka.producer();
-  await producer.connect();
-  const started = performance.now();
-  for (let i = 0; i < events.length; i += 5_000) await producer.send(events.slice(i, i + 5_000).map((e) => changeRecord(topic, e)));
-  const ms = performance.now() - started;
-  await producer.disconnect();
-  return ms;
-}
+/**
+ * The topic every processor row reads, filled once per run with enough change events that a fresh group
+ * keeps busy for the whole figure at the bare consumer's rate (the rows stop after `durationMs`).
+ */
+let filled: Promise<{ topic: string; events: number }> | undefined;
 
-/** Raw consume: the same group machinery, no decoding or processing, a commit per batch. */
-async function rawConsume(kafka: KafkaTransport, topic: string, total: number): Promise<number> {
-  const consumer = kafka.consumer({ groupId: unique('bench-raw') });
-  await consumer.connect();
-  await consumer.subscribe([topic]);
-  let seen = 0;
-  let first = 0;
-  const ms = await new Promise<number>((resolve, reject) => {
-    consumer
-      .run(
-        async (batch) => {
-          if (first === 0) first = performance.now();
-          seen += batch.records.length;
-          const last = batch.records[batch.records.length - 1];
-          if (last) await consumer.commit([{ topic, partition: batch.partition, offset: String(Number(last.offset) + 1) }]);
-          if (seen >= total) resolve(performance.now() - first);
-        },
-        { partitionsConsumedConcurrently: PARTITIONS },
-      )
-      .catch(reject);
-  });
-  await consumer.disconnect();
-  return ms;
-}
-
-/** Time from the trigger's first delivered event to its last (group join excluded). */
-async function throughTrigger(manager: ProcessorManager, topic: string, total: number, functionCode: string | undefined): Promise<number> {
-  const name = unique('bench');
-  const parsed = triggerConfigSchema.parse({ name, source: { topic }, sinks: [{ name: 'out', kind: 'noop' }], batch: { maxSize: BATCH, maxWaitMs: 20 } });
-  await manager.apply({ ...parsed, key: name, ...(functionCode ? { functionCode: { name: 'bench', code: functionCode, memoryMiB: 64, timeoutMs: 5_000 } } : {}) });
-  let first = 0;
-  for (;;) {
-    const stats = manager.status(name)?.stats;
-    const done = (stats?.delivered ?? 0) + (stats?.deadLettered ?? 0);
-    if (done > 0 && first === 0) first = performance.now();
-    if (done >= total) break;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  const ms = performance.now() - first;
-  if ((manager.status(name)?.stats?.deadLettered ?? 0) > 0) throw new Error('benchmark events were dead-lettered');
-  await manager.remove(name);
-  return ms;
-}
-
-function measure(iterations: number, fn: () => void): number {
-  for (let i = 0; i < Math.max(2, Math.floor(iterations / 5)); i++) fn();
-  const started = performance.now();
-  for (let i = 0; i < iterations; i++) fn();
-  return (performance.now() - started) / iterations;
-}
-
-async function main(): Promise<void> {
-  const ownDir = process.env['KAFKA_BROKERS'] ? null : mkdtempSync(join(tmpdir(), 'processor-bench-'));
-  const infra = await startInfra(ownDir ? { stateDir: ownDir, onProgress: (l) => process.stderr.write(`[infra] ${l}\n`) } : {});
-  const prefix = unique('bench');
-  const context = processorContext({ brokers: infra.kafka, prefix });
-  const admin = context.kafka.admin();
-  await admin.connect();
-  const manager = new ProcessorManager([], { extraSinkKinds: [noopSinkKind], topicRefreshMs: 0 });
-  await manager.start(context);
-  const rows: Row[] = [];
-  try {
-    const events = makeEvents(EVENTS);
-    const bytes = Buffer.byteLength(JSON.stringify(events[0]));
-    const topic = `${prefix}.shop.orders`;
-    await admin.ensureTopics([{ topic, partitions: PARTITIONS }]);
-    process.stderr.write(`producing ${EVENTS} events of ${bytes} bytes to ${topic}…\n`);
-    rows.push(row('produce (acks=all, idempotent)', EVENTS, await produce(context.kafka, topic, events)));
-    rows.push(row('raw consume (kafkajs, commit per batch)', EVENTS, await rawConsume(context.kafka, topic, EVENTS)));
-    rows.push(row('trigger, no function → no-op sink', EVENTS, await throughTrigger(manager, topic, EVENTS, undefined), 'decode + filter + commit'));
-    rows.push(row('trigger, sandboxed function → no-op sink', EVENTS, await throughTrigger(manager, topic, EVENTS, CODE), `batches of ${BATCH}`));
-
-    // The function alone, on the decoded events of one batch.
-    const sample = events.slice(0, BATCH).map((e) => parseChangeEvent(JSON.stringify(e)));
-    const ctx = { trigger: 'bench', now: Date.now(), sinkNames: ['out'] };
-    const sandbox = new FunctionSandbox({ name: 'bench', code: CODE });
-    const batched = measure(30, () => void sandbox.runSync(sample, ctx));
-    rows.push(row(`sandbox alone, batched (${BATCH}/call, ${sandbox.marshal})`, BATCH, batched));
-    const single = measure(2, () => {
-      for (const e of sample) sandbox.runSync([e], ctx);
-    });
-    rows.push(row('sandbox alone, one call per event', BATCH, single));
-    sandbox.dispose();
-    rows.push(row('plain V8, same function', BATCH, measure(300, () => void plain(sample))));
-    rows.push(row('plain V8 + JSON copy in and out (what a VM must do)', BATCH, measure(30, () => void JSON.parse(JSON.stringify(plain(JSON.parse(JSON.stringify(sample)) as ChangeEvent[]))))));
-    rows.push(row('decode alone (JSON.parse + envelope schema)', BATCH, measure(30, () => void events.slice(0, BATCH).map((e) => parseChangeEvent(JSON.stringify(e))))));
-
-    console.log(`\nprocessor benchmark: ${EVENTS} events of ${bytes} bytes, ${PARTITIONS} partitions, broker ${infra.kafka}\n`);
-    const header = ['measure'.padEnd(48), 'events/s'.padStart(12), 'µs/event'.padStart(10), '  note'].join('');
-    console.log(header);
-    console.log('-'.repeat(header.length + 10));
-    for (const r of rows) console.log([r.measure.padEnd(48), Math.round(r.eventsPerSecond).toLocaleString('en-US').padStart(12), r.microsPerEvent.toFixed(2).padStart(10), r.note ? `  ${r.note}` : ''].join(''));
-    console.log(`\ntarget: ≤ 12 µs per 1 KiB event through the sandbox (batched sandbox alone: ${(batched * 1000 / BATCH).toFixed(2)} µs)`);
-  } finally {
-    await manager.stop();
-    await admin.deleteTopics((await admin.listTopics()).filter((t) => t.startsWith(prefix))).catch(() => undefined);
+function processorTopic(ctx: BenchContext): Promise<{ topic: string; events: number }> {
+  filled ??= (async () => {
+    const topic = unique('processor-source');
+    const client = librdkafkaAvailable() ? 'librdkafka' : 'kafkajs';
+    const kafka = createKafkaTransport(client, { brokers: [ctx.kafka], clientId: 'changeflow-bench' });
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.ensureTopics([{ topic, partitions: ctx.partitions }]);
     await admin.disconnect();
-    await context.close();
-    if (ownDir) await stopInfra({ stateDir: ownDir });
-  }
+    ctx.trackTopic(topic);
+    const events = ctx.quick ? 20_000 : Math.min(4_000_000, Math.ceil((ctx.durationMs / 1000) * 250_000));
+    const pool = eventPool(ctx.messageBytes, 10_000).map((e) => changeRecord(topic, e));
+    ctx.log(`filling ${topic} with ${events.toLocaleString()} change events of ~${ctx.messageBytes} B for the processor rows (${client})…`);
+    const producer = kafka.producer();
+    await producer.connect();
+    const sends: Promise<unknown>[] = [];
+    for (let i = 0; i < events; i += PRODUCE_BATCH) {
+      const records: OutgoingRecord[] = [];
+      for (let j = i; j < Math.min(events, i + PRODUCE_BATCH); j++) records.push(pool[j % pool.length] as OutgoingRecord);
+      sends.push(producer.send(records));
+      if (sends.length >= PRODUCE_IN_FLIGHT) await sends.shift();
+    }
+    await Promise.all(sends);
+    await producer.disconnect();
+    return { topic, events };
+  })();
+  return filled;
 }
 
-await main();
+/**
+ * A trigger on the filled topic with a no-op sink, on the run's client: events/s from its first delivered
+ * batch (group join left out) until `durationMs` passed or the topic is drained.
+ */
+function processorRow(name: string, functionCode: string | undefined, note: string): BenchStage {
+  return {
+    name,
+    kind: 'changeflow',
+    limitName: (ctx) => LIMIT.consume(ctx.client),
+    async run(ctx) {
+      const { topic, events: total } = await processorTopic(ctx);
+      const context = processorContext({ brokers: ctx.kafka, prefix: unique('p'), client: ctx.client });
+      const manager = new ProcessorManager([], { extraSinkKinds: [noopSinkKind], topicRefreshMs: 0 });
+      await manager.start(context);
+      const key = unique('trigger');
+      try {
+        const parsed = triggerConfigSchema.parse({ name: key, source: { topic }, sinks: [{ name: 'out', kind: 'noop' }] });
+        await manager.apply({ ...parsed, key, ...(functionCode ? { functionCode: { name: 'bench', code: functionCode, memoryMiB: 64, timeoutMs: 5_000 } } : {}) });
+        const done = (): number => {
+          const stats = manager.status(key)?.stats;
+          if ((stats?.deadLettered ?? 0) > 0) throw new Error('benchmark events were dead-lettered');
+          return (stats?.delivered ?? 0) + (stats?.filtered ?? 0);
+        };
+        let startedAt = 0;
+        let startCount = 0;
+        for (;;) {
+          await new Promise((r) => setTimeout(r, 10));
+          const count = done();
+          const now = nowMs();
+          if (startedAt === 0) {
+            if (count > 0) {
+              startedAt = now;
+              startCount = count;
+            }
+            continue;
+          }
+          if (now - startedAt >= ctx.durationMs || count >= total) {
+            const drained = count >= total ? '; topic drained before the duration' : '';
+            return figure(ctx, count - startCount, (now - startedAt) / 1000, `${note}; from the first batch, batches of 500, commit per batch${drained}`);
+          }
+        }
+      } finally {
+        await manager.stop();
+        await context.close();
+      }
+    },
+  };
+}
+
+/** Repeats `fn` (which handles `perCall` events) for `durationMs`. */
+function forDurationSync(ctx: BenchContext, perCall: number, fn: () => void, note: string): BenchFigure {
+  for (let i = 0; i < 3; i++) fn();
+  const started = nowMs();
+  let events = 0;
+  while (nowMs() - started < ctx.durationMs) {
+    fn();
+    events += perCall;
+  }
+  return figure(ctx, events, (nowMs() - started) / 1000, note);
+}
+
+function sampleEvents(ctx: BenchContext): ChangeEvent[] {
+  return eventPool(ctx.messageBytes, SANDBOX_BATCH).map((e) => parseChangeEvent(JSON.stringify(e)));
+}
+
+function sandboxRow(name: string, perEvent: boolean): BenchStage {
+  return {
+    name,
+    kind: 'changeflow',
+    limitName: (ctx) => LIMIT.consume(ctx.client),
+    async run(ctx) {
+      const sample = sampleEvents(ctx);
+      const runCtx = { trigger: 'bench', now: Date.now(), sinkNames: ['out'] };
+      const sandbox = new FunctionSandbox({ name: 'bench', code: TRIVIAL });
+      try {
+        if (!perEvent) return forDurationSync(ctx, sample.length, () => void sandbox.runSync(sample, runCtx), `trivial function, ${SANDBOX_BATCH} events per call (${sandbox.marshal}), no Kafka`);
+        return forDurationSync(ctx, sample.length, () => sample.forEach((e) => sandbox.runSync([e], runCtx)), `trivial function, one call per event (${sandbox.marshal}), no Kafka`);
+      } finally {
+        sandbox.dispose();
+      }
+    },
+  };
+}
+
+const decodeRow: BenchStage = {
+  name: 'processor: decode alone (JSON.parse + envelope check)',
+  kind: 'changeflow',
+  limitName: (ctx) => LIMIT.consume(ctx.client),
+  async run(ctx) {
+    const values = eventPool(ctx.messageBytes, SANDBOX_BATCH).map((e) => Buffer.from(JSON.stringify(e)));
+    return forDurationSync(ctx, values.length, () => values.forEach((v) => parseChangeEvent(v)), 'record value Buffer → ChangeEvent, no Kafka');
+  },
+};
+
+export const stages: BenchStage[] = [
+  processorRow('processor: no function → no-op sink', undefined, 'decode + sink + commit'),
+  processorRow('processor: no-op function → no-op sink', NOOP, 'sandbox call returning nothing'),
+  processorRow('processor: trivial function → no-op sink', TRIVIAL, 'one set action per event'),
+  sandboxRow('processor: sandbox alone, batched', false),
+  sandboxRow('processor: sandbox alone, one call per event', true),
+  decodeRow,
+];
+
+await runIfMain(import.meta.url, stages);

@@ -13,6 +13,7 @@ import type { BenchStage } from './lib/stage.js';
  */
 const STAGE_MODULES: (() => Promise<{ stages: BenchStage[] }>)[] = [
   // () => import('./source.js'),
+  () => import('./processor.js'),
   () => import('./e2e.js'),
 ];
 

@@ -1,7 +1,7 @@
 import { MongoClient } from 'mongodb';
 import { compileConfig, type Config } from '../../core/config.js';
 import { Health } from '../../core/health.js';
-import { createKafkaTransport } from '../../core/kafka/index.js';
+import { createKafkaTransport, type KafkaClientName } from '../../core/kafka/index.js';
 import { silentLogger, type Logger } from '../../core/logger.js';
 import { createMetricsRegistry } from '../../core/metrics.js';
 import { TopicNames } from '../../core/topics.js';
@@ -11,7 +11,7 @@ import type { RuntimeContext } from '../trigger-runtime.js';
  * What the processors need of the app, without the HTTP server or a MongoDB connection (tests and
  * benchmarks). The metadata client is created but never connected unless a sink uses it.
  */
-export function processorContext(options: { brokers: string; prefix?: string; mongodbUri?: string; logger?: Logger; config?: Partial<Config> }): RuntimeContext & { close(): Promise<void> } {
+export function processorContext(options: { brokers: string; prefix?: string; mongodbUri?: string; logger?: Logger; config?: Partial<Config>; client?: KafkaClientName }): RuntimeContext & { close(): Promise<void> } {
   const config = compileConfig({ kafka: { brokers: options.brokers.split(','), topicPrefix: options.prefix ?? 'changeflow' }, ...(options.mongodbUri ? { mongodb: { uri: options.mongodbUri } } : {}) }, {});
   const logger = options.logger ?? silentLogger;
   const client = new MongoClient(config.mongodb.uri);
@@ -20,7 +20,7 @@ export function processorContext(options: { brokers: string; prefix?: string; mo
     logger,
     metrics: createMetricsRegistry({ defaultMetrics: false }),
     health: new Health(),
-    kafka: createKafkaTransport(config.kafka.client, { brokers: config.kafka.brokers }, logger),
+    kafka: createKafkaTransport(options.client ?? config.kafka.client, { brokers: config.kafka.brokers }, logger),
     topics: new TopicNames(config.kafka.topicPrefix),
     metadata: { client, db: client.db(config.mongodb.db) },
     close: () => client.close(),
