@@ -1,13 +1,29 @@
 /** Sorting MongoDB server errors into what the source does about them. */
 
 interface ServerErrorShape {
-  code?: unknown;
+  code?: number;
   codeName?: unknown;
   message?: unknown;
 }
 
+/**
+ * The source's clients read with `promoteValues: false` (EJSON fidelity), so a server error's `code`
+ * arrives as a BSON Int32 object, not a number: compare its numeric value.
+ */
+function numericCode(code: unknown): number | undefined {
+  if (typeof code === 'number') return code;
+  if (typeof code === 'object' && code !== null && typeof (code as { valueOf?: unknown }).valueOf === 'function') {
+    const value: unknown = (code as { valueOf(): unknown }).valueOf();
+    if (typeof value === 'number') return value;
+  }
+  return undefined;
+}
+
 function shape(error: unknown): ServerErrorShape {
-  return typeof error === 'object' && error !== null ? (error as ServerErrorShape) : {};
+  if (typeof error !== 'object' || error === null) return {};
+  const { code, codeName, message } = error as { code?: unknown; codeName?: unknown; message?: unknown };
+  const numeric = numericCode(code);
+  return { ...(numeric === undefined ? {} : { code: numeric }), codeName, message };
 }
 
 /** The oplog no longer holds the stored resume point (ChangeStreamHistoryLost 286, ChangeStreamFatalError 280). */
@@ -36,9 +52,10 @@ export function isTransientMongoError(error: unknown): boolean {
   const name = (error as { name?: unknown }).name;
   if (typeof name === 'string' && /MongoNetwork|MongoServerSelection|MongoNotConnected|MongoTopologyClosed|PoolCleared/i.test(name)) return true;
   const labels = (error as { errorLabels?: unknown }).errorLabels;
-  if (labels instanceof Set) return labels.has('ResumableChangeStreamError') || labels.has('RetryableWriteError') || labels.has('TransientTransactionError');
-  if (Array.isArray(labels)) return labels.includes('ResumableChangeStreamError') || labels.includes('RetryableWriteError');
+  // Labels only add to the code list below: most server errors carry an empty label set.
+  const labelList: unknown[] = labels instanceof Set ? [...(labels as Set<unknown>)] : Array.isArray(labels) ? labels : [];
+  if (labelList.some((label) => label === 'ResumableChangeStreamError' || label === 'RetryableWriteError' || label === 'TransientTransactionError')) return true;
   const { code } = shape(error);
   // NotWritablePrimary, NotPrimaryOrSecondary, InterruptedAtShutdown, HostUnreachable, HostNotFound, NetworkTimeout, ShutdownInProgress, PrimarySteppedDown
-  return typeof code === 'number' && [6, 7, 89, 91, 189, 10107, 11600, 11602, 13435, 13436].includes(code);
+  return code !== undefined && [6, 7, 89, 91, 189, 10107, 11600, 11602, 13435, 13436].includes(code);
 }
