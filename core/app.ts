@@ -22,6 +22,17 @@ export interface AppContext {
   http: FastifyInstance;
   /** The metadata store (`mongodb.uri` / `mongodb.db`): triggers, functions, leases, EventSync events, audit. */
   metadata: { client: MongoClient; db: Db };
+  /**
+   * For work that has ended for good (a source whose server cannot be watched): the service is no
+   * longer doing what it was configured to do, so `changeflow run` stops and exits non-zero rather than
+   * idling with a red health check nobody reads.
+   */
+  fail(component: string, error: Error): void;
+}
+
+export interface ComponentFailure {
+  component: string;
+  error: Error;
 }
 
 /** A part of the service with a lifecycle: sources, processors, control plane, EventSync. */
@@ -36,6 +47,8 @@ export type ComponentFactory = (config: Config) => Component | null;
 export interface RunningApp {
   context: AppContext;
   httpUrl: string;
+  /** Settles with the first failure a component reports through `context.fail`; never rejects. */
+  failed: Promise<ComponentFailure>;
   stop(): Promise<void>;
 }
 
@@ -50,6 +63,8 @@ export async function startApp(config: Config, factories: readonly ComponentFact
   const client = new MongoClient(config.mongodb.uri, { serverSelectionTimeoutMS: 10_000 });
   await client.connect();
   const http = createHttpServer({ ...config.http, health, metrics, logger });
+  let reportFailure: (failure: ComponentFailure) => void = () => undefined;
+  const failed = new Promise<ComponentFailure>((resolve) => (reportFailure = resolve));
   const context: AppContext = {
     config,
     logger,
@@ -59,6 +74,10 @@ export async function startApp(config: Config, factories: readonly ComponentFact
     topics: new TopicNames(config.kafka.topicPrefix),
     http,
     metadata: { client, db: client.db(config.mongodb.db) },
+    fail: (component, error) => {
+      logger.error({ component, err: errorMessage(error) }, `${component} failed for good: ${errorMessage(error)}`);
+      reportFailure({ component, error });
+    },
   };
 
   const started: Component[] = [];
@@ -81,7 +100,7 @@ export async function startApp(config: Config, factories: readonly ComponentFact
     }
     const httpUrl = await listen(http, config.http.host, config.http.port);
     logger.info({ url: httpUrl }, 'http listening');
-    return { context, httpUrl, stop: stopAll };
+    return { context, httpUrl, failed, stop: stopAll };
   } catch (error) {
     await stopAll();
     throw error;

@@ -29,8 +29,13 @@ export function registerRunCommand(program: Command): void {
         return;
       }
       const app = await startApp(config, componentFactories);
-      console.error(`changeflow running: http ${app.httpUrl} (healthz, metrics), grpc ${config.grpc.host}:${config.grpc.port}`);
-      await untilSignal();
+      const grpcAt = config.grpc.port === 0 ? `${config.grpc.host} on a free port (see the "grpc listening" log line)` : `${config.grpc.host}:${config.grpc.port}`;
+      console.error(`changeflow running: http ${app.httpUrl} (healthz, metrics), grpc ${grpcAt}`);
+      const outcome = await Promise.race([untilSignal(), app.failed]);
       await app.stop();
+      if (typeof outcome !== 'string') {
+        console.error(`changeflow stopped: ${outcome.component} failed: ${outcome.error.message}`);
+        process.exitCode = 1;
+      }
     });
 }

@@ -21,6 +21,7 @@ export class MongoSourcesComponent implements Component {
         metrics,
         metadataDb: context.metadata.db,
         partitions: context.config.kafka.partitions,
+        onFatal: (error) => context.fail(`source:${config.name}`, error),
       });
       source.start();
       this.running.push(source);
