@@ -10,7 +10,6 @@ import type {
   Consumer,
   ConsumerOptions,
   Headers,
-  IncomingRecord,
   KafkaConnectionOptions,
   KafkaTransport,
   OutgoingRecord,
@@ -34,6 +33,11 @@ export const RDKAFKA_PRODUCER_DEFAULTS = {
   lingerMs: 5,
   batchBytes: 1_000_000,
   pollIntervalMs: 2,
+} as const;
+
+/** Consumer settings chosen by `npm run bench` (the consume limit rows). */
+export const RDKAFKA_CONSUMER_DEFAULTS = {
+  fetchQueueBackoffMs: 20,
 } as const;
 
 /** Messages handed to JavaScript per consume call; librdkafka prefetches the rest in its own threads. */
@@ -65,8 +69,9 @@ function toBuffer(data: Buffer | string | null): Buffer | null {
 
 function decodeHeaders(headers: RdMessage['headers']): Headers {
   const out: Headers = {};
-  for (const entry of headers ?? []) {
-    for (const [name, value] of Object.entries(entry)) if (!(name in out)) out[name] = value.toString();
+  if (headers === undefined) return out;
+  for (const entry of headers) {
+    for (const name in entry) if (out[name] === undefined) out[name] = String(entry[name]);
   }
   return out;
 }
@@ -201,8 +206,15 @@ class RdkafkaProducer implements Producer {
 }
 
 interface PartitionState {
-  /** Bumped by seek, revoke and pause: a batch fetched before the bump is stale. */
+  /** Bumped by seek, revoke, assign and pause: a batch grouped before the bump is stale. */
   epoch: number;
+  /**
+   * The consumer's clock at the last seek, pause or revoke: records of a fetch issued before it are stale.
+   * An assign does not count: a fetch in flight across it can only hold records of the new assignment,
+   * since librdkafka pauses the old one before it asks for the rebalance and the binding calls
+   * `rebalance_cb` only from inside a consume call.
+   */
+  changedAt: number;
   /** Next offset to hand to `eachBatch` (for resume after pause). */
   position: number | undefined;
   paused: boolean;
@@ -210,11 +222,29 @@ interface PartitionState {
   failures: number;
 }
 
+/** One consume call's messages and the consumer's clock when it was issued. */
+interface Fetched {
+  messages: RdMessage[];
+  issuedAt: number;
+}
+
+interface PendingBatch {
+  batch: Batch;
+  state: PartitionState;
+  epoch: number;
+}
+
 class RdkafkaConsumer implements Consumer {
   private readonly consumer: RdConsumer;
   private readonly partitions = new Map<string, PartitionState>();
   /** Seeks asked for partitions not assigned yet: applied when they are. */
   private readonly pendingSeeks = new Map<string, number>();
+  /**
+   * The binding runs seeks on libuv's thread pool, so a consume call can still return records fetched
+   * before the seek: the next consume call waits for these, and `clock` tells stale records apart.
+   */
+  private readonly seeksInFlight = new Set<Promise<void>>();
+  private clock = 0;
   private stopping = false;
   private loop: Promise<void> | undefined;
 
@@ -231,10 +261,16 @@ class RdkafkaConsumer implements Consumer {
     const key = tpKey(topic, partition);
     let state = this.partitions.get(key);
     if (!state) {
-      state = { epoch: 0, position: undefined, paused: false, assigned: false, failures: 0 };
+      state = { epoch: 0, changedAt: 0, position: undefined, paused: false, assigned: false, failures: 0 };
       this.partitions.set(key, state);
     }
     return state;
+  }
+
+  /** Makes every record of this partition fetched or handed out so far stale. */
+  private bump(state: PartitionState): void {
+    state.epoch += 1;
+    state.changedAt = ++this.clock;
   }
 
   private onRebalance(err: RdError, assignment: RdTopicPartition[]): void {
@@ -259,7 +295,7 @@ class RdkafkaConsumer implements Consumer {
         for (const tp of assignment) {
           const state = this.state(tp.topic, tp.partition);
           state.assigned = false;
-          state.epoch += 1;
+          this.bump(state);
         }
         if (cooperative) this.consumer.incrementalUnassign(assignment);
         else this.consumer.unassign();
@@ -291,44 +327,59 @@ class RdkafkaConsumer implements Consumer {
     return Promise.resolve();
   }
 
-  private fetch(): Promise<RdMessage[]> {
-    return new Promise((resolve, reject) => this.consumer.consume(CONSUME_BATCH, (err, messages) => (err ? reject(err) : resolve(messages))));
+  private async fetch(): Promise<Fetched> {
+    while (this.seeksInFlight.size > 0) await Promise.all(this.seeksInFlight);
+    const issuedAt = this.clock;
+    const messages = await new Promise<RdMessage[]>((resolve, reject) => this.consumer.consume(CONSUME_BATCH, (err, batch) => (err ? reject(err) : resolve(batch))));
+    return { messages, issuedAt };
   }
 
   private async consumeLoop(eachBatch: (batch: Batch, context: BatchContext) => Promise<void>, concurrency: number): Promise<void> {
     let fetchFailures = 0;
-    while (!this.stopping) {
-      let messages: RdMessage[];
-      try {
-        messages = await this.fetch();
-        fetchFailures = 0;
-      } catch (error) {
-        if (this.stopping) return;
-        fetchFailures += 1;
-        this.logger?.warn({ err: (error as Error).message }, 'librdkafka consume failed; retrying');
-        await sleep(backoffDelay(fetchFailures, { initialDelayMs: 100, maxDelayMs: 5_000, jitter: 0.2, factor: 2 }));
-        continue;
+    let next = this.fetch();
+    try {
+      while (!this.stopping) {
+        let fetched: Fetched;
+        try {
+          fetched = await next;
+          fetchFailures = 0;
+        } catch (error) {
+          if (this.stopping) return;
+          fetchFailures += 1;
+          this.logger?.warn({ err: (error as Error).message }, 'librdkafka consume failed; retrying');
+          await sleep(backoffDelay(fetchFailures, { initialDelayMs: 100, maxDelayMs: 5_000, jitter: 0.2, factor: 2 }));
+          next = this.fetch();
+          continue;
+        }
+        // The next consume call runs on the binding's thread while these records are handed out: the
+        // message conversion on this thread is the consumer's bottleneck, so the two overlap.
+        next = this.fetch();
+        const queue = this.group(fetched);
+        const workers = Array.from({ length: Math.min(concurrency, queue.length) }, async () => {
+          for (let entry = queue.shift(); entry && !this.stopping; entry = queue.shift()) await this.deliver(entry, eachBatch);
+        });
+        await Promise.all(workers);
       }
-      const batches = this.group(messages);
-      const queue = [...batches];
-      const workers = Array.from({ length: Math.min(concurrency, queue.length) }, async () => {
-        for (let next = queue.shift(); next && !this.stopping; next = queue.shift()) await this.deliver(next, eachBatch);
-      });
-      await Promise.all(workers);
+    } finally {
+      // No consume call may outlive the loop: disconnect waits for this one.
+      await next.catch(() => undefined);
     }
   }
 
   /** Splits one fetch into per-partition batches, offset order kept, dropping what is no longer ours to hand out. */
-  private group(messages: RdMessage[]): { batch: Batch; state: PartitionState; epoch: number }[] {
-    const out = new Map<string, { batch: Batch; state: PartitionState; epoch: number }>();
+  private group({ messages, issuedAt }: Fetched): PendingBatch[] {
+    const out = new Map<string, PendingBatch | null>();
     for (const m of messages) {
       const key = tpKey(m.topic, m.partition);
       let entry = out.get(key);
-      if (!entry) {
+      if (entry === null) continue;
+      if (entry === undefined) {
         const state = this.state(m.topic, m.partition);
-        if (!state.assigned || state.paused) {
-          // Fetched before a pause or revoke: not handed out, so resume re-reads from here.
-          if (state.paused && state.position === undefined) state.position = m.offset;
+        if (!state.assigned || state.paused || state.changedAt > issuedAt) {
+          // Fetched before a pause, seek or revoke: not handed out. A partition paused before anything of
+          // this assignment was handed out resumes from the first record fetched for it.
+          if (state.assigned && state.paused && state.position === undefined) state.position = m.offset;
+          out.set(key, null);
           continue;
         }
         let highWatermark = '-1';
@@ -340,7 +391,7 @@ class RdkafkaConsumer implements Consumer {
         entry = { batch: { topic: m.topic, partition: m.partition, records: [], highWatermark }, state, epoch: state.epoch };
         out.set(key, entry);
       }
-      const record: IncomingRecord = {
+      entry.batch.records.push({
         topic: m.topic,
         partition: m.partition,
         offset: String(m.offset),
@@ -348,13 +399,14 @@ class RdkafkaConsumer implements Consumer {
         value: m.value,
         headers: decodeHeaders(m.headers),
         timestamp: m.timestamp ?? 0,
-      };
-      entry.batch.records.push(record);
+      });
     }
-    return [...out.values()];
+    const batches: PendingBatch[] = [];
+    for (const entry of out.values()) if (entry) batches.push(entry);
+    return batches;
   }
 
-  private async deliver(entry: { batch: Batch; state: PartitionState; epoch: number }, eachBatch: (batch: Batch, context: BatchContext) => Promise<void>): Promise<void> {
+  private async deliver(entry: PendingBatch, eachBatch: (batch: Batch, context: BatchContext) => Promise<void>): Promise<void> {
     const { batch, state, epoch } = entry;
     // A seek, pause or revoke since the fetch makes these records stale before they are handed out.
     if (state.epoch !== epoch || !state.assigned || state.paused) return;
@@ -405,7 +457,7 @@ class RdkafkaConsumer implements Consumer {
       const state = this.state(topic, partition);
       if (state.paused) continue;
       state.paused = true;
-      state.epoch += 1;
+      this.bump(state);
       if (state.assigned) assigned.push({ topic, partition });
     }
     if (assigned.length > 0) this.consumer.pause(assigned);
@@ -431,15 +483,20 @@ class RdkafkaConsumer implements Consumer {
   seek(position: TopicPartitionOffset): void {
     const state = this.state(position.topic, position.partition);
     const offset = Number(position.offset);
-    state.epoch += 1;
+    this.bump(state);
     state.position = offset;
     if (!state.assigned) {
       this.pendingSeeks.set(tpKey(position.topic, position.partition), offset);
       return;
     }
-    this.consumer.seek({ topic: position.topic, partition: position.partition, offset }, 0, (err) => {
-      if (err && !this.stopping) this.logger?.warn({ topic: position.topic, partition: position.partition, offset, err: err.message }, 'librdkafka seek failed');
-    });
+    const done = new Promise<void>((resolve) =>
+      this.consumer.seek({ topic: position.topic, partition: position.partition, offset }, 0, (err) => {
+        if (err && !this.stopping) this.logger?.warn({ topic: position.topic, partition: position.partition, offset, err: err.message }, 'librdkafka seek failed');
+        resolve();
+      }),
+    );
+    this.seeksInFlight.add(done);
+    void done.then(() => this.seeksInFlight.delete(done));
   }
 
   async disconnect(): Promise<void> {
@@ -608,6 +665,9 @@ export function createLibrdkafkaTransport(module: RdModule, options: KafkaConnec
           'max.partition.fetch.bytes': opts.maxBytesPerPartition ?? 1_048_576,
           // Bounds memory under a backlog: librdkafka's prefetch queue, summed over partitions.
           'queued.max.messages.kbytes': 32_768,
+          // When that queue is full librdkafka waits this long before fetching again (default 1 s, which
+          // starves a consumer that drains 32 MB faster than that).
+          'fetch.queue.backoff.ms': RDKAFKA_CONSUMER_DEFAULTS.fetchQueueBackoffMs,
           'partition.assignment.strategy': 'roundrobin',
         },
         log,
