@@ -104,6 +104,7 @@ function processorRow(name: string, functionCode: string | undefined, note: stri
         };
         let startedAt = 0;
         let startCount = 0;
+        let startCpu = process.cpuUsage();
         for (;;) {
           await new Promise((r) => setTimeout(r, 10));
           const count = done();
@@ -112,12 +113,13 @@ function processorRow(name: string, functionCode: string | undefined, note: stri
             if (count > 0) {
               startedAt = now;
               startCount = count;
+              startCpu = process.cpuUsage();
             }
             continue;
           }
           if (now - startedAt >= ctx.durationMs || count >= total) {
             const drained = count >= total ? '; topic drained before the duration' : '';
-            return figure(ctx, count - startCount, (now - startedAt) / 1000, `${note}; from the first batch, batches of 500, commit per batch${drained}`);
+            return figure(ctx, count - startCount, (now - startedAt) / 1000, `${note}; ${cpuPerEvent(startCpu, count - startCount)}; batches of 500, commit per batch${drained}`);
           }
         }
       } finally {
@@ -128,16 +130,23 @@ function processorRow(name: string, functionCode: string | undefined, note: stri
   };
 }
 
+/** CPU time of this process (all threads) per event: steadier than events/s on a shared machine. */
+function cpuPerEvent(since: NodeJS.CpuUsage, events: number): string {
+  const used = process.cpuUsage(since);
+  return `${events > 0 ? ((used.user + used.system) / events).toFixed(1) : '-'} µs CPU/event`;
+}
+
 /** Repeats `fn` (which handles `perCall` events) for `durationMs`. */
 function forDurationSync(ctx: BenchContext, perCall: number, fn: () => void, note: string): BenchFigure {
   for (let i = 0; i < 3; i++) fn();
+  const cpu = process.cpuUsage();
   const started = nowMs();
   let events = 0;
   while (nowMs() - started < ctx.durationMs) {
     fn();
     events += perCall;
   }
-  return figure(ctx, events, (nowMs() - started) / 1000, note);
+  return figure(ctx, events, (nowMs() - started) / 1000, `${note}; ${cpuPerEvent(cpu, events)}`);
 }
 
 function sampleEvents(ctx: BenchContext): ChangeEvent[] {

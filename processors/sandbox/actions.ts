@@ -42,8 +42,22 @@ function kindOf(value: unknown): string {
  * Checks a function's result. Throws InvalidActionsError whose message names each bad field, e.g.
  * `actions[3].sink: unknown sink "cach"; this trigger has sinks: cache, audit`.
  */
+/** The common action without zod (hot path); false sends the whole result through the schema. */
+function isPlainAction(a: unknown): a is Action {
+  if (typeof a !== 'object' || a === null || Array.isArray(a)) return false;
+  const { sink, op, key, ttlSeconds } = a as Record<string, unknown>;
+  return (
+    typeof sink === 'string' &&
+    sink.length > 0 &&
+    typeof op === 'string' &&
+    op.length > 0 &&
+    (key === undefined || typeof key === 'string') &&
+    (ttlSeconds === undefined || (typeof ttlSeconds === 'number' && ttlSeconds > 0 && Number.isFinite(ttlSeconds)))
+  );
+}
+
 export function validateActions(raw: unknown, sinkNames?: readonly string[]): Action[] {
-  const parsed = actionsSchema.safeParse(raw);
+  const parsed = Array.isArray(raw) && raw.every(isPlainAction) ? { success: true as const, data: raw } : actionsSchema.safeParse(raw);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((issue) => {
       const at = pathOf(issue.path);
