@@ -54,39 +54,93 @@ function wrap(error: unknown, what: string): Error {
   return retriable ? new UnavailableError(`Kafka ${what} failed: ${message}`, { cause: error }) : error instanceof Error ? error : new Error(message);
 }
 
-class KafkajsProducer implements Producer {
-  /**
-   * KafkaJS numbers idempotent batches after an async metadata step and, on an out-of-order
-   * sequence error, rewinds and resends: two sendBatch calls in flight on one producer can land in
-   * either order. Callers rely on per-partition order across send() calls, so sends are chained.
-   */
-  private tail: Promise<unknown> = Promise.resolve();
+/** One `send()` call waiting in the producer's queue. */
+interface QueuedSend {
+  records: readonly OutgoingRecord[];
+  bytes: number;
+  resolve: (acks: RecordAck[]) => void;
+  reject: (error: Error) => void;
+}
+
+/** Bytes a record adds to a produce request, near enough to cap a coalesced batch. */
+function approximateBytes(records: readonly OutgoingRecord[]): number {
+  let bytes = 0;
+  for (const r of records) {
+    bytes += 70 + (r.key === null ? 0 : Buffer.byteLength(r.key)) + (r.value === null ? 0 : Buffer.byteLength(r.value));
+    if (r.headers) for (const [name, value] of Object.entries(r.headers)) bytes += Buffer.byteLength(name) + Buffer.byteLength(value) + 8;
+  }
+  return bytes;
+}
+
+/** Largest coalesced sendBatch, bytes, when the producer options give no `maxRequestBytes`. */
+export const KAFKAJS_COALESCE_BYTES = 1_000_000;
+
+/**
+ * The transport's producer on kafkajs. KafkaJS numbers idempotent batches after an async metadata step
+ * and, on an out-of-order sequence error, rewinds and resends: two sendBatch calls in flight on one
+ * producer can land in either order. Callers rely on per-partition order across send() calls, so one
+ * sendBatch is in flight at a time, and the send() calls queued meanwhile go out together, in call order,
+ * as the next one: a caller sending one record at a time waits one round trip, not one per queued call.
+ */
+export class KafkajsProducer implements Producer {
+  private readonly queue: QueuedSend[] = [];
+  private sending = false;
 
   constructor(
-    private readonly producer: KjsProducer,
+    private readonly producer: Pick<KjsProducer, 'connect' | 'disconnect' | 'sendBatch'>,
     private readonly compression: CompressionTypes,
+    private readonly maxBatchBytes = KAFKAJS_COALESCE_BYTES,
   ) {}
 
   connect(): Promise<void> {
     return this.producer.connect();
   }
 
+  /** An empty send resolves once every send before it is acknowledged (it still waits its turn). */
   send(records: readonly OutgoingRecord[]): Promise<RecordAck[]> {
-    const sent = this.tail.then(() => this.sendNow(records));
-    this.tail = sent.catch(() => undefined);
-    return sent;
+    return new Promise<RecordAck[]>((resolve, reject) => {
+      this.queue.push({ records, bytes: approximateBytes(records), resolve, reject });
+      this.pump();
+    });
   }
 
-  private async sendNow(records: readonly OutgoingRecord[]): Promise<RecordAck[]> {
-    if (records.length === 0) return [];
+  private pump(): void {
+    if (this.sending || this.queue.length === 0) return;
+    this.sending = true;
+    const group = this.takeGroup();
+    void this.sendGroup(group).finally(() => {
+      this.sending = false;
+      this.pump();
+    });
+  }
+
+  /** The oldest queued send and those after it that fit within `maxBatchBytes` together (at least one). */
+  private takeGroup(): QueuedSend[] {
+    let bytes = 0;
+    let count = 0;
+    for (const next of this.queue) {
+      if (count > 0 && bytes + next.bytes > this.maxBatchBytes) break;
+      bytes += next.bytes;
+      count += 1;
+    }
+    return this.queue.splice(0, count);
+  }
+
+  private async sendGroup(group: readonly QueuedSend[]): Promise<void> {
     const byTopic = new Map<string, Message[]>();
-    for (const record of records) {
-      const messages = byTopic.get(record.topic) ?? [];
-      const message: Message = { key: record.key, value: record.value };
-      if (record.headers) message.headers = record.headers;
-      if (record.partition !== undefined) message.partition = record.partition;
-      messages.push(message);
-      byTopic.set(record.topic, messages);
+    for (const { records } of group) {
+      for (const record of records) {
+        let messages = byTopic.get(record.topic);
+        if (!messages) byTopic.set(record.topic, (messages = []));
+        const message: Message = { key: record.key, value: record.value };
+        if (record.headers) message.headers = record.headers;
+        if (record.partition !== undefined) message.partition = record.partition;
+        messages.push(message);
+      }
+    }
+    if (byTopic.size === 0) {
+      for (const waiting of group) waiting.resolve([]);
+      return;
     }
     try {
       const result = await this.producer.sendBatch({
@@ -94,9 +148,15 @@ class KafkajsProducer implements Producer {
         compression: this.compression,
         topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
       });
-      return result.map((r) => ({ topic: r.topicName, partition: r.partition, offset: r.baseOffset ?? '-1' }));
+      const acks = result.map((r) => ({ topic: r.topicName, partition: r.partition, offset: r.baseOffset ?? '-1' }));
+      // Each caller gets the acks of the topics it sent to: the base offsets of the batches its records went out in.
+      for (const waiting of group) {
+        const topics = new Set(waiting.records.map((r) => r.topic));
+        waiting.resolve(group.length === 1 ? acks : acks.filter((a) => topics.has(a.topic)));
+      }
     } catch (error) {
-      throw wrap(error, 'produce');
+      const wrapped = wrap(error, 'produce');
+      for (const waiting of group) waiting.reject(wrapped);
     }
   }
 
@@ -290,7 +350,7 @@ export function createKafkajsTransport(options: KafkaConnectionOptions, logger?:
         allowAutoTopicCreation: false,
         ...(opts.transactionalId ? { transactionalId: opts.transactionalId } : {}),
       });
-      return new KafkajsProducer(producer, compressionCodes[opts.compression ?? 'none']);
+      return new KafkajsProducer(producer, compressionCodes[opts.compression ?? 'none'], opts.maxRequestBytes ?? KAFKAJS_COALESCE_BYTES);
     },
     consumer(opts: ConsumerOptions): Consumer {
       return new KafkajsConsumer(
