@@ -12,7 +12,7 @@ import type { BenchStage } from './lib/stage.js';
  * its own main only through `runIfMain(import.meta.url, stages)`, so importing it here runs nothing).
  */
 const STAGE_MODULES: (() => Promise<{ stages: BenchStage[] }>)[] = [
-  // () => import('./source.js'),
+  () => import('./source.js'),
   () => import('./processor.js'),
   () => import('./e2e.js'),
 ];

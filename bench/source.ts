@@ -1,136 +1,229 @@
 /**
- * `npm run bench:source`: events/s a MongoDB source puts into Kafka for 1 KiB documents, beside
- * the raw rate of the same Kafka client (same producer settings, batching and pipelining) on the
- * same broker. Uses KAFKA_BROKERS / MONGODB_URI when set, else starts the local infra.
- * BENCH_SOURCE_DOCS sets the document count (default 20000), BENCH_SOURCE_BATCH the source's
- * batchSize (default: the config default). mongo-java-server pauses 100 ms per change-stream getMore,
- * so there the streaming rate is capped near batchSize × 10 events/s.
+ * Source rows of `npm run bench` (and `npm run bench:source` alone): events/s the MongoDB source puts
+ * into Kafka (acknowledged, acks=all) for documents of `--size` bytes, on the client of `--client`.
+ *   - change stream: a second client inserts 500-document batches for the figure's duration, as the
+ *     `mongodb watch() loop` limit row does, while the source tails the collection; events/s until every
+ *     change is acknowledged, beside that row (the source cannot read faster than the server streams);
+ *   - initial snapshot: fresh sources copy the same collection, pass after pass, beside the client's
+ *     bare producer loop.
  */
 import { randomBytes } from 'node:crypto';
-import { Int32, MongoClient } from 'mongodb';
+import { MongoClient } from 'mongodb';
 import { Health } from '../core/health.js';
-import { startInfra } from '../core/infra/infra.js';
-import { createKafkajsTransport } from '../core/kafka/kafkajs.js';
-import type { Admin, KafkaTransport, OutgoingRecord } from '../core/kafka/transport.js';
+import { createKafkaTransport } from '../core/kafka/index.js';
 import { silentLogger } from '../core/logger.js';
 import { createMetricsRegistry } from '../core/metrics.js';
 import { TopicNames } from '../core/topics.js';
 import { MongoSource } from '../connectors/mongodb/mongo-source.js';
-import { OrderedSender } from '../connectors/mongodb/ordered-sender.js';
 import { sourceConfigSchema } from '../connectors/mongodb/source-config.js';
 import { sourceMetrics } from '../connectors/mongodb/source-metrics.js';
+import { LIMIT } from './limits.js';
+import { runIfMain } from './lib/runner.js';
+import type { BenchContext, BenchFigure, BenchStage } from './lib/stage.js';
+import { LatencySamples, nowMs, rssMiB } from './lib/timing.js';
 
-const docs = Number(process.env['BENCH_SOURCE_DOCS'] ?? 20_000);
-const batchOverride = process.env['BENCH_SOURCE_BATCH'] ? { batchSize: Number(process.env['BENCH_SOURCE_BATCH']) } : {};
-const payload = (i: number): string => `${i}:`.padEnd(1000, 'x');
+/** Documents per insertMany, as in the watch() limit row. */
+const INSERT_BATCH = 500;
 
-async function topicCount(admin: Admin, topic: string): Promise<number> {
-  const offsets = await admin.topicOffsets(topic).catch(() => []);
-  return offsets.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
+interface Rig {
+  ctx: BenchContext;
+  client: MongoClient;
+  dbName: string;
+  /** Events the sources acknowledged so far (their own metric), all sources of the rig together. */
+  acked(): Promise<number>;
+  source(name: string, snapshot: 'never' | 'initial'): MongoSource;
+  /** Polls `check` every 20 ms until it holds, or throws naming `what`. */
+  until(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void>;
+  health: Health;
+  close(): Promise<void>;
 }
 
-async function until(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`bench: timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** The raw rate: the same producer, batch size and in-flight window the source uses. */
-async function rawProducerRate(kafka: KafkaTransport, admin: Admin, topic: string, batchSize: number, maxInFlight: number): Promise<number> {
-  await admin.ensureTopics([{ topic, partitions: 3 }]);
-  const producer = kafka.producer({ idempotent: true });
-  await producer.connect();
-  const sender = new OrderedSender<number>((records) => producer.send(records), maxInFlight, () => undefined);
-  const started = performance.now();
-  for (let i = 0; i < docs; i += batchSize) {
-    const records: OutgoingRecord[] = [];
-    for (let j = i; j < Math.min(docs, i + batchSize); j++) {
-      records.push({ topic, key: JSON.stringify({ _id: { $numberInt: String(j) } }), value: JSON.stringify({ v: 1, id: randomBytes(8).toString('hex'), op: 'insert', fullDocument: { _id: j, payload: payload(j) } }), headers: { op: 'insert', ns: 'bench.raw', id: String(j) } });
-    }
-    await sender.submit(records, i);
-  }
-  await sender.drain();
-  const seconds = (performance.now() - started) / 1000;
-  await producer.disconnect();
-  return docs / seconds;
-}
-
-async function main(): Promise<void> {
-  const infra = process.env['KAFKA_BROKERS'] && process.env['MONGODB_URI'] ? { kafka: process.env['KAFKA_BROKERS'], mongodb: process.env['MONGODB_URI'] } : await startInfra({ onProgress: (l) => console.error(l) });
-  const kafka = createKafkajsTransport({ brokers: infra.kafka.split(',') });
-  const admin = kafka.admin();
-  await admin.connect();
-  const client = new MongoClient(infra.mongodb);
-  await client.connect();
-  const run = randomBytes(3).toString('hex');
-  const prefix = `bench-src-${run}`;
-  const topics = new TopicNames(prefix);
+async function openRig(ctx: BenchContext): Promise<Rig> {
+  const run = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+  const topics = new TopicNames(`bench-src-${run}`);
   const dbName = `bench_src_${run}`;
   const metaDb = `bench_src_meta_${run}`;
+  ctx.trackTopic(topics.change(dbName, 'docs'));
+  ctx.trackTopic(topics.offsets());
+  const kafka = createKafkaTransport(ctx.client, { brokers: [ctx.kafka], clientId: 'changeflow-bench' });
+  const client = new MongoClient(ctx.mongodb);
+  await client.connect();
   const registry = createMetricsRegistry({ defaultMetrics: false });
+  const metrics = sourceMetrics(registry);
   const health = new Health();
-  const created: string[] = [];
-
-  const newSource = (name: string, coll: string, snapshot: 'never' | 'initial'): MongoSource =>
-    new MongoSource(sourceConfigSchema.parse({ name, uri: infra.mongodb, watch: { db: dbName, coll }, snapshot, ...batchOverride }), {
-      kafka,
-      topics,
-      logger: silentLogger,
-      health,
-      metrics: sourceMetrics(registry),
-      metadataDb: client.db(metaDb),
-      partitions: 3,
-    });
-  const defaults = sourceConfigSchema.parse({ name: 'x', uri: 'mongodb://x', ...batchOverride });
-
-  try {
-    console.log(`bench:source — ${docs} documents of ~1 KiB; Kafka ${infra.kafka}; MongoDB ${infra.mongodb}; batchSize ${defaults.batchSize}, ${defaults.maxInFlightBatches} batches in flight`);
-    const rawTopic = `${prefix}.raw`;
-    created.push(rawTopic);
-    const raw = await rawProducerRate(kafka, admin, rawTopic, defaults.batchSize, defaults.maxInFlightBatches);
-    console.log(`raw producer (kafkajs, idempotent, acks=all):   ${Math.round(raw)} records/s`);
-
-    // Streaming: writes happen while the source tails the change stream.
-    const streamTopic = topics.change(dbName, 'stream');
-    created.push(streamTopic, topics.offsets());
-    const streamer = newSource('bench-stream', 'stream', 'never');
-    streamer.start();
-    await until(async () => health.report().components['source:bench-stream']?.detail === 'streaming', 60_000, 'the source to stream');
-    const coll = client.db(dbName).collection<{ _id: Int32; payload: string }>('stream');
-    const started = performance.now();
-    for (let i = 0; i < docs; i += 1000) {
-      await coll.insertMany(Array.from({ length: Math.min(1000, docs - i) }, (_, j) => ({ _id: new Int32(i + j), payload: payload(i + j) })));
-    }
-    const insertSeconds = (performance.now() - started) / 1000;
-    await until(async () => (await topicCount(admin, streamTopic)) >= docs, 600_000, 'all change events in Kafka');
-    const streamRate = docs / ((performance.now() - started) / 1000);
-    await streamer.stop();
-    console.log(`source, change stream (insert → Kafka ack):     ${Math.round(streamRate)} events/s  (inserts alone took ${insertSeconds.toFixed(1)} s)`);
-
-    // Snapshot: the documents are already there; the source copies them.
-    const snapTopic = topics.change(dbName, 'stream');
-    const snapSource = newSource('bench-snapshot', 'stream', 'initial');
-    const before = await topicCount(admin, snapTopic);
-    const snapStarted = performance.now();
-    snapSource.start();
-    await until(async () => (await topicCount(admin, snapTopic)) >= before + docs, 600_000, 'the snapshot in Kafka');
-    const snapRate = docs / ((performance.now() - snapStarted) / 1000);
-    await snapSource.stop();
-    console.log(`source, initial snapshot (incl. start-up):      ${Math.round(snapRate)} docs/s`);
-    console.log(`ratio change stream / raw producer:             ${(streamRate / raw).toFixed(3)}`);
-    console.log(`ratio snapshot / raw producer:                  ${(snapRate / raw).toFixed(3)}`);
-  } finally {
-    await client.db(dbName).dropDatabase().catch(() => undefined);
-    await client.db(metaDb).dropDatabase().catch(() => undefined);
-    await admin.deleteTopics(created).catch(() => undefined);
-    await client.close();
-    await admin.disconnect();
-  }
+  const sources: MongoSource[] = [];
+  return {
+    ctx,
+    client,
+    dbName,
+    health,
+    async acked() {
+      const metric = await registry.getSingleMetric('changeflow_source_events_total')?.get();
+      return (metric?.values ?? []).reduce((sum, v) => sum + v.value, 0);
+    },
+    source(name, snapshot) {
+      const source = new MongoSource(sourceConfigSchema.parse({ name, uri: ctx.mongodb, watch: { db: dbName, coll: 'docs' }, snapshot }), {
+        kafka,
+        topics,
+        logger: silentLogger,
+        health,
+        metrics,
+        metadataDb: client.db(metaDb),
+        partitions: ctx.partitions,
+      });
+      sources.push(source);
+      return source;
+    },
+    async until(check, timeoutMs, what) {
+      const deadline = Date.now() + timeoutMs;
+      while (!(await check())) {
+        if (Date.now() > deadline) throw new Error(`bench: timed out waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
+    async close() {
+      await Promise.all(sources.map((s) => s.stop().catch(() => undefined)));
+      for (const db of [dbName, metaDb]) await client.db(db).dropDatabase().catch(() => undefined);
+      await client.close();
+    },
+  };
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exitCode = 1;
-});
+function streamingOf(rig: Rig, name: string): () => boolean {
+  return () => rig.health.report().components[`source:${name}`]?.detail === 'streaming';
+}
+
+/** The change-stream row; leaves the documents in the collection for `snapshotFigure` when given a rig. */
+async function changeStreamFigure(rig: Rig): Promise<BenchFigure> {
+  const { ctx } = rig;
+  const name = 'bench-stream';
+  const source = rig.source(name, 'never');
+  source.start();
+  await rig.until(streamingOf(rig, name), 60_000, 'the source to stream');
+  const coll = rig.client.db(rig.dbName).collection<{ _id: number; t: number; pad: string }>('docs');
+  // The stream position is fixed when the source starts; a marker proves events flow before timing starts.
+  await coll.insertOne({ _id: -1, t: Date.now(), pad: '' });
+  await rig.until(async () => (await rig.acked()) >= 1, 60_000, 'the first change in Kafka');
+  const before = await rig.acked();
+  const pad = 'x'.repeat(Math.max(0, ctx.messageBytes - 60));
+  // Ack latency per insert batch: from the insert until the source's count covers it.
+  const latency = new LatencySamples();
+  const pendingBatches: { upTo: number; at: number }[] = [];
+  let inserted = 0;
+  let lastAckAt = 0;
+  let lastAcked = 0;
+  let done = false;
+  const watcher = (async () => {
+    while (!done || pendingBatches.length > 0) {
+      const acked = (await rig.acked()) - before;
+      const now = nowMs();
+      while (pendingBatches[0] && pendingBatches[0].upTo <= acked) latency.add(now - (pendingBatches.shift() as { at: number }).at);
+      if (acked > lastAcked) {
+        lastAcked = acked;
+        lastAckAt = now;
+      }
+      if (done && acked >= inserted) break;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  })();
+  const started = nowMs();
+  while (nowMs() - started < ctx.durationMs) {
+    const at = nowMs();
+    const docs = Array.from({ length: INSERT_BATCH }, (_, i) => ({ _id: inserted + i, t: Date.now(), pad }));
+    await coll.insertMany(docs, { ordered: false });
+    inserted += docs.length;
+    pendingBatches.push({ upTo: inserted, at });
+  }
+  const insertSeconds = (nowMs() - started) / 1000;
+  done = true;
+  const timeout = setTimeout(() => pendingBatches.splice(0), 300_000);
+  await watcher;
+  clearTimeout(timeout);
+  const acked = (await rig.acked()) - before;
+  if (acked < inserted) throw new Error(`the source acknowledged ${acked} of ${inserted} changes within 300 s`);
+  const seconds = Math.max(ctx.durationMs, lastAckAt - started) / 1000;
+  const figure: BenchFigure = {
+    eventsPerSec: inserted / seconds,
+    events: inserted,
+    seconds,
+    rssMiB: rssMiB(),
+    note: `inserts of ${INSERT_BATCH} docs from a second client (${insertSeconds.toFixed(1)} s); p50/p99: insert → Kafka ack per insert batch, under full load`,
+  };
+  const p50 = latency.percentile(50);
+  const p99 = latency.percentile(99);
+  if (p50 !== undefined) figure.p50Ms = p50;
+  if (p99 !== undefined) figure.p99Ms = p99;
+  await source.stop();
+  return figure;
+}
+
+/** Snapshot passes over the collection the change-stream figure filled, each by a new source. */
+async function snapshotFigure(rig: Rig): Promise<BenchFigure> {
+  const { ctx } = rig;
+  const docs = await rig.client.db(rig.dbName).collection('docs').countDocuments();
+  if (docs === 0) throw new Error('no documents to copy');
+  let copied = 0;
+  let seconds = 0;
+  for (let pass = 1; pass <= 20 && seconds * 1000 < ctx.durationMs; pass++) {
+    const before = await rig.acked();
+    const started = nowMs();
+    const source = rig.source(`bench-snapshot-${pass}`, 'initial');
+    source.start();
+    await rig.until(async () => (await rig.acked()) - before >= docs, 300_000, `snapshot pass ${pass} in Kafka`);
+    seconds += (nowMs() - started) / 1000;
+    copied += docs;
+    await source.stop();
+  }
+  return { eventsPerSec: copied / seconds, events: copied, seconds, rssMiB: rssMiB(), note: `passes over ${docs} documents, each by a new source (start-up included)` };
+}
+
+/** One rig for both rows when both run: the snapshot copies what the stream figure inserted. */
+let shared: Promise<Rig> | undefined;
+let streamed = false;
+
+async function rigFor(ctx: BenchContext): Promise<Rig> {
+  shared ??= openRig(ctx);
+  return shared;
+}
+
+async function closeRig(): Promise<void> {
+  const rig = await shared;
+  shared = undefined;
+  streamed = false;
+  await rig?.close();
+}
+
+export const stages: BenchStage[] = [
+  {
+    name: 'source, change stream (insert → Kafka ack)',
+    kind: 'changeflow',
+    limitName: LIMIT.watch,
+    async run(ctx) {
+      const rig = await rigFor(ctx);
+      try {
+        const figure = await changeStreamFigure(rig);
+        streamed = true;
+        return figure;
+      } catch (error) {
+        await closeRig();
+        throw error;
+      }
+    },
+  },
+  {
+    name: 'source, initial snapshot',
+    kind: 'changeflow',
+    limitName: (ctx) => LIMIT.produce(ctx.client),
+    async run(ctx) {
+      try {
+        const rig = await rigFor(ctx);
+        if (!streamed) await changeStreamFigure(rig);
+        return await snapshotFigure(rig);
+      } finally {
+        await closeRig();
+      }
+    },
+  },
+];
+
+await runIfMain(import.meta.url, stages);
