@@ -1,4 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -133,6 +134,12 @@ describe('npx changeflow dev (child process)', () => {
     } else {
       expect(stdout).toContain('redis     unavailable');
     }
+
+    // The banner's control-plane line works as printed: its token is an admin of the dev control plane.
+    const line = /control plane: +CHANGEFLOW_SERVER=(\S+) CHANGEFLOW_TOKEN=(\S+) npx changeflow triggers list/.exec(stdout);
+    expect(line).not.toBeNull();
+    const listed = await promisify(execFile)(process.execPath, [bin, 'triggers', 'list', '--json'], { env: { ...process.env, CHANGEFLOW_SERVER: line?.[1], CHANGEFLOW_TOKEN: line?.[2] } });
+    expect(Array.isArray(JSON.parse(listed.stdout))).toBe(true);
 
     const stopAsked = Date.now();
     proc.kill('SIGINT');

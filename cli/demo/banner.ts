@@ -10,6 +10,8 @@ export interface BannerInput {
   redisProblem?: string;
   httpUrl: string;
   grpc: string;
+  /** The demo's admin token for the control plane. */
+  token: string;
   metadataDb: string;
   configFile: string;
   logFile: string | null;
@@ -48,6 +50,7 @@ export function banner(b: BannerInput): string {
     'look at it',
     `  watch the topic:  ${watch}`,
     `  metrics:          curl -s ${b.httpUrl}/metrics | grep -E 'changeflow_(source|processor|sink)_'`,
+    `  control plane:    CHANGEFLOW_SERVER=${b.grpc} CHANGEFLOW_TOKEN=${b.token} npx changeflow triggers list`,
     `  audit chain:      npx changeflow audit verify -c ${b.configFile}`,
     `  dead letters:     npx changeflow dlq status ${names.copyTrigger} -c ${b.configFile}`,
     '',

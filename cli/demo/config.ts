@@ -51,6 +51,8 @@ export interface DemoConfigOptions {
   metadataDb: string;
   httpPort: number;
   grpcPort: number;
+  /** An admin bearer token for the control plane, so the CLI works against the demo at once. */
+  token: string;
 }
 
 /**
@@ -66,6 +68,7 @@ export function demoConfig(options: DemoConfigOptions): ConfigInput {
     ...(options.redis ? { redis: { url: options.redis } } : {}),
     http: { port: options.httpPort },
     grpc: { port: options.grpcPort },
+    auth: { tokens: [{ token: options.token, userId: 'dev', admin: true }] },
     sources: [{ name: names.source, uri: options.mongodb, watch: source, snapshot: 'initial', fullDocument: 'updateLookup', checkpointIntervalMs: 500 }],
     triggers: [
       {

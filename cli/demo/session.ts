@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
@@ -99,7 +100,9 @@ export class DemoSession {
     const httpPort = options.httpPort ?? (await portOr(8080));
     const grpcPort = options.grpcPort ?? (await portOr(50051));
     const names = (this.names = demoNames(options.demoDb));
-    const raw = demoConfig({ names, kafka: infra.kafka, mongodb: infra.mongodb, redis, metadataDb: options.metadataDb, httpPort, grpcPort });
+    // A fresh token per run: the dev control plane listens on loopback, but still only for whoever saw the banner.
+    const token = `dev-${randomBytes(18).toString('base64url')}`;
+    const raw = demoConfig({ names, kafka: infra.kafka, mongodb: infra.mongodb, redis, metadataDb: options.metadataDb, httpPort, grpcPort, token });
     // The infrastructure already honoured KAFKA_BROKERS / MONGODB_URI / REDIS_URL; the demo config is final.
     const config = compileConfig(raw, {});
     mkdirSync(stateDir, { recursive: true });
@@ -148,6 +151,7 @@ export class DemoSession {
         redisProblem,
         httpUrl: app.httpUrl,
         grpc: `${config.grpc.host}:${grpcPort}`,
+        token,
         metadataDb: options.metadataDb,
         configFile,
         logFile,

@@ -93,7 +93,7 @@ describe('demo live view', () => {
   });
 
   it('the demo config is a valid changeflow.yaml, with or without Redis', () => {
-    const base = { names, kafka: '127.0.0.1:9092', mongodb: 'mongodb://127.0.0.1:27017', metadataDb: 'changeflow', httpPort: 8080, grpcPort: 50051 };
+    const base = { names, kafka: '127.0.0.1:9092', mongodb: 'mongodb://127.0.0.1:27017', metadataDb: 'changeflow', httpPort: 8080, grpcPort: 50051, token: 'dev-token-0123456789abcdef' };
     const withRedis = compileConfig(demoConfig({ ...base, redis: 'redis://127.0.0.1:6379' }), {});
     expect(withRedis.triggers.map((t) => t.name)).toEqual(['demo-copy', 'demo-cache', 'demo-audit']);
     expect(withRedis.sources[0]).toMatchObject({ name: 'demo', watch: { db: 'demo', coll: 'users' }, snapshot: 'initial' });
