@@ -209,10 +209,11 @@ interface PartitionState {
   /** Bumped by seek, revoke, assign and pause: a batch grouped before the bump is stale. */
   epoch: number;
   /**
-   * The consumer's clock at the last seek, pause or revoke: records of a fetch issued before it are stale.
-   * An assign does not count: a fetch in flight across it can only hold records of the new assignment,
-   * since librdkafka pauses the old one before it asks for the rebalance and the binding calls
-   * `rebalance_cb` only from inside a consume call.
+   * The consumer's clock at the last seek or pause: records of a fetch issued before it are stale.
+   * Rebalances do not count: a consume call may serve the revoke and the assign while it waits for its
+   * first record and then return records of the new assignment; records of the old one can only come
+   * before the revoke (librdkafka pauses the assignment before it asks for a rebalance), and the
+   * `assigned` flag drops those.
    */
   changedAt: number;
   /** Next offset to hand to `eachBatch` (for resume after pause). */
@@ -295,7 +296,7 @@ class RdkafkaConsumer implements Consumer {
         for (const tp of assignment) {
           const state = this.state(tp.topic, tp.partition);
           state.assigned = false;
-          this.bump(state);
+          state.epoch += 1;
         }
         if (cooperative) this.consumer.incrementalUnassign(assignment);
         else this.consumer.unassign();
@@ -351,8 +352,8 @@ class RdkafkaConsumer implements Consumer {
           next = this.fetch();
           continue;
         }
-        // The next consume call runs on the binding's thread while these records are handed out: the
-        // message conversion on this thread is the consumer's bottleneck, so the two overlap.
+        // One consume call ahead: the binding pops the next messages on a libuv thread while this thread
+        // hands out these (profiled: this thread, building the binding's message objects, is the limit).
         next = this.fetch();
         const queue = this.group(fetched);
         const workers = Array.from({ length: Math.min(concurrency, queue.length) }, async () => {
@@ -369,17 +370,26 @@ class RdkafkaConsumer implements Consumer {
   /** Splits one fetch into per-partition batches, offset order kept, dropping what is no longer ours to hand out. */
   private group({ messages, issuedAt }: Fetched): PendingBatch[] {
     const out = new Map<string, PendingBatch | null>();
+    // librdkafka returns runs of one partition's records: look the batch up only when the run changes.
+    let entry: PendingBatch | null | undefined;
+    let runTopic = '';
+    let runPartition = -1;
     for (const m of messages) {
-      const key = tpKey(m.topic, m.partition);
-      let entry = out.get(key);
+      if (m.partition !== runPartition || m.topic !== runTopic) {
+        runTopic = m.topic;
+        runPartition = m.partition;
+        entry = out.get(tpKey(m.topic, m.partition));
+      }
       if (entry === null) continue;
       if (entry === undefined) {
+        const key = tpKey(m.topic, m.partition);
         const state = this.state(m.topic, m.partition);
         if (!state.assigned || state.paused || state.changedAt > issuedAt) {
-          // Fetched before a pause, seek or revoke: not handed out. A partition paused before anything of
+          // Revoked, or fetched before a pause or seek: not handed out. A partition paused before anything of
           // this assignment was handed out resumes from the first record fetched for it.
           if (state.assigned && state.paused && state.position === undefined) state.position = m.offset;
-          out.set(key, null);
+          entry = null;
+          out.set(key, entry);
           continue;
         }
         let highWatermark = '-1';
