@@ -17,7 +17,8 @@ import { z } from 'zod';
 import { startApp, type RunningApp } from '../core/app.js';
 import { compileConfig } from '../core/config.js';
 import { createLogger } from '../core/logger.js';
-import { librdkafkaAvailable, type KafkaClientName } from '../core/kafka/index.js';
+import { createKafkaTransport, librdkafkaAvailable, type KafkaClientName } from '../core/kafka/index.js';
+import type { Consumer } from '../core/kafka/transport.js';
 import { mongoSourcesFactory } from '../connectors/mongodb/source-component.js';
 import { processorComponent } from '../processors/manager.js';
 import { LIMIT } from './limits.js';
@@ -42,6 +43,11 @@ interface SyncPipeline {
   target: Collection<BenchDoc>;
   /** seq → arrival time in B (first arrival). */
   arrivals: Map<number, number>;
+  /**
+   * seq → when the source handed the change to its Kafka client (the record's CreateTime) and when a
+   * side consumer of the change topic (the processor's client, own group) received it.
+   */
+  inKafka: Map<number, { createdAt: number; fetchedAt: number }>;
   /** Change events the source has had acknowledged by Kafka so far (its own metric). */
   published(): Promise<number>;
   /** Resolves when every seq in [from, to) arrived, or rejects after `timeoutMs` naming how many are missing. */
@@ -95,10 +101,27 @@ async function startPipeline(ctx: BenchContext, label: string): Promise<SyncPipe
   });
   stream.on('error', (error: unknown) => ctx.log(`change stream on B failed: ${(error as Error).message}`));
 
+  // The side consumer splits the path in two: writer → Kafka (source) and Kafka → B (processor + sink).
+  const inKafka = new Map<number, { createdAt: number; fetchedAt: number }>();
+  const changeTopic = `${config.kafka.topicPrefix}.${dbA}.docs`;
+  const side: Consumer = createKafkaTransport(ctx.client, { brokers: [ctx.kafka], clientId: 'changeflow-bench-side' }).consumer({ groupId: `${name}-side`, fromBeginning: true });
+  await side.connect();
+  await side.subscribe([changeTopic]);
+  await side.run(async (batch) => {
+    const at = clock();
+    for (const record of batch.records) {
+      // The key is the canonical documentKey: {"_id":"d<seq>"}.
+      const id = (JSON.parse(record.key?.toString() ?? '{}') as { _id?: unknown })._id;
+      const seq = typeof id === 'string' && id.startsWith('d') ? Number(id.slice(1)) : Number.NaN;
+      if (Number.isInteger(seq) && !inKafka.has(seq)) inKafka.set(seq, { createdAt: record.timestamp, fetchedAt: at });
+    }
+  });
+
   const pipeline: SyncPipeline = {
     source,
     target,
     arrivals,
+    inKafka,
     async published() {
       const metric = await app.context.metrics.getSingleMetric('changeflow_source_events_total')?.get();
       return (metric?.values ?? []).reduce((sum, v) => sum + v.value, 0);
@@ -120,6 +143,7 @@ async function startPipeline(ctx: BenchContext, label: string): Promise<SyncPipe
     },
     async close() {
       await stream.close().catch(() => undefined);
+      await side.disconnect().catch(() => undefined);
       await app.stop();
       for (const db of [dbA, dbB, meta, `${name}_sync`]) await client.db(db).dropDatabase().catch(() => undefined);
       await Promise.all([client.close(), watcher.close()]);
@@ -140,6 +164,12 @@ async function startPipeline(ctx: BenchContext, label: string): Promise<SyncPipe
   return pipeline;
 }
 
+/** p50 / p99 of one part of the path, ms. */
+export interface SegmentLatency {
+  p50Ms: number;
+  p99Ms: number;
+}
+
 export interface FixedRateResult {
   offeredPerSec: number;
   events: number;
@@ -148,6 +178,21 @@ export interface FixedRateResult {
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
+  /**
+   * The path split by timestamps (ms clock): write in A → record CreateTime (source: change stream read,
+   * encoding, wait for the client), → a side consumer received it (Kafka ack + fetch), → arrival in B
+   * (the processor's batching, function and sink write, and B's own change stream).
+   */
+  segments: { toKafkaClient: SegmentLatency; toConsumer: SegmentLatency; toB: SegmentLatency };
+}
+
+function segment(samples: LatencySamples): SegmentLatency {
+  return { p50Ms: samples.percentile(50) ?? Number.NaN, p99Ms: samples.percentile(99) ?? Number.NaN };
+}
+
+function segmentsText(s: FixedRateResult['segments']): string {
+  const part = (label: string, x: SegmentLatency) => `${label} ${x.p50Ms.toFixed(0)}/${x.p99Ms.toFixed(0)}`;
+  return `p50/p99 ms: ${part('write→source send', s.toKafkaClient)}, ${part('→consumer', s.toConsumer)}, ${part('→B', s.toB)}`;
 }
 
 /** (a) Writes at `rate`/s for `durationMs`, one insert each, and measures write → arrival in B per document. */
@@ -160,15 +205,34 @@ export async function measureFixedRate(ctx: BenchContext, rate: number): Promise
     });
     await pipeline.allArrived(0, sent, 60_000);
     const latency = new LatencySamples();
+    const toKafkaClient = new LatencySamples();
+    const toConsumer = new LatencySamples();
+    const toB = new LatencySamples();
     const docs = pipeline.source.find({ seq: { $gte: 0 } }, { projection: { seq: 1, writtenAt: 1 } });
     let max = 0;
     for await (const doc of docs) {
-      const ms = (pipeline.arrivals.get(doc.seq) ?? Number.NaN) - doc.writtenAt;
+      const arrived = pipeline.arrivals.get(doc.seq) ?? Number.NaN;
+      const ms = arrived - doc.writtenAt;
       latency.add(ms);
       max = Math.max(max, ms);
+      const kafka = pipeline.inKafka.get(doc.seq);
+      if (kafka) {
+        toKafkaClient.add(kafka.createdAt - doc.writtenAt);
+        toConsumer.add(kafka.fetchedAt - kafka.createdAt);
+        toB.add(arrived - kafka.fetchedAt);
+      }
     }
     if (latency.count !== sent) throw new Error(`read back ${latency.count} of ${sent} written documents from A`);
-    return { offeredPerSec: rate, events: sent, seconds, achievedPerSec: sent / seconds, p50Ms: latency.percentile(50) ?? 0, p99Ms: latency.percentile(99) ?? 0, maxMs: max };
+    return {
+      offeredPerSec: rate,
+      events: sent,
+      seconds,
+      achievedPerSec: sent / seconds,
+      p50Ms: latency.percentile(50) ?? 0,
+      p99Ms: latency.percentile(99) ?? 0,
+      maxMs: max,
+      segments: { toKafkaClient: segment(toKafkaClient), toConsumer: segment(toConsumer), toB: segment(toB) },
+    };
   } finally {
     await pipeline.close();
   }
@@ -227,7 +291,7 @@ export const stages: BenchStage[] = [
     limitName: (ctx) => LIMIT.roundTrip(ctx.client),
     async run(ctx): Promise<BenchFigure> {
       const r = await measureFixedRate(ctx, 1_000);
-      return { eventsPerSec: r.achievedPerSec, p50Ms: r.p50Ms, p99Ms: r.p99Ms, events: r.events, seconds: r.seconds, rssMiB: rssMiB(), note: `offered 1000/s; write in A → arrival in B; max ${r.maxMs.toFixed(0)} ms` };
+      return { eventsPerSec: r.achievedPerSec, p50Ms: r.p50Ms, p99Ms: r.p99Ms, events: r.events, seconds: r.seconds, rssMiB: rssMiB(), note: `offered 1000/s; write in A → arrival in B; max ${r.maxMs.toFixed(0)} ms; ${segmentsText(r.segments)}` };
     },
   },
   {
@@ -312,6 +376,7 @@ async function main(): Promise<void> {
     ];
     const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
     for (const r of rows) console.log(`| ${r.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join(' | ')} |`);
+    console.log(`fixed rate, ${segmentsText(fixed.segments)}`);
     console.log(
       JSON.stringify({
         bench: 'e2e',
