@@ -1,8 +1,9 @@
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { MongoClient } from 'mongodb';
 import { stringify } from 'yaml';
 import { testInfra, uniqueName } from './support/infra.js';
@@ -27,6 +28,32 @@ function runUntilExit(config: object, timeoutMs: number): Promise<{ code: number
     });
   });
 }
+
+describe('changeflow run --check', () => {
+  it('refuses a sink entry its kind does not accept, naming the key path, and accepts a good file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'run-check-'));
+    const write = (sinks: object[]): string => {
+      const file = join(dir, `c-${sinks.length}.yaml`);
+      const trigger = { name: 'orders-to-cache', source: { db: 'shop', coll: 'orders' }, sinks };
+      writeFileSync(file, stringify({ kafka: { brokers: ['127.0.0.1:9092'] }, mongodb: { uri: 'mongodb://127.0.0.1:27017' }, triggers: [trigger] }));
+      return file;
+    };
+    try {
+      const bad = write([{ name: 'cache', kind: 'redis', mode: 'invalidate', key: 'orders:{documentKey._id}' }, { name: 'hook', kind: 'http' }]);
+      const refused = await promisify(execFile)(process.execPath, [bin, 'run', '--check', '--config', bad]).then(
+        () => null,
+        (error: { code: number; stderr: string }) => error,
+      );
+      expect(refused?.code).toBe(1);
+      expect(refused?.stderr).toMatch(/triggers\[0\]\.sinks\[1\]\.url/);
+      const good = write([{ name: 'cache', kind: 'redis', mode: 'invalidate', key: 'orders:{documentKey._id}' }]);
+      const { stdout } = await promisify(execFile)(process.execPath, [bin, 'run', '--check', '--config', good]);
+      expect(stdout).toMatch(/: ok \(0 sources, 0 functions, 1 triggers/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
 
 describe('changeflow run when a component fails for good', () => {
   const db = uniqueName('run-fatal');

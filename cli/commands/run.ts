@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { startApp } from '../../core/app.js';
 import { loadConfigFile } from '../../core/config.js';
+import { availableSinkKinds, checkTriggerSinks } from '../../processors/trigger-sinks.js';
 import { componentFactories } from '../components.js';
 
 /** Resolves when the process is asked to stop (Ctrl-C or SIGTERM). */
@@ -25,6 +26,14 @@ export function registerRunCommand(program: Command): void {
     .action(async (opts: { config: string; check?: boolean }) => {
       const config = loadConfigFile(opts.config);
       if (opts.check) {
+        // Sink entries are checked against their kind's schema only when a processor starts; do it here too.
+        const kinds = availableSinkKinds();
+        const problems = config.triggers.flatMap((trigger, i) => checkTriggerSinks(trigger.sinks, kinds, `triggers[${i}]`).problems);
+        if (problems.length > 0) {
+          console.error(`${opts.config} is not valid:\n  - ${problems.join('\n  - ')}`);
+          process.exitCode = 1;
+          return;
+        }
         console.log(`${opts.config}: ok (${config.sources.length} sources, ${config.functions.length} functions, ${config.triggers.length} triggers, ${config.eventsync.length} EventSync services)`);
         return;
       }
