@@ -181,6 +181,19 @@ describe('Avro codec (Confluent wire format) against the test schema registry', 
     expect(count(registry, `GET /schemas/ids/${schemaId}`) - before).toBe(1);
   });
 
+  it('encodes synchronously once ready() resolved the topics (for the source building records in a loop)', async () => {
+    const event = sampleEvents()[2]?.event as ChangeEvent;
+    const fresh = createAvroCodec({ registryUrl: registry.url });
+    expect(() => fresh.encodeSync('sync.a', event)).toThrow(expect.objectContaining({ code: 'AVRO_NOT_READY' }));
+    await fresh.ready(['sync.a', 'sync.b', 'sync.a']);
+    const requests = registry.requests.length;
+    await fresh.ready(['sync.b']);
+    const value = fresh.encodeSync('sync.b', event);
+    expect(registry.requests.length).toBe(requests);
+    expect(value.readInt32BE(1)).toBe(registry.subjects().get('sync.b-value')?.[0]);
+    expect(await fresh.decode(value)).toStrictEqual(event);
+  });
+
   it('uses subjectFor when given', async () => {
     const named = createAvroCodec({ registryUrl: registry.url, subjectFor: () => 'io.changeflow.ChangeEvent' });
     await named.encode('any.topic', sampleEvents()[0]?.event as ChangeEvent);

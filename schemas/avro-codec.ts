@@ -44,6 +44,10 @@ export interface AvroCodec {
   decode(value: Buffer, origin?: RecordOrigin): Promise<ChangeEvent>;
   /** The schema id of changeflow's envelope under the topic's subject, registering it if needed (cached). */
   schemaId(topic: string): Promise<number>;
+  /** Resolves the schema ids of these topics (registering where needed), so `encodeSync` can serve them. */
+  ready(topics: Iterable<string>): Promise<void>;
+  /** `encode` without the wait, for synchronous record building; the topic must have been through `ready` (else throws). */
+  encodeSync(topic: string, event: ChangeEvent): Buffer;
 }
 
 const MAGIC_BYTE = 0;
@@ -298,23 +302,38 @@ export function createAvroCodec(options: AvroCodecOptions): AvroCodec {
     return reader;
   }
 
+  function frame(framed: Buffer, topic: string, event: ChangeEvent): Buffer {
+    let body: Buffer;
+    try {
+      body = envelope.type.toBuffer(toAvroRecord(event));
+    } catch (error) {
+      if (error instanceof ChangeflowError) throw error;
+      throw new ValidationError(`change event ${event.id} for topic ${topic} does not fit the Avro envelope: ${errorMessage(error)}`, {
+        cause: error,
+        code: 'AVRO_ENCODE',
+      });
+    }
+    return Buffer.concat([framed, body], HEADER_BYTES + body.length);
+  }
+
   return {
     schemaId,
 
+    async ready(topics) {
+      const pending = [...new Set(topics)].filter((topic) => !headerBySubject.has(subjectFor(topic)));
+      if (pending.length > 0) await Promise.all(pending.map(schemaId));
+    },
+
+    encodeSync(topic, event) {
+      const framed = headerBySubject.get(subjectFor(topic));
+      if (!framed)
+        throw new ChangeflowError(`Avro encoding for topic ${topic} before its schema id was resolved: await ready([topic]) first`, { code: 'AVRO_NOT_READY' });
+      return frame(framed, topic, event);
+    },
+
     async encode(topic, event) {
-      const subject = subjectFor(topic);
-      const framed = headerBySubject.get(subject) ?? header(await schemaId(topic));
-      let body: Buffer;
-      try {
-        body = envelope.type.toBuffer(toAvroRecord(event));
-      } catch (error) {
-        if (error instanceof ChangeflowError) throw error;
-        throw new ValidationError(`change event ${event.id} for topic ${topic} does not fit the Avro envelope: ${errorMessage(error)}`, {
-          cause: error,
-          code: 'AVRO_ENCODE',
-        });
-      }
-      return Buffer.concat([framed, body], HEADER_BYTES + body.length);
+      const framed = headerBySubject.get(subjectFor(topic)) ?? header(await schemaId(topic));
+      return frame(framed, topic, event);
     },
 
     async decode(value, origin) {
