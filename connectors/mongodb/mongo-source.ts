@@ -22,6 +22,11 @@ import type { SourceMetrics } from './source-metrics.js';
 import { SourcePosition, type StreamStart } from './source-position.js';
 import { onHistoryLost, planStart } from './start-plan.js';
 
+/** An empty change-stream read that took less than this was not held by the server. */
+const IDLE_READ_HELD_MS = 50;
+/** First pause after such a read; it doubles while reads stay empty, up to `maxAwaitMs`. */
+const IDLE_PAUSE_MIN_MS = 5;
+
 export interface MongoSourceDeps {
   kafka: KafkaTransport;
   topics: TopicNames;
@@ -333,22 +338,25 @@ export class MongoSource {
     let acked = from;
     const sender = this.newSender(producer, (a) => (acked = a.position));
     let copied = progress0.copied;
+    const snapshotEncoder = { ...encoder, multiNamespace: !this.config.watch.coll };
     for (let index = progress0.index; index < progress0.namespaces.length; index++) {
       const nsText = progress0.namespaces[index] ?? '';
       const ns = this.splitNamespace(nsText);
       const lastKey = index === progress0.index ? progress0.lastKey : undefined;
       const filters = lastKey === undefined ? [{}] : afterIdFilters(parseCanonicalText<Document>(lastKey)['_id']);
-      let chunk: EncodedChange[] = [];
+      let chunk: OutgoingRecord[] = [];
+      let documents = 0;
       let bytes = 0;
       let last: unknown;
       const flush = async (): Promise<void> => {
-        if (chunk.length === 0) return;
+        if (documents === 0) return;
         this.assertLease();
-        const records = await this.toRecords(admin, chunk);
-        copied += chunk.length;
+        await this.ensureTopics(admin, chunk);
+        copied += documents;
         const position = from.withSnapshot({ namespaces: progress0.namespaces, index, lastKey: canonicalText({ _id: last }), copied });
-        await sender.submit(records, { position, counts: new Map([['snapshot', chunk.length]]) });
+        await sender.submit(chunk, { position, counts: new Map([['snapshot', documents]]) });
         chunk = [];
+        documents = 0;
         bytes = 0;
         this.deps.metrics.snapshotCopied.set({ source: name }, copied);
         reporter.update(copied);
@@ -362,11 +370,11 @@ export class MongoSource {
         try {
           for await (const doc of cursor) {
             if (this.stopping) break;
-            const change = encodeSnapshotDocument(doc, ns, { ...encoder, multiNamespace: !this.config.watch.coll });
-            chunk.push(change);
+            const change = encodeSnapshotDocument(doc, ns, snapshotEncoder);
+            bytes += this.addRecords(chunk, change);
+            documents += 1;
             last = doc['_id'];
-            bytes += Buffer.byteLength(JSON.stringify(change.event));
-            if (chunk.length >= this.config.snapshotBatchSize || bytes >= this.config.maxBatchBytes) await flush();
+            if (documents >= this.config.snapshotBatchSize || bytes >= this.config.maxBatchBytes) await flush();
           }
           await flush();
         } finally {
@@ -440,6 +448,7 @@ export class MongoSource {
     const stream = this.openStream(position);
     this.stream = stream;
     let lastHeartbeatToken: string | null = null;
+    let idlePauseMs = 0;
     this.log.info({ position: position.describe() }, 'streaming');
     try {
       while (!this.stopping) {
@@ -459,9 +468,15 @@ export class MongoSource {
           }
           const due = Date.now() - this.lastSavedAt >= (acked === this.lastSaved ? this.config.heartbeatMs : this.config.checkpointIntervalMs);
           if (sender.inFlight === 0 && due) await this.save(producer, acked);
-          if (batch.elapsedMs < 50) await sleep(100, this.abort.signal).catch(() => undefined);
+          if (batch.elapsedMs < IDLE_READ_HELD_MS) {
+            // The server answered an empty read at once instead of holding it (mongo-java-server ignores
+            // maxAwaitTimeMS): poll again soon after a change, backing off to maxAwaitMs while idle.
+            idlePauseMs = Math.min(this.config.maxAwaitMs, Math.max(IDLE_PAUSE_MIN_MS, idlePauseMs * 2));
+            await sleep(idlePauseMs, this.abort.signal).catch(() => undefined);
+          }
           continue;
         }
+        idlePauseMs = 0;
         this.caughtUp = false;
         await this.submitChanges(admin, sender, batch.events, batch.token);
         await this.maybeCheckpoint(producer, acked);
@@ -530,14 +545,14 @@ export class MongoSource {
       kept = encoded.filter((e) => survivors.has(e.change.event));
     }
     const keptSet = new Set(kept);
-    let part: EncodedChange[] = [];
+    let part: OutgoingRecord[] = [];
     let partBytes = 0;
     let counts = new Map<string, number>();
     let clusterTime: { t: number; i: number } | undefined;
     const flush = async (position: SourcePosition): Promise<void> => {
       this.assertLease();
-      const records = await this.toRecords(admin, part);
-      await sender.submit(records, { position, counts, ...(clusterTime ? { clusterTime } : {}) });
+      await this.ensureTopics(admin, part);
+      await sender.submit(part, { position, counts, ...(clusterTime ? { clusterTime } : {}) });
       part = [];
       partBytes = 0;
       counts = new Map();
@@ -551,8 +566,7 @@ export class MongoSource {
           this.deps.metrics.unkeyed.inc({ source: this.config.name });
           this.log.warn({ id: change.event.id, op: change.event.op }, 'the server did not supply this change\'s document _id (mongo-java-server update without a document to look up); keyed by namespace');
         }
-        part.push(change);
-        partBytes += Buffer.byteLength(JSON.stringify(change.event));
+        partBytes += this.addRecords(part, change);
         counts.set(change.event.op, (counts.get(change.event.op) ?? 0) + 1);
         if (change.event.clusterTime) clusterTime = change.event.clusterTime;
       }
@@ -562,34 +576,35 @@ export class MongoSource {
     }
   }
 
-  /** Kafka records of the changes, with oversized ones failed or dead-lettered, and their topics created. */
-  private async toRecords(admin: Admin, changes: readonly EncodedChange[]): Promise<OutgoingRecord[]> {
+  /**
+   * Appends the Kafka records of one change to `records`, an oversized one failed or dead-lettered;
+   * returns their bytes (the event is serialized once, here).
+   */
+  private addRecords(records: OutgoingRecord[], change: EncodedChange): number {
     const { name, maxRecordBytes, oversized } = this.config;
-    const records: OutgoingRecord[] = [];
-    for (const change of changes) {
-      for (const record of changeRecords(change, this.deps.topics, this.config.topic)) {
-        const size = recordSize(record);
-        if (size <= maxRecordBytes) {
-          records.push(record);
-          continue;
-        }
-        const { event } = change;
-        const what = `change ${event.id} (${event.op}) of document ${change.key ?? '(no key)'} in ${namespaceText(event.ns)} is ${size} bytes, more than maxRecordBytes (${maxRecordBytes})`;
-        const dlqTopic = this.deps.topics.deadLetter(`source.${name}`);
-        if (oversized === 'fail') throw new SourceFatalError(`source "${name}": ${what}. Raise maxRecordBytes (and the broker's message.max.bytes) or set oversized: dlq to route such events to ${dlqTopic}`);
-        this.deps.metrics.dlq.inc({ source: name });
-        this.log.warn({ id: event.id, documentKey: change.key, size, topic: dlqTopic }, `oversized event routed to the dead-letter topic: ${what}`);
-        const { fullDocument: _f, fullDocumentBeforeChange: _b, updateDescription: _u, ...summary } = event;
-        records.push({
-          topic: dlqTopic,
-          key: record.key,
-          value: JSON.stringify({ error: `oversized: ${what}`, size, topic: record.topic, event: summary }),
-          headers: { ...(record.headers ?? {}), error: 'oversized' },
-        });
+    let bytes = 0;
+    for (const record of changeRecords(change, this.deps.topics, this.config.topic)) {
+      const size = recordSize(record);
+      bytes += size;
+      if (size <= maxRecordBytes) {
+        records.push(record);
+        continue;
       }
+      const { event } = change;
+      const what = `change ${event.id} (${event.op}) of document ${change.key ?? '(no key)'} in ${namespaceText(event.ns)} is ${size} bytes, more than maxRecordBytes (${maxRecordBytes})`;
+      const dlqTopic = this.deps.topics.deadLetter(`source.${name}`);
+      if (oversized === 'fail') throw new SourceFatalError(`source "${name}": ${what}. Raise maxRecordBytes (and the broker's message.max.bytes) or set oversized: dlq to route such events to ${dlqTopic}`);
+      this.deps.metrics.dlq.inc({ source: name });
+      this.log.warn({ id: event.id, documentKey: change.key, size, topic: dlqTopic }, `oversized event routed to the dead-letter topic: ${what}`);
+      const { fullDocument: _f, fullDocumentBeforeChange: _b, updateDescription: _u, ...summary } = event;
+      records.push({
+        topic: dlqTopic,
+        key: record.key,
+        value: JSON.stringify({ error: `oversized: ${what}`, size, topic: record.topic, event: summary }),
+        headers: { ...(record.headers ?? {}), error: 'oversized' },
+      });
     }
-    await this.ensureTopics(admin, records);
-    return records;
+    return bytes;
   }
 
   private async ensureTopics(admin: Admin, records: readonly OutgoingRecord[]): Promise<void> {
