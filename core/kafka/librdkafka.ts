@@ -221,6 +221,9 @@ interface PartitionState {
   paused: boolean;
   assigned: boolean;
   failures: number;
+  /** The offset last asked to be committed, and how often the broker's refusal of it was retried. */
+  committing: number | undefined;
+  commitRetries: number;
 }
 
 /** One consume call's messages and the consumer's clock when it was issued. */
@@ -254,7 +257,11 @@ class RdkafkaConsumer implements Consumer {
     config: RdConfig,
     private readonly logger: Logger | undefined,
   ) {
-    this.consumer = new module.KafkaConsumer({ ...config, rebalance_cb: (err: RdError, assignment: RdTopicPartition[]) => this.onRebalance(err, assignment) });
+    this.consumer = new module.KafkaConsumer({
+      ...config,
+      rebalance_cb: (err: RdError, assignment: RdTopicPartition[]) => this.onRebalance(err, assignment),
+      offset_commit_cb: (err: RdError | undefined, offsets: RdTopicPartition[]) => this.onCommitted(err, offsets),
+    });
     routeLogs(this.consumer, logger);
   }
 
@@ -262,7 +269,7 @@ class RdkafkaConsumer implements Consumer {
     const key = tpKey(topic, partition);
     let state = this.partitions.get(key);
     if (!state) {
-      state = { epoch: 0, changedAt: 0, position: undefined, paused: false, assigned: false, failures: 0 };
+      state = { epoch: 0, changedAt: 0, position: undefined, paused: false, assigned: false, failures: 0, committing: undefined, commitRetries: 0 };
       this.partitions.set(key, state);
     }
     return state;
@@ -446,6 +453,10 @@ class RdkafkaConsumer implements Consumer {
    * Retries what a rebalance or a moving coordinator refuses for now, as kafkajs's commitOffsets does.
    * Offsets of partitions this member no longer owns are dropped: a late commit must not move the new
    * owner's position back (the new owner re-reads from the last commit: at-least-once holds).
+   *
+   * The binding's commitCb answers once the commit is queued (it calls commitAsync); the broker's answer
+   * comes later through offset_commit_cb, served by consume calls. Waiting for it here would deadlock a
+   * caller that commits inside eachBatch, so a refused commit is sent again from `onCommitted`.
    */
   async commit(offsets: readonly TopicPartitionOffset[]): Promise<void> {
     const owned = () =>
@@ -454,11 +465,43 @@ class RdkafkaConsumer implements Consumer {
     await retry(
       () => {
         const list = owned();
+        for (const o of list) {
+          const state = this.state(o.topic, o.partition);
+          state.committing = o.offset;
+          state.commitRetries = 0;
+        }
         if (list.length === 0) return Promise.resolve();
         return new Promise<void>((resolve, reject) => this.consumer.commitCb(list, (err) => (err ? reject(rdError(err, 'commit')) : resolve())));
       },
       { retries: 8, initialDelayMs: 100, maxDelayMs: 3_000, shouldRetry: (error) => isRetriable(error) && !this.stopping },
     );
+  }
+
+  /**
+   * The broker's answer to a commit. A retriable refusal (the group's generation moved during a
+   * rebalance, the coordinator moved) is sent again while the partition is still owned and no newer
+   * commit was asked for; before this, such commits were lost silently (librdkafka only logs them).
+   */
+  private onCommitted(err: RdError | undefined, offsets: RdTopicPartition[]): void {
+    if (!err || this.stopping || !isRetriable(rdError(err, 'commit'))) return;
+    const again: { topic: string; partition: number; offset: number }[] = [];
+    let attempt = 0;
+    for (const tp of offsets) {
+      const state = this.partitions.get(tpKey(tp.topic, tp.partition));
+      if (!state?.assigned || tp.offset === undefined || state.committing !== tp.offset || state.commitRetries >= 20) continue;
+      state.commitRetries += 1;
+      attempt = Math.max(attempt, state.commitRetries);
+      again.push({ topic: tp.topic, partition: tp.partition, offset: tp.offset });
+    }
+    if (again.length === 0) return;
+    this.logger?.warn({ err: err.message, partitions: again.map((o) => o.partition) }, 'librdkafka commit refused; sending it again');
+    setTimeout(() => {
+      const still = again.filter((o) => {
+        const state = this.partitions.get(tpKey(o.topic, o.partition));
+        return state?.assigned === true && state.committing === o.offset && !this.stopping;
+      });
+      if (still.length > 0) this.consumer.commitCb(still, () => undefined);
+    }, backoffDelay(attempt, { initialDelayMs: 200, maxDelayMs: 3_000, jitter: 0.2, factor: 2 })).unref();
   }
 
   pause(partitions: readonly TopicPartition[]): void {
