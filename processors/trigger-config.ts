@@ -24,6 +24,11 @@ export const triggerConfigSchema = z.strictObject({
     .strictObject({
       maxSize: z.number().int().positive().default(500),
       maxWaitMs: z.number().int().nonnegative().default(100),
+      /**
+       * Wait for `maxWaitMs` even when the partition has nothing more to read. Off by default: a batch
+       * that has caught up with the partition goes at once, because waiting only adds latency.
+       */
+      lingerWhenCaughtUp: z.boolean().optional(),
     })
     .default({ maxSize: 500, maxWaitMs: 100 }),
   ordering: z.enum(['ordered', 'unordered']).default('ordered'),

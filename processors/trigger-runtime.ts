@@ -203,13 +203,16 @@ export class TriggerRuntime {
     lane.highWatermark = batch.highWatermark;
     if (lane.firstBufferedAt === 0) lane.firstBufferedAt = Date.now();
 
-    const { maxSize, maxWaitMs } = this.definition.batch;
+    const { maxSize, maxWaitMs, lingerWhenCaughtUp } = this.definition.batch;
     while (lane.buffer.length >= maxSize) {
       if (!(await this.flush(lane, maxSize))) return;
     }
     if (lane.buffer.length === 0) return;
     const waited = Date.now() - lane.firstBufferedAt;
-    if (waited >= maxWaitMs) {
+    // The high watermark is the next offset the partition will get: nothing more to read before it is written.
+    const highWatermark = Number(lane.highWatermark);
+    const caughtUp = highWatermark >= 0 && lane.lastSeen + 1 >= highWatermark;
+    if (waited >= maxWaitMs || (caughtUp && lingerWhenCaughtUp !== true)) {
       await this.flush(lane, lane.buffer.length);
       return;
     }

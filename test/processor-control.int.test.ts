@@ -129,3 +129,23 @@ it('apply() starts, disables (keeping offsets), re-enables, restarts on change a
   dropMemoryBucket(one);
   dropMemoryBucket(two);
 });
+
+it('sends a batch that has caught up with its partition at once, unless lingerWhenCaughtUp asks to wait for maxWaitMs', async () => {
+  const eager = uniqueName('eager');
+  const lingering = uniqueName('linger');
+  const topic = `${prefix}.shop.caughtup`;
+  await admin.ensureTopics([{ topic, partitions: 1 }]);
+  const events = Array.from({ length: 5 }, (_, seq) => makeChangeEvent({ db: 'shop', coll: 'caughtup', docId: seq, seq }));
+  await produceEvents(context.kafka, topic, events);
+  // Five records never fill a batch of 500; only the caught-up rule can send them before the minute is up.
+  const batch = { maxSize: 500, maxWaitMs: 60_000 };
+  await manager.apply(trigger({ name: eager, source: { topic }, sinks: [{ name: 'out', kind: 'memory', bucket: eager }], batch }));
+  await manager.apply(trigger({ name: lingering, source: { topic }, sinks: [{ name: 'out', kind: 'memory', bucket: lingering }], batch: { ...batch, lingerWhenCaughtUp: true } }));
+  await eventually(() => memoryBucket(eager).records.length === 5, 'the eager trigger to deliver the 5 records', 30_000);
+  // Both groups have read the records by now (the eager one delivered them); the lingering one holds them.
+  await quietFor(3_000, () => expect(memoryBucket(lingering).records).toHaveLength(0));
+  await manager.remove(eager);
+  await manager.remove(lingering);
+  dropMemoryBucket(eager);
+  dropMemoryBucket(lingering);
+}, 60_000);
