@@ -48,6 +48,10 @@ function decodeHeaders(headers: IHeaders | undefined): Headers {
   return out;
 }
 
+function isRetriableKafkaError(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { retriable?: boolean }).retriable === true;
+}
+
 function wrap(error: unknown, what: string): Error {
   const retriable = typeof error === 'object' && error !== null && (error as { retriable?: boolean }).retriable === true;
   const message = error instanceof Error ? error.message : String(error);
@@ -253,10 +257,8 @@ class KafkajsAdmin implements Admin {
     const missing = topics.filter((t) => !existing.has(t.topic));
     if (missing.length === 0) return;
     try {
-      // Leaders are awaited below with our own deadline: kafkajs's own wait gives up after its
-      // request timeout and reports UNKNOWN_TOPIC_OR_PARTITION for a topic it has just created.
       await this.admin.createTopics({
-        waitForLeaders: false,
+        waitForLeaders: true,
         topics: missing.map((t) => ({
           topic: t.topic,
           numPartitions: t.partitions ?? -1,
@@ -267,9 +269,12 @@ class KafkajsAdmin implements Admin {
     } catch (error) {
       // Another process may have created the same topic between our list and create.
       const already = error instanceof Error && /already exists/i.test(JSON.stringify((error as { errors?: unknown }).errors ?? error.message));
-      if (!already) throw wrap(error, 'create topics');
+      if (already) return;
+      // kafkajs's own wait for leaders gives up after its request timeout on a loaded single-node KRaft and
+      // reports the topic it has just created as unknown: keep waiting, with our own deadline.
+      if (!isRetriableKafkaError(error)) throw wrap(error, 'create topics');
+      await this.waitForLeaders(missing.map((t) => t.topic));
     }
-    await this.waitForLeaders(missing.map((t) => t.topic));
   }
 
   private async waitForLeaders(topics: string[]): Promise<void> {
