@@ -9,6 +9,7 @@ import { createKafkaTransport, type KafkaTransport } from './kafka/index.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetricsRegistry } from './metrics.js';
 import { TopicNames } from './topics.js';
+import { createAvroCodec, type AvroCodec } from '../schemas/avro-codec.js';
 
 /** What every running part of the service is given. */
 export interface AppContext {
@@ -22,6 +23,8 @@ export interface AppContext {
   http: FastifyInstance;
   /** The metadata store (`mongodb.uri` / `mongodb.db`): triggers, functions, leases, EventSync events, audit. */
   metadata: { client: MongoClient; db: Db };
+  /** Avro values (Confluent wire format), when `kafka.schemaRegistry.url` is set; one codec, so schema ids are cached once. */
+  avro?: AvroCodec;
   /**
    * For work that has ended for good (a source whose server cannot be watched): the service is no
    * longer doing what it was configured to do, so `changeflow run` stops and exits non-zero rather than
@@ -74,6 +77,7 @@ export async function startApp(config: Config, factories: readonly ComponentFact
     topics: new TopicNames(config.kafka.topicPrefix),
     http,
     metadata: { client, db: client.db(config.mongodb.db) },
+    ...(config.kafka.schemaRegistry ? { avro: createAvroCodec({ registryUrl: config.kafka.schemaRegistry.url }) } : {}),
     fail: (component, error) => {
       logger.error({ component, err: errorMessage(error) }, `${component} failed for good: ${errorMessage(error)}`);
       reportFailure({ component, error });

@@ -56,6 +56,12 @@ describe('changeflow.yaml', () => {
     expect(errorOf(text)).toMatch(/triggers\[0\]\.function: no function named "nope"/);
   });
 
+  it('asks for a schema registry when a source writes Avro, and accepts one from the environment', () => {
+    const text = `${minimal}sources:\n  - { name: shop, uri: "mongodb://127.0.0.1:27017", watch: { db: shop }, format: avro }\n`;
+    expect(errorOf(text)).toMatch(/sources\[0\]\.format: avro needs a Confluent-compatible schema registry; set kafka\.schemaRegistry\.url/);
+    expect(parseConfigText(text, { SCHEMA_REGISTRY_URL: 'http://127.0.0.1:8081' }).kafka.schemaRegistry).toEqual({ url: 'http://127.0.0.1:8081' });
+  });
+
   it('rejects names outside the seed 000 rules', () => {
     const text = `${minimal}triggers:\n  - name: "bad name!"\n    source: { topic: x }\n    sinks: [{ name: cache, kind: redis }]\n`;
     expect(errorOf(text)).toMatch(/triggers\[0\]\.name: must be 1–64 characters/);

@@ -85,6 +85,11 @@ function crossCheck(config: Config): string[] {
   unique(config.sources, 'sources');
   unique(config.functions, 'functions');
   unique(config.triggers, 'triggers');
+  config.sources.forEach((s, i) => {
+    if (s.format === 'avro' && !config.kafka.schemaRegistry) {
+      problems.push(`sources[${i}].format: avro needs a Confluent-compatible schema registry; set kafka.schemaRegistry.url (or SCHEMA_REGISTRY_URL), or use format: json`);
+    }
+  });
   const functions = new Set(config.functions.map((f) => f.name));
   config.triggers.forEach((t, i) => {
     if (t.function && !functions.has(t.function)) {

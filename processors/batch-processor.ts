@@ -2,6 +2,7 @@ import { errorMessage, isRetriable } from '../core/errors.js';
 import type { IncomingRecord } from '../core/kafka/index.js';
 import { backoffDelay, retry, sleep } from '../core/retry.js';
 import { parseChangeEvent, type ChangeEvent } from '../schemas/envelope.js';
+import { isConfluentAvro, type AvroCodec } from '../schemas/avro-codec.js';
 import { SinkWriteError, type Action, type Sink, type SinkRecord } from '../sinks/sink.js';
 import type { DeadLetter } from './dead-letters.js';
 import type { EventFilter } from './event-filter.js';
@@ -38,6 +39,8 @@ export interface BatchProcessorOptions {
   observer?: Partial<BatchObserver>;
   /** Clock given to the function as ctx.now (tests pin it). */
   now?: () => number;
+  /** Decodes Confluent-framed Avro values (sources with `format: avro`); without it such records are dead letters. */
+  avro?: AvroCodec;
 }
 
 export interface BatchOutcome {
@@ -90,7 +93,7 @@ export class BatchProcessor {
     const items: Item[] = [];
     let filtered = 0;
     for (const record of records) {
-      const event = this.decode(record, deadLetters);
+      const event = isConfluentAvro(record.value) ? await this.decodeAvro(record, deadLetters) : this.decode(record, deadLetters);
       if (!event) continue;
       if (this.options.filter(event)) items.push({ record, event });
       else filtered++;
@@ -109,6 +112,23 @@ export class BatchProcessor {
     try {
       return parseChangeEvent(record.value);
     } catch (error) {
+      deadLetters.push({ record, error: `not a change event: ${summarise(error)}`, errorKind: 'decode', attempts: 1 });
+      this.options.observer?.failure?.('decode', error, 1);
+      return undefined;
+    }
+  }
+
+  private async decodeAvro(record: IncomingRecord, deadLetters: DeadLetter[]): Promise<ChangeEvent | undefined> {
+    const { avro } = this.options;
+    if (!avro || record.value === null) {
+      deadLetters.push({ record, error: 'the value is Avro (Confluent wire format) but this processor has no schema registry: set kafka.schemaRegistry.url', errorKind: 'decode', attempts: 1 });
+      return undefined;
+    }
+    try {
+      return await avro.decode(record.value, record);
+    } catch (error) {
+      // A registry that is down says nothing about the record: the batch is read again later.
+      if (isRetriable(error)) throw error;
       deadLetters.push({ record, error: `not a change event: ${summarise(error)}`, errorKind: 'decode', attempts: 1 });
       this.options.observer?.failure?.('decode', error, 1);
       return undefined;

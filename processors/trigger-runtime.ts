@@ -13,7 +13,7 @@ import { matchingTopics, subscriptionFor, type Subscription } from './source-top
 import type { TriggerDefinition } from './trigger-definition.js';
 import { createTriggerSinks } from './trigger-sinks.js';
 
-export type RuntimeContext = Pick<AppContext, 'config' | 'logger' | 'metrics' | 'health' | 'kafka' | 'topics' | 'metadata'>;
+export type RuntimeContext = Pick<AppContext, 'config' | 'logger' | 'metrics' | 'health' | 'kafka' | 'topics' | 'metadata' | 'avro'>;
 
 export interface TriggerRuntimeOptions {
   definition: TriggerDefinition;
@@ -114,6 +114,7 @@ export class TriggerRuntime {
         filter,
         retry: def.retry,
         signal: this.abort.signal,
+        ...(this.options.context.avro ? { avro: this.options.context.avro } : {}),
         observer: {
           functionTime: (s) => this.options.metrics.functionTime(s),
           failure: (kind, error, attempt) => {

@@ -15,16 +15,26 @@ export function namespaceText(ns: ChangeEvent['ns']): string {
  * for DDL, one more on `<prefix>.<db>.__ddl`. Events without a document key are keyed by namespace
  * so that a collection's DDL stays in order.
  */
-export function changeRecords(change: EncodedChange, topics: TopicNames, template?: string): OutgoingRecord[] {
+export function changeRecords(change: EncodedChange, topics: TopicNames, template?: string, encodeValue?: ValueEncoder): OutgoingRecord[] {
   const { event } = change;
   const ns = namespaceText(event.ns);
-  const value = JSON.stringify(event);
+  // JSON is the same bytes on every topic; Avro is framed with each topic's schema id.
+  const json = encodeValue ? undefined : JSON.stringify(event);
+  const valueFor = (topic: string): Buffer | string => json ?? (encodeValue as ValueEncoder)(topic, event);
   const headers = { op: event.op, ns, id: event.id };
   const key = change.key ?? ns;
-  const records: OutgoingRecord[] = [];
-  if (event.ns.coll !== undefined) records.push({ topic: topics.change(event.ns.db, event.ns.coll, template), key, value, headers });
-  if (ddlOperations.has(event.op) || event.ns.coll === undefined) records.push({ topic: topics.ddl(event.ns.db), key, value, headers });
-  return records;
+  return changeTopics(event, topics, template).map((topic) => ({ topic, key, value: valueFor(topic), headers }));
+}
+
+/** A record value for `topic` (JSON by default; the Avro codec's encodeSync for `format: avro`). */
+export type ValueEncoder = (topic: string, event: ChangeEvent) => Buffer | string;
+
+/** The topics a change goes to: its collection's topic and, for DDL or database-level events, `<prefix>.<db>.__ddl`. */
+export function changeTopics(event: ChangeEvent, topics: TopicNames, template?: string): string[] {
+  const out: string[] = [];
+  if (event.ns.coll !== undefined) out.push(topics.change(event.ns.db, event.ns.coll, template));
+  if (ddlOperations.has(event.op) || event.ns.coll === undefined) out.push(topics.ddl(event.ns.db));
+  return out;
 }
 
 /** Bytes a record takes on the wire, near enough to compare with the broker's limit. */

@@ -9,7 +9,7 @@ import { retry, sleep } from '../../core/retry.js';
 import type { TopicNames } from '../../core/topics.js';
 import { canonicalText, parseCanonicalText } from '../../schemas/ejson.js';
 import { encodeChange, encodeSnapshotDocument, type EncodedChange, type EncoderContext } from './change-encoder.js';
-import { changeRecords, namespaceText, recordSize } from './change-records.js';
+import { changeRecords, changeTopics, namespaceText, recordSize, type ValueEncoder } from './change-records.js';
 import { createEchoFilter, type EchoFilter } from './echo-filter.js';
 import { Lease, LeaseLostError } from './lease.js';
 import { isHistoryLost, isNotReplicaSet, isTransientMongoError, isUnsupportedCommand } from './mongo-errors.js';
@@ -21,6 +21,7 @@ import type { SourceConfig } from './source-config.js';
 import type { SourceMetrics } from './source-metrics.js';
 import { SourcePosition, type StreamStart } from './source-position.js';
 import { onHistoryLost, planStart } from './start-plan.js';
+import type { AvroCodec } from '../../schemas/avro-codec.js';
 
 /** An empty change-stream read that took less than this was not held by the server. */
 const IDLE_READ_HELD_MS = 50;
@@ -39,6 +40,8 @@ export interface MongoSourceDeps {
   partitions: number;
   /** Called once when the source stops for good on an error no retry can fix. */
   onFatal?: (error: Error) => void;
+  /** Required for `format: avro`. */
+  avro?: AvroCodec;
 }
 
 /** A failure no retry fixes (bad URI kind, oversized event with `oversized: fail`, lost history with `fail`). */
@@ -109,7 +112,9 @@ export class MongoSource {
 
   /** Starts the background work and returns at once: MongoDB or Kafka being down is retried, not fatal. */
   start(): void {
-    if (this.config.format !== 'json') throw new ChangeflowError(`source "${this.config.name}": format "${this.config.format}" is not supported by the MongoDB source yet; use format: json`, { code: 'CONFIG_INVALID' });
+    if (this.config.format === 'avro' && !this.deps.avro) {
+      throw new ChangeflowError(`source "${this.config.name}": format: avro needs a schema registry; set kafka.schemaRegistry.url (or SCHEMA_REGISTRY_URL)`, { code: 'CONFIG_INVALID' });
+    }
     this.deps.health.set(this.healthKey, true, 'starting');
     this.metricsTimer = setInterval(() => this.updateGauges(), 1_000);
     this.metricsTimer.unref();
@@ -362,6 +367,7 @@ export class MongoSource {
         reporter.update(copied);
         await this.maybeCheckpoint(producer, acked);
       };
+      await this.deps.avro?.ready([this.deps.topics.change(ns.db, ns.coll, this.config.topic)]);
       for (const filter of filters) {
         const cursor = this.client
           .db(ns.db)
@@ -545,6 +551,7 @@ export class MongoSource {
       kept = encoded.filter((e) => survivors.has(e.change.event));
     }
     const keptSet = new Set(kept);
+    if (this.valueEncoder) await this.deps.avro?.ready(new Set(kept.flatMap((k) => changeTopics(k.change.event, this.deps.topics, this.config.topic))));
     let part: OutgoingRecord[] = [];
     let partBytes = 0;
     let counts = new Map<string, number>();
@@ -583,7 +590,7 @@ export class MongoSource {
   private addRecords(records: OutgoingRecord[], change: EncodedChange): number {
     const { name, maxRecordBytes, oversized } = this.config;
     let bytes = 0;
-    for (const record of changeRecords(change, this.deps.topics, this.config.topic)) {
+    for (const record of changeRecords(change, this.deps.topics, this.config.topic, this.valueEncoder)) {
       const size = recordSize(record);
       bytes += size;
       if (size <= maxRecordBytes) {
@@ -596,7 +603,8 @@ export class MongoSource {
       if (oversized === 'fail') throw new SourceFatalError(`source "${name}": ${what}. Raise maxRecordBytes (and the broker's message.max.bytes) or set oversized: dlq to route such events to ${dlqTopic}`);
       this.deps.metrics.dlq.inc({ source: name });
       this.log.warn({ id: event.id, documentKey: change.key, size, topic: dlqTopic }, `oversized event routed to the dead-letter topic: ${what}`);
-      const { fullDocument: _f, fullDocumentBeforeChange: _b, updateDescription: _u, ...summary } = event;
+      // The dead letter names the change; the documents that made it too large stay out (JSON drops undefined).
+      const summary = { ...event, fullDocument: undefined, fullDocumentBeforeChange: undefined, updateDescription: undefined };
       records.push({
         topic: dlqTopic,
         key: record.key,
@@ -605,6 +613,13 @@ export class MongoSource {
       });
     }
     return bytes;
+  }
+
+  /** Avro values for `format: avro` (schema ids resolved per batch by `ready` first); undefined: JSON. */
+  private get valueEncoder(): ValueEncoder | undefined {
+    const { avro } = this.deps;
+    if (this.config.format !== 'avro' || !avro) return undefined;
+    return (topic, event) => avro.encodeSync(topic, event);
   }
 
   private async ensureTopics(admin: Admin, records: readonly OutgoingRecord[]): Promise<void> {

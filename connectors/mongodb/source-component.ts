@@ -22,6 +22,7 @@ export class MongoSourcesComponent implements Component {
         metadataDb: context.metadata.db,
         partitions: context.config.kafka.partitions,
         onFatal: (error) => context.fail(`source:${config.name}`, error),
+        ...(context.avro ? { avro: context.avro } : {}),
       });
       source.start();
       this.running.push(source);
