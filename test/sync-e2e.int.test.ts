@@ -49,7 +49,7 @@ async function waitFor(check: () => Promise<boolean> | boolean, what: string | (
   try {
     await eventually(check, typeof what === 'string' ? what : 'see below', timeoutMs, intervalMs);
   } catch (error) {
-    throw new Error(`${(error as Error).message}${typeof what === 'string' ? '' : `: ${what()}`}\n${children.map((c, i) => `--- child ${i} output ---\n${c.tail(25)}`).join('\n')}`);
+    throw new Error(`${(error as Error).message}${typeof what === 'string' ? '' : `: ${what()}`}\n${children.map((c, i) => `--- child ${i} output ---\n${c.tail(25)}`).join('\n')}`, { cause: error });
   }
 }
 
@@ -57,6 +57,29 @@ function start(config: Record<string, unknown>): ChildService {
   const child = new ChildService(config).start();
   children.push(child);
   return child;
+}
+
+/** The records of `topics` whose key (canonical EJSON of documentKey, or its `_id` part) `wanted` picks, read with a new group. */
+async function recordsOf(topics: string[], wanted: (idText: string) => boolean): Promise<string[]> {
+  const existing = new Set(await admin.listTopics());
+  const present = topics.filter((t) => existing.has(t));
+  const total = (await Promise.all(present.map((t) => highWatermarks(t)))).reduce((a, b) => a + b, 0);
+  const consumer = kafka.consumer({ groupId: uniqueName('sync-diagnose'), fromBeginning: true });
+  const lines: string[] = [];
+  let read = 0;
+  await consumer.connect();
+  await consumer.subscribe(present);
+  void consumer.run(async (batch) => {
+    for (const r of batch.records) {
+      read++;
+      const key = r.key?.toString() ?? '';
+      const idText = key.startsWith('{"_id":') ? JSON.stringify((JSON.parse(key) as { _id: unknown })._id) : key;
+      if (wanted(idText)) lines.push(`${r.topic}[${r.partition}]@${r.offset} ${JSON.stringify(r.headers)} ${r.value?.toString().slice(0, 600) ?? ''}`);
+    }
+  });
+  await eventually(() => read >= total, 'the diagnostic read', 30_000).catch(() => undefined);
+  await consumer.disconnect();
+  return lines;
 }
 
 async function highWatermarks(topic: string): Promise<number> {
@@ -162,7 +185,12 @@ it('sync A→B survives kill -9 of the processor, and a full replay of the topic
     () => `B equal to A after the restart (${describeDiff(last.left, last.right)})`,
     150_000,
     500,
-  );
+  ).catch(async (error: unknown) => {
+    // Where did the differing documents go wrong? Their records in Kafka, and the trigger's dead letters.
+    const differing = new Set(last.left.filter((line) => !last.right.includes(line)).map((line) => JSON.stringify((JSON.parse(line) as { _id: unknown })._id)));
+    const history = await recordsOf([topic, new TopicNames(prefix).deadLetter('a-to-b')], (key) => differing.has(key));
+    throw new Error(`${(error as Error).message}\n--- records of the differing documents ---\n${history.join('\n')}`, { cause: error });
+  });
   const group = `${prefix}.trigger.a-to-b`;
   await waitFor(async () => (await committedTotal(admin, group, topic)) >= (await highWatermarks(topic)), 'the restarted processor committed everything', 60_000, 500);
   const records = await highWatermarks(topic);
