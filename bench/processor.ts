@@ -79,56 +79,91 @@ function processorTopic(ctx: BenchContext): Promise<{ topic: string; events: num
   return filled;
 }
 
+interface TriggerRun {
+  /** Events counted from the first delivered batch (group join left out). */
+  events: number;
+  seconds: number;
+  cpu: string;
+  drained: boolean;
+}
+
 /**
- * A trigger on the filled topic with a no-op sink, on the run's client: events/s from its first delivered
- * batch (group join left out) until `durationMs` passed or the topic is drained.
+ * A trigger on the filled topic with a no-op sink, on the run's client, until `enough(count, elapsedMs)`
+ * or the topic is drained; `tick` runs every 10 ms while it works.
  */
+async function runTrigger(ctx: BenchContext, functionCode: string | undefined, enough: (count: number, elapsedMs: number) => boolean, tick?: () => void): Promise<TriggerRun> {
+  const { topic, events: total } = await processorTopic(ctx);
+  const context = processorContext({ brokers: ctx.kafka, prefix: unique('p'), client: ctx.client });
+  const manager = new ProcessorManager([], { extraSinkKinds: [noopSinkKind], topicRefreshMs: 0 });
+  await manager.start(context);
+  const key = unique('trigger');
+  try {
+    const parsed = triggerConfigSchema.parse({ name: key, source: { topic }, sinks: [{ name: 'out', kind: 'noop' }] });
+    await manager.apply({ ...parsed, key, ...(functionCode ? { functionCode: { name: 'bench', code: functionCode, memoryMiB: 64, timeoutMs: 5_000 } } : {}) });
+    const done = (): number => {
+      const stats = manager.status(key)?.stats;
+      if ((stats?.deadLettered ?? 0) > 0) throw new Error('benchmark events were dead-lettered');
+      return (stats?.delivered ?? 0) + (stats?.filtered ?? 0);
+    };
+    let startedAt = 0;
+    let startCount = 0;
+    let startCpu = process.cpuUsage();
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 10));
+      tick?.();
+      const count = done();
+      const now = nowMs();
+      if (startedAt === 0) {
+        if (count > 0) {
+          startedAt = now;
+          startCount = count;
+          startCpu = process.cpuUsage();
+        }
+        continue;
+      }
+      if (enough(count, now - startedAt) || count >= total) {
+        return { events: count - startCount, seconds: (now - startedAt) / 1000, cpu: cpuPerEvent(startCpu, count - startCount), drained: count >= total };
+      }
+    }
+  } finally {
+    await manager.stop();
+    await context.close();
+  }
+}
+
+/** Events/s of a trigger over `durationMs`, beside the bare consumer of the same client. */
 function processorRow(name: string, functionCode: string | undefined, note: string): BenchStage {
   return {
     name,
     kind: 'changeflow',
     limitName: (ctx) => LIMIT.consume(ctx.client),
     async run(ctx) {
-      const { topic, events: total } = await processorTopic(ctx);
-      const context = processorContext({ brokers: ctx.kafka, prefix: unique('p'), client: ctx.client });
-      const manager = new ProcessorManager([], { extraSinkKinds: [noopSinkKind], topicRefreshMs: 0 });
-      await manager.start(context);
-      const key = unique('trigger');
-      try {
-        const parsed = triggerConfigSchema.parse({ name: key, source: { topic }, sinks: [{ name: 'out', kind: 'noop' }] });
-        await manager.apply({ ...parsed, key, ...(functionCode ? { functionCode: { name: 'bench', code: functionCode, memoryMiB: 64, timeoutMs: 5_000 } } : {}) });
-        const done = (): number => {
-          const stats = manager.status(key)?.stats;
-          if ((stats?.deadLettered ?? 0) > 0) throw new Error('benchmark events were dead-lettered');
-          return (stats?.delivered ?? 0) + (stats?.filtered ?? 0);
-        };
-        let startedAt = 0;
-        let startCount = 0;
-        let startCpu = process.cpuUsage();
-        for (;;) {
-          await new Promise((r) => setTimeout(r, 10));
-          const count = done();
-          const now = nowMs();
-          if (startedAt === 0) {
-            if (count > 0) {
-              startedAt = now;
-              startCount = count;
-              startCpu = process.cpuUsage();
-            }
-            continue;
-          }
-          if (now - startedAt >= ctx.durationMs || count >= total) {
-            const drained = count >= total ? '; topic drained before the duration' : '';
-            return figure(ctx, count - startCount, (now - startedAt) / 1000, `${note}; ${cpuPerEvent(startCpu, count - startCount)}; batches of 500, commit per batch${drained}`);
-          }
-        }
-      } finally {
-        await manager.stop();
-        await context.close();
-      }
+      const run = await runTrigger(ctx, functionCode, (_count, elapsedMs) => elapsedMs >= ctx.durationMs);
+      const drained = run.drained ? '; topic drained before the duration' : '';
+      return figure(ctx, run.events, run.seconds, `${note}; ${run.cpu}; batches of 500, commit per batch${drained}`);
     },
   };
 }
+
+/** Issue 8: memory stays bounded while a trigger works through a backlog of 1,000,000 events (peak RSS). */
+const BACKLOG = 1_000_000;
+const backlogRow: BenchStage = {
+  name: 'processor: 1,000,000-event backlog, trivial function (peak RSS)',
+  kind: 'changeflow',
+  limitName: (ctx) => LIMIT.consume(ctx.client),
+  async run(ctx) {
+    const mib = (bytes: number): number => Math.round(bytes / 1048576);
+    const before = process.memoryUsage().rss;
+    let peak = before;
+    const backlog = ctx.quick ? 20_000 : BACKLOG;
+    const run = await runTrigger(ctx, TRIVIAL, (count) => count >= backlog, () => (peak = Math.max(peak, process.memoryUsage().rss)));
+    const short = run.events < backlog - 1_000 ? ` (the topic held only ${run.events.toLocaleString()})` : '';
+    return {
+      ...figure(ctx, run.events, run.seconds, `backlog already in Kafka when the trigger starts${short}; RSS ${mib(before)} MiB before, peak ${mib(peak)} MiB; ${run.cpu}`),
+      rssMiB: mib(peak),
+    };
+  },
+};
 
 /** CPU time of this process (all threads) per event: steadier than events/s on a shared machine. */
 function cpuPerEvent(since: NodeJS.CpuUsage, events: number): string {
@@ -186,6 +221,7 @@ export const stages: BenchStage[] = [
   processorRow('processor: no function → no-op sink', undefined, 'decode + sink + commit'),
   processorRow('processor: no-op function → no-op sink', NOOP, 'sandbox call returning nothing'),
   processorRow('processor: trivial function → no-op sink', TRIVIAL, 'one set action per event'),
+  backlogRow,
   sandboxRow('processor: sandbox alone, batched', false),
   sandboxRow('processor: sandbox alone, one call per event', true),
   decodeRow,
