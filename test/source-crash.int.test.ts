@@ -1,50 +1,20 @@
-import { MongoClient } from 'mongodb';
-import { createKafkajsTransport } from '../core/kafka/kafkajs.js';
-import { TopicNames } from '../core/topics.js';
 import { ChildService } from '../connectors/mongodb/testing/child-service.js';
 import { TopicReader } from '../connectors/mongodb/testing/topic-reader.js';
 import { ChangeWriter as Writer, tallyChanges, type WriterCollection } from '../connectors/mongodb/testing/change-writer.js';
-import { eventually, testInfra, uniqueName } from './support/infra.js';
+import { eventually } from './support/infra.js';
+import { sourceChildSuite } from './support/source-children.js';
 
 /** eventually(), with the child's last log lines in the failure message. */
 async function waitFor(check: () => boolean, what: string, child: ChildService, timeoutMs: number, intervalMs = 100): Promise<void> {
   try {
     await eventually(check, what, timeoutMs, intervalMs);
   } catch (error) {
-    throw new Error(`${(error as Error).message}\n--- child output ---\n${child.tail(40)}`);
+    throw new Error(`${(error as Error).message}\n--- child output ---\n${child.tail(40)}`, { cause: error });
   }
 }
 
-const infra = testInfra();
-
 describe('MongoDB source survives kill -9 (child process) without losing a change', () => {
-  const kafka = createKafkajsTransport({ brokers: [infra.kafka] });
-  const admin = kafka.admin();
-  const client = new MongoClient(infra.mongodb);
-  const dbName = uniqueName('crashdb');
-  const metaDb = uniqueName('crashmeta');
-  const prefix = uniqueName('cfc');
-  const topics = new TopicNames(prefix);
-  const children: ChildService[] = [];
-
-  const config = {
-    kafka: { brokers: [infra.kafka], topicPrefix: prefix, partitions: 3 },
-    mongodb: { uri: infra.mongodb, db: metaDb },
-    http: { port: 0 },
-    grpc: { port: 0 },
-    sources: [{ name: 'crashy', uri: infra.mongodb, watch: { db: dbName, coll: 'items' }, snapshot: 'never', checkpointIntervalMs: 200 }],
-  };
-
-  beforeAll(async () => {
-    await Promise.all([admin.connect(), client.connect()]);
-  });
-
-  afterAll(async () => {
-    await Promise.all(children.map((c) => c.kill()));
-    await client.db(dbName).dropDatabase().catch(() => undefined);
-    await client.db(metaDb).dropDatabase().catch(() => undefined);
-    await Promise.all([admin.disconnect(), client.close()]);
-  });
+  const { kafka, admin, client, dbName, topics, children, config } = sourceChildSuite('crash', { name: 'crashy' });
 
   it('restarts from the checkpoint: every change is in Kafka (repeats counted, none missing)', async () => {
     const topic = topics.change(dbName, 'items');

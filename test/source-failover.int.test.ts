@@ -1,50 +1,21 @@
-import { MongoClient } from 'mongodb';
-import { createKafkajsTransport } from '../core/kafka/kafkajs.js';
-import { TopicNames } from '../core/topics.js';
 import { ChangeWriter, tallyChanges, type WriterCollection } from '../connectors/mongodb/testing/change-writer.js';
 import { ChildService } from '../connectors/mongodb/testing/child-service.js';
 import { TopicReader } from '../connectors/mongodb/testing/topic-reader.js';
-import { eventually, testInfra, uniqueName } from './support/infra.js';
-
-const infra = testInfra();
+import { eventually } from './support/infra.js';
+import { sourceChildSuite } from './support/source-children.js';
 
 async function waitFor(check: () => boolean | Promise<boolean>, what: string, children: ChildService[], timeoutMs: number): Promise<void> {
   try {
     await eventually(check, what, timeoutMs);
   } catch (error) {
-    throw new Error(`${(error as Error).message}\n${children.map((c, i) => `--- child ${i} ---\n${c.tail(25)}`).join('\n')}`);
+    throw new Error(`${(error as Error).message}\n${children.map((c, i) => `--- child ${i} ---\n${c.tail(25)}`).join('\n')}`, { cause: error });
   }
 }
 
 describe('two instances of one source: a lease keeps exactly one active; the standby takes over', () => {
-  const kafka = createKafkajsTransport({ brokers: [infra.kafka] });
-  const admin = kafka.admin();
-  const client = new MongoClient(infra.mongodb);
-  const dbName = uniqueName('fodb');
-  const metaDb = uniqueName('fometa');
-  const prefix = uniqueName('cff');
-  const topics = new TopicNames(prefix);
-  const children: ChildService[] = [];
   const leaseMs = 3_000;
-
-  const config = {
-    kafka: { brokers: [infra.kafka], topicPrefix: prefix, partitions: 3 },
-    mongodb: { uri: infra.mongodb, db: metaDb },
-    http: { port: 0 },
-    grpc: { port: 0 },
-    sources: [{ name: 'twin', uri: infra.mongodb, watch: { db: dbName, coll: 'items' }, snapshot: 'never', checkpointIntervalMs: 200, leaseMs }],
-  };
-
-  beforeAll(async () => {
-    await Promise.all([admin.connect(), client.connect()]);
-  });
-
-  afterAll(async () => {
-    await Promise.all(children.map((c) => c.kill()));
-    await client.db(dbName).dropDatabase().catch(() => undefined);
-    await client.db(metaDb).dropDatabase().catch(() => undefined);
-    await Promise.all([admin.disconnect(), client.close()]);
-  });
+  const { kafka, admin, client, dbName, topics, children, config } = sourceChildSuite('fo', { name: 'twin', leaseMs });
+  const metaDb = config.mongodb.db;
 
   it('kills the active instance; the standby resumes from the checkpoint within seconds and nothing is lost', async () => {
     const topic = topics.change(dbName, 'items');
