@@ -93,6 +93,8 @@ export class MongoSource {
   private caughtUp = false;
   private echo: EchoFilter | null = null;
   private encoder: EncoderContext | null = null;
+  /** Avro values for `format: avro` (schema ids resolved per batch by `ready` first); undefined: JSON. */
+  private readonly valueEncoder: ValueEncoder | undefined;
 
   constructor(
     readonly config: SourceConfig,
@@ -104,6 +106,8 @@ export class MongoSource {
     this.offsets = new OffsetStore(deps.kafka, deps.topics.offsets(), deps.logger.child({ source: config.name }));
     this.log = deps.logger.child({ component: 'source', source: config.name });
     this.healthKey = `source:${config.name}`;
+    const { avro } = deps;
+    this.valueEncoder = config.format === 'avro' && avro ? (topic, event) => avro.encodeSync(topic, event) : undefined;
   }
 
   get stopping(): boolean {
@@ -613,13 +617,6 @@ export class MongoSource {
       });
     }
     return bytes;
-  }
-
-  /** Avro values for `format: avro` (schema ids resolved per batch by `ready` first); undefined: JSON. */
-  private get valueEncoder(): ValueEncoder | undefined {
-    const { avro } = this.deps;
-    if (this.config.format !== 'avro' || !avro) return undefined;
-    return (topic, event) => avro.encodeSync(topic, event);
   }
 
   private async ensureTopics(admin: Admin, records: readonly OutgoingRecord[]): Promise<void> {
