@@ -9,13 +9,16 @@ import { triggerConfigSchema } from '../processors/trigger-config.js';
 import { ValidationError } from './errors.js';
 import { parseOrThrow } from './schema-errors.js';
 
+/** The Kafka client when `kafka.client` is not set: the benchmark's choice (docs/performance.md, "Choosing the client"). */
+export const DEFAULT_KAFKA_CLIENT = 'kafkajs';
+
 const hostPort = z.string().regex(/^[^\s:]+:\d{1,5}$/, { error: 'expected "host:port", e.g. "127.0.0.1:9092"' });
 
 const kafkaSchema = z.strictObject({
   brokers: z.array(hostPort, { error: 'expected a list of brokers, e.g. ["127.0.0.1:9092"] (or set KAFKA_BROKERS)' }).min(1, {
     error: 'needs at least one broker, e.g. ["127.0.0.1:9092"] (or set KAFKA_BROKERS)',
   }),
-  client: z.enum(['kafkajs', 'librdkafka']).default('kafkajs'),
+  client: z.enum(['kafkajs', 'librdkafka']).default(DEFAULT_KAFKA_CLIENT),
   topicPrefix: z.string().regex(/^[A-Za-z0-9._-]+$/, { error: 'topic prefix may use letters, digits, ".", "_" and "-"' }).default('changeflow'),
   clientId: z.string().default('changeflow'),
   partitions: z.number().int().positive().default(3),

@@ -5,7 +5,8 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { startInfra, stopInfra } from '../../core/infra/infra.js';
 import { createKafkajsTransport } from '../../core/kafka/kafkajs.js';
-import { librdkafkaAvailable, type KafkaClientName } from '../../core/kafka/index.js';
+import { DEFAULT_KAFKA_CLIENT } from '../../core/config.js';
+import type { KafkaClientName } from '../../core/kafka/index.js';
 import type { BenchContext } from './stage.js';
 
 const argsSchema = z.object({
@@ -23,7 +24,7 @@ export const USAGE = `npm run bench -- [--quick] [--size BYTES] [--seconds S] [-
   --size         message / document size in bytes (default 1024)
   --seconds      how long each figure runs (default 10)
   --partitions   partitions of the topics the bench creates (default 3)
-  --client       the Kafka client changeflow rows use (default: librdkafka when built, else kafkajs)
+  --client       the Kafka client changeflow rows use (default: the product default, kafkajs)
   --only         run only the stages whose name contains TEXT (limits they refer to run too)
 Servers: KAFKA_BROKERS / MONGODB_URI / REDIS_URL when set, else a local set started for the run.`;
 
@@ -70,7 +71,8 @@ export async function openBenchContext(args: BenchArgs, log: (line: string) => v
     redis = state.redis;
   }
   const topics: string[] = [];
-  const client: KafkaClientName = args.client ?? (librdkafkaAvailable() ? 'librdkafka' : 'kafkajs');
+  // The product's default client (core/config.ts), so the changeflow rows measure what users run by default.
+  const client: KafkaClientName = args.client ?? DEFAULT_KAFKA_CLIENT;
   const ctx: BenchContext = {
     kafka,
     mongodb,
