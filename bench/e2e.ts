@@ -17,7 +17,8 @@ import { z } from 'zod';
 import { startApp, type RunningApp } from '../core/app.js';
 import { compileConfig } from '../core/config.js';
 import { createLogger } from '../core/logger.js';
-import { createKafkaTransport, librdkafkaAvailable, type KafkaClientName } from '../core/kafka/index.js';
+import { DEFAULT_KAFKA_CLIENT } from '../core/config.js';
+import { createKafkaTransport, type KafkaClientName } from '../core/kafka/index.js';
 import type { Consumer } from '../core/kafka/transport.js';
 import { mongoSourcesFactory } from '../connectors/mongodb/source-component.js';
 import { processorComponent } from '../processors/manager.js';
@@ -321,7 +322,7 @@ const USAGE = `npm run bench:e2e -- [--rate N] [--seconds S] [--docs N] [--size 
   --docs        documents for the saturation figure (default 2000 per second of --seconds, at least 5000; --quick: 2000)
   --size        document size in bytes (default 1024)
   --partitions  partitions of the source topic (default 3)
-  --client      Kafka client of the service (default: librdkafka when built, else kafkajs)
+  --client      Kafka client of the service (default: the product default, kafkajs)
   --quick       a smoke run in seconds (figures not meaningful)
 Servers: KAFKA_BROKERS / MONGODB_URI when set, else a local set started for the run.`;
 
@@ -350,7 +351,7 @@ async function main(): Promise<void> {
   const parsed = argsSchema.safeParse(values);
   if (!parsed.success) throw new Error(`${parsed.error.issues.map((i) => i.message).join('\n')}\n\n${USAGE}`);
   const args = parsed.data;
-  const client: KafkaClientName = args.client ?? (librdkafkaAvailable() ? 'librdkafka' : 'kafkajs');
+  const client: KafkaClientName = args.client ?? DEFAULT_KAFKA_CLIENT;
   const log = (line: string): void => void process.stderr.write(`[bench:e2e] ${line}\n`);
   const opened = await openBenchContext({ quick: args.quick, size: args.size, seconds: args.seconds, partitions: args.partitions, client }, log);
   const { ctx } = opened;
