@@ -17,7 +17,7 @@ async function waitFor(check: () => boolean, what: string, child: ChildService, 
   try {
     await eventually(check, what, timeoutMs, intervalMs);
   } catch (error) {
-    throw new Error(`${(error as Error).message}\n--- child output ---\n${child.tail(40)}`);
+    throw new Error(`${(error as Error).message}\n--- child output ---\n${child.tail(40)}`, { cause: error });
   }
 }
 
