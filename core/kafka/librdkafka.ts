@@ -641,12 +641,19 @@ class RdkafkaAdmin implements Admin {
           cb,
         ),
       );
-    const [low, high] = await Promise.all([list(this.module.OffsetSpec.EARLIEST), list(this.module.OffsetSpec.LATEST)]);
-    return partitions.map((partition) => ({
-      partition,
-      low: String(low.find((o) => o.partition === partition)?.offset ?? 0),
-      high: String(high.find((o) => o.partition === partition)?.offset ?? 0),
-    }));
+    // Right after a topic is created the broker may answer a partition with an error or offset -1
+    // (not available yet): ask again rather than report -1 as an offset.
+    const read = async (): Promise<PartitionOffsets[]> => {
+      const [low, high] = await Promise.all([list(this.module.OffsetSpec.EARLIEST), list(this.module.OffsetSpec.LATEST)]);
+      const unknown = [...low, ...high].find((o) => o.error || o.offset < 0);
+      if (unknown) throw new UnavailableError(`Kafka offsets of ${topic} partition ${unknown.partition} are not available yet${unknown.error ? `: ${unknown.error.message}` : ''}`);
+      return partitions.map((partition) => ({
+        partition,
+        low: String(low.find((o) => o.partition === partition)?.offset ?? 0),
+        high: String(high.find((o) => o.partition === partition)?.offset ?? 0),
+      }));
+    };
+    return retry(read, { retries: 10, initialDelayMs: 100, maxDelayMs: 2_000 });
   }
 
   async groupOffsets(groupId: string, topic: string): Promise<TopicPartitionOffset[]> {
