@@ -8,16 +8,38 @@
 // report 4.4 by default; what the server really implements is documented in docs/testing.md.
 //
 // mongo-java-server keeps its oplog (local.oplog.rs) as an ordinary collection that only grows, and
-// opening a change stream scans it; a real replica set caps the oplog. We cap it too: every few
-// seconds the oldest entries beyond <oplogMaxEntries> (default 250,000) are removed.
+// every change-stream read (each getMore) scans and sorts all of it: reads get slower as history grows.
+// Two mends, both below: IndexedOplog keeps the same entries in a map ordered by timestamp as well, so
+// a read starts where its cursor stands; and, as a real replica set caps its oplog, every few seconds
+// the oldest entries beyond <oplogMaxEntries> (default 250,000) are removed.
+import de.bwaldvogel.mongo.MongoBackend;
 import de.bwaldvogel.mongo.MongoCollection;
+import de.bwaldvogel.mongo.MongoDatabase;
 import de.bwaldvogel.mongo.MongoServer;
 import de.bwaldvogel.mongo.MongoVersion;
+import de.bwaldvogel.mongo.backend.Cursor;
+import de.bwaldvogel.mongo.backend.CursorRegistry;
+import de.bwaldvogel.mongo.backend.Utils;
+import de.bwaldvogel.mongo.backend.aggregation.Aggregation;
 import de.bwaldvogel.mongo.backend.memory.MemoryBackend;
+import de.bwaldvogel.mongo.bson.BsonTimestamp;
 import de.bwaldvogel.mongo.bson.Document;
+import de.bwaldvogel.mongo.oplog.CollectionBackedOplog;
+import de.bwaldvogel.mongo.oplog.Oplog;
+import de.bwaldvogel.mongo.oplog.OplogCursor;
+import de.bwaldvogel.mongo.oplog.OplogPosition;
+import java.lang.reflect.Constructor;
+import java.lang.reflect.Field;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Method;
+import java.lang.reflect.Proxy;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.ConcurrentNavigableMap;
+import java.util.concurrent.ConcurrentSkipListMap;
+import java.util.function.Function;
+import java.util.stream.Stream;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -32,7 +54,7 @@ public class MongoLauncher {
         List<Integer> versionArray = new ArrayList<>();
         for (String part : versionString.split("\\.")) versionArray.add(Integer.parseInt(part));
 
-        MemoryBackend backend = new MemoryBackend();
+        IndexedOplogBackend backend = new IndexedOplogBackend();
         backend.version(new MongoVersion() {
             public List<Integer> getVersionArray() { return versionArray; }
             public int getWireVersion() { return wireVersion; }
@@ -48,24 +70,210 @@ public class MongoLauncher {
             return t;
         });
         trimmer.scheduleWithFixedDelay(() -> trimOplog(backend, oplogMaxEntries), 5, 5, TimeUnit.SECONDS);
+        System.out.println("oplog reads: " + backend.oplogKind());
         System.out.println("LISTENING " + bound.getHostString() + ":" + bound.getPort());
         System.out.flush();
         Thread.currentThread().join();
     }
 
     /** Removes the oldest oplog entries beyond {@code maxEntries}, as a capped oplog would. */
-    private static void trimOplog(MemoryBackend backend, int maxEntries) {
+    private static void trimOplog(IndexedOplogBackend backend, int maxEntries) {
         try {
             MongoCollection<?> oplog = backend.resolveDatabase("local").resolveCollection("oplog.rs", false);
             if (oplog == null) return;
             int excess = oplog.count() - maxEntries;
             if (excess <= 0) return;
             Object cutoff = oplog.queryAllAsStream().skip(excess).findFirst().map(d -> d.get("ts")).orElse(null);
-            if (cutoff == null) return;
+            if (!(cutoff instanceof BsonTimestamp)) return;
+            backend.forgetOplogBefore((BsonTimestamp) cutoff);
             int removed = oplog.deleteDocuments(new Document("ts", new Document("$lt", cutoff)), 0);
             System.out.println("oplog trimmed: removed " + removed + " oldest entries (cap " + maxEntries + ")");
         } catch (RuntimeException e) {
             System.out.println("oplog trim skipped: " + e);
+        }
+    }
+}
+
+/** The memory backend with {@link IndexedOplog} in place of the stock oplog when it can be built. */
+class IndexedOplogBackend extends MemoryBackend {
+    private IndexedOplog indexed;
+    private String fallbackReason;
+
+    @Override
+    @SuppressWarnings("unchecked")
+    protected Oplog createOplog() {
+        MongoDatabase local = resolveDatabase("local");
+        MongoCollection<Document> collection = (MongoCollection<Document>) local.resolveCollection("oplog.rs", false);
+        if (collection == null) collection = (MongoCollection<Document>) local.createCollectionOrThrowIfExists("oplog.rs");
+        try {
+            indexed = new IndexedOplog(this, collection, getCursorRegistry());
+            return indexed;
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            // A mongo-java-server version whose internals differ: keep its own oplog (correct, only slower).
+            fallbackReason = e.toString();
+            return new CollectionBackedOplog(this, collection, getCursorRegistry());
+        }
+    }
+
+    String oplogKind() {
+        return indexed != null ? "indexed by timestamp" : "stock full scan (" + fallbackReason + ")";
+    }
+
+    void forgetOplogBefore(BsonTimestamp cutoff) {
+        if (indexed != null) indexed.forgetBefore(cutoff);
+    }
+}
+
+/**
+ * mongo-java-server's oplog, with every entry also kept in a map ordered by timestamp. The stock
+ * oplog answers each change-stream read by filtering and sorting the whole oplog collection; here a
+ * read walks the map from the cursor's position, so its cost is what it returns, not the history.
+ * Writing entries and shaping change events stay the library's own (the stock oplog writes through a
+ * collection proxy that also records into the map, and its private event builder is called by
+ * reflection), so events are exactly what the stock oplog would return.
+ */
+class IndexedOplog implements Oplog {
+    private final CollectionBackedOplog stock;
+    private final CursorRegistry cursorRegistry;
+    private final ConcurrentSkipListMap<BsonTimestamp, Document> entries = new ConcurrentSkipListMap<>();
+    private final Method toChangeEvent;
+    private final Field positionTimestamp;
+    private final Object clock;
+    private final Method clockNow;
+    private final Constructor<?> invalidateCursor;
+
+    IndexedOplog(MongoBackend backend, MongoCollection<Document> collection, CursorRegistry cursorRegistry) throws ReflectiveOperationException {
+        this.cursorRegistry = cursorRegistry;
+        this.stock = new CollectionBackedOplog(backend, recordingProxy(collection), cursorRegistry);
+        toChangeEvent = CollectionBackedOplog.class.getDeclaredMethod("toChangeStreamResponseDocument", Document.class, Document.class);
+        toChangeEvent.setAccessible(true);
+        positionTimestamp = OplogPosition.class.getDeclaredField("timestamp");
+        positionTimestamp.setAccessible(true);
+        Field clockField = CollectionBackedOplog.class.getDeclaredField("oplogClock");
+        clockField.setAccessible(true);
+        clock = clockField.get(stock);
+        clockNow = clock.getClass().getDeclaredMethod("now");
+        clockNow.setAccessible(true);
+        invalidateCursor = Class.forName("de.bwaldvogel.mongo.oplog.InvalidateOplogCursor").getDeclaredConstructor(OplogPosition.class);
+        invalidateCursor.setAccessible(true);
+    }
+
+    @SuppressWarnings("unchecked")
+    private MongoCollection<Document> recordingProxy(MongoCollection<Document> target) {
+        return (MongoCollection<Document>) Proxy.newProxyInstance(MongoCollection.class.getClassLoader(), new Class<?>[] { MongoCollection.class }, (proxy, method, args) -> {
+            if (method.getName().equals("addDocument") && args != null && args.length == 1) {
+                record((Document) args[0]);
+            } else if (method.getName().equals("addDocuments") && args != null && args.length == 1 && args[0] instanceof Stream) {
+                List<Document> documents = ((Stream<Document>) args[0]).toList();
+                documents.forEach(this::record);
+                args = new Object[] { documents.stream() };
+            }
+            try {
+                return method.invoke(target, args);
+            } catch (InvocationTargetException e) {
+                throw e.getCause();
+            }
+        });
+    }
+
+    private void record(Document entry) {
+        entries.put((BsonTimestamp) entry.get("ts"), entry);
+    }
+
+    void forgetBefore(BsonTimestamp cutoff) {
+        entries.headMap(cutoff, false).clear();
+    }
+
+    @Override
+    public void handleInsert(String namespace, List<Document> documents) {
+        stock.handleInsert(namespace, documents);
+    }
+
+    @Override
+    public void handleUpdate(String namespace, Document selector, Document query, List<Object> modifiedIds) {
+        stock.handleUpdate(namespace, selector, query, modifiedIds);
+    }
+
+    @Override
+    public void handleDelete(String namespace, Document query, List<Object> deletedIds) {
+        stock.handleDelete(namespace, query, deletedIds);
+    }
+
+    @Override
+    public void handleDropCollection(String namespace) {
+        stock.handleDropCollection(namespace);
+    }
+
+    @Override
+    public Cursor createCursor(Document changeStream, String namespace, Aggregation aggregation) {
+        Document startAfter = (Document) changeStream.get("startAfter");
+        Document resumeAfter = (Document) changeStream.get("resumeAfter");
+        BsonTimestamp startAtOperationTime = (BsonTimestamp) changeStream.get("startAtOperationTime");
+        OplogPosition start;
+        if (startAfter != null) {
+            start = OplogPosition.fromDocument(startAfter);
+        } else if (resumeAfter != null) {
+            start = OplogPosition.fromDocument(resumeAfter);
+            if (droppedAtOrBefore(start, namespace)) return (Cursor) construct(invalidateCursor, start);
+        } else if (startAtOperationTime != null) {
+            start = new OplogPosition(startAtOperationTime).inclusive();
+        } else {
+            start = new OplogPosition((BsonTimestamp) call(clockNow, clock));
+        }
+        Function<OplogPosition, Stream<Document>> read = position -> aggregation.runStagesAsStream(
+            entries.tailMap(timestampOf(position), true).values().stream()
+                .filter(entry -> inNamespace(entry, namespace))
+                .filter(entry -> new OplogPosition((BsonTimestamp) entry.get("ts")).isAfter(position))
+                .map(entry -> (Document) call(toChangeEvent, stock, entry, changeStream)));
+        OplogCursor cursor = new OplogCursor(cursorRegistry.generateCursorId(), read, start);
+        cursorRegistry.add(cursor);
+        return cursor;
+    }
+
+    /** Resuming after the collection's drop event gives an invalidate, as the stock oplog does. */
+    private boolean droppedAtOrBefore(OplogPosition position, String namespace) {
+        String database = Utils.getDatabaseNameFromFullName(namespace);
+        Document drop = new Document("drop", Utils.getCollectionNameFromFullName(namespace));
+        ConcurrentNavigableMap<BsonTimestamp, Document> upTo = entries.headMap(timestampOf(position), true);
+        return upTo.values().stream().anyMatch(entry -> "c".equals(entry.get("op"))
+            && (database + ".$cmd").equals(entry.get("ns")) && drop.equals(entry.get("o")));
+    }
+
+    /** Same rule as the stock oplog: the watched namespace, or a command on its database. */
+    private static boolean inNamespace(Document entry, String namespace) {
+        String ns = (String) entry.get("ns");
+        if (ns.equals(namespace)) return true;
+        return Utils.getDatabaseNameFromFullName(namespace).equals(Utils.getDatabaseNameFromFullName(ns))
+            && Utils.getCollectionNameFromFullName(ns).equals("$cmd");
+    }
+
+    private BsonTimestamp timestampOf(OplogPosition position) {
+        try {
+            return (BsonTimestamp) positionTimestamp.get(position);
+        } catch (IllegalAccessException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static Object call(Method method, Object target, Object... args) {
+        try {
+            return method.invoke(target, args);
+        } catch (InvocationTargetException e) {
+            if (e.getCause() instanceof RuntimeException runtime) throw runtime;
+            throw new IllegalStateException(e.getCause());
+        } catch (IllegalAccessException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static Object construct(Constructor<?> constructor, Object... args) {
+        try {
+            return constructor.newInstance(args);
+        } catch (InvocationTargetException e) {
+            if (e.getCause() instanceof RuntimeException runtime) throw runtime;
+            throw new IllegalStateException(e.getCause());
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException(e);
         }
     }
 }
