@@ -28,6 +28,13 @@ const IDLE_READ_HELD_MS = 50;
 /** First pause after such a read; it doubles while reads stay empty, up to `maxAwaitMs`. */
 const IDLE_PAUSE_MIN_MS = 5;
 
+/** What one change-stream read returned: its events, the position after them, and how long it took. */
+interface ReadBatch {
+  events: Document[];
+  token: unknown;
+  elapsedMs: number;
+}
+
 export interface MongoSourceDeps {
   kafka: KafkaTransport;
   topics: TopicNames;
@@ -459,16 +466,20 @@ export class MongoSource {
     this.stream = stream;
     let lastHeartbeatToken: string | null = null;
     let idlePauseMs = 0;
+    // The next getMore, issued while the previous batch is encoded and handed to Kafka, so the
+    // server's read and our CPU work overlap instead of taking turns.
+    let readAhead: Promise<ReadBatch> | null = null;
     this.log.info({ position: position.describe() }, 'streaming');
     try {
       while (!this.stopping) {
         this.assertLease();
-        const batch = await this.readBatch(stream);
+        const batch = await (readAhead ?? this.readBatch(stream));
+        readAhead = null;
         if (this.stopping) break;
         if (batch.events.length === 0) {
           this.caughtUp = sender.inFlight === 0;
           // Heartbeat: an idle stream still advances its postBatchResumeToken; store it so the position stays inside the oplog.
-          const token = stream.resumeToken;
+          const token = batch.token;
           if (token) {
             const text = canonicalText(token);
             if (text !== lastHeartbeatToken) {
@@ -488,9 +499,13 @@ export class MongoSource {
         }
         idlePauseMs = 0;
         this.caughtUp = false;
+        const invalidated = batch.events.some((e) => e['operationType'] === 'invalidate');
+        if (!invalidated) {
+          readAhead = this.readBatch(stream);
+          readAhead.catch(() => undefined); // awaited (and its error handled) at the top of the loop or below
+        }
         await this.submitChanges(admin, sender, batch.events, batch.token);
         await this.maybeCheckpoint(producer, acked);
-        const invalidated = batch.events.some((e) => e['operationType'] === 'invalidate');
         if (invalidated) {
           await sender.drain();
           await this.save(producer, acked);
@@ -500,6 +515,7 @@ export class MongoSource {
         }
       }
     } catch (error) {
+      await readAhead?.catch(() => undefined);
       await sender.settle();
       if (this.stopping) {
         await this.save(producer, acked).catch(() => undefined);
@@ -512,6 +528,7 @@ export class MongoSource {
       if (!(error instanceof LeaseLostError)) await this.save(producer, acked).catch(() => undefined);
       throw error;
     }
+    await readAhead?.catch(() => undefined);
     await sender.drain();
     await this.save(producer, acked);
     return null;
@@ -532,7 +549,7 @@ export class MongoSource {
     }
   }
 
-  private async readBatch(stream: ChangeStream): Promise<{ events: Document[]; token: unknown; elapsedMs: number }> {
+  private async readBatch(stream: ChangeStream): Promise<ReadBatch> {
     const started = performance.now();
     const first = await stream.tryNext();
     if (first === null) return { events: [], token: stream.resumeToken, elapsedMs: performance.now() - started };
