@@ -9,16 +9,27 @@ import type { BenchContext, BenchRow, BenchStage } from './stage.js';
 import { formatTable } from './table.js';
 import { rssMiB } from './timing.js';
 
-function limitOf(stage: BenchStage, ctx: BenchContext): string | undefined {
-  return typeof stage.limitName === 'function' ? stage.limitName(ctx) : stage.limitName;
+/** The names of the rows a stage is compared with (one, or several whose slowest counts). */
+function limitsOf(stage: BenchStage, ctx: BenchContext): readonly string[] {
+  const named = typeof stage.limitName === 'function' ? stage.limitName(ctx) : stage.limitName;
+  if (named === undefined) return [];
+  return typeof named === 'string' ? [named] : named;
+}
+
+/** Of the rows named, the slowest that ran without error. */
+function slowestOf(rows: readonly BenchRow[], names: readonly string[]): BenchRow | undefined {
+  const candidates = rows.filter((r) => names.includes(r.name) && !r.error && r.eventsPerSec > 0);
+  return candidates.reduce<BenchRow | undefined>((slowest, r) => (!slowest || r.eventsPerSec < slowest.eventsPerSec ? r : slowest), undefined);
 }
 
 /** Runs stages in order; a failing stage becomes a FAILED row and the run goes on. */
 export async function runStages(stages: readonly BenchStage[], ctx: BenchContext): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
+  const limitNames = new Map<BenchRow, readonly string[]>();
   for (const stage of stages) {
     ctx.log(`▶ ${stage.name}`);
-    const limitName = limitOf(stage, ctx);
+    const names = limitsOf(stage, ctx);
+    const limitName = names.length === 1 ? names[0] : undefined;
     try {
       // A stage that hangs (a crashed consumer never resolving) must not hang the whole run.
       const limitMs = ctx.durationMs * 6 + 180_000;
@@ -30,6 +41,7 @@ export async function runStages(stages: readonly BenchStage[], ctx: BenchContext
       const row: BenchRow = { name: stage.name, kind: stage.kind, ...result, rssMiB: result.rssMiB ?? rssMiB() };
       row.mbPerSec ??= (result.eventsPerSec * ctx.messageBytes) / 1048576;
       if (limitName) row.limitName = limitName;
+      limitNames.set(row, names);
       rows.push(row);
       ctx.log(`  ${Math.round(result.eventsPerSec).toLocaleString()} events/s over ${result.seconds.toFixed(1)} s`);
     } catch (error) {
@@ -39,8 +51,10 @@ export async function runStages(stages: readonly BenchStage[], ctx: BenchContext
     }
   }
   for (const row of rows) {
-    const limit = rows.find((r) => r.name === row.limitName && !r.error);
-    if (limit && !row.error && limit.eventsPerSec > 0) row.ratio = row.eventsPerSec / limit.eventsPerSec;
+    const limit = slowestOf(rows, limitNames.get(row) ?? []);
+    if (!limit || row.error) continue;
+    row.limitName = limit.name;
+    row.ratio = row.eventsPerSec / limit.eventsPerSec;
   }
   return rows;
 }
@@ -75,7 +89,7 @@ export async function runBench(stages: readonly BenchStage[], argv: string[] = p
     log(`kafka ${ctx.kafka}, mongodb ${ctx.mongodb}; ${ctx.messageBytes} B messages, ${ctx.durationMs / 1000} s per figure, changeflow rows on ${ctx.client}${ctx.quick ? ' (quick: figures not meaningful)' : ''}`);
     // Stages picked by `focus` and `--only`, plus the limit rows they are compared with.
     const picked = stages.filter((s) => (focus ? focus(s) : true) && (!args.only || s.name.includes(args.only)));
-    const limits = new Set(picked.map((s) => limitOf(s, ctx)).filter((n): n is string => n !== undefined));
+    const limits = new Set(picked.flatMap((s) => limitsOf(s, ctx)));
     const selected = stages.filter((s) => picked.includes(s) || limits.has(s.name));
     const rows = await runStages(selected, ctx);
     const loaded = loadLibrdkafka();

@@ -44,7 +44,8 @@ export interface BenchFigure {
 export interface BenchStage {
   name: string;
   kind: 'limit' | 'changeflow';
-  limitName?: string | ((ctx: BenchContext) => string);
+  /** The limit row; several names mean "the slowest of these rows that ran" (e.g. a pipeline's parts). */
+  limitName?: string | readonly string[] | ((ctx: BenchContext) => string | readonly string[]);
   run(ctx: BenchContext): Promise<BenchFigure>;
 }
 
