@@ -203,7 +203,13 @@ export class TriggerRuntime {
     lane.context = context;
     lane.highWatermark = batch.highWatermark;
     if (lane.firstBufferedAt === 0) lane.firstBufferedAt = Date.now();
+    // Not awaited: the consumer fetches this partition's next batch while this one is processed, and
+    // that batch waits on `busy` above, so order, commit-after-ack and the memory bound are kept.
+    lane.busy = this.drain(lane).catch((error: unknown) => this.log.error({ topic: lane.topic, partition: lane.partition, err: errorMessage(error) }, 'batch drain failed'));
+  }
 
+  /** Flushes the lane's full batches, then the rest if it waited long enough or caught up; else arms the max-wait timer. */
+  private async drain(lane: Lane): Promise<void> {
     const { maxSize, maxWaitMs, lingerWhenCaughtUp } = this.definition.batch;
     while (lane.buffer.length >= maxSize) {
       if (!(await this.flush(lane, maxSize))) return;
@@ -314,7 +320,10 @@ export class TriggerRuntime {
     this.abort.abort();
     for (const lane of this.lanes.values()) if (lane.timer) clearTimeout(lane.timer);
     const timeout = this.options.stopTimeoutMs ?? 10_000;
-    // Commits already sent for acknowledged batches are worth waiting for: fewer repeats after a restart.
+    // A batch in flight sees the abort and ends uncommitted (a hanging sink is given up on after the
+    // timeout), so the sinks are not stopped under it; commits already sent for acknowledged batches
+    // are worth waiting for: fewer repeats after a restart.
+    await withTimeout(Promise.all([...this.lanes.values()].map((l) => l.busy)), timeout).catch(() => undefined);
     await withTimeout(Promise.all([...this.lanes.values()].map((l) => l.commits)), timeout).catch(() => undefined);
     if (this.consumer) {
       const consumer = this.consumer;
