@@ -217,7 +217,48 @@ const decodeRow: BenchStage = {
   },
 };
 
+/**
+ * The bare consumer loop of the run's client on the processor rows' own topic (their headers and
+ * values), decoding every value as the processor must: what a processor could reach if everything
+ * besides consuming and decoding were free. The limit row reads another topic and decodes nothing.
+ */
+const consumeDecodeRow: BenchStage = {
+  name: 'processor: bare consumer + decode on the same topic (no processor)',
+  kind: 'changeflow',
+  limitName: (ctx) => LIMIT.consume(ctx.client),
+  async run(ctx) {
+    const { topic, events: total } = await processorTopic(ctx);
+    const consumer = createKafkaTransport(ctx.client, { brokers: [ctx.kafka], clientId: 'changeflow-bench' }).consumer({ groupId: unique('consume-decode'), fromBeginning: true });
+    await consumer.connect();
+    await consumer.subscribe([topic]);
+    let count = 0;
+    let started = 0;
+    let stoppedAt = 0;
+    let cpu = process.cpuUsage();
+    let done: () => void = () => undefined;
+    const finished = new Promise<void>((resolve) => (done = resolve));
+    await consumer.run(async (batch) => {
+      if (stoppedAt) return;
+      if (!started) {
+        started = nowMs();
+        cpu = process.cpuUsage();
+      }
+      for (const record of batch.records) if (record.value) parseChangeEvent(record.value);
+      count += batch.records.length;
+      if (nowMs() - started >= ctx.durationMs || count >= total) {
+        stoppedAt = nowMs();
+        done();
+      }
+    });
+    await finished;
+    const note = `JSON.parse + envelope check of every value, no commits; ${cpuPerEvent(cpu, count)}`;
+    await consumer.disconnect();
+    return figure(ctx, count, (stoppedAt - started) / 1000, note);
+  },
+};
+
 export const stages: BenchStage[] = [
+  consumeDecodeRow,
   processorRow('processor: no function → no-op sink', undefined, 'decode + sink + commit'),
   processorRow('processor: no-op function → no-op sink', NOOP, 'sandbox call returning nothing'),
   processorRow('processor: trivial function → no-op sink', TRIVIAL, 'one set action per event'),
