@@ -140,6 +140,13 @@ class IndexedOplog implements Oplog {
     private final CollectionBackedOplog stock;
     private final CursorRegistry cursorRegistry;
     private final ConcurrentSkipListMap<BsonTimestamp, Document> entries = new ConcurrentSkipListMap<>();
+    /**
+     * Held from taking an entry's timestamp until the entry is in the map. Without it, two writes on
+     * different connections could land out of timestamp order, a read between them would move its
+     * cursor past the later one, and the earlier one would never be returned (a lost change event; the
+     * stock oplog has the same race).
+     */
+    private final Object writeLock = new Object();
     private final Method toChangeEvent;
     private final Field positionTimestamp;
     private final Object clock;
@@ -190,22 +197,30 @@ class IndexedOplog implements Oplog {
 
     @Override
     public void handleInsert(String namespace, List<Document> documents) {
-        stock.handleInsert(namespace, documents);
+        synchronized (writeLock) {
+            stock.handleInsert(namespace, documents);
+        }
     }
 
     @Override
     public void handleUpdate(String namespace, Document selector, Document query, List<Object> modifiedIds) {
-        stock.handleUpdate(namespace, selector, query, modifiedIds);
+        synchronized (writeLock) {
+            stock.handleUpdate(namespace, selector, query, modifiedIds);
+        }
     }
 
     @Override
     public void handleDelete(String namespace, Document query, List<Object> deletedIds) {
-        stock.handleDelete(namespace, query, deletedIds);
+        synchronized (writeLock) {
+            stock.handleDelete(namespace, query, deletedIds);
+        }
     }
 
     @Override
     public void handleDropCollection(String namespace) {
-        stock.handleDropCollection(namespace);
+        synchronized (writeLock) {
+            stock.handleDropCollection(namespace);
+        }
     }
 
     @Override
