@@ -11,7 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { MongoClient, type ChangeStream, type Collection, type Document } from 'mongodb';
+import { MongoClient, type ChangeStream, type Collection } from 'mongodb';
 import { pino } from 'pino';
 import { z } from 'zod';
 import { startApp, type RunningApp } from '../core/app.js';
@@ -23,6 +23,7 @@ import type { Consumer } from '../core/kafka/transport.js';
 import { mongoSourcesFactory } from '../connectors/mongodb/source-component.js';
 import { processorComponent } from '../processors/manager.js';
 import { LIMIT } from './limits.js';
+import { followChanges } from './lib/follow-changes.js';
 import { openBenchContext } from './lib/context.js';
 import type { BenchContext, BenchFigure, BenchStage } from './lib/stage.js';
 import { atFixedRate, LatencySamples, nowMs, rssMiB } from './lib/timing.js';
@@ -92,15 +93,18 @@ async function startPipeline(ctx: BenchContext, label: string): Promise<SyncPipe
   const arrivals = new Map<number, number>();
   const watcher = new MongoClient(ctx.mongodb);
   await watcher.connect();
-  // A short await: mongo-java-server holds a getMore until its batch is full or the await time passed, which would add to every arrival.
+  // A short await: a real server holds an empty getMore for it, which would add to every arrival.
   const stream: ChangeStream = watcher.db(dbB).collection('docs').watch([], { batchSize: 1000, maxAwaitTimeMS: 20 });
-  stream.on('change', (change: Document) => {
-    const at = clock();
-    // mongo-java-server puts a replacement's new document in documentKey; a real server in fullDocument.
-    const doc = (change['fullDocument'] ?? change['documentKey']) as Partial<BenchDoc> | undefined;
-    if (typeof doc?.seq === 'number' && !arrivals.has(doc.seq)) arrivals.set(doc.seq, at);
-  });
-  stream.on('error', (error: unknown) => ctx.log(`change stream on B failed: ${(error as Error).message}`));
+  const follower = followChanges(
+    stream,
+    (change) => {
+      const at = clock();
+      // mongo-java-server puts a replacement's new document in documentKey; a real server in fullDocument.
+      const doc = (change['fullDocument'] ?? change['documentKey']) as Partial<BenchDoc> | undefined;
+      if (typeof doc?.seq === 'number' && !arrivals.has(doc.seq)) arrivals.set(doc.seq, at);
+    },
+    (error) => ctx.log(`change stream on B failed: ${(error as Error).message}`),
+  );
 
   // The side consumer splits the path in two: writer → Kafka (source) and Kafka → B (processor + sink).
   const inKafka = new Map<number, { createdAt: number; fetchedAt: number }>();
@@ -143,7 +147,7 @@ async function startPipeline(ctx: BenchContext, label: string): Promise<SyncPipe
       return to - from;
     },
     async close() {
-      await stream.close().catch(() => undefined);
+      await follower.stop();
       await side.disconnect().catch(() => undefined);
       await app.stop();
       for (const db of [dbA, dbB, meta, `${name}_sync`]) await client.db(db).dropDatabase().catch(() => undefined);
@@ -185,6 +189,8 @@ export interface FixedRateResult {
    * (the processor's batching, function and sink write, and B's own change stream).
    */
   segments: { toKafkaClient: SegmentLatency; toConsumer: SegmentLatency; toB: SegmentLatency };
+  /** p99 of the documents written in each second of the run, ms: shows whether the tail is steady or one spike. */
+  p99PerSecondMs: number[];
 }
 
 function segment(samples: LatencySamples): SegmentLatency {
@@ -196,11 +202,23 @@ function segmentsText(s: FixedRateResult['segments']): string {
   return `p50/p99 ms: ${part('write→source send', s.toKafkaClient)}, ${part('→consumer', s.toConsumer)}, ${part('→B', s.toB)}`;
 }
 
-/** (a) Writes at `rate`/s for `durationMs`, one insert each, and measures write → arrival in B per document. */
+/** Writes at the offered rate before the measured ones (see measureFixedRate). */
+const FIXED_RATE_WARMUP_MS = 3_000;
+
+/**
+ * (a) Writes at `rate`/s for `durationMs` (after a warm-up at the same rate), one insert each, and
+ * measures write → arrival in B per document.
+ */
 export async function measureFixedRate(ctx: BenchContext, rate: number): Promise<FixedRateResult> {
   const pipeline = await startPipeline(ctx, 'rate');
   try {
     const pad = padFor(ctx.messageBytes);
+    // The same load for a few seconds first, not counted: the figure is the steady state, not the
+    // first seconds of a cold path (JIT, connection pools, the consumer's first fetches).
+    const warmupMs = ctx.quick ? 500 : FIXED_RATE_WARMUP_MS;
+    await atFixedRate(rate, warmupMs, async (i) => {
+      await pipeline.source.insertOne({ _id: `w${i}`, seq: -1_000_000 - i, writtenAt: clock(), pad });
+    });
     const { sent, seconds } = await atFixedRate(rate, ctx.durationMs, async (seq) => {
       await pipeline.source.insertOne({ _id: `d${seq}`, seq, writtenAt: clock(), pad });
     });
@@ -211,11 +229,13 @@ export async function measureFixedRate(ctx: BenchContext, rate: number): Promise
     const toB = new LatencySamples();
     const docs = pipeline.source.find({ seq: { $gte: 0 } }, { projection: { seq: 1, writtenAt: 1 } });
     let max = 0;
+    const bySecond: LatencySamples[] = [];
     for await (const doc of docs) {
       const arrived = pipeline.arrivals.get(doc.seq) ?? Number.NaN;
       const ms = arrived - doc.writtenAt;
       latency.add(ms);
       max = Math.max(max, ms);
+      (bySecond[Math.floor(doc.seq / rate)] ??= new LatencySamples()).add(ms);
       const kafka = pipeline.inKafka.get(doc.seq);
       if (kafka) {
         toKafkaClient.add(kafka.createdAt - doc.writtenAt);
@@ -233,6 +253,7 @@ export async function measureFixedRate(ctx: BenchContext, rate: number): Promise
       p99Ms: latency.percentile(99) ?? 0,
       maxMs: max,
       segments: { toKafkaClient: segment(toKafkaClient), toConsumer: segment(toConsumer), toB: segment(toB) },
+      p99PerSecondMs: Array.from(bySecond, (samples) => Math.round(samples?.percentile(99) ?? Number.NaN)),
     };
   } finally {
     await pipeline.close();
@@ -299,7 +320,7 @@ export const stages: BenchStage[] = [
     limitName: (ctx) => LIMIT.roundTrip(ctx.client),
     async run(ctx): Promise<BenchFigure> {
       const r = await measureFixedRate(ctx, 1_000);
-      return { eventsPerSec: r.achievedPerSec, p50Ms: r.p50Ms, p99Ms: r.p99Ms, events: r.events, seconds: r.seconds, rssMiB: rssMiB(), note: `offered 1000/s; write in A → arrival in B; max ${r.maxMs.toFixed(0)} ms; ${segmentsText(r.segments)}` };
+      return { eventsPerSec: r.achievedPerSec, p50Ms: r.p50Ms, p99Ms: r.p99Ms, events: r.events, seconds: r.seconds, rssMiB: rssMiB(), note: `offered 1000/s after ${FIXED_RATE_WARMUP_MS / 1000} s at that rate; write in A → arrival in B; max ${r.maxMs.toFixed(0)} ms; ${segmentsText(r.segments)}; p99 per second ${r.p99PerSecondMs.join(' ')}` };
     },
   },
   {
@@ -385,6 +406,7 @@ async function main(): Promise<void> {
     const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
     for (const r of rows) console.log(`| ${r.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join(' | ')} |`);
     console.log(`fixed rate, ${segmentsText(fixed.segments)}`);
+    console.log(`fixed rate, p99 ms of each second's writes: ${fixed.p99PerSecondMs.join(' ')}`);
     console.log(
       JSON.stringify({
         bench: 'e2e',
