@@ -24,12 +24,13 @@ import { mongoSourcesFactory } from '../connectors/mongodb/source-component.js';
 import { processorComponent } from '../processors/manager.js';
 import { LIMIT } from './limits.js';
 import { followChanges } from './lib/follow-changes.js';
+import { runRateWriter, wallClock } from './lib/rate-writer.js';
 import { openBenchContext } from './lib/context.js';
 import type { BenchContext, BenchFigure, BenchStage } from './lib/stage.js';
-import { atFixedRate, LatencySamples, nowMs, rssMiB } from './lib/timing.js';
+import { LatencySamples, nowMs, rssMiB } from './lib/timing.js';
 
-/** Wall-clock milliseconds with sub-millisecond resolution (write and arrival are stamped in this process). */
-const clock = (): number => performance.timeOrigin + performance.now();
+/** Wall-clock milliseconds with sub-millisecond resolution (writes are stamped on the writer's thread, arrivals here). */
+const clock = wallClock;
 
 interface BenchDoc {
   _id: string;
@@ -216,12 +217,7 @@ export async function measureFixedRate(ctx: BenchContext, rate: number): Promise
     // The same load for a few seconds first, not counted: the figure is the steady state, not the
     // first seconds of a cold path (JIT, connection pools, the consumer's first fetches).
     const warmupMs = ctx.quick ? 500 : FIXED_RATE_WARMUP_MS;
-    await atFixedRate(rate, warmupMs, async (i) => {
-      await pipeline.source.insertOne({ _id: `w${i}`, seq: -1_000_000 - i, writtenAt: clock(), pad });
-    });
-    const { sent, seconds } = await atFixedRate(rate, ctx.durationMs, async (seq) => {
-      await pipeline.source.insertOne({ _id: `d${seq}`, seq, writtenAt: clock(), pad });
-    });
+    const { sent, seconds } = await runRateWriter({ uri: ctx.mongodb, db: pipeline.source.dbName, coll: pipeline.source.collectionName, ratePerSec: rate, warmupMs, durationMs: ctx.durationMs, pad });
     await pipeline.allArrived(0, sent, 60_000);
     const latency = new LatencySamples();
     const toKafkaClient = new LatencySamples();
