@@ -31,6 +31,9 @@ export interface DemoSessionIo {
   note: (line: string) => void;
 }
 
+/** How long the generator waits for the source to fix its start position before writing anyway. */
+const SOURCE_START_TIMEOUT_MS = 60_000;
+
 /**
  * `changeflow dev`: local servers, the service with the demo pipeline, the generator and the live
  * view. `stop()` may be called at any time, also while `start()` is still running: it waits for the
@@ -54,6 +57,17 @@ export class DemoSession {
   start(): Promise<void> {
     this.starting ??= this.run();
     return this.starting;
+  }
+
+  /** Waits until the source reports `snapshot` or `streaming` (its start position is stored); false on timeout or stop. */
+  private async sourcePositioned(app: RunningApp, sourceName: string, timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.stopping && Date.now() < deadline) {
+      const detail = app.context.health.report().components[`source:${sourceName}`]?.detail;
+      if (detail === 'snapshot' || detail === 'streaming') return true;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    return false;
   }
 
   /** Stops the view, the generator, the service and (unless kept or not ours) the local servers. */
@@ -131,6 +145,13 @@ export class DemoSession {
 
     const app = (this.app = await startApp(config, componentFactories, { logger, metrics: registry }));
     this.undo.push({ what: 'the service', run: () => app.stop() });
+    if (this.stopping) return;
+    // The source fixes its start position a moment after the service is up (lease, stored offsets,
+    // cluster time); a write before that is in no change stream, so the generator waits for it.
+    if (!(await this.sourcePositioned(app, names.source, SOURCE_START_TIMEOUT_MS))) {
+      if (this.stopping) return;
+      logger.warn(`source "${names.source}" did not report its start position within ${SOURCE_START_TIMEOUT_MS / 1000} s; starting the generator anyway`);
+    }
     if (this.stopping) return;
 
     let generatorNote = options.generator ? '' : 'off (--no-generator)';
