@@ -87,9 +87,9 @@ public class MongoLauncher {
             if (oplog == null) return;
             int excess = oplog.count() - maxEntries;
             if (excess <= Math.max(1, maxEntries / 10)) return;
-            Object cutoff = oplog.queryAllAsStream().skip(excess).findFirst().map(d -> d.get("ts")).orElse(null);
-            if (!(cutoff instanceof BsonTimestamp)) return;
-            backend.forgetOplogBefore((BsonTimestamp) cutoff);
+            BsonTimestamp cutoff = backend.oplogTimestampAt(excess);
+            if (cutoff == null) return;
+            backend.forgetOplogBefore(cutoff);
             int removed = oplog.deleteDocuments(new Document("ts", new Document("$lt", cutoff)), 0);
             System.out.println("oplog trimmed: removed " + removed + " oldest entries (cap " + maxEntries + ")");
         } catch (RuntimeException e) {
@@ -125,6 +125,18 @@ class IndexedOplogBackend extends MemoryBackend {
 
     void forgetOplogBefore(BsonTimestamp cutoff) {
         if (indexed != null) indexed.forgetBefore(cutoff);
+    }
+
+    /**
+     * The timestamp of the oplog entry with {@code index} older ones. Not the collection's natural
+     * order: the memory backend reuses the slots of removed documents, so after a trim new entries
+     * sit among old ones (taking the cutoff from that order removed nothing, or the wrong entries).
+     */
+    BsonTimestamp oplogTimestampAt(int index) {
+        if (indexed != null) return indexed.timestampAt(index);
+        MongoCollection<?> oplog = resolveDatabase("local").resolveCollection("oplog.rs", false);
+        if (oplog == null) return null;
+        return oplog.queryAllAsStream().map(d -> (BsonTimestamp) d.get("ts")).sorted().skip(index).findFirst().orElse(null);
     }
 }
 
@@ -193,6 +205,10 @@ class IndexedOplog implements Oplog {
 
     void forgetBefore(BsonTimestamp cutoff) {
         entries.headMap(cutoff, false).clear();
+    }
+
+    BsonTimestamp timestampAt(int index) {
+        return entries.keySet().stream().skip(index).findFirst().orElse(null);
     }
 
     @Override
