@@ -61,12 +61,18 @@ async function timeBatches(ctx: BenchContext, write: () => Promise<number>): Pro
   return { eventsPerSec: events / seconds, events, seconds, ...(p50Ms === undefined ? {} : { p50Ms }), ...(p99Ms === undefined ? {} : { p99Ms }), note: `batches of ${SINK_BATCH}; p50/p99 ms = one batch's write` };
 }
 
-async function withSink<T>(ctx: BenchContext, create: (context: ReturnType<typeof processorContext>) => Sink, use: (sink: Sink) => Promise<T>): Promise<T> {
+/** Starts the sink `create` makes and times its writes of fresh event batches. */
+async function sinkFigure(ctx: BenchContext, create: (context: ReturnType<typeof processorContext>) => Sink): Promise<BenchFigure> {
   const context = processorContext({ brokers: ctx.kafka, mongodbUri: ctx.mongodb, client: ctx.client });
   const sink = create(context);
+  const next = eventBatches(ctx, 'bench', 'docs');
   await sink.start();
   try {
-    return await use(sink);
+    return await timeBatches(ctx, async () => {
+      const records = next();
+      await sink.write(records);
+      return records.length;
+    });
   } finally {
     await sink.stop();
     await context.close();
@@ -105,15 +111,8 @@ const mongodbSinkRow: BenchStage = {
     const run = runId();
     const db = `bench_sink_${run}`;
     const config = mongodbSinkSchema.parse({ name: 'b', kind: 'mongodb', uri: ctx.mongodb, db, stateDb: `${db}_state` });
-    const next = eventBatches(ctx, 'bench', 'docs');
     try {
-      return await withSink(ctx, (context) => mongodbSinkKind.create(config, { trigger: `bench-${run}`, context }), (sink) =>
-        timeBatches(ctx, async () => {
-          const records = next();
-          await sink.write(records);
-          return records.length;
-        }),
-      );
+      return await sinkFigure(ctx, (context) => mongodbSinkKind.create(config, { trigger: `bench-${run}`, context }));
     } finally {
       const client = new MongoClient(ctx.mongodb);
       await client.connect();
@@ -179,15 +178,8 @@ const redisSinkRow: BenchStage = {
     const run = runId();
     const keyPrefix = `bench-sink-${run}:`;
     const config = redisSinkSchema.parse({ name: 'cache', kind: 'redis', url, keyPrefix });
-    const next = eventBatches(ctx, 'bench', 'docs');
     try {
-      return await withSink(ctx, (context) => redisSinkKind.create(config, { trigger: `bench-${run}`, context }), (sink) =>
-        timeBatches(ctx, async () => {
-          const records = next();
-          await sink.write(records);
-          return records.length;
-        }),
-      );
+      return await sinkFigure(ctx, (context) => redisSinkKind.create(config, { trigger: `bench-${run}`, context }));
     } finally {
       await dropKeys(url, keyPrefix);
     }
