@@ -209,6 +209,8 @@ export const stages: BenchStage[] = [
         throw error;
       }
     },
+    // Kept open for the snapshot row when it runs next; closed here when it does not (`--only`).
+    finish: closeRig,
   },
   {
     name: 'source, initial snapshot',

@@ -36,4 +36,20 @@ describe('bench runner ratios', () => {
     expect(rows[0]?.ratio).toBeUndefined();
     expect(rows[0]?.limitName).toBeUndefined();
   });
+
+  it('calls every stage finish hook once, after every stage ran, even when a stage failed', async () => {
+    const order: string[] = [];
+    const tracked = (name: string, fail = false): BenchStage => ({
+      name,
+      kind: 'changeflow',
+      run: async () => {
+        order.push(`run ${name}`);
+        if (fail) throw new Error('down');
+        return { eventsPerSec: 1, events: 1, seconds: 1 };
+      },
+      finish: async () => void order.push(`finish ${name}`),
+    });
+    await runStages([tracked('a'), tracked('b', true)], ctx);
+    expect(order).toEqual(['run a', 'run b', 'finish a', 'finish b']);
+  });
 });

@@ -50,6 +50,7 @@ export async function runStages(stages: readonly BenchStage[], ctx: BenchContext
       rows.push({ name: stage.name, kind: stage.kind, eventsPerSec: 0, events: 0, seconds: 0, error: message, ...(limitName ? { limitName } : {}) });
     }
   }
+  for (const stage of stages) await stage.finish?.().catch((error: unknown) => ctx.log(`  ${stage.name}: clean-up failed: ${error instanceof Error ? error.message : String(error)}`));
   for (const row of rows) {
     const limit = slowestOf(rows, limitNames.get(row) ?? []);
     if (!limit || row.error) continue;

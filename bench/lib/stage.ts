@@ -47,6 +47,8 @@ export interface BenchStage {
   /** The limit row; several names mean "the slowest of these rows that ran" (e.g. a pipeline's parts). */
   limitName?: string | readonly string[] | ((ctx: BenchContext) => string | readonly string[]);
   run(ctx: BenchContext): Promise<BenchFigure>;
+  /** Called once after every selected stage ran: releases what stages share (e.g. a client kept for a later row). */
+  finish?(): Promise<void>;
 }
 
 export interface BenchRow extends BenchFigure {
