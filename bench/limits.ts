@@ -7,10 +7,11 @@ import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
-import { MongoClient } from 'mongodb';
+import { MongoClient, type Collection } from 'mongodb';
 import { createKafkaTransport, librdkafkaAvailable, type KafkaClientName } from '../core/kafka/index.js';
 import { loadLibrdkafka, type RdConsumer, type RdMessage, type RdProducer } from '../core/kafka/librdkafka-binding.js';
 import type { KafkaTransport, OutgoingRecord } from '../core/kafka/transport.js';
+import { backlogSize, insertBacklog, type BacklogDoc } from './lib/backlog.js';
 import { parseConsumerPerf, parseProducerPerf, runKafkaTool } from './lib/kafka-tools.js';
 import { payloadPool } from './lib/payload.js';
 import type { BenchContext, BenchFigure, BenchStage } from './lib/stage.js';
@@ -26,6 +27,7 @@ export const LIMIT = {
   consume: (client: KafkaClientName) => `consume bare loop, ${client} via transport`,
   roundTrip: (client: KafkaClientName) => `produce→consume latency @1000/s, ${client}`,
   watch: 'mongodb watch() loop',
+  watchCatchUp: 'mongodb watch() catch-up on a backlog',
 } as const;
 
 /** Records per send() and sends in flight in the bare producer loops (the source's pipelining shape). */
@@ -463,6 +465,72 @@ const watchLoop: BenchStage = {
   },
 };
 
+/** A resume token just after a marker document, so a later watch() reads everything written after it. */
+async function positionAfterMarker(coll: Collection<BacklogDoc>): Promise<unknown> {
+  const stream = coll.watch([]);
+  try {
+    // watch() is lazy: the first read opens the stream at the current position, before the marker.
+    await stream.tryNext();
+    await coll.insertOne({ _id: -1, t: Date.now(), pad: '' });
+    const change = await Promise.race([
+      stream.next(),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the change stream delivered no event within 30 s')), 30_000).unref()),
+    ]);
+    return change._id;
+  } finally {
+    await stream.close();
+  }
+}
+
+/**
+ * The server streaming a backlog with nothing else running: `--seconds` × 15,000 documents are written
+ * first, then a change stream resumes before them and reads them all; events/s from watch() to the last
+ * event. Its changeflow counterpart is the source catching up on the same kind of backlog.
+ */
+const watchCatchUp: BenchStage = {
+  name: LIMIT.watchCatchUp,
+  kind: 'limit',
+  async run(ctx) {
+    const dbName = unique('watchcu').replace(/-/g, '_');
+    const client = new MongoClient(ctx.mongodb);
+    await client.connect();
+    try {
+      const coll = client.db(dbName).collection<BacklogDoc>('events');
+      const resumeAfter = await positionAfterMarker(coll);
+      const count = backlogSize(ctx);
+      const insertSeconds = await insertBacklog(coll, count, ctx);
+      const stream = coll.watch([], { batchSize: 1000, resumeAfter });
+      const started = nowMs();
+      let received = 0;
+      let lastAt = started;
+      try {
+        await new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`watch() read ${received} of ${count} backlog events within 300 s`)), 300_000);
+          stream.on('change', (change: { operationType: string }) => {
+            if (change.operationType !== 'insert') return;
+            received += 1;
+            lastAt = nowMs();
+            if (received >= count) {
+              clearTimeout(timer);
+              resolve();
+            }
+          });
+          stream.on('error', (error) => {
+            clearTimeout(timer);
+            reject(error);
+          });
+        });
+      } finally {
+        await stream.close();
+      }
+      return figure(ctx, received, (lastAt - started) / 1000, undefined, `${count} documents written first (${insertSeconds.toFixed(1)} s), then read from a resume token before them`);
+    } finally {
+      await client.db(dbName).dropDatabase().catch(() => undefined);
+      await client.close();
+    }
+  },
+};
+
 /** The limit rows, in table order. Rows for a client that is not built are left out. */
 export function limitStages(): BenchStage[] {
   const all = clients();
@@ -477,6 +545,7 @@ export function limitStages(): BenchStage[] {
     ...all.map(consumeThroughTransport),
     ...all.map(roundTrip),
     watchLoop,
+    watchCatchUp,
   ];
 }
 

@@ -4,6 +4,8 @@
  *   - change stream: a second client inserts 500-document batches for the figure's duration, as the
  *     `mongodb watch() loop` limit row does, while the source tails the collection; events/s until every
  *     change is acknowledged, beside that row (the source cannot read faster than the server streams);
+ *   - change stream catch-up: the source resumes before a backlog written while it was stopped, beside
+ *     `mongodb watch() catch-up on a backlog` (the same backlog read by a bare change stream);
  *   - initial snapshot: fresh sources copy the same collection, pass after pass, beside the client's
  *     bare producer loop.
  */
@@ -18,6 +20,7 @@ import { MongoSource } from '../connectors/mongodb/mongo-source.js';
 import { sourceConfigSchema } from '../connectors/mongodb/source-config.js';
 import { sourceMetrics } from '../connectors/mongodb/source-metrics.js';
 import { LIMIT } from './limits.js';
+import { backlogSize, insertBacklog, type BacklogDoc } from './lib/backlog.js';
 import { runIfMain } from './lib/runner.js';
 import type { BenchContext, BenchFigure, BenchStage } from './lib/stage.js';
 import { LatencySamples, nowMs, rssMiB } from './lib/timing.js';
@@ -177,6 +180,57 @@ async function snapshotFigure(rig: Rig): Promise<BenchFigure> {
   return { eventsPerSec: copied / seconds, events: copied, seconds, rssMiB: rssMiB(), note: `passes over ${docs} documents, each by a new source (start-up included)` };
 }
 
+/**
+ * The source catching up on a backlog, as `mongodb watch() catch-up on a backlog` reads one: a source
+ * fixes its position (a marker in Kafka) and stops, the backlog is written, then a new instance of the
+ * same source resumes from the stored position; events/s from its start to the last Kafka ack, start-up
+ * (lease, connections) included. Nothing else runs meanwhile, so this is what the source carries, not
+ * how it shares the machine with a writer.
+ */
+async function catchUpFigure(ctx: BenchContext): Promise<BenchFigure> {
+  const rig = await openRig(ctx);
+  try {
+    const name = 'bench-catch-up';
+    const first = rig.source(name, 'never');
+    first.start();
+    await rig.until(streamingOf(rig, name), 60_000, 'the source to stream');
+    const coll = rig.client.db(rig.dbName).collection<BacklogDoc>('docs');
+    await coll.insertOne({ _id: -1, t: Date.now(), pad: '' });
+    await rig.until(async () => (await rig.acked()) >= 1, 60_000, 'the marker in Kafka');
+    await first.stop();
+    const count = backlogSize(ctx);
+    const insertSeconds = await insertBacklog(coll, count, ctx);
+    const before = await rig.acked();
+    const started = nowMs();
+    let acked = 0;
+    let lastAckAt = started;
+    const resumed = rig.source(name, 'never');
+    resumed.start();
+    await rig.until(
+      async () => {
+        const now = (await rig.acked()) - before;
+        if (now > acked) {
+          acked = now;
+          lastAckAt = nowMs();
+        }
+        return acked >= count;
+      },
+      300_000,
+      `the source to catch up on ${count} changes`,
+    );
+    const seconds = (lastAckAt - started) / 1000;
+    return {
+      eventsPerSec: count / seconds,
+      events: count,
+      seconds,
+      rssMiB: rssMiB(),
+      note: `${count} documents written first (${insertSeconds.toFixed(1)} s), then read by the source resuming from its stored position; start-up included`,
+    };
+  } finally {
+    await rig.close();
+  }
+}
+
 /** One rig for both rows when both run: the snapshot copies what the stream figure inserted. */
 let shared: Promise<Rig> | undefined;
 let streamed = false;
@@ -211,6 +265,12 @@ export const stages: BenchStage[] = [
     },
     // Kept open for the snapshot row when it runs next; closed here when it does not (`--only`).
     finish: closeRig,
+  },
+  {
+    name: 'source, change stream catch-up on a backlog (→ Kafka ack)',
+    kind: 'changeflow',
+    limitName: LIMIT.watchCatchUp,
+    run: catchUpFigure,
   },
   {
     name: 'source, initial snapshot',
