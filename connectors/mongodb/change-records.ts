@@ -18,8 +18,9 @@ export function namespaceText(ns: ChangeEvent['ns']): string {
 export function changeRecords(change: EncodedChange, topics: TopicNames, template?: string, encodeValue?: ValueEncoder): OutgoingRecord[] {
   const { event } = change;
   const ns = namespaceText(event.ns);
-  // JSON is the same bytes on every topic; Avro is framed with each topic's schema id.
-  const json = encodeValue ? undefined : JSON.stringify(event);
+  // JSON is the same bytes on every topic; Avro is framed with each topic's schema id. Encoded to UTF-8
+  // once here: a string value would be scanned for its size here and by the client, then encoded again.
+  const json = encodeValue ? undefined : Buffer.from(JSON.stringify(event));
   const valueFor = (topic: string): Buffer | string => json ?? (encodeValue as ValueEncoder)(topic, event);
   const headers = { op: event.op, ns, id: event.id };
   const key = change.key ?? ns;
