@@ -26,7 +26,13 @@ export async function mongoAnswers(uri: string, timeoutMs = 2_000): Promise<bool
 }
 
 /** Starts mongo-java-server (memory backend, oplog on, so change streams work) on a free port. */
-export async function startMongo(options: { jars: ResolvedJars; workDir: string; readyTimeoutMs?: number }): Promise<MongoServerInfo> {
+export async function startMongo(options: {
+  jars: ResolvedJars;
+  workDir: string;
+  readyTimeoutMs?: number;
+  /** Oplog entries kept, as a capped oplog would (the launcher's default: 250,000). */
+  oplogMaxEntries?: number;
+}): Promise<MongoServerInfo> {
   const port = await freePort();
   const launcher = join(options.jars.infraDir, 'java', 'MongoLauncher.java');
   const log4j = join(options.jars.infraDir, 'log4j2.properties');
@@ -35,7 +41,7 @@ export async function startMongo(options: { jars: ResolvedJars; workDir: string;
     'java',
     // ZGC: G1's young-generation pauses reached 150–200 ms here once the oplog held a few hundred MB
     // (every request waits them out); with ZGC the e2e bench's p99 fell from 330 to 214 ms.
-    ['-Xms128m', '-Xmx4g', '-XX:+UseZGC', `-Dchangeflow.workDir=${options.workDir}`, `-Dlog4j2.configurationFile=${log4j}`, '-cp', options.jars.classpath, launcher, '127.0.0.1', String(port), '4.4.0', '9'],
+    ['-Xms128m', '-Xmx4g', '-XX:+UseZGC', `-Dchangeflow.workDir=${options.workDir}`, `-Dlog4j2.configurationFile=${log4j}`, '-cp', options.jars.classpath, launcher, '127.0.0.1', String(port), '4.4.0', '9', ...(options.oplogMaxEntries === undefined ? [] : [String(options.oplogMaxEntries)])],
     logFile,
   );
   const uri = `mongodb://127.0.0.1:${port}/?directConnection=true`;

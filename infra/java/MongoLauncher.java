@@ -9,9 +9,9 @@
 //
 // mongo-java-server keeps its oplog (local.oplog.rs) as an ordinary collection that only grows, and
 // every change-stream read (each getMore) scans and sorts all of it: reads get slower as history grows.
-// Two mends, both below: IndexedOplog keeps the same entries in a map ordered by timestamp as well, so
-// a read starts where its cursor stands; and, as a real replica set caps its oplog, every few seconds
-// the oldest entries beyond <oplogMaxEntries> (default 250,000) are removed.
+// Two mends, both below: IndexedOplog keeps the entries in a map ordered by timestamp instead (the
+// collection stays empty), so a read starts where its cursor stands; and, as a real replica set caps
+// its oplog, every few seconds the oldest entries beyond <oplogMaxEntries> (default 250,000) are removed.
 import de.bwaldvogel.mongo.MongoBackend;
 import de.bwaldvogel.mongo.MongoCollection;
 import de.bwaldvogel.mongo.MongoDatabase;
@@ -76,22 +76,15 @@ public class MongoLauncher {
         Thread.currentThread().join();
     }
 
-    /**
-     * Removes the oldest oplog entries beyond {@code maxEntries}, as a capped oplog would. Removing
-     * from the collection scans all of it, so it waits until the excess is a tenth of the cap: under a
-     * steady load that is one scan per 25,000 entries rather than one every 5 s.
-     */
+    /** Removes the oldest oplog entries beyond {@code maxEntries}, as a capped oplog would. */
     private static void trimOplog(IndexedOplogBackend backend, int maxEntries) {
         try {
-            MongoCollection<?> oplog = backend.resolveDatabase("local").resolveCollection("oplog.rs", false);
-            if (oplog == null) return;
-            int excess = oplog.count() - maxEntries;
-            if (excess <= Math.max(1, maxEntries / 10)) return;
-            BsonTimestamp cutoff = backend.oplogTimestampAt(excess);
-            if (cutoff == null) return;
-            backend.forgetOplogBefore(cutoff);
-            int removed = oplog.deleteDocuments(new Document("ts", new Document("$lt", cutoff)), 0);
-            System.out.println("oplog trimmed: removed " + removed + " oldest entries (cap " + maxEntries + ")");
+            long started = System.nanoTime();
+            int removed = backend.trimOplog(maxEntries);
+            if (removed > 0) {
+                System.out.println("oplog trimmed: removed " + removed + " oldest entries (cap " + maxEntries + ") in "
+                    + (System.nanoTime() - started) / 1_000_000 + " ms");
+            }
         } catch (RuntimeException e) {
             System.out.println("oplog trim skipped: " + e);
         }
@@ -123,30 +116,33 @@ class IndexedOplogBackend extends MemoryBackend {
         return indexed != null ? "indexed by timestamp" : "stock full scan (" + fallbackReason + ")";
     }
 
-    void forgetOplogBefore(BsonTimestamp cutoff) {
-        if (indexed != null) indexed.forgetBefore(cutoff);
-    }
-
     /**
-     * The timestamp of the oplog entry with {@code index} older ones. Not the collection's natural
-     * order: the memory backend reuses the slots of removed documents, so after a trim new entries
-     * sit among old ones (taking the cutoff from that order removed nothing, or the wrong entries).
+     * Keeps the newest {@code maxEntries} oplog entries; returns how many were removed. The indexed
+     * oplog drops its oldest map entries (cheap, any time). The stock oplog deletes from its collection,
+     * a scan of all of it, so it waits until the excess is a tenth of the cap; its cutoff comes from the
+     * timestamps, not the collection's order (the memory backend reuses the slots of removed documents,
+     * so after a trim new entries sit among old ones).
      */
-    BsonTimestamp oplogTimestampAt(int index) {
-        if (indexed != null) return indexed.timestampAt(index);
+    int trimOplog(int maxEntries) {
+        if (indexed != null) return indexed.keepNewest(maxEntries);
         MongoCollection<?> oplog = resolveDatabase("local").resolveCollection("oplog.rs", false);
-        if (oplog == null) return null;
-        return oplog.queryAllAsStream().map(d -> (BsonTimestamp) d.get("ts")).sorted().skip(index).findFirst().orElse(null);
+        if (oplog == null) return 0;
+        int excess = oplog.count() - maxEntries;
+        if (excess <= Math.max(1, maxEntries / 10)) return 0;
+        BsonTimestamp cutoff = oplog.queryAllAsStream().map(d -> (BsonTimestamp) d.get("ts")).sorted().skip(excess).findFirst().orElse(null);
+        if (cutoff == null) return 0;
+        return oplog.deleteDocuments(new Document("ts", new Document("$lt", cutoff)), 0);
     }
 }
 
 /**
- * mongo-java-server's oplog, with every entry also kept in a map ordered by timestamp. The stock
- * oplog answers each change-stream read by filtering and sorting the whole oplog collection; here a
- * read walks the map from the cursor's position, so its cost is what it returns, not the history.
- * Writing entries and shaping change events stay the library's own (the stock oplog writes through a
- * collection proxy that also records into the map, and its private event builder is called by
- * reflection), so events are exactly what the stock oplog would return.
+ * mongo-java-server's oplog, with its entries kept in a map ordered by timestamp instead of its
+ * collection. The stock oplog answers each change-stream read by filtering and sorting the whole oplog
+ * collection; here a read walks the map from the cursor's position, so its cost is what it returns,
+ * not the history. Writing entries and shaping change events stay the library's own (the stock oplog
+ * writes through a collection proxy that puts the entries into the map, and its private event builder
+ * is called by reflection), so events are exactly what the stock oplog would return. `local.oplog.rs`
+ * itself stays empty.
  */
 class IndexedOplog implements Oplog {
     private final CollectionBackedOplog stock;
@@ -184,12 +180,15 @@ class IndexedOplog implements Oplog {
     @SuppressWarnings("unchecked")
     private MongoCollection<Document> recordingProxy(MongoCollection<Document> target) {
         return (MongoCollection<Document>) Proxy.newProxyInstance(MongoCollection.class.getClassLoader(), new Class<?>[] { MongoCollection.class }, (proxy, method, args) -> {
+            // Entries are kept in the map only: the stock oplog never reads its collection back when
+            // reads go through this class, and trimming a map is cheap where deleting from the
+            // collection scanned all of it (0.5-1.3 s per trim, a latency spike for every client).
             if (method.getName().equals("addDocument") && args != null && args.length == 1) {
                 record((Document) args[0]);
+                return null;
             } else if (method.getName().equals("addDocuments") && args != null && args.length == 1 && args[0] instanceof Stream) {
-                List<Document> documents = ((Stream<Document>) args[0]).toList();
-                documents.forEach(this::record);
-                args = new Object[] { documents.stream() };
+                ((Stream<Document>) args[0]).forEach(this::record);
+                return null;
             }
             try {
                 return method.invoke(target, args);
@@ -203,12 +202,11 @@ class IndexedOplog implements Oplog {
         entries.put((BsonTimestamp) entry.get("ts"), entry);
     }
 
-    void forgetBefore(BsonTimestamp cutoff) {
-        entries.headMap(cutoff, false).clear();
-    }
-
-    BsonTimestamp timestampAt(int index) {
-        return entries.keySet().stream().skip(index).findFirst().orElse(null);
+    /** Removes the oldest entries beyond {@code maxEntries}; returns how many. */
+    int keepNewest(int maxEntries) {
+        int removed = 0;
+        for (int excess = entries.size() - maxEntries; excess > 0 && entries.pollFirstEntry() != null; excess--) removed++;
+        return removed;
     }
 
     @Override
