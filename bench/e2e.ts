@@ -5,6 +5,7 @@
  * starts. Two figures with 1 KiB documents:
  *   (a) latency at a fixed offered rate (default 1,000 writes/s for 10 s): each document carries its
  *       write time; a change stream on B sees it arrive; p50/p99 of arrival − write, per document;
+ *       (`--split`: again with a side consumer timing when each change reached Kafka, to split the path);
  *   (b) saturation: N documents bulk-inserted into A at once; events/s = N / time until all are in B.
  * Prints a table and one JSON line. Also exported as `stages` for `npm run bench`.
  */
@@ -67,7 +68,13 @@ function padFor(bytes: number): string {
   return randomBytes(Math.ceil(bytes * 0.75)).toString('base64').slice(0, Math.max(0, bytes - 70));
 }
 
-async function startPipeline(ctx: BenchContext, label: string): Promise<SyncPipeline> {
+/**
+ * `split`: also run a side consumer of the change topic (own group, same client) that records when each
+ * change reached Kafka and was fetched. It splits the latency into parts, but it is one more consumer
+ * on the same two cores: it adds to the latency it measures (about 2× the p50 here), so the headline
+ * figure runs without it.
+ */
+async function startPipeline(ctx: BenchContext, label: string, split = false): Promise<SyncPipeline> {
   const name = unique(`e2e-${label}`);
   const dbA = `${name}_a`;
   const dbB = `${name}_b`;
@@ -110,18 +117,20 @@ async function startPipeline(ctx: BenchContext, label: string): Promise<SyncPipe
   // The side consumer splits the path in two: writer → Kafka (source) and Kafka → B (processor + sink).
   const inKafka = new Map<number, { createdAt: number; fetchedAt: number }>();
   const changeTopic = `${config.kafka.topicPrefix}.${dbA}.docs`;
-  const side: Consumer = createKafkaTransport(ctx.client, { brokers: [ctx.kafka], clientId: 'changeflow-bench-side' }).consumer({ groupId: `${name}-side`, fromBeginning: true });
-  await side.connect();
-  await side.subscribe([changeTopic]);
-  await side.run(async (batch) => {
-    const at = clock();
-    for (const record of batch.records) {
-      // The key is the canonical documentKey: {"_id":"d<seq>"}.
-      const id = (JSON.parse(record.key?.toString() ?? '{}') as { _id?: unknown })._id;
-      const seq = typeof id === 'string' && id.startsWith('d') ? Number(id.slice(1)) : Number.NaN;
-      if (Number.isInteger(seq) && !inKafka.has(seq)) inKafka.set(seq, { createdAt: record.timestamp, fetchedAt: at });
-    }
-  });
+  const side: Consumer | undefined = split ? createKafkaTransport(ctx.client, { brokers: [ctx.kafka], clientId: 'changeflow-bench-side' }).consumer({ groupId: `${name}-side`, fromBeginning: true }) : undefined;
+  if (side) {
+    await side.connect();
+    await side.subscribe([changeTopic]);
+    await side.run(async (batch) => {
+      const at = clock();
+      for (const record of batch.records) {
+        // The key is the canonical documentKey: {"_id":"d<seq>"}.
+        const id = (JSON.parse(record.key?.toString() ?? '{}') as { _id?: unknown })._id;
+        const seq = typeof id === 'string' && id.startsWith('d') ? Number(id.slice(1)) : Number.NaN;
+        if (Number.isInteger(seq) && !inKafka.has(seq)) inKafka.set(seq, { createdAt: record.timestamp, fetchedAt: at });
+      }
+    });
+  }
 
   const pipeline: SyncPipeline = {
     source,
@@ -149,7 +158,7 @@ async function startPipeline(ctx: BenchContext, label: string): Promise<SyncPipe
     },
     async close() {
       await follower.stop();
-      await side.disconnect().catch(() => undefined);
+      await side?.disconnect().catch(() => undefined);
       await app.stop();
       for (const db of [dbA, dbB, meta, `${name}_sync`]) await client.db(db).dropDatabase().catch(() => undefined);
       await Promise.all([client.close(), watcher.close()]);
@@ -189,7 +198,7 @@ export interface FixedRateResult {
    * encoding, wait for the client), → a side consumer received it (Kafka ack + fetch), → arrival in B
    * (the processor's batching, function and sink write, and B's own change stream).
    */
-  segments: { toKafkaClient: SegmentLatency; toConsumer: SegmentLatency; toB: SegmentLatency };
+  segments?: { toKafkaClient: SegmentLatency; toConsumer: SegmentLatency; toB: SegmentLatency };
   /** p99 of the documents written in each second of the run, ms: shows whether the tail is steady or one spike. */
   p99PerSecondMs: number[];
 }
@@ -199,6 +208,7 @@ function segment(samples: LatencySamples): SegmentLatency {
 }
 
 function segmentsText(s: FixedRateResult['segments']): string {
+  if (!s) return 'not split (no side consumer)';
   const part = (label: string, x: SegmentLatency) => `${label} ${x.p50Ms.toFixed(0)}/${x.p99Ms.toFixed(0)}`;
   return `p50/p99 ms: ${part('write→source send', s.toKafkaClient)}, ${part('→consumer', s.toConsumer)}, ${part('→B', s.toB)}`;
 }
@@ -210,8 +220,8 @@ const FIXED_RATE_WARMUP_MS = 3_000;
  * (a) Writes at `rate`/s for `durationMs` (after a warm-up at the same rate), one insert each, and
  * measures write → arrival in B per document.
  */
-export async function measureFixedRate(ctx: BenchContext, rate: number): Promise<FixedRateResult> {
-  const pipeline = await startPipeline(ctx, 'rate');
+export async function measureFixedRate(ctx: BenchContext, rate: number, split = false): Promise<FixedRateResult> {
+  const pipeline = await startPipeline(ctx, 'rate', split);
   try {
     const pad = padFor(ctx.messageBytes);
     // The same load for a few seconds first, not counted: the figure is the steady state, not the
@@ -248,7 +258,7 @@ export async function measureFixedRate(ctx: BenchContext, rate: number): Promise
       p50Ms: latency.percentile(50) ?? 0,
       p99Ms: latency.percentile(99) ?? 0,
       maxMs: max,
-      segments: { toKafkaClient: segment(toKafkaClient), toConsumer: segment(toConsumer), toB: segment(toB) },
+      ...(split ? { segments: { toKafkaClient: segment(toKafkaClient), toConsumer: segment(toConsumer), toB: segment(toB) } } : {}),
       p99PerSecondMs: Array.from(bySecond, (samples) => Math.round(samples?.percentile(99) ?? Number.NaN)),
     };
   } finally {
@@ -308,17 +318,22 @@ function saturationDocs(ctx: BenchContext): number {
  */
 const E2E_PARTS = ['source, change stream (insert → Kafka ack)', 'processor: no function → no-op sink', 'sink: mongodb, pass-through inserts'] as const;
 
-/** Rows for `npm run bench` (bench/run.ts). */
-export const stages: BenchStage[] = [
-  {
-    name: 'e2e sync A→B (source→Kafka→processor→mongodb sink) @1000/s',
+function fixedRateStage(name: string, split: boolean): BenchStage {
+  return {
+    name,
     kind: 'changeflow',
     limitName: (ctx) => LIMIT.roundTrip(ctx.client),
     async run(ctx): Promise<BenchFigure> {
-      const r = await measureFixedRate(ctx, 1_000);
+      const r = await measureFixedRate(ctx, 1_000, split);
       return { eventsPerSec: r.achievedPerSec, p50Ms: r.p50Ms, p99Ms: r.p99Ms, events: r.events, seconds: r.seconds, rssMiB: rssMiB(), note: `offered 1000/s after ${FIXED_RATE_WARMUP_MS / 1000} s at that rate; write in A → arrival in B; max ${r.maxMs.toFixed(0)} ms; ${segmentsText(r.segments)}; p99 per second ${r.p99PerSecondMs.join(' ')}` };
     },
-  },
+  };
+}
+
+/** Rows for `npm run bench` (bench/run.ts). */
+export const stages: BenchStage[] = [
+  fixedRateStage('e2e sync A→B (source→Kafka→processor→mongodb sink) @1000/s', false),
+  fixedRateStage('e2e sync A→B @1000/s, split by a side consumer (one more consumer: slower)', true),
   {
     name: 'e2e sync A→B, saturation (bulk insert, until all in B)',
     kind: 'changeflow',
@@ -338,15 +353,18 @@ const argsSchema = z.object({
   partitions: z.coerce.number().int().min(1, { error: '--partitions: at least 1' }).max(64, { error: '--partitions: at most 64' }),
   client: z.enum(['kafkajs', 'librdkafka'], { error: '--client: kafkajs or librdkafka' }).optional(),
   quick: z.boolean(),
+  split: z.boolean(),
 });
 
-const USAGE = `npm run bench:e2e -- [--rate N] [--seconds S] [--docs N] [--size BYTES] [--partitions N] [--client kafkajs|librdkafka] [--quick]
+const USAGE = `npm run bench:e2e -- [--rate N] [--seconds S] [--docs N] [--size BYTES] [--partitions N] [--client kafkajs|librdkafka] [--split] [--quick]
   --rate        offered writes/s for the latency figure (default 1000)
   --seconds     how long the fixed-rate figure runs (default 10; --quick: 1.5)
   --docs        documents for the saturation figure (default 2000 per second of --seconds, at least 5000; --quick: 2000)
   --size        document size in bytes (default 1024)
   --partitions  partitions of the source topic (default 3)
   --client      Kafka client of the service (default: the product default, kafkajs)
+  --split       also run the fixed-rate figure with a side consumer that splits the latency into parts
+                (write → source send → consumer → B); the extra consumer adds to what it measures
   --quick       a smoke run in seconds (figures not meaningful)
 Servers: KAFKA_BROKERS / MONGODB_URI when set, else a local set started for the run.`;
 
@@ -364,6 +382,7 @@ async function main(): Promise<void> {
       partitions: { type: 'string', default: '3' },
       client: { type: 'string' },
       quick: { type: 'boolean', default: false },
+      split: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -383,12 +402,15 @@ async function main(): Promise<void> {
     log(`kafka ${ctx.kafka}, mongodb ${ctx.mongodb}; ${ctx.messageBytes} B documents, ${ctx.partitions} partitions, ${ctx.client}${ctx.quick ? ' (quick: figures not meaningful)' : ''}`);
     log(`(a) ${args.rate}/s for ${ctx.durationMs / 1000} s`);
     const fixed = await measureFixedRate(ctx, args.rate);
+    if (args.split) log(`(a') ${args.rate}/s for ${ctx.durationMs / 1000} s, with a side consumer splitting the path`);
+    const split = args.split ? await measureFixedRate(ctx, args.rate, true) : undefined;
     const docs = args.docs ?? saturationDocs(ctx);
     log(`(b) ${docs} documents bulk-inserted`);
     const saturation = await measureSaturation(ctx, docs);
     const rows = [
       ['measure', 'events/s', 'p50 ms', 'p99 ms', 'max ms', 'events', 's'],
       [`fixed rate, offered ${fmt(args.rate)}/s (write in A → arrival in B)`, fmt(fixed.achievedPerSec), fmt(fixed.p50Ms, 1), fmt(fixed.p99Ms, 1), fmt(fixed.maxMs, 0), fmt(fixed.events), fmt(fixed.seconds, 1)],
+      ...(split ? [[`fixed rate, same, with the side consumer`, fmt(split.achievedPerSec), fmt(split.p50Ms, 1), fmt(split.p99Ms, 1), fmt(split.maxMs, 0), fmt(split.events), fmt(split.seconds, 1)]] : []),
       [
         `saturation: bulk insert, until all in B (insert ${fmt(saturation.insertSeconds, 1)} s, all in Kafka after ${fmt(saturation.sourceSeconds, 1)} s)`,
         fmt(saturation.eventsPerSec),
@@ -401,8 +423,8 @@ async function main(): Promise<void> {
     ];
     const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
     for (const r of rows) console.log(`| ${r.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join(' | ')} |`);
-    console.log(`fixed rate, ${segmentsText(fixed.segments)}`);
     console.log(`fixed rate, p99 ms of each second's writes: ${fixed.p99PerSecondMs.join(' ')}`);
+    if (split) console.log(`fixed rate with the side consumer, ${segmentsText(split.segments)}`);
     console.log(
       JSON.stringify({
         bench: 'e2e',
@@ -412,6 +434,7 @@ async function main(): Promise<void> {
         client: ctx.client,
         quick: ctx.quick,
         fixedRate: fixed,
+        ...(split ? { fixedRateSplit: split } : {}),
         saturation,
       }),
     );
