@@ -50,7 +50,10 @@ interface Metrics {
 
 export class TriggerMetrics {
   readonly stats: TriggerStats = { delivered: 0, filtered: 0, deadLettered: 0, errors: 0, batches: 0, eventsPerSecond: 0, lag: 0 };
-  private readonly window: { at: number; count: number }[] = [];
+  /** Batches of the last WINDOW_MS from `windowStart` on (older ones are dropped in chunks), and their events. */
+  private window: { at: number; count: number }[] = [];
+  private windowStart = 0;
+  private windowTotal = 0;
   private readonly lagByPartition = new Map<string, number>();
 
   constructor(
@@ -71,13 +74,30 @@ export class TriggerMetrics {
       this.m.deadLetters.inc(labels, outcome.deadLettered);
     }
     this.m.batchSeconds.observe(labels, seconds);
-    const now = Date.now();
-    this.window.push({ at: now, count: outcome.delivered + outcome.filtered + outcome.deadLettered });
-    while (this.window.length > 0 && (this.window[0]?.at ?? now) < now - WINDOW_MS) this.window.shift();
-    const total = this.window.reduce((sum, w) => sum + w.count, 0);
-    const span = Math.max(1, Math.min(WINDOW_MS, now - (this.window[0]?.at ?? now))) / 1000;
-    this.stats.eventsPerSecond = this.window.length > 1 ? total / span : 0;
+    this.stats.eventsPerSecond = this.countInWindow(outcome.delivered + outcome.filtered + outcome.deadLettered);
     this.m.eventsPerSecond.set(labels, this.stats.eventsPerSecond);
+  }
+
+  /**
+   * Adds a batch's events to the window and returns events/s over it. Constant time per batch: at
+   * hundreds of small batches a second, summing the whole window each time showed in profiles.
+   */
+  private countInWindow(count: number): number {
+    const now = Date.now();
+    this.window.push({ at: now, count });
+    this.windowTotal += count;
+    let oldest = this.window[this.windowStart];
+    while (oldest && oldest.at < now - WINDOW_MS) {
+      this.windowTotal -= oldest.count;
+      oldest = this.window[++this.windowStart];
+    }
+    if (this.windowStart > 1_024 && this.windowStart * 2 > this.window.length) {
+      this.window = this.window.slice(this.windowStart);
+      this.windowStart = 0;
+    }
+    const batches = this.window.length - this.windowStart;
+    const span = Math.max(1, Math.min(WINDOW_MS, now - (oldest?.at ?? now))) / 1000;
+    return batches > 1 ? this.windowTotal / span : 0;
   }
 
   functionTime(seconds: number): void {
