@@ -534,6 +534,9 @@ class RdkafkaConsumer implements Consumer {
   }
 
   seek(position: TopicPartitionOffset): void {
+    // A seek runs on the binding's thread pool: none may start once disconnect has begun (the next start
+    // reads from the committed offset anyway).
+    if (this.stopping) return;
     const state = this.state(position.topic, position.partition);
     const offset = Number(position.offset);
     this.bump(state);
@@ -555,6 +558,8 @@ class RdkafkaConsumer implements Consumer {
   async disconnect(): Promise<void> {
     this.stopping = true;
     await this.loop;
+    // Native calls still running on the thread pool must not outlive the handle they use.
+    while (this.seeksInFlight.size > 0) await Promise.all(this.seeksInFlight);
     await disconnectClient(this.consumer);
   }
 }
