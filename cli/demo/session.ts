@@ -8,7 +8,7 @@ import { startApp, type RunningApp } from '../../core/app.js';
 import { compileConfig } from '../../core/config.js';
 import { errorMessage } from '../../core/errors.js';
 import { infraHealthy, readInfraState, startInfra, stopInfra, type InfraState } from '../../core/infra/infra.js';
-import { canConnect, freePort } from '../../core/infra/net.js';
+import { canConnect, freePort, waitFor } from '../../core/infra/net.js';
 import { defaultStateDir } from '../../core/infra/paths.js';
 import { redisAnswers } from '../../core/infra/redis-server.js';
 import { createLogger, type Logger } from '../../core/logger.js';
@@ -57,17 +57,6 @@ export class DemoSession {
   start(): Promise<void> {
     this.starting ??= this.run();
     return this.starting;
-  }
-
-  /** Waits until the source reports `snapshot` or `streaming` (its start position is stored); false on timeout or stop. */
-  private async sourcePositioned(app: RunningApp, sourceName: string, timeoutMs: number): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs;
-    while (!this.stopping && Date.now() < deadline) {
-      const detail = app.context.health.report().components[`source:${sourceName}`]?.detail;
-      if (detail === 'snapshot' || detail === 'streaming') return true;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    return false;
   }
 
   /** Stops the view, the generator, the service and (unless kept or not ours) the local servers. */
@@ -148,11 +137,16 @@ export class DemoSession {
     if (this.stopping) return;
     // The source fixes its start position a moment after the service is up (lease, stored offsets,
     // cluster time); a write before that is in no change stream, so the generator waits for it.
-    if (!(await this.sourcePositioned(app, names.source, SOURCE_START_TIMEOUT_MS))) {
-      if (this.stopping) return;
-      logger.warn(`source "${names.source}" did not report its start position within ${SOURCE_START_TIMEOUT_MS / 1000} s; starting the generator anyway`);
-    }
+    const positioned = await waitFor(
+      async () => {
+        const detail = app.context.health.report().components[`source:${names.source}`]?.detail;
+        return this.stopping || detail === 'snapshot' || detail === 'streaming';
+      },
+      SOURCE_START_TIMEOUT_MS,
+      100,
+    );
     if (this.stopping) return;
+    if (!positioned) logger.warn(`source "${names.source}" did not report its start position within ${SOURCE_START_TIMEOUT_MS / 1000} s; starting the generator anyway`);
 
     let generatorNote = options.generator ? '' : 'off (--no-generator)';
     if (options.generator) {
