@@ -9,6 +9,7 @@ import { deadLetterRecord } from './dead-letters.js';
 import { compileEventFilter } from './event-filter.js';
 import type { TriggerMetrics } from './metrics.js';
 import { FunctionError, FunctionSandbox } from './sandbox/index.js';
+import { OffsetCommitter } from './offset-committer.js';
 import { matchingTopics, subscriptionFor, type Subscription } from './source-topics.js';
 import type { TriggerDefinition } from './trigger-definition.js';
 import { createTriggerSinks } from './trigger-sinks.js';
@@ -40,8 +41,6 @@ interface Lane {
   firstBufferedAt: number;
   lastSeen: number;
   busy: Promise<void>;
-  /** Commits sent and not yet answered, in order. */
-  commits: Promise<void>;
   timer: NodeJS.Timeout | undefined;
   context: BatchContext | undefined;
   highWatermark: string;
@@ -68,6 +67,7 @@ export class TriggerRuntime {
   private readonly abort = new AbortController();
   private readonly lanes = new Map<string, Lane>();
   private consumer: Consumer | undefined;
+  private offsets: OffsetCommitter | undefined;
   private producer: Producer | undefined;
   private sandbox: FunctionSandbox | undefined;
   private sinks: Sink[] = [];
@@ -144,6 +144,11 @@ export class TriggerRuntime {
       await this.producer.connect();
       this.consumer = context.kafka.consumer({ groupId: this.groupId, fromBeginning: true, ...(this.options.sessionTimeoutMs ? { sessionTimeoutMs: this.options.sessionTimeoutMs } : {}) });
       await this.consumer.connect();
+      const consumer = this.consumer;
+      this.offsets = new OffsetCommitter(
+        (offsets) => consumer.commit(offsets),
+        (offsets, error) => this.log.warn({ offsets, err: errorMessage(error) }, 'commit failed'),
+      );
       if (this.subscribedTopics.length === 0) {
         this.log.warn({ source: this.subscription.description }, 'no topic matches the trigger source yet; the trigger consumes nothing until one exists and the trigger is re-applied');
       } else {
@@ -180,7 +185,7 @@ export class TriggerRuntime {
     const id = `${batch.topic}:${batch.partition}`;
     let lane = this.lanes.get(id);
     if (!lane) {
-      lane = { topic: batch.topic, partition: batch.partition, buffer: [], firstBufferedAt: 0, lastSeen: -1, busy: Promise.resolve(), commits: Promise.resolve(), timer: undefined, context: undefined, highWatermark: '0' };
+      lane = { topic: batch.topic, partition: batch.partition, buffer: [], firstBufferedAt: 0, lastSeen: -1, busy: Promise.resolve(), timer: undefined, context: undefined, highWatermark: '0' };
       this.lanes.set(id, lane);
     }
     return lane;
@@ -258,14 +263,10 @@ export class TriggerRuntime {
       if (outcome.deadLetters.length > 0) await this.writeDeadLetters(outcome);
       if (lane.context?.isStale() || this.abort.signal.aborted) return false;
       const next = String(Number(last.offset) + 1);
-      // Commits of a partition go out in order, but the next batch need not wait for the broker's answer:
-      // everything a commit covers is already acknowledged by the sinks.
-      lane.commits = lane.commits.then(() =>
-        consumer.commit([{ topic: lane.topic, partition: lane.partition, offset: next }]).catch((error: unknown) => {
-          // Delivered but not committed: the records come again after a restart (at-least-once).
-          this.log.warn({ topic: lane.topic, partition: lane.partition, offset: next, err: errorMessage(error) }, 'commit failed');
-        }),
-      );
+      // The next batch need not wait for the broker's answer: everything a commit covers is already
+      // acknowledged by the sinks.
+      const context = lane.context;
+      this.offsets?.offer({ topic: lane.topic, partition: lane.partition, offset: next }, () => context?.isStale() ?? true);
       this.options.metrics.batch({ delivered: outcome.delivered, filtered: outcome.filtered, deadLettered: outcome.deadLetters.length }, (performance.now() - started) / 1000);
       this.options.metrics.partitionLag(lane.topic, lane.partition, Number(lane.highWatermark) - Number(next));
       if (this.healthDetail?.startsWith('batch failed')) this.setHealth(true);
@@ -324,7 +325,7 @@ export class TriggerRuntime {
     // timeout), so the sinks are not stopped under it; commits already sent for acknowledged batches
     // are worth waiting for: fewer repeats after a restart.
     await withTimeout(Promise.all([...this.lanes.values()].map((l) => l.busy)), timeout).catch(() => undefined);
-    await withTimeout(Promise.all([...this.lanes.values()].map((l) => l.commits)), timeout).catch(() => undefined);
+    if (this.offsets) await withTimeout(this.offsets.idle(), timeout).catch(() => undefined);
     if (this.consumer) {
       const consumer = this.consumer;
       this.consumer = undefined;
