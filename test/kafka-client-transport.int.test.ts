@@ -246,6 +246,34 @@ describe.each(clients)('Kafka transport (%s) against the real broker', (client) 
   });
 });
 
+describe('librdkafka clients stopped while they connect', () => {
+  const native = clients.includes('librdkafka') ? it : it.skip;
+  // A trigger deleted as it starts stops its clients mid-connect. The binding's connect finishes on its
+  // own thread; a disconnect that returned early would leave a live native handle behind.
+  native('a disconnect waits for the connect in flight and leaves the producer stopped', async () => {
+    const transport = transportFor('librdkafka');
+    const admin = transport.admin();
+    await admin.connect();
+    const topic = uniqueName('t-stop-while-connecting');
+    await admin.ensureTopics([{ topic, partitions: 1 }]);
+    await admin.disconnect();
+    const producer = transport.producer();
+    let connected = false;
+    const connecting = producer.connect().then(() => (connected = true));
+    await producer.disconnect();
+    expect(connected).toBe(true);
+    await connecting;
+    await expect(producer.send([{ topic, key: 'k', value: 'v' }])).rejects.toThrow(/not connected/i);
+
+    const consumer = transport.consumer({ groupId: uniqueName('g-stop-while-connecting') });
+    let consumerConnected = false;
+    const consumerConnecting = consumer.connect().then(() => (consumerConnected = true));
+    await consumer.disconnect();
+    expect(consumerConnected).toBe(true);
+    await consumerConnecting;
+  });
+});
+
 describe('both clients agree on partitions', () => {
   const both = clients.length === 2 ? it : it.skip;
   both('sends a key to the same partition whichever client produced it (Java murmur2)', async () => {

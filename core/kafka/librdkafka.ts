@@ -93,15 +93,28 @@ function routeLogs(client: RdProducer | RdConsumer, logger: Logger | undefined):
   client.on('event.error', (err) => logger?.warn({ code: err.code, fatal: err.isFatal === true }, `librdkafka: ${err.message}`));
 }
 
+/** Each client's connect call, settled: a disconnect must wait for it (see disconnectClient). */
+const connecting = new WeakMap<RdProducer | RdConsumer, Promise<void>>();
+
 function connectClient(client: RdProducer | RdConsumer, what: string): Promise<void> {
-  return new Promise((resolve, reject) => {
+  const connected = new Promise<void>((resolve, reject) => {
     client.connect({ timeout: CONNECT_TIMEOUT_MS }, (err) => (err ? reject(new UnavailableError(`Kafka ${what} could not connect: ${err.message}`, { cause: err })) : resolve()));
   });
+  connecting.set(client, connected.catch(() => undefined));
+  return connected;
 }
 
-function disconnectClient(client: RdProducer | RdConsumer): Promise<void> {
-  if (!client.isConnected()) return Promise.resolve();
-  return new Promise((resolve) => client.disconnect(() => resolve()));
+/** Resolves once the client's connect call (if any) has finished, whichever way. */
+function connectSettled(client: RdProducer | RdConsumer): Promise<void> {
+  return connecting.get(client) ?? Promise.resolve();
+}
+
+async function disconnectClient(client: RdProducer | RdConsumer): Promise<void> {
+  // A stop while connecting (a trigger deleted as it starts) must not find "not connected" and return:
+  // the connect would finish afterwards and leave a live native handle nobody closes.
+  await connectSettled(client);
+  if (!client.isConnected()) return;
+  await new Promise<void>((resolve) => client.disconnect(() => resolve()));
 }
 
 /** One `send()` call: resolves when librdkafka has reported delivery of every record. */
@@ -199,6 +212,7 @@ class RdkafkaProducer implements Producer {
   }
 
   async disconnect(): Promise<void> {
+    await connectSettled(this.producer);
     if (!this.producer.isConnected()) return;
     await new Promise<void>((resolve) => this.producer.flush(10_000, () => resolve()));
     await disconnectClient(this.producer);
