@@ -1,5 +1,5 @@
 import { createKafkajsTransport } from '../core/kafka/kafkajs.js';
-import { loadLibrdkafka } from '../core/kafka/librdkafka-binding.js';
+import { loadLibrdkafka, type RdModule, type RdProducer } from '../core/kafka/librdkafka-binding.js';
 import { createLibrdkafkaTransport } from '../core/kafka/librdkafka.js';
 import type { Consumer, IncomingRecord, KafkaTransport } from '../core/kafka/transport.js';
 import { eventually, testInfra, uniqueName } from './support/infra.js';
@@ -246,7 +246,7 @@ describe.each(clients)('Kafka transport (%s) against the real broker', (client) 
   });
 });
 
-describe('librdkafka clients stopped while they connect', () => {
+describe('librdkafka clients stopping', () => {
   const native = clients.includes('librdkafka') ? it : it.skip;
   // A trigger deleted as it starts stops its clients mid-connect. The binding's connect finishes on its
   // own thread; a disconnect that returned early would leave a live native handle behind.
@@ -271,6 +271,28 @@ describe('librdkafka clients stopped while they connect', () => {
     await consumer.disconnect();
     expect(consumerConnected).toBe(true);
     await consumerConnecting;
+  });
+  // The binding's poll timer runs on the main thread while its disconnect deletes the native client on the
+  // thread pool: a poll in between aborted a jest worker ("pure virtual method called" in Producer::NodePoll).
+  native('stops the producer poll timer before the native disconnect starts', async () => {
+    const loaded = loadLibrdkafka();
+    if ('error' in loaded) throw loaded.error;
+    const RealProducer = loaded.module.Producer;
+    let timerAtDisconnect: unknown = 'disconnect was not called';
+    const WatchedProducer = function (config: ConstructorParameters<RdModule['Producer']>[0]): RdProducer {
+      const inner = new RealProducer(config);
+      const disconnect = inner.disconnect.bind(inner);
+      inner.disconnect = (...args: Parameters<RdProducer['disconnect']>) => {
+        timerAtDisconnect = (inner as unknown as { pollInterval?: unknown }).pollInterval;
+        return disconnect(...args);
+      };
+      return inner;
+    } as unknown as RdModule['Producer'];
+    const transport = createLibrdkafkaTransport({ ...loaded.module, Producer: WatchedProducer }, { brokers: [testInfra().kafka] });
+    const producer = transport.producer();
+    await producer.connect();
+    await producer.disconnect();
+    expect(timerAtDisconnect).toBeUndefined();
   });
 });
 
