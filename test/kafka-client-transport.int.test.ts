@@ -279,11 +279,16 @@ describe('librdkafka clients stopping', () => {
     if ('error' in loaded) throw loaded.error;
     const RealProducer = loaded.module.Producer;
     let timerAtDisconnect: unknown = 'disconnect was not called';
+    let watched: RdProducer | undefined;
+    // `pollInterval` is the binding's own field for its timer: checked to be set after connect, so that a
+    // rename in the binding fails here instead of passing unnoticed.
+    const pollTimer = (producer: RdProducer | undefined): unknown => (producer as unknown as { pollInterval?: unknown } | undefined)?.pollInterval;
     const WatchedProducer = function (config: ConstructorParameters<RdModule['Producer']>[0]): RdProducer {
       const inner = new RealProducer(config);
+      watched = inner;
       const disconnect = inner.disconnect.bind(inner);
       inner.disconnect = (...args: Parameters<RdProducer['disconnect']>) => {
-        timerAtDisconnect = (inner as unknown as { pollInterval?: unknown }).pollInterval;
+        timerAtDisconnect = pollTimer(inner);
         return disconnect(...args);
       };
       return inner;
@@ -291,6 +296,7 @@ describe('librdkafka clients stopping', () => {
     const transport = createLibrdkafkaTransport({ ...loaded.module, Producer: WatchedProducer }, { brokers: [testInfra().kafka] });
     const producer = transport.producer();
     await producer.connect();
+    expect(pollTimer(watched)).toBeDefined();
     await producer.disconnect();
     expect(timerAtDisconnect).toBeUndefined();
   });
