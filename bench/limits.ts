@@ -10,6 +10,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { MongoClient, type Collection } from 'mongodb';
 import { createKafkaTransport, librdkafkaAvailable, type KafkaClientName } from '../core/kafka/index.js';
 import { loadLibrdkafka, type RdConsumer, type RdMessage, type RdProducer } from '../core/kafka/librdkafka-binding.js';
+import { closeRdProducer } from '../core/kafka/librdkafka.js';
 import type { KafkaTransport, OutgoingRecord } from '../core/kafka/transport.js';
 import { backlogSize, insertBacklog, type BacklogDoc } from './lib/backlog.js';
 import { parseConsumerPerf, parseProducerPerf, runKafkaTool } from './lib/kafka-tools.js';
@@ -187,10 +188,7 @@ const produceRawLibrdkafka: BenchStage = {
     }
     const end = nowMs();
     const countedAtEnd = delivered;
-    await new Promise<void>((resolve) => producer.flush(30_000, () => resolve()));
-    // Stop the poll timer first: a poll during the native disconnect aborts the process (see RdkafkaProducer.disconnect).
-    producer.setPollInterval(0);
-    await new Promise<void>((resolve) => producer.disconnect(() => resolve()));
+    await closeRdProducer(producer, 30_000);
     if (failed) throw failed;
     return figure(ctx, countedAtEnd, (end - started) / 1000, undefined, 'counts records acknowledged within the window');
   },

@@ -117,6 +117,21 @@ async function disconnectClient(client: RdProducer | RdConsumer): Promise<void> 
   await new Promise<void>((resolve) => client.disconnect(() => resolve()));
 }
 
+/**
+ * Flushes a producer and disconnects it. The binding's poll timer fires on this thread while its
+ * disconnect deletes the native client on the thread pool, and it stops the timer only once that is done:
+ * a poll in between calls into a half-destroyed object (a core dump of a jest worker: abort in
+ * Producer::NodePoll, "pure virtual method called"). So the timer stops first; after the flush every
+ * delivery report has come. For every librdkafka producer here, the transport's and the bench's.
+ */
+export async function closeRdProducer(producer: RdProducer, flushTimeoutMs: number): Promise<void> {
+  await connectSettled(producer);
+  if (!producer.isConnected()) return;
+  await new Promise<void>((resolve) => producer.flush(flushTimeoutMs, () => resolve()));
+  producer.setPollInterval(0);
+  await disconnectClient(producer);
+}
+
 /** One `send()` call: resolves when librdkafka has reported delivery of every record. */
 interface PendingSend {
   remaining: number;
@@ -211,16 +226,8 @@ class RdkafkaProducer implements Producer {
     for (const wake of waiters) wake();
   }
 
-  async disconnect(): Promise<void> {
-    await connectSettled(this.producer);
-    if (!this.producer.isConnected()) return;
-    await new Promise<void>((resolve) => this.producer.flush(10_000, () => resolve()));
-    // The binding's poll timer fires on this thread while its disconnect deletes the native client on the
-    // thread pool, and it stops the timer only once that is done: a poll in between calls into a
-    // half-destroyed object (a core dump of a jest worker: abort in Producer::NodePoll, "pure virtual
-    // method called"). Every delivery report has come by now (flush).
-    this.producer.setPollInterval(0);
-    await disconnectClient(this.producer);
+  disconnect(): Promise<void> {
+    return closeRdProducer(this.producer, 10_000);
   }
 }
 
@@ -354,8 +361,13 @@ class RdkafkaConsumer implements Consumer {
     return Promise.resolve();
   }
 
-  private async fetch(): Promise<Fetched> {
+  /** Resolves when no seek is running on the binding's thread pool (one may start another's follow-up). */
+  private async seeksSettled(): Promise<void> {
     while (this.seeksInFlight.size > 0) await Promise.all(this.seeksInFlight);
+  }
+
+  private async fetch(): Promise<Fetched> {
+    await this.seeksSettled();
     const issuedAt = this.clock;
     const messages = await new Promise<RdMessage[]>((resolve, reject) => this.consumer.consume(CONSUME_BATCH, (err, batch) => (err ? reject(err) : resolve(batch))));
     return { messages, issuedAt };
@@ -578,7 +590,7 @@ class RdkafkaConsumer implements Consumer {
     this.stopping = true;
     await this.loop;
     // Native calls still running on the thread pool must not outlive the handle they use.
-    while (this.seeksInFlight.size > 0) await Promise.all(this.seeksInFlight);
+    await this.seeksSettled();
     await disconnectClient(this.consumer);
   }
 }
