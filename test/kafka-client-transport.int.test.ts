@@ -18,6 +18,19 @@ function transportFor(client: ClientName): KafkaTransport {
 const clients: ClientName[] = 'module' in loadLibrdkafka() || process.env['CI'] ? ['kafkajs', 'librdkafka'] : ['kafkajs'];
 if (clients.length === 1) console.warn('librdkafka is not built on this machine: kafka-client tests run for kafkajs only');
 
+/** A new topic named after `prefix`, through an admin of its own. */
+async function createTopic(transport: KafkaTransport, prefix: string, partitions: number): Promise<string> {
+  const admin = transport.admin();
+  await admin.connect();
+  try {
+    const topic = uniqueName(prefix);
+    await admin.ensureTopics([{ topic, partitions }]);
+    return topic;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 /** Runs `eachBatch` until `until` says enough, then disconnects. */
 async function consumeUntil(consumer: Consumer, topic: string, onBatch: (records: IncomingRecord[], partition: number) => Promise<void>, until: () => boolean): Promise<void> {
   await consumer.connect();
@@ -252,11 +265,7 @@ describe('librdkafka clients stopping', () => {
   // own thread; a disconnect that returned early would leave a live native handle behind.
   native('a disconnect waits for the connect in flight and leaves the producer stopped', async () => {
     const transport = transportFor('librdkafka');
-    const admin = transport.admin();
-    await admin.connect();
-    const topic = uniqueName('t-stop-while-connecting');
-    await admin.ensureTopics([{ topic, partitions: 1 }]);
-    await admin.disconnect();
+    const topic = await createTopic(transport, 't-stop-while-connecting', 1);
     const producer = transport.producer();
     let connected = false;
     const connecting = producer.connect().then(() => (connected = true));
@@ -307,11 +316,7 @@ describe('both clients agree on partitions', () => {
   both('sends a key to the same partition whichever client produced it (Java murmur2)', async () => {
     const kafkajs = transportFor('kafkajs');
     const rdkafka = transportFor('librdkafka');
-    const admin = kafkajs.admin();
-    await admin.connect();
-    const topic = uniqueName('t-partitioner');
-    await admin.ensureTopics([{ topic, partitions: 6 }]);
-    await admin.disconnect();
+    const topic = await createTopic(kafkajs, 't-partitioner', 6);
     const keys = Array.from({ length: 30 }, (_, i) => `{"_id":{"$oid":"65a1b2c3d4e5f6a7b8c9d${String(i).padStart(3, '0')}"}}`);
     const partitionsBy = async (transport: KafkaTransport): Promise<number[]> => {
       const producer = transport.producer();
