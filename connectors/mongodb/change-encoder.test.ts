@@ -4,6 +4,7 @@ import { fromEJson, parseCanonicalText } from '../../schemas/ejson.js';
 import { parseChangeEvent } from '../../schemas/envelope.js';
 import { encodeChange, encodeSnapshotDocument, type EncoderContext } from './change-encoder.js';
 import { changeRecords } from './change-records.js';
+import { fromEncoded } from './source-change.js';
 
 const context: EncoderContext = { sourceName: 'shop', cluster: 'rs0', watch: { db: 'shop', coll: 'orders' }, mode: 'canonical' };
 
@@ -127,15 +128,15 @@ describe('changeRecords', () => {
 
   it('keys by canonical documentKey and sets op/ns/id headers on <prefix>.<db>.<coll>', () => {
     const change = encodeChange({ _id: { _data: 'z1' }, operationType: 'insert', documentKey: { _id: 1 }, fullDocument: { _id: 1 } }, context);
-    const records = changeRecords(change, topics);
+    const records = changeRecords(fromEncoded(change), topics);
     expect(records).toHaveLength(1);
     expect(records[0]).toMatchObject({ topic: 'cf.shop.orders', key: '{"_id":{"$numberInt":"1"}}', headers: { op: 'insert', ns: 'shop.orders', id: 'z1' } });
   });
 
   it('also sends DDL to <prefix>.<db>.__ddl, and honours the topic template', () => {
     const drop = encodeChange({ _id: { _data: 'z2' }, operationType: 'drop', ns: { db: 'shop', coll: 'orders' } }, context);
-    expect(changeRecords(drop, topics, 'x.{db}.{coll}').map((r) => r.topic)).toEqual(['x.shop.orders', 'cf.shop.__ddl']);
+    expect(changeRecords(fromEncoded(drop), topics, 'x.{db}.{coll}').map((r) => r.topic)).toEqual(['x.shop.orders', 'cf.shop.__ddl']);
     const dropDb = encodeChange({ _id: { _data: 'z3' }, operationType: 'dropDatabase', ns: { db: 'shop' } }, context);
-    expect(changeRecords(dropDb, topics).map((r) => r.topic)).toEqual(['cf.shop.__ddl']);
+    expect(changeRecords(fromEncoded(dropDb), topics).map((r) => r.topic)).toEqual(['cf.shop.__ddl']);
   });
 });

@@ -1,7 +1,7 @@
 import type { OutgoingRecord } from '../../core/kafka/transport.js';
 import type { TopicNames } from '../../core/topics.js';
 import type { ChangeEvent, ChangeOperation } from '../../schemas/envelope.js';
-import type { EncodedChange } from './change-encoder.js';
+import type { SourceChange } from './source-change.js';
 
 const ddlOperations: ReadonlySet<ChangeOperation> = new Set(['drop', 'rename', 'dropDatabase']);
 
@@ -15,26 +15,25 @@ export function namespaceText(ns: ChangeEvent['ns']): string {
  * for DDL, one more on `<prefix>.<db>.__ddl`. Events without a document key are keyed by namespace
  * so that a collection's DDL stays in order.
  */
-export function changeRecords(change: EncodedChange, topics: TopicNames, template?: string, encodeValue?: ValueEncoder): OutgoingRecord[] {
-  const { event } = change;
-  const ns = namespaceText(event.ns);
+export function changeRecords(change: SourceChange, topics: TopicNames, template?: string, encodeValue?: ValueEncoder): OutgoingRecord[] {
+  const ns = namespaceText(change.ns);
   // JSON is the same bytes on every topic; Avro is framed with each topic's schema id. Encoded to UTF-8
   // once here: a string value would be scanned for its size here and by the client, then encoded again.
-  const json = encodeValue ? undefined : Buffer.from(JSON.stringify(event));
-  const valueFor = (topic: string): Buffer | string => json ?? (encodeValue as ValueEncoder)(topic, event);
-  const headers = { op: event.op, ns, id: event.id };
+  const json = encodeValue ? undefined : (change.json ?? Buffer.from(JSON.stringify(change.event())));
+  const valueFor = (topic: string): Buffer | string => json ?? (encodeValue as ValueEncoder)(topic, change.event());
+  const headers = { op: change.op, ns, id: change.id };
   const key = change.key ?? ns;
-  return changeTopics(event, topics, template).map((topic) => ({ topic, key, value: valueFor(topic), headers }));
+  return changeTopics(change, topics, template).map((topic) => ({ topic, key, value: valueFor(topic), headers }));
 }
 
 /** A record value for `topic` (JSON by default; the Avro codec's encodeSync for `format: avro`). */
 export type ValueEncoder = (topic: string, event: ChangeEvent) => Buffer | string;
 
 /** The topics a change goes to: its collection's topic and, for DDL or database-level events, `<prefix>.<db>.__ddl`. */
-export function changeTopics(event: ChangeEvent, topics: TopicNames, template?: string): string[] {
+export function changeTopics(change: Pick<ChangeEvent, 'op' | 'ns'>, topics: TopicNames, template?: string): string[] {
   const out: string[] = [];
-  if (event.ns.coll !== undefined) out.push(topics.change(event.ns.db, event.ns.coll, template));
-  if (ddlOperations.has(event.op) || event.ns.coll === undefined) out.push(topics.ddl(event.ns.db));
+  if (change.ns.coll !== undefined) out.push(topics.change(change.ns.db, change.ns.coll, template));
+  if (ddlOperations.has(change.op) || change.ns.coll === undefined) out.push(topics.ddl(change.ns.db));
   return out;
 }
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { MongoClient, Timestamp, type ChangeStream, type ChangeStreamOptions, type Db, type Document } from 'mongodb';
+import { MongoClient, Timestamp, type Db, type Document } from 'mongodb';
 import { ChangeflowError, errorMessage, isRetriable } from '../../core/errors.js';
 import type { Health } from '../../core/health.js';
 import type { Admin, KafkaTransport, OutgoingRecord, Producer } from '../../core/kafka/transport.js';
@@ -8,20 +8,23 @@ import type { Logger } from '../../core/logger.js';
 import { retry, sleep } from '../../core/retry.js';
 import type { TopicNames } from '../../core/topics.js';
 import { canonicalText, parseCanonicalText } from '../../schemas/ejson.js';
-import { encodeChange, encodeSnapshotDocument, type EncodedChange, type EncoderContext } from './change-encoder.js';
+import { encodeSnapshotDocument, type EncoderContext } from './change-encoder.js';
 import { changeRecords, changeTopics, namespaceText, recordSize, type ValueEncoder } from './change-records.js';
 import { createEchoFilter, type EchoFilter } from './echo-filter.js';
 import { Lease, LeaseLostError } from './lease.js';
 import { isHistoryLost, isNotReplicaSet, isTransientMongoError, isUnsupportedCommand } from './mongo-errors.js';
 import { OffsetStore } from './offset-store.js';
 import { OrderedSender } from './ordered-sender.js';
+import { RawChangeStream } from './raw-change-stream.js';
 import { SnapshotProgress } from './snapshot-progress.js';
 import { afterIdFilters } from './snapshot-range.js';
 import type { SourceConfig } from './source-config.js';
 import type { SourceMetrics } from './source-metrics.js';
+import { changeFromBytes, fromEncoded, type SourceChange } from './source-change.js';
 import { SourcePosition, type StreamStart } from './source-position.js';
 import { onHistoryLost, planStart } from './start-plan.js';
 import type { AvroCodec } from '../../schemas/avro-codec.js';
+import type { ChangeEvent } from '../../schemas/envelope.js';
 
 /** An empty change-stream read that took less than this was not held by the server. */
 const IDLE_READ_HELD_MS = 50;
@@ -30,8 +33,9 @@ const IDLE_PAUSE_MIN_MS = 5;
 
 /** What one change-stream read returned: its events, the position after them, and how long it took. */
 interface ReadBatch {
-  events: Document[];
-  token: unknown;
+  /** Each event's BSON bytes, as the server sent them. */
+  events: Uint8Array[];
+  token: Document | null;
   elapsedMs: number;
 }
 
@@ -91,7 +95,7 @@ export class MongoSource {
   private readonly abort = new AbortController();
   private readonly knownTopics = new Set<string>();
   private loop: Promise<void> | null = null;
-  private stream: ChangeStream | null = null;
+  private stream: RawChangeStream | null = null;
   private renewTimer: NodeJS.Timeout | null = null;
   private metricsTimer: NodeJS.Timeout | null = null;
   private lastSavedAt = 0;
@@ -387,7 +391,7 @@ export class MongoSource {
         try {
           for await (const doc of cursor) {
             if (this.stopping) break;
-            const change = encodeSnapshotDocument(doc, ns, snapshotEncoder);
+            const change = fromEncoded(encodeSnapshotDocument(doc, ns, snapshotEncoder));
             bytes += this.addRecords(chunk, change);
             documents += 1;
             last = doc['_id'];
@@ -418,27 +422,18 @@ export class MongoSource {
     return this.encoder;
   }
 
-  private watchTarget(): { watch: (pipeline: Document[], options: ChangeStreamOptions) => ChangeStream } {
-    const { db, coll } = this.config.watch;
-    if (db && coll) return this.client.db(db).collection(coll);
-    if (db) return this.client.db(db);
-    return this.client;
-  }
-
-  private openStream(position: SourcePosition): ChangeStream {
+  private openStream(position: SourcePosition): RawChangeStream {
     const pipeline: Document[] = [];
     if (this.config.operationTypes) pipeline.push({ $match: { operationType: { $in: this.config.operationTypes } } });
     pipeline.push(...(this.config.pipeline as Document[]));
-    const options: ChangeStreamOptions = {
-      ...position.watchOptions(),
+    return new RawChangeStream(this.client, this.config.watch, {
+      start: position.watchOptions(),
+      pipeline,
       batchSize: this.config.batchSize,
       maxAwaitTimeMS: this.config.maxAwaitMs,
-      promoteValues: false,
-      promoteLongs: false,
-    };
-    if (this.config.fullDocument !== 'default') options.fullDocument = this.config.fullDocument;
-    if (this.config.fullDocumentBeforeChange !== 'off') options.fullDocumentBeforeChange = this.config.fullDocumentBeforeChange;
-    return this.watchTarget().watch(pipeline, options);
+      ...(this.config.fullDocument === 'default' ? {} : { fullDocument: this.config.fullDocument }),
+      ...(this.config.fullDocumentBeforeChange === 'off' ? {} : { fullDocumentBeforeChange: this.config.fullDocumentBeforeChange }),
+    });
   }
 
   /** Explains errors of opening a stream that no retry fixes; returns null for the others. */
@@ -499,12 +494,13 @@ export class MongoSource {
         }
         idlePauseMs = 0;
         this.caughtUp = false;
-        const invalidated = batch.events.some((e) => e['operationType'] === 'invalidate');
+        const changes = this.prepareChanges(batch.events);
+        const invalidated = changes.some((c) => c.op === 'invalidate');
         if (!invalidated) {
           readAhead = this.readBatch(stream);
           readAhead.catch(() => undefined); // awaited (and its error handled) at the top of the loop or below
         }
-        await this.submitChanges(admin, sender, batch.events, batch.token);
+        await this.submitChanges(admin, sender, changes, batch.token);
         await this.maybeCheckpoint(producer, acked);
         if (invalidated) {
           await sender.drain();
@@ -549,30 +545,29 @@ export class MongoSource {
     }
   }
 
-  private async readBatch(stream: ChangeStream): Promise<ReadBatch> {
+  private async readBatch(stream: RawChangeStream): Promise<ReadBatch> {
     const started = performance.now();
-    const first = await stream.tryNext();
-    if (first === null) return { events: [], token: stream.resumeToken, elapsedMs: performance.now() - started };
-    const events: Document[] = [first as Document];
-    while (events.length < this.config.batchSize && stream.bufferedCount() > 0) {
-      const next = await stream.tryNext();
-      if (next === null) break;
-      events.push(next as Document);
-    }
-    return { events, token: stream.resumeToken, elapsedMs: performance.now() - started };
+    const { events, token } = await stream.next();
+    return { events, token, elapsedMs: performance.now() - started };
   }
 
-  /** Encodes, filters echoes, splits by bytes and submits; each part carries the position after its last event. */
-  private async submitChanges(admin: Admin, sender: OrderedSender<Acked>, raw: Document[], batchToken: unknown): Promise<void> {
+  /** Encodes a batch's events; as objects only when each envelope is read here (echo filter, Avro). */
+  private prepareChanges(events: readonly Uint8Array[]): SourceChange[] {
     const encoder = this.requireEncoder();
-    const encoded = raw.map((event) => ({ raw: event, change: encodeChange(event, encoder) }));
+    const needEvent = this.echo !== null || this.valueEncoder !== undefined;
+    return events.map((bytes) => changeFromBytes(bytes, encoder, needEvent));
+  }
+
+  /** Filters echoes, splits by bytes and submits; each part carries the position after its last event. */
+  private async submitChanges(admin: Admin, sender: OrderedSender<Acked>, encoded: SourceChange[], batchToken: Document | null): Promise<void> {
     let kept = encoded;
     if (this.echo) {
-      const survivors = new Set(await this.echo.drop(encoded.map((e) => e.change.event)));
-      kept = encoded.filter((e) => survivors.has(e.change.event));
+      const events = encoded.map((c) => c.event());
+      const survivors = new Set(await this.echo.drop(events));
+      kept = encoded.filter((_, i) => survivors.has(events[i] as ChangeEvent));
     }
     const keptSet = new Set(kept);
-    if (this.valueEncoder) await this.deps.avro?.ready(new Set(kept.flatMap((k) => changeTopics(k.change.event, this.deps.topics, this.config.topic))));
+    if (this.valueEncoder) await this.deps.avro?.ready(new Set(kept.flatMap((k) => changeTopics(k, this.deps.topics, this.config.topic))));
     let part: OutgoingRecord[] = [];
     let partBytes = 0;
     let counts = new Map<string, number>();
@@ -586,21 +581,20 @@ export class MongoSource {
       counts = new Map();
     };
     for (let i = 0; i < encoded.length; i++) {
-      const item = encoded[i];
-      if (!item) continue;
-      if (keptSet.has(item)) {
-        const { change } = item;
-        if (change.key === null && change.event.documentKey === undefined && change.event.op !== 'drop' && change.event.op !== 'rename' && change.event.op !== 'dropDatabase' && change.event.op !== 'invalidate') {
+      const change = encoded[i];
+      if (!change) continue;
+      if (keptSet.has(change)) {
+        if (change.key === null && !change.hasDocumentKey && change.op !== 'drop' && change.op !== 'rename' && change.op !== 'dropDatabase' && change.op !== 'invalidate') {
           this.deps.metrics.unkeyed.inc({ source: this.config.name });
-          this.log.warn({ id: change.event.id, op: change.event.op }, 'the server did not supply this change\'s document _id (mongo-java-server update without a document to look up); keyed by namespace');
+          this.log.warn({ id: change.id, op: change.op }, 'the server did not supply this change\'s document _id (mongo-java-server update without a document to look up); keyed by namespace');
         }
         partBytes += this.addRecords(part, change);
-        counts.set(change.event.op, (counts.get(change.event.op) ?? 0) + 1);
-        if (change.event.clusterTime) clusterTime = change.event.clusterTime;
+        counts.set(change.op, (counts.get(change.op) ?? 0) + 1);
+        if (change.clusterTime) clusterTime = change.clusterTime;
       }
       const isLast = i === encoded.length - 1;
-      if (isLast) await flush(SourcePosition.afterToken(batchToken));
-      else if (partBytes >= this.config.maxBatchBytes) await flush(SourcePosition.afterToken(item.raw['_id']));
+      if (isLast) await flush(SourcePosition.afterToken(batchToken ?? change.token()));
+      else if (partBytes >= this.config.maxBatchBytes) await flush(SourcePosition.afterToken(change.token()));
     }
   }
 
@@ -608,7 +602,7 @@ export class MongoSource {
    * Appends the Kafka records of one change to `records`, an oversized one failed or dead-lettered;
    * returns their bytes (the event is serialized once, here).
    */
-  private addRecords(records: OutgoingRecord[], change: EncodedChange): number {
+  private addRecords(records: OutgoingRecord[], change: SourceChange): number {
     const { name, maxRecordBytes, oversized } = this.config;
     let bytes = 0;
     for (const record of changeRecords(change, this.deps.topics, this.config.topic, this.valueEncoder)) {
@@ -618,7 +612,7 @@ export class MongoSource {
         records.push(record);
         continue;
       }
-      const { event } = change;
+      const event = change.event();
       const what = `change ${event.id} (${event.op}) of document ${change.key ?? '(no key)'} in ${namespaceText(event.ns)} is ${size} bytes, more than maxRecordBytes (${maxRecordBytes})`;
       const dlqTopic = this.deps.topics.deadLetter(`source.${name}`);
       if (oversized === 'fail') throw new SourceFatalError(`source "${name}": ${what}. Raise maxRecordBytes (and the broker's message.max.bytes) or set oversized: dlq to route such events to ${dlqTopic}`);

@@ -1,0 +1,71 @@
+import { BSON, type Document } from 'mongodb';
+import type { ChangeEvent, ChangeOperation } from '../../schemas/envelope.js';
+import { encodeChange, type EncodedChange, type EncoderContext } from './change-encoder.js';
+import { encodeRawChange } from './raw-change-encoder.js';
+
+/**
+ * One change as the source hands it to Kafka: the envelope's header fields, its record key and,
+ * from the raw path, the record value already serialized. The whole envelope object is built only
+ * when something needs it (Avro, the echo filter, an oversized event's dead letter).
+ */
+export interface SourceChange {
+  readonly id: string;
+  readonly op: ChangeOperation;
+  readonly ns: ChangeEvent['ns'];
+  /** Canonical EJSON of the documentKey; null when the event has none. */
+  readonly key: string | null;
+  readonly hasDocumentKey: boolean;
+  readonly clusterTime?: { t: number; i: number } | undefined;
+  /** The JSON record value, when the raw path wrote it; otherwise `JSON.stringify(event())`. */
+  readonly json?: Buffer | undefined;
+  event(): ChangeEvent;
+  /** This change's resume token (undefined for snapshot documents). */
+  token(): unknown;
+}
+
+/** The driver's decoding of a change event, as its ChangeStream returned it (`promoteValues: false`). */
+const decodeOptions = { promoteValues: false, promoteLongs: false, promoteBuffers: false } as const;
+
+export function decodeChangeEvent(bytes: Uint8Array): Document {
+  return BSON.deserialize(bytes, decodeOptions);
+}
+
+/** A change built as objects (snapshot documents, the fallback of the raw path). */
+export function fromEncoded(encoded: EncodedChange, token: () => unknown = () => undefined): SourceChange {
+  const { event, key } = encoded;
+  return {
+    id: event.id,
+    op: event.op,
+    ns: event.ns,
+    key,
+    hasDocumentKey: event.documentKey !== undefined,
+    clusterTime: event.clusterTime,
+    event: () => event,
+    token,
+  };
+}
+
+/**
+ * A change event's BSON bytes → a SourceChange: straight to the record value's bytes where the
+ * raw encoder can reproduce the object path exactly, through the driver's objects otherwise (and
+ * always when `needEvent`: the caller reads every envelope).
+ */
+export function changeFromBytes(bytes: Uint8Array, context: EncoderContext, needEvent: boolean): SourceChange {
+  const raw = needEvent ? null : encodeRawChange(bytes, context);
+  if (raw === null) {
+    const decoded = decodeChangeEvent(bytes);
+    return fromEncoded(encodeChange(decoded, context), () => decoded['_id']);
+  }
+  let event: ChangeEvent | undefined;
+  return {
+    id: raw.id,
+    op: raw.op,
+    ns: raw.ns,
+    key: raw.key,
+    hasDocumentKey: raw.hasDocumentKey,
+    clusterTime: raw.clusterTime,
+    json: raw.value,
+    event: () => (event ??= encodeChange(decodeChangeEvent(bytes), context).event),
+    token: () => decodeChangeEvent(bytes)['_id'],
+  };
+}
