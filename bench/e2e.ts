@@ -18,8 +18,7 @@ import { z } from 'zod';
 import { startApp, type RunningApp } from '../core/app.js';
 import { compileConfig } from '../core/config.js';
 import { createLogger } from '../core/logger.js';
-import { DEFAULT_KAFKA_CLIENT } from '../core/config.js';
-import { createKafkaTransport, type KafkaClientName } from '../core/kafka/index.js';
+import { createKafkaTransport } from '../core/kafka/index.js';
 import type { Consumer } from '../core/kafka/transport.js';
 import { mongoSourcesFactory } from '../connectors/mongodb/source-component.js';
 import { processorComponent } from '../processors/manager.js';
@@ -82,7 +81,7 @@ async function startPipeline(ctx: BenchContext, label: string, split = false): P
   const trigger = `${name}-sync`;
   const config = compileConfig(
     {
-      kafka: { brokers: [ctx.kafka], client: ctx.client, partitions: ctx.partitions },
+      kafka: { brokers: [ctx.kafka], client: ctx.client, producerClient: ctx.producerClient, partitions: ctx.partitions },
       mongodb: { uri: ctx.mongodb, db: meta },
       http: { port: 0 },
       sources: [{ name, uri: ctx.mongodb, watch: { db: dbA, coll: 'docs' } }],
@@ -374,7 +373,8 @@ const USAGE = `npm run bench:e2e -- [--rate N] [--seconds S] [--docs N] [--size 
                 sized by the measured rate when that ends before 80 % of --seconds; --quick: 2000)
   --size        document size in bytes (default 1024)
   --partitions  partitions of the source topic (default 3)
-  --client      Kafka client of the service (default: the product default, kafkajs)
+  --client      Kafka client of the service (default: the product defaults, kafkajs to consume and librdkafka
+                to produce when it is built)
   --split       also run the fixed-rate figure with a side consumer that splits the latency into parts
                 (write → source send → consumer → B); the extra consumer adds to what it measures
   --quick       a smoke run in seconds (figures not meaningful)
@@ -406,12 +406,11 @@ async function main(): Promise<void> {
   const parsed = argsSchema.safeParse(values);
   if (!parsed.success) throw new Error(`${parsed.error.issues.map((i) => i.message).join('\n')}\n\n${USAGE}`);
   const args = parsed.data;
-  const client: KafkaClientName = args.client ?? DEFAULT_KAFKA_CLIENT;
   const log = (line: string): void => void process.stderr.write(`[bench:e2e] ${line}\n`);
-  const opened = await openBenchContext({ quick: args.quick, size: args.size, seconds: args.seconds, partitions: args.partitions, client }, log);
+  const opened = await openBenchContext({ quick: args.quick, size: args.size, seconds: args.seconds, partitions: args.partitions, ...(args.client ? { client: args.client } : {}) }, log);
   const { ctx } = opened;
   try {
-    log(`kafka ${ctx.kafka}, mongodb ${ctx.mongodb}; ${ctx.messageBytes} B documents, ${ctx.partitions} partitions, ${ctx.client}${ctx.quick ? ' (quick: figures not meaningful)' : ''}`);
+    log(`kafka ${ctx.kafka}, mongodb ${ctx.mongodb}; ${ctx.messageBytes} B documents, ${ctx.partitions} partitions, ${ctx.client}${ctx.producerClient === ctx.client ? '' : ` (producing on ${ctx.producerClient})`}${ctx.quick ? ' (quick: figures not meaningful)' : ''}`);
     log(`(a) ${args.rate}/s for ${ctx.durationMs / 1000} s`);
     const fixed = await measureFixedRate(ctx, args.rate);
     if (args.split) log(`(a') ${args.rate}/s for ${ctx.durationMs / 1000} s, with a side consumer splitting the path`);
@@ -443,6 +442,7 @@ async function main(): Promise<void> {
         documentBytes: ctx.messageBytes,
         partitions: ctx.partitions,
         client: ctx.client,
+        producerClient: ctx.producerClient,
         quick: ctx.quick,
         fixedRate: fixed,
         ...(split ? { fixedRateSplit: split } : {}),

@@ -48,7 +48,7 @@ async function openRig(ctx: BenchContext): Promise<Rig> {
   const metaDb = `bench_src_meta_${run}`;
   ctx.trackTopic(topics.change(dbName, 'docs'));
   ctx.trackTopic(topics.offsets());
-  const kafka = createKafkaTransport(ctx.client, { brokers: [ctx.kafka], clientId: 'changeflow-bench' });
+  const kafka = createKafkaTransport(ctx.client, { brokers: [ctx.kafka], clientId: 'changeflow-bench' }, undefined, ctx.producerClient);
   const client = new MongoClient(ctx.mongodb);
   await client.connect();
   const registry = createMetricsRegistry({ defaultMetrics: false });
@@ -275,7 +275,7 @@ export const stages: BenchStage[] = [
   {
     name: 'source, initial snapshot',
     kind: 'changeflow',
-    limitName: (ctx) => LIMIT.produce(ctx.client),
+    limitName: (ctx) => LIMIT.produce(ctx.producerClient),
     async run(ctx) {
       try {
         const rig = await rigFor(ctx);

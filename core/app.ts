@@ -68,12 +68,14 @@ export async function startApp(config: Config, factories: readonly ComponentFact
   const http = createHttpServer({ ...config.http, health, metrics, logger });
   let reportFailure: (failure: ComponentFailure) => void = () => undefined;
   const failed = new Promise<ComponentFailure>((resolve) => (reportFailure = resolve));
+  const kafka = createKafkaTransport(config.kafka.client, { brokers: config.kafka.brokers, clientId: config.kafka.clientId }, logger, config.kafka.producerClient);
+  logger.info({ consumers: kafka.name, producers: kafka.producerName ?? kafka.name }, 'kafka clients');
   const context: AppContext = {
     config,
     logger,
     metrics,
     health,
-    kafka: createKafkaTransport(config.kafka.client, { brokers: config.kafka.brokers, clientId: config.kafka.clientId }, logger),
+    kafka,
     topics: new TopicNames(config.kafka.topicPrefix),
     http,
     metadata: { client, db: client.db(config.mongodb.db) },

@@ -16,7 +16,7 @@ function errorOf(text: string, env: Record<string, string> = {}): string {
 describe('changeflow.yaml', () => {
   it('applies defaults to a minimal file', () => {
     const config = parseConfigText(minimal, {});
-    expect(config.kafka).toMatchObject({ brokers: ['127.0.0.1:9092'], client: 'kafkajs', topicPrefix: 'changeflow' });
+    expect(config.kafka).toMatchObject({ brokers: ['127.0.0.1:9092'], client: 'kafkajs', producerClient: 'auto', topicPrefix: 'changeflow' });
     expect(config.http).toMatchObject({ host: '127.0.0.1', port: 8080 });
     expect(config.grpc).toMatchObject({ host: '127.0.0.1', port: 50051 });
     expect(config.mongodb.db).toBe('changeflow');
@@ -38,6 +38,12 @@ describe('changeflow.yaml', () => {
   it('says the broker list is missing', () => {
     expect(errorOf(`kafka: {}\n`)).toMatch(/kafka\.brokers: .*list of brokers/);
     expect(errorOf(`kafka: { brokers: [] }\n`)).toMatch(/kafka\.brokers: needs at least one broker/);
+  });
+
+  it('refuses a compression KafkaJS consumers cannot read, naming the way out', () => {
+    expect(errorOf(`kafka: { brokers: ["a:1"], compression: lz4 }\n`)).toMatch(/kafka\.compression: KafkaJS consumers .*cannot read lz4 batches: use gzip or none, or set kafka\.client: librdkafka/);
+    expect(parseConfigText(`kafka: { brokers: ["a:1"], compression: lz4, client: librdkafka }\n`, {}).kafka.compression).toBe('lz4');
+    expect(parseConfigText(`kafka: { brokers: ["a:1"], compression: gzip }\n`, {}).kafka.compression).toBe('gzip');
   });
 
   it('names the index of a bad list item', () => {

@@ -19,11 +19,18 @@ const kafkaSchema = z.strictObject({
     error: 'needs at least one broker, e.g. ["127.0.0.1:9092"] (or set KAFKA_BROKERS)',
   }),
   client: z.enum(['kafkajs', 'librdkafka']).default(DEFAULT_KAFKA_CLIENT),
+  producerClient: z.enum(['auto', 'kafkajs', 'librdkafka']).default('auto'),
   topicPrefix: z.string().regex(/^[A-Za-z0-9._-]+$/, { error: 'topic prefix may use letters, digits, ".", "_" and "-"' }).default('changeflow'),
   clientId: z.string().default('changeflow'),
   partitions: z.number().int().positive().default(3),
   compression: z.enum(['none', 'gzip', 'snappy', 'lz4', 'zstd']).default('none'),
   schemaRegistry: z.strictObject({ url: z.url() }).optional(),
+}).check((ctx) => {
+  const { client, compression } = ctx.value;
+  // KafkaJS reads gzip only; with producers on librdkafka (the default) such batches would reach consumers that fail on them.
+  if (client === 'kafkajs' && (compression === 'lz4' || compression === 'snappy' || compression === 'zstd')) {
+    ctx.issues.push({ code: 'custom', input: compression, path: ['compression'], message: `KafkaJS consumers (kafka.client: kafkajs) cannot read ${compression} batches: use gzip or none, or set kafka.client: librdkafka` });
+  }
 });
 
 const defaults = {

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { startInfra, stopInfra } from '../../core/infra/infra.js';
 import { createKafkajsTransport } from '../../core/kafka/kafkajs.js';
 import { DEFAULT_KAFKA_CLIENT } from '../../core/config.js';
-import type { KafkaClientName } from '../../core/kafka/index.js';
+import { effectiveProducerClient, type KafkaClientName } from '../../core/kafka/index.js';
 import type { BenchContext } from './stage.js';
 
 const argsSchema = z.object({
@@ -24,7 +24,8 @@ export const USAGE = `npm run bench -- [--quick] [--size BYTES] [--seconds S] [-
   --size         message / document size in bytes (default 1024)
   --seconds      how long each figure runs (default 10)
   --partitions   partitions of the topics the bench creates (default 3)
-  --client       the Kafka client changeflow rows use (default: the product default, kafkajs)
+  --client       the Kafka client changeflow rows use (default: the product defaults, kafkajs to consume and
+                 librdkafka to produce when it is built)
   --only         run only the stages whose name contains TEXT (limits they refer to run too)
 Servers: KAFKA_BROKERS / MONGODB_URI / REDIS_URL when set, else a local set started for the run.`;
 
@@ -71,8 +72,10 @@ export async function openBenchContext(args: BenchArgs, log: (line: string) => v
     redis = state.redis;
   }
   const topics: string[] = [];
-  // The product's default client (core/config.ts), so the changeflow rows measure what users run by default.
+  // The product's default clients (core/config.ts), so the changeflow rows measure what users run by
+  // default; `--client` puts every row on that one client.
   const client: KafkaClientName = args.client ?? DEFAULT_KAFKA_CLIENT;
+  const producerClient = effectiveProducerClient(args.client ?? 'auto', client);
   const ctx: BenchContext = {
     kafka,
     mongodb,
@@ -82,6 +85,7 @@ export async function openBenchContext(args: BenchArgs, log: (line: string) => v
     messageBytes: args.size,
     partitions: args.partitions,
     client,
+    producerClient,
     log,
     trackTopic: (topic) => topics.push(topic),
   };

@@ -10,6 +10,7 @@ export interface BenchRunInfo {
   messageBytes: number;
   partitions: number;
   client: string;
+  producerClient?: string;
   kafka: string;
   mongodb: string;
   librdkafkaVersion: string | null;

@@ -10,6 +10,7 @@ const ctx: BenchContext = {
   messageBytes: 1024,
   partitions: 1,
   client: 'kafkajs',
+  producerClient: 'kafkajs',
   log: () => undefined,
   trackTopic: () => undefined,
 };

@@ -87,7 +87,7 @@ export async function runBench(stages: readonly BenchStage[], argv: string[] = p
   const opened = await openBenchContext(args, log);
   const { ctx } = opened;
   try {
-    log(`kafka ${ctx.kafka}, mongodb ${ctx.mongodb}; ${ctx.messageBytes} B messages, ${ctx.durationMs / 1000} s per figure, changeflow rows on ${ctx.client}${ctx.quick ? ' (quick: figures not meaningful)' : ''}`);
+    log(`kafka ${ctx.kafka}, mongodb ${ctx.mongodb}; ${ctx.messageBytes} B messages, ${ctx.durationMs / 1000} s per figure, changeflow rows on ${ctx.client}${ctx.producerClient === ctx.client ? '' : ` (producing on ${ctx.producerClient})`}${ctx.quick ? ' (quick: figures not meaningful)' : ''}`);
     // Stages picked by `focus` and `--only`, plus the limit rows they are compared with.
     const picked = stages.filter((s) => (focus ? focus(s) : true) && (!args.only || s.name.includes(args.only)));
     const limits = new Set(picked.flatMap((s) => limitsOf(s, ctx)));
@@ -103,6 +103,7 @@ export async function runBench(stages: readonly BenchStage[], argv: string[] = p
         messageBytes: ctx.messageBytes,
         partitions: ctx.partitions,
         client: ctx.client,
+        producerClient: ctx.producerClient,
         kafka: ctx.kafka,
         mongodb: ctx.mongodb.replace(/\/\/[^@/]*@/, '//'),
         librdkafkaVersion: 'module' in loaded ? loaded.module.librdkafkaVersion : null,

@@ -15,6 +15,8 @@ export interface BenchContext {
   partitions: number;
   /** The client changeflow rows run on (`--client`, default: the configured default). */
   client: KafkaClientName;
+  /** The client changeflow rows produce with (the product's `kafka.producerClient: auto` unless `--client`). */
+  producerClient: KafkaClientName;
   /** Progress for the person watching (stderr); not part of the table. */
   log(line: string): void;
   /** Topics created by stages; deleted at the end of the run. */

@@ -9,7 +9,7 @@ import { printJson } from '../output.js';
 
 function connect(configPath: string): { config: Config; topics: TopicNames; kafka: ReturnType<typeof createKafkaTransport> } {
   const config = loadConfigFile(configPath);
-  return { config, topics: new TopicNames(config.kafka.topicPrefix), kafka: createKafkaTransport(config.kafka.client, { brokers: config.kafka.brokers, clientId: config.kafka.clientId }) };
+  return { config, topics: new TopicNames(config.kafka.topicPrefix), kafka: createKafkaTransport(config.kafka.client, { brokers: config.kafka.brokers, clientId: config.kafka.clientId }, undefined, config.kafka.producerClient) };
 }
 
 export function registerDlqCommand(program: Command): void {

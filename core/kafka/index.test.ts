@@ -1,6 +1,7 @@
 import { jest } from '@jest/globals';
 import type { Logger } from '../logger.js';
-import { effectiveKafkaClient, KAFKA_CLIENT_ENV, selectKafkaTransport } from './index.js';
+import { effectiveKafkaClient, effectiveProducerClient, KAFKA_CLIENT_ENV, selectKafkaTransport, withProducersOf } from './index.js';
+import type { KafkaTransport } from './transport.js';
 
 describe('effectiveKafkaClient', () => {
   it('uses the configured client unless the environment overrides it', () => {
@@ -12,6 +13,43 @@ describe('effectiveKafkaClient', () => {
 
   it('names the variable and the choices when the override is not a client', () => {
     expect(() => effectiveKafkaClient('kafkajs', { [KAFKA_CLIENT_ENV]: 'rdkafka' })).toThrow(/CHANGEFLOW_KAFKA_CLIENT=rdkafka .*kafkajs or librdkafka/);
+  });
+});
+
+describe('effectiveProducerClient', () => {
+  const built = () => true;
+  const notBuilt = () => false;
+
+  it('auto: librdkafka when it loads, else the consumers\' client', () => {
+    expect(effectiveProducerClient('auto', 'kafkajs', {}, built)).toBe('librdkafka');
+    expect(effectiveProducerClient('auto', 'kafkajs', {}, notBuilt)).toBe('kafkajs');
+    expect(effectiveProducerClient('auto', 'librdkafka', {}, notBuilt)).toBe('librdkafka'); // asked for by name: falls back with its warning
+  });
+
+  it('takes a named client as it is, and the environment override for the whole process', () => {
+    expect(effectiveProducerClient('kafkajs', 'kafkajs', {}, built)).toBe('kafkajs');
+    expect(effectiveProducerClient('librdkafka', 'kafkajs', {}, notBuilt)).toBe('librdkafka');
+    expect(effectiveProducerClient('auto', 'kafkajs', { [KAFKA_CLIENT_ENV]: 'kafkajs' }, built)).toBe('kafkajs');
+    expect(effectiveProducerClient('kafkajs', 'kafkajs', { [KAFKA_CLIENT_ENV]: 'librdkafka' }, notBuilt)).toBe('librdkafka');
+  });
+});
+
+describe('withProducersOf', () => {
+  it('takes producers from one transport and consumers and admin from the other', () => {
+    const made: string[] = [];
+    const fake = (name: 'kafkajs' | 'librdkafka'): KafkaTransport =>
+      ({
+        name,
+        producer: () => (made.push(`${name} producer`), {}),
+        consumer: () => (made.push(`${name} consumer`), {}),
+        admin: () => (made.push(`${name} admin`), {}),
+      }) as unknown as KafkaTransport;
+    const mixed = withProducersOf(fake('kafkajs'), fake('librdkafka'));
+    mixed.producer();
+    mixed.consumer({ groupId: 'g' });
+    mixed.admin();
+    expect(made).toEqual(['librdkafka producer', 'kafkajs consumer', 'kafkajs admin']);
+    expect([mixed.name, mixed.producerName]).toEqual(['kafkajs', 'librdkafka']);
   });
 });
 

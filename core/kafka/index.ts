@@ -7,6 +7,13 @@ import type { KafkaConnectionOptions, KafkaTransport } from './transport.js';
 export type KafkaClientName = 'kafkajs' | 'librdkafka';
 
 /**
+ * `kafka.producerClient`: which client produces. `auto` (the default): librdkafka when it loads on this
+ * machine, else the consumers' client — the benchmark's choice, as librdkafka produces 2–2.6× faster
+ * than KafkaJS and consumes slower (docs/performance.md, "Choosing the client").
+ */
+export type ProducerClientChoice = KafkaClientName | 'auto';
+
+/**
  * Overrides `kafka.client` for a whole process (the test suite and benchmarks run once per client with
  * it). Unset or empty: the configured client is used.
  */
@@ -30,11 +37,39 @@ export function librdkafkaAvailable(): boolean {
 }
 
 /**
- * Picks the configured client. librdkafka is an optional native build: when it cannot load, the
- * process uses kafkajs and says so once.
+ * The client that produces: the environment override when set (it names the whole process's client),
+ * else the configured choice, `auto` resolved to librdkafka when it loads and otherwise to `client`.
  */
-export function createKafkaTransport(client: KafkaClientName, options: KafkaConnectionOptions, logger?: Logger): KafkaTransport {
-  return selectKafkaTransport(effectiveKafkaClient(client), options, logger, loadLibrdkafka);
+export function effectiveProducerClient(choice: ProducerClientChoice, client: KafkaClientName, env: NodeJS.ProcessEnv = process.env, available: () => boolean = librdkafkaAvailable): KafkaClientName {
+  const override = env[KAFKA_CLIENT_ENV]?.trim();
+  if (override) return effectiveKafkaClient(client, env);
+  if (choice !== 'auto') return choice;
+  return client === 'librdkafka' || available() ? 'librdkafka' : client;
+}
+
+/**
+ * Picks the configured clients: `client` consumes and administers, `producerClient` produces (by
+ * default the same client, so callers that name one client get that one for everything). librdkafka
+ * is an optional native build: when it is asked for by name and cannot load, the process uses kafkajs
+ * and says so once.
+ */
+export function createKafkaTransport(client: KafkaClientName, options: KafkaConnectionOptions, logger?: Logger, producerClient: ProducerClientChoice = client): KafkaTransport {
+  const consuming = effectiveKafkaClient(client);
+  const base = selectKafkaTransport(consuming, options, logger, loadLibrdkafka);
+  const producing = effectiveProducerClient(producerClient, consuming);
+  if (producing === base.name) return base;
+  return withProducersOf(base, selectKafkaTransport(producing, options, logger, loadLibrdkafka));
+}
+
+/** `base` with its producers taken from `producing` (groups stay on one client: consumers never mix). */
+export function withProducersOf(base: KafkaTransport, producing: KafkaTransport): KafkaTransport {
+  return {
+    name: base.name,
+    producerName: producing.name,
+    producer: (options) => producing.producer(options),
+    consumer: (options) => base.consumer(options),
+    admin: () => base.admin(),
+  };
 }
 
 /** `createKafkaTransport` with the native loader passed in (tests give one that fails). */

@@ -128,7 +128,10 @@ export interface Admin {
 }
 
 export interface KafkaTransport {
+  /** The client of consumers and admin (and of producers unless `producerName` says otherwise). */
   readonly name: 'kafkajs' | 'librdkafka';
+  /** Set when producers use the other client (`kafka.producerClient`). */
+  readonly producerName?: 'kafkajs' | 'librdkafka';
   producer(options?: ProducerOptions): Producer;
   consumer(options: ConsumerOptions): Consumer;
   admin(): Admin;
