@@ -68,36 +68,11 @@ describe('encodeRawChange', () => {
       truncatedArrays: [{ field: 'tags', newSize: new Int32(2) }],
     };
     expectObjectPath(serialize({ _id: token, operationType: 'update', ...times, ns, documentKey: { _id: oid }, updateDescription }));
-    expectObjectPath(
-      serialize({
-        _id: token,
-        operationType: 'update',
-        ns,
-        documentKey: { _id: oid },
-        updateDescription: { updatedFields: {}, removedFields: [] },
-        fullDocument: order,
-      }),
-    );
-    expectObjectPath(
-      serialize({
-        _id: token,
-        operationType: 'update',
-        ns,
-        documentKey: { _id: oid },
-        updateDescription: { updatedFields: {}, removedFields: [] },
-        fullDocument: null,
-      }),
-    );
+    const update = (rest: Record<string, unknown>): Buffer => serialize({ _id: token, operationType: 'update', ns, documentKey: { _id: oid }, ...rest });
+    expectObjectPath(update({ updateDescription: { updatedFields: {}, removedFields: [] }, fullDocument: order }));
+    expectObjectPath(update({ updateDescription: { updatedFields: {}, removedFields: [] }, fullDocument: null }));
     // Malformed parts read as encodeChange reads them: {} and [] for non-documents and non-arrays.
-    expectObjectPath(
-      serialize({
-        _id: token,
-        operationType: 'update',
-        ns,
-        documentKey: { _id: oid },
-        updateDescription: { updatedFields: 'x', removedFields: new Int32(1), truncatedArrays: 'no' },
-      }),
-    );
+    expectObjectPath(update({ updateDescription: { updatedFields: 'x', removedFields: new Int32(1), truncatedArrays: 'no' } }));
     expectObjectPath(serialize({ _id: token, operationType: 'update', ns, documentKey: { _id: oid }, updateDescription: {} }));
   });
 
