@@ -118,7 +118,8 @@ export class RawChangeStream {
       cursor: { batchSize: this.options.batchSize },
     };
     // getMore must come in the session that opened the cursor (the driver's implicit sessions are one per command).
-    if (this.sessions) this.session ??= this.client.startSession();
+    // Not causally consistent: the driver would add `readConcern.afterClusterTime` to a resume's aggregate.
+    if (this.sessions) this.session ??= this.client.startSession({ causalConsistency: false });
     let reply: CursorReply;
     try {
       reply = await this.run(db ?? 'admin', command, 'firstBatch');
