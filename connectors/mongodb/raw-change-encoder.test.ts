@@ -47,6 +47,8 @@ const order = {
 const txn = { lsid: { id: new UUID('8c5e5a52-9f8a-4c6e-b3c1-1f6d2e0a9b11'), uid: new Binary(Buffer.alloc(32, 9), 0) }, txnNumber: Long.fromNumber(7) };
 const times = { clusterTime: new Timestamp({ t: 1700000000, i: 3 }), wallTime: new Date('2026-11-22T10:00:00.123Z') };
 const ns = { db: 'shop', coll: 'orders' };
+/** An update event of the document `oid`, with the given fields. */
+const update = (rest: Record<string, unknown>): Buffer => serialize({ _id: token, operationType: 'update', ns, documentKey: { _id: oid }, ...rest });
 
 describe('encodeRawChange', () => {
   it('encodes an insert as the object path does', () => {
@@ -68,12 +70,11 @@ describe('encodeRawChange', () => {
       truncatedArrays: [{ field: 'tags', newSize: new Int32(2) }],
     };
     expectObjectPath(serialize({ _id: token, operationType: 'update', ...times, ns, documentKey: { _id: oid }, updateDescription }));
-    const update = (rest: Record<string, unknown>): Buffer => serialize({ _id: token, operationType: 'update', ns, documentKey: { _id: oid }, ...rest });
     expectObjectPath(update({ updateDescription: { updatedFields: {}, removedFields: [] }, fullDocument: order }));
     expectObjectPath(update({ updateDescription: { updatedFields: {}, removedFields: [] }, fullDocument: null }));
     // Malformed parts read as encodeChange reads them: {} and [] for non-documents and non-arrays.
     expectObjectPath(update({ updateDescription: { updatedFields: 'x', removedFields: new Int32(1), truncatedArrays: 'no' } }));
-    expectObjectPath(serialize({ _id: token, operationType: 'update', ns, documentKey: { _id: oid }, updateDescription: {} }));
+    expectObjectPath(update({ updateDescription: {} }));
   });
 
   it('encodes replace and delete events, with and without images', () => {
@@ -276,7 +277,7 @@ describe('encodeRawChange', () => {
       const bytes = serialize({ _id: token, operationType: 'update', ns, documentKey: { _id: oid, name: 'new' } });
       expect(objectPath(bytes, context).event.op).toBe('replace');
       nullFor(bytes);
-      nullFor(serialize({ _id: token, operationType: 'update', ns, documentKey: { _id: oid }, updateDescription: null }));
+      nullFor(update({ updateDescription: null }));
     });
 
     it('for resume tokens other than { _data: string }', () => {
@@ -287,15 +288,7 @@ describe('encodeRawChange', () => {
     });
 
     it('for removedFields that are not all strings', () => {
-      nullFor(
-        serialize({
-          _id: token,
-          operationType: 'update',
-          ns,
-          documentKey: { _id: oid },
-          updateDescription: { updatedFields: {}, removedFields: ['a', new Int32(1)] },
-        }),
-      );
+      nullFor(update({ updateDescription: { updatedFields: {}, removedFields: ['a', new Int32(1)] } }));
     });
 
     it('for a wallTime outside the Date range (the object path throws)', () => {
@@ -332,15 +325,7 @@ describe('encodeRawChange', () => {
         }),
       );
       nullFor(serialize({ ...insert, fullDocument: new Map([['_bsontype', 'x']]) }));
-      nullFor(
-        serialize({
-          _id: token,
-          operationType: 'update',
-          ns,
-          documentKey: { _id: oid },
-          updateDescription: { updatedFields: {}, removedFields: [], $ref: 'x', $id: 1 },
-        }),
-      );
+      nullFor(update({ updateDescription: { updatedFields: {}, removedFields: [], $ref: 'x', $id: 1 } }));
       const duplicate = serialize({ ...insert, documentKey: { _id: oid, xid: new Int32(1) } });
       duplicate.write('_id', duplicate.indexOf('xid'), 'latin1');
       nullFor(duplicate);

@@ -27,6 +27,11 @@ export interface RawChangeBatch {
   token: Document | null;
 }
 
+/** The driver's decoding of a change event, as its ChangeStream returned it to the source (`promoteValues: false`). */
+export function decodeChangeEvent(bytes: Uint8Array): Document {
+  return BSON.deserialize(bytes, { promoteValues: false, promoteLongs: false, promoteBuffers: false });
+}
+
 /** Server errors after which a change stream resumes where it was (the driver's list, plus CursorNotFound). */
 function isResumable(error: unknown): boolean {
   if (isTransientMongoError(error)) return true;
@@ -101,7 +106,7 @@ export class RawChangeStream {
 
   /** Only when the server sends no postBatchResumeToken (mongo-java-server): once per batch. */
   private tokenOf(event: Uint8Array): Document {
-    const id: unknown = BSON.deserialize(event, { promoteValues: false, promoteLongs: false })['_id'];
+    const id: unknown = decodeChangeEvent(event)['_id'];
     if (typeof id !== 'object' || id === null) throw new Error('a change stream event without a resume token (_id)');
     return id as Document;
   }

@@ -1,7 +1,7 @@
-import { BSON, type Document } from 'mongodb';
 import type { ChangeEvent, ChangeOperation } from '../../schemas/envelope.js';
 import { encodeChange, type EncodedChange, type EncoderContext } from './change-encoder.js';
 import { encodeRawChange } from './raw-change-encoder.js';
+import { decodeChangeEvent } from './raw-change-stream.js';
 
 /**
  * One change as the source hands it to Kafka: the envelope's header fields, its record key and,
@@ -21,13 +21,6 @@ export interface SourceChange {
   event(): ChangeEvent;
   /** This change's resume token (undefined for snapshot documents). */
   token(): unknown;
-}
-
-/** The driver's decoding of a change event, as its ChangeStream returned it (`promoteValues: false`). */
-const decodeOptions = { promoteValues: false, promoteLongs: false, promoteBuffers: false } as const;
-
-export function decodeChangeEvent(bytes: Uint8Array): Document {
-  return BSON.deserialize(bytes, decodeOptions);
 }
 
 /** A change built as objects (snapshot documents, the fallback of the raw path). */
