@@ -367,7 +367,11 @@ class RdkafkaConsumer implements Consumer {
   }
 
   private async fetch(): Promise<Fetched> {
-    await this.seeksSettled();
+    // Checked again after each wait, and the clock read in the same turn as the consume call: a seek asked
+    // for while this call waited to resume (a handler seeking in the batch handed out meanwhile) would
+    // otherwise be in flight, and the call would return records fetched before it as fresh ones.
+    do await this.seeksSettled();
+    while (this.seeksInFlight.size > 0);
     const issuedAt = this.clock;
     const messages = await new Promise<RdMessage[]>((resolve, reject) => this.consumer.consume(CONSUME_BATCH, (err, batch) => (err ? reject(err) : resolve(batch))));
     return { messages, issuedAt };
