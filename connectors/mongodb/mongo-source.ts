@@ -8,7 +8,7 @@ import type { Logger } from '../../core/logger.js';
 import { retry, sleep } from '../../core/retry.js';
 import type { TopicNames } from '../../core/topics.js';
 import { canonicalText, parseCanonicalText } from '../../schemas/ejson.js';
-import { encodeSnapshotDocument, type EncoderContext } from './change-encoder.js';
+import type { EncoderContext } from './change-encoder.js';
 import { changeRecords, changeTopics, namespaceText, recordSize, type ValueEncoder } from './change-records.js';
 import { createEchoFilter, type EchoFilter } from './echo-filter.js';
 import { Lease, LeaseLostError } from './lease.js';
@@ -20,7 +20,7 @@ import { SnapshotProgress } from './snapshot-progress.js';
 import { afterIdFilters } from './snapshot-range.js';
 import type { SourceConfig } from './source-config.js';
 import type { SourceMetrics } from './source-metrics.js';
-import { changeFromBytes, fromEncoded, type SourceChange } from './source-change.js';
+import { changeFromBytes, snapshotFromBytes, type SourceChange } from './source-change.js';
 import { SourcePosition, type StreamStart } from './source-position.js';
 import { onHistoryLost, planStart } from './start-plan.js';
 import type { AvroCodec } from '../../schemas/avro-codec.js';
@@ -359,6 +359,7 @@ export class MongoSource {
     const sender = this.newSender(producer, (a) => (acked = a.position));
     let copied = progress0.copied;
     const snapshotEncoder = { ...encoder, multiNamespace: !this.config.watch.coll };
+    const needEvent = this.valueEncoder !== undefined;
     for (let index = progress0.index; index < progress0.namespaces.length; index++) {
       const nsText = progress0.namespaces[index] ?? '';
       const ns = this.splitNamespace(nsText);
@@ -367,13 +368,13 @@ export class MongoSource {
       let chunk: OutgoingRecord[] = [];
       let documents = 0;
       let bytes = 0;
-      let last: unknown;
+      let lastCopiedKey = '';
       const flush = async (): Promise<void> => {
         if (documents === 0) return;
         this.assertLease();
         await this.ensureTopics(admin, chunk);
         copied += documents;
-        const position = from.withSnapshot({ namespaces: progress0.namespaces, index, lastKey: canonicalText({ _id: last }), copied });
+        const position = from.withSnapshot({ namespaces: progress0.namespaces, index, lastKey: lastCopiedKey, copied });
         await sender.submit(chunk, { position, counts: new Map([['snapshot', documents]]) });
         chunk = [];
         documents = 0;
@@ -387,14 +388,16 @@ export class MongoSource {
         const cursor = this.client
           .db(ns.db)
           .collection(ns.coll)
-          .find(filter, { sort: { _id: 1 }, batchSize: this.config.snapshotBatchSize, promoteValues: false, promoteLongs: false });
+          // Raw: each document's BSON bytes, encoded straight to the record value (snapshotFromBytes).
+          .find(filter, { sort: { _id: 1 }, batchSize: this.config.snapshotBatchSize, raw: true });
         try {
           for await (const doc of cursor) {
             if (this.stopping) break;
-            const change = fromEncoded(encodeSnapshotDocument(doc, ns, snapshotEncoder));
+            const change = snapshotFromBytes(doc as unknown as Uint8Array, ns, snapshotEncoder, needEvent);
             bytes += this.addRecords(chunk, change);
             documents += 1;
-            last = doc['_id'];
+            // A snapshot document's key is canonicalText({ _id }): what a resumed copy starts after.
+            if (change.key !== null) lastCopiedKey = change.key;
             if (documents >= this.config.snapshotBatchSize || bytes >= this.config.maxBatchBytes) await flush();
           }
           await flush();

@@ -167,8 +167,8 @@ const QUOTE = 0x22;
 
 let source = { name: '', cluster: '', json: Buffer.alloc(0) };
 
-/** `,"source":{…}`, the same for every event of a source. */
-function sourceJson(context: EncoderContext): Buffer {
+/** `,"source":{…}`, the same for every event of a source (snapshot documents' too). */
+export function sourceJson(context: EncoderContext): Buffer {
   if (context.sourceName !== source.name || context.cluster !== source.cluster) {
     const json = `,"source":${JSON.stringify({ name: context.sourceName, cluster: context.cluster })}`;
     source = { name: context.sourceName, cluster: context.cluster, json: Buffer.from(json) };

@@ -27,8 +27,11 @@ export interface RawChangeBatch {
   token: Document | null;
 }
 
-/** The driver's decoding of a change event, as its ChangeStream returned it to the source (`promoteValues: false`). */
-export function decodeChangeEvent(bytes: Uint8Array): Document {
+/**
+ * The driver's decoding of the BSON the source reads, as its ChangeStream and find cursor returned it
+ * (`promoteValues: false`): change events, and documents the snapshot copies.
+ */
+export function decodeSourceBson(bytes: Uint8Array): Document {
   return BSON.deserialize(bytes, { promoteValues: false, promoteLongs: false, promoteBuffers: false });
 }
 
@@ -106,7 +109,7 @@ export class RawChangeStream {
 
   /** Only when the server sends no postBatchResumeToken (mongo-java-server): once per batch. */
   private tokenOf(event: Uint8Array): Document {
-    const id: unknown = decodeChangeEvent(event)['_id'];
+    const id: unknown = decodeSourceBson(event)['_id'];
     if (typeof id !== 'object' || id === null) throw new Error('a change stream event without a resume token (_id)');
     return id as Document;
   }

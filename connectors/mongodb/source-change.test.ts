@@ -3,7 +3,7 @@ import { BSON } from 'mongodb';
 import { TopicNames } from '../../core/topics.js';
 import type { EncoderContext } from './change-encoder.js';
 import { changeRecords } from './change-records.js';
-import { changeFromBytes } from './source-change.js';
+import { changeFromBytes, snapshotFromBytes } from './source-change.js';
 
 const { Int32, Timestamp } = BSON;
 const context: EncoderContext = { sourceName: 'shop', cluster: 'rs0', watch: { db: 'shop', coll: 'orders' }, mode: 'canonical' };
@@ -49,5 +49,29 @@ describe('changeFromBytes', () => {
     expect(change.json).toBeUndefined();
     expect(change).toMatchObject({ op: 'drop', key: null, hasDocumentKey: false });
     expect(changeRecords(change, topics).map((r) => r.topic)).toEqual(['cf.shop.orders', 'cf.shop.__ddl']);
+  });
+});
+
+describe('snapshotFromBytes', () => {
+  const snapshotContext = { ...context, multiNamespace: false };
+  const ns = { db: 'shop', coll: 'orders' };
+  const doc = Buffer.from(BSON.serialize({ _id: new Int32(7), item: 'tea "green"', qty: new Int32(2) }));
+
+  it('gives the same records and envelope on the raw path as on the object path', () => {
+    const raw = snapshotFromBytes(doc, ns, snapshotContext, false);
+    const viaObjects = snapshotFromBytes(doc, ns, snapshotContext, true);
+    expect(raw.json).toBeDefined();
+    expect(viaObjects.json).toBeUndefined();
+    const text = (change: typeof raw): unknown[] => changeRecords(change, topics).map((r) => ({ ...r, value: Buffer.from(r.value as Buffer).toString() }));
+    expect(text(raw)).toEqual(text(viaObjects));
+    expect(raw.event()).toEqual(viaObjects.event());
+    expect(raw).toMatchObject({ id: 'snapshot:shop:{"_id":{"$numberInt":"7"}}', op: 'snapshot', ns, key: '{"_id":{"$numberInt":"7"}}', hasDocumentKey: true });
+    expect(raw.token()).toBeUndefined();
+  });
+
+  it('takes the object path in relaxed mode', () => {
+    const change = snapshotFromBytes(doc, ns, { ...snapshotContext, mode: 'relaxed' }, false);
+    expect(change.json).toBeUndefined();
+    expect(change.event().fullDocument).toEqual({ _id: 7, item: 'tea "green"', qty: 2 });
   });
 });

@@ -1,7 +1,8 @@
 import type { ChangeEvent, ChangeOperation } from '../../schemas/envelope.js';
-import { encodeChange, type EncodedChange, type EncoderContext } from './change-encoder.js';
+import { encodeChange, encodeSnapshotDocument, type EncodedChange, type EncoderContext } from './change-encoder.js';
 import { encodeRawChange } from './raw-change-encoder.js';
-import { decodeChangeEvent } from './raw-change-stream.js';
+import { encodeRawSnapshotDocument, type SnapshotContext } from './raw-snapshot-encoder.js';
+import { decodeSourceBson } from './raw-change-stream.js';
 
 /**
  * One change as the source hands it to Kafka: the envelope's header fields, its record key and,
@@ -46,7 +47,7 @@ export function fromEncoded(encoded: EncodedChange, token: () => unknown = () =>
 export function changeFromBytes(bytes: Uint8Array, context: EncoderContext, needEvent: boolean): SourceChange {
   const raw = needEvent ? null : encodeRawChange(bytes, context);
   if (raw === null) {
-    const decoded = decodeChangeEvent(bytes);
+    const decoded = decodeSourceBson(bytes);
     return fromEncoded(encodeChange(decoded, context), () => decoded['_id']);
   }
   let event: ChangeEvent | undefined;
@@ -58,7 +59,27 @@ export function changeFromBytes(bytes: Uint8Array, context: EncoderContext, need
     hasDocumentKey: raw.hasDocumentKey,
     clusterTime: raw.clusterTime,
     json: raw.value,
-    event: () => (event ??= encodeChange(decodeChangeEvent(bytes), context).event),
-    token: () => decodeChangeEvent(bytes)['_id'],
+    event: () => (event ??= encodeChange(decodeSourceBson(bytes), context).event),
+    token: () => decodeSourceBson(bytes)['_id'],
+  };
+}
+
+/**
+ * A document the snapshot copies, from its BSON bytes → a SourceChange, as changeFromBytes does for
+ * change events: the record value straight from the bytes where that is exact, else through objects.
+ */
+export function snapshotFromBytes(bytes: Uint8Array, ns: { db: string; coll: string }, context: SnapshotContext, needEvent: boolean): SourceChange {
+  const raw = needEvent ? null : encodeRawSnapshotDocument(bytes, ns, context);
+  if (raw === null) return fromEncoded(encodeSnapshotDocument(decodeSourceBson(bytes), ns, context));
+  let event: ChangeEvent | undefined;
+  return {
+    id: raw.id,
+    op: 'snapshot',
+    ns,
+    key: raw.key,
+    hasDocumentKey: true,
+    json: raw.value,
+    event: () => (event ??= encodeSnapshotDocument(decodeSourceBson(bytes), ns, context).event),
+    token: () => undefined,
   };
 }
