@@ -29,6 +29,7 @@ export const LIMIT = {
   roundTrip: (client: KafkaClientName) => `produce→consume latency @1000/s, ${client}`,
   watch: 'mongodb watch() loop',
   watchCatchUp: 'mongodb watch() catch-up on a backlog',
+  find: 'mongodb find() loop (raw documents, by _id)',
 } as const;
 
 /** Records per send() and sends in flight in the bare producer loops (the source's pipelining shape). */
@@ -535,6 +536,43 @@ const watchCatchUp: BenchStage = {
   },
 };
 
+/** Documents the find() row reads per pass (its collection is written once, before the figure). */
+const FIND_DOCUMENTS = 50_000;
+
+/**
+ * The server handing out a collection as the snapshot reads it: passes of `find({}).sort({ _id: 1 })` in
+ * batches of 1,000 (the source's `snapshotBatchSize` default), documents left as BSON bytes, nothing
+ * else done with them; events/s over the passes. Its changeflow counterpart is the initial snapshot.
+ */
+const findLoop: BenchStage = {
+  name: LIMIT.find,
+  kind: 'limit',
+  async run(ctx) {
+    const dbName = unique('find').replace(/-/g, '_');
+    const client = new MongoClient(ctx.mongodb);
+    await client.connect();
+    try {
+      const coll = client.db(dbName).collection<BacklogDoc>('docs');
+      const count = ctx.quick ? 5_000 : FIND_DOCUMENTS;
+      const insertSeconds = await insertBacklog(coll, count, ctx);
+      let read = 0;
+      let bytes = 0;
+      const started = nowMs();
+      do {
+        for await (const doc of coll.find({}, { sort: { _id: 1 }, batchSize: 1_000, raw: true })) {
+          bytes += (doc as unknown as Uint8Array).length;
+          read += 1;
+        }
+      } while (nowMs() - started < ctx.durationMs);
+      const seconds = (nowMs() - started) / 1000;
+      return figure(ctx, read, seconds, undefined, `passes over ${count} documents (written first, ${insertSeconds.toFixed(1)} s), ${Math.round(bytes / read)} B each`);
+    } finally {
+      await client.db(dbName).dropDatabase().catch(() => undefined);
+      await client.close();
+    }
+  },
+};
+
 /** The limit rows, in table order. Rows for a client that is not built are left out. */
 export function limitStages(): BenchStage[] {
   const all = clients();
@@ -550,6 +588,7 @@ export function limitStages(): BenchStage[] {
     ...all.map(roundTrip),
     watchLoop,
     watchCatchUp,
+    findLoop,
   ];
 }
 

@@ -6,8 +6,8 @@
  *     change is acknowledged, beside that row (the source cannot read faster than the server streams);
  *   - change stream catch-up: the source resumes before a backlog written while it was stopped, beside
  *     `mongodb watch() catch-up on a backlog` (the same backlog read by a bare change stream);
- *   - initial snapshot: fresh sources copy the same collection, pass after pass, beside the client's
- *     bare producer loop.
+ *   - initial snapshot: fresh sources copy the same collection, pass after pass, beside
+ *     `mongodb find() loop` (the server handing out a collection in _id order, nothing done with it).
  */
 import { randomBytes } from 'node:crypto';
 import { MongoClient } from 'mongodb';
@@ -275,7 +275,7 @@ export const stages: BenchStage[] = [
   {
     name: 'source, initial snapshot',
     kind: 'changeflow',
-    limitName: (ctx) => LIMIT.produce(ctx.producerClient),
+    limitName: LIMIT.find,
     async run(ctx) {
       try {
         const rig = await rigFor(ctx);
