@@ -21,6 +21,7 @@ import { afterIdFilters } from './snapshot-range.js';
 import type { SourceConfig } from './source-config.js';
 import type { SourceMetrics } from './source-metrics.js';
 import { changeFromBytes, snapshotFromBytes, type SourceChange } from './source-change.js';
+import { cursorBatches } from './cursor-batches.js';
 import { SourcePosition, type StreamStart } from './source-position.js';
 import { onHistoryLost, planStart } from './start-plan.js';
 import type { AvroCodec } from '../../schemas/avro-codec.js';
@@ -391,14 +392,16 @@ export class MongoSource {
           // Raw: each document's BSON bytes, encoded straight to the record value (snapshotFromBytes).
           .find(filter, { sort: { _id: 1 }, batchSize: this.config.snapshotBatchSize, raw: true });
         try {
-          for await (const doc of cursor) {
-            if (this.stopping) break;
-            const change = snapshotFromBytes(doc as unknown as Uint8Array, ns, snapshotEncoder, needEvent);
-            bytes += this.addRecords(chunk, change);
-            documents += 1;
-            // A snapshot document's key is canonicalText({ _id }): what a resumed copy starts after.
-            if (change.key !== null) lastCopiedKey = change.key;
-            if (documents >= this.config.snapshotBatchSize || bytes >= this.config.maxBatchBytes) await flush();
+          batches: for await (const batch of cursorBatches(cursor)) {
+            for (const doc of batch) {
+              if (this.stopping) break batches;
+              const change = snapshotFromBytes(doc as unknown as Uint8Array, ns, snapshotEncoder, needEvent);
+              bytes += this.addRecords(chunk, change);
+              documents += 1;
+              // A snapshot document's key is canonicalText({ _id }): what a resumed copy starts after.
+              if (change.key !== null) lastCopiedKey = change.key;
+              if (documents >= this.config.snapshotBatchSize || bytes >= this.config.maxBatchBytes) await flush();
+            }
           }
           await flush();
         } finally {
