@@ -130,8 +130,11 @@ export function encodeChange(raw: RawChangeEvent, context: EncoderContext): Enco
   return { event, key: documentKey === undefined ? null : canonicalText(documentKey) };
 }
 
+/** What the snapshot encoders need besides the document: a multi-collection watch puts the namespace in ids. */
+export type SnapshotContext = EncoderContext & { multiNamespace: boolean };
+
 /** A document copied by the snapshot, as an `op: "snapshot"` event (consumers treat it as an upsert). */
-export function encodeSnapshotDocument(doc: Document, ns: { db: string; coll: string }, context: EncoderContext & { multiNamespace: boolean }): EncodedChange {
+export function encodeSnapshotDocument(doc: Document, ns: { db: string; coll: string }, context: SnapshotContext): EncodedChange {
   const documentKey = { _id: doc['_id'] };
   const key = canonicalText(documentKey);
   const event: ChangeEvent = {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { BSON } from 'mongodb';
 import { DocumentGenerator, random } from '../../schemas/testing/random-bson.js';
-import { encodeSnapshotDocument } from './change-encoder.js';
-import { encodeRawSnapshotDocument, type SnapshotContext } from './raw-snapshot-encoder.js';
+import { encodeSnapshotDocument, type SnapshotContext } from './change-encoder.js';
+import { encodeRawSnapshotDocument } from './raw-snapshot-encoder.js';
 
 const { Int32, ObjectId } = BSON;
 

@@ -1,5 +1,5 @@
 import { asBuffer, BsonElements, fallBack, JsonWriter, NotReproducible, writeDocument, writeValue } from '../../schemas/raw-ejson.js';
-import type { EncoderContext } from './change-encoder.js';
+import type { SnapshotContext } from './change-encoder.js';
 import { sourceJson } from './raw-change-encoder.js';
 
 /**
@@ -17,8 +17,6 @@ export interface RawEncodedSnapshot {
   /** Byte for byte `Buffer.from(JSON.stringify(encodeSnapshotDocument(…).event))`. */
   value: Buffer;
 }
-
-export type SnapshotContext = EncoderContext & { multiNamespace: boolean };
 
 const ID = Buffer.from('_id', 'latin1');
 const out = new JsonWriter();

@@ -1,7 +1,7 @@
 import type { ChangeEvent, ChangeOperation } from '../../schemas/envelope.js';
-import { encodeChange, encodeSnapshotDocument, type EncodedChange, type EncoderContext } from './change-encoder.js';
+import { encodeChange, encodeSnapshotDocument, type EncodedChange, type EncoderContext, type SnapshotContext } from './change-encoder.js';
 import { encodeRawChange } from './raw-change-encoder.js';
-import { encodeRawSnapshotDocument, type SnapshotContext } from './raw-snapshot-encoder.js';
+import { encodeRawSnapshotDocument } from './raw-snapshot-encoder.js';
 import { decodeSourceBson } from './raw-change-stream.js';
 
 /**
