@@ -191,7 +191,7 @@ class MongodbSink implements Sink {
       for (const w of writes) current.set(`${coll}\u0000${w.idText}`, null);
       const docs = await this.db
         .collection(coll)
-        .find({ _id: { $in: writes.map((w) => w.key['_id']) } }, { promoteValues: false })
+        .find({ _id: { $in: writes.map((w) => w.key['_id']) } }, { promoteValues: false, bsonRegExp: true })
         .toArray();
       for (const doc of docs) current.set(`${coll}\u0000${canonicalText(doc['_id'])}`, doc);
     }

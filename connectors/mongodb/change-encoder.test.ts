@@ -1,8 +1,8 @@
 import { Binary, Decimal128, Double, Int32, Long, ObjectId, Timestamp, UUID } from 'mongodb';
 import { TopicNames } from '../../core/topics.js';
-import { fromEJson, parseCanonicalText } from '../../schemas/ejson.js';
+import { fromEJson, parseCanonicalText, toEJsonDocument } from '../../schemas/ejson.js';
 import { parseChangeEvent } from '../../schemas/envelope.js';
-import { encodeChange, encodeSnapshotDocument, type EncoderContext } from './change-encoder.js';
+import { encodeChange, encodeSnapshotDocument, UnplacedChangeError, type EncoderContext } from './change-encoder.js';
 import { changeRecords } from './change-records.js';
 import { fromEncoded } from './source-change.js';
 
@@ -20,6 +20,8 @@ const typed = {
   uuid: new UUID('8c5e5a52-9f8a-4c6e-b3c1-1f6d2e0a9b11'),
   nested: { deep: { list: [new Int32(1), Long.fromNumber(2), 'x'], when: new Date(0) } },
 };
+
+const toEJsonDoc = (doc: Record<string, unknown>) => toEJsonDocument(doc, 'canonical');
 
 describe('encodeChange', () => {
   it('builds the DESIGN.md envelope from a full replica-set event', () => {
@@ -85,7 +87,7 @@ describe('encodeChange', () => {
     expect(event.ns).toEqual({ db: 'shop', coll: 'orders' });
   });
 
-  it('repairs mongo-java-server update events: _id from the looked-up document, updateDescription from the spec', () => {
+  it('publishes a mongo-java-server update with the looked-up document and no invented delta', () => {
     const { event, key } = encodeChange(
       { _id: { _data: 'a2' }, operationType: 'update', documentKey: { $set: { x: new Int32(3) }, $unset: { y: '' } }, fullDocument: { _id: new Int32(2), x: new Int32(3) } },
       context,
@@ -93,8 +95,38 @@ describe('encodeChange', () => {
     expect(event.op).toBe('update');
     expect(event.documentKey).toEqual({ _id: { $numberInt: '2' } });
     expect(key).toBe('{"_id":{"$numberInt":"2"}}');
-    expect(event.updateDescription).toEqual({ updatedFields: { x: { $numberInt: '3' } }, removedFields: ['y'] });
+    expect(event.updateDescription).toBeUndefined();
     expect(event.fullDocument).toEqual({ _id: { $numberInt: '2' }, x: { $numberInt: '3' } });
+  });
+
+  it.each([
+    ['$inc beside $set', { $set: { n: new Int32(100000) }, $inc: { v: new Int32(1) } }],
+    ['$push', { $push: { tags: 'a' } }],
+    ['$rename', { $rename: { a: 'b' } }],
+    ['a pipeline update', [{ $set: { v: { $add: ['$v', 1] } } }]],
+  ])('never derives a partial delta from %s (the post-image carries the whole effect)', (_name, spec) => {
+    const looked = { _id: new Int32(7), n: new Int32(100000), v: new Int32(1), tags: ['a'], b: 1 };
+    const { event } = encodeChange({ _id: { _data: 'inc' }, operationType: 'update', documentKey: spec, fullDocument: looked }, context);
+    expect(event.op).toBe('update');
+    expect(event.updateDescription).toBeUndefined();
+    expect(event.documentKey).toEqual({ _id: { $numberInt: '7' } });
+    expect(fromEJson(event.fullDocument)).toEqual(fromEJson(toEJsonDoc(looked)));
+  });
+
+  it('publishes a DDL event without ns nowhere rather than under the watched namespace (no false drop)', () => {
+    expect(() => encodeChange({ _id: { _data: 'd1' }, operationType: 'drop' }, context)).toThrow(UnplacedChangeError);
+    expect(() => encodeChange({ _id: { _data: 'd2' }, operationType: 'rename', to: { db: 'shop', coll: 'x' } }, context)).toThrow(/without ns/);
+  });
+
+  it('leaves out document events without ns when a database or cluster is watched', () => {
+    const dbWatch: EncoderContext = { ...context, watch: { db: 'shop' } };
+    expect(() => encodeChange({ _id: { _data: 'd3' }, operationType: 'delete', documentKey: { _id: 1 } }, dbWatch)).toThrow(UnplacedChangeError);
+    expect(() => encodeChange({ _id: { _data: 'd4' }, operationType: 'insert', documentKey: { _id: 1 }, fullDocument: { _id: 1 } }, { ...context, watch: {} })).toThrow(UnplacedChangeError);
+  });
+
+  it('places an invalidate without ns on the watch itself, as real servers send it', () => {
+    const { event } = encodeChange({ _id: { _data: 'i1' }, operationType: 'invalidate' }, context);
+    expect(event.ns).toEqual({ db: 'shop', coll: 'orders' });
   });
 
   it('does not pass a mongo-java-server delta off as a full document', () => {

@@ -1,12 +1,13 @@
 import type { Document } from 'mongodb';
 import { changeOperations, type ChangeEvent, type ChangeOperation } from '../../schemas/envelope.js';
+import { ChangeflowError } from '../../core/errors.js';
 import { canonicalText, toEJson, toEJsonDocument, type JsonMode } from '../../schemas/ejson.js';
 
 /** What the encoder needs to know about the source besides the raw event. */
 export interface EncoderContext {
   sourceName: string;
   cluster: string;
-  /** What is watched: fills `ns` when the server leaves it out (mongo-java-server). */
+  /** What is watched: fills a document event's `ns` when the server leaves it out (mongo-java-server). */
   watch: { db?: string; coll?: string };
   mode: JsonMode;
 }
@@ -35,37 +36,60 @@ function clusterTimeOf(value: unknown): { t: number; i: number } | undefined {
   return undefined;
 }
 
-function namespaceOf(raw: RawChangeEvent, watch: EncoderContext['watch']): { db: string; coll?: string } {
+/**
+ * A change whose namespace the connector cannot establish: the server left `ns` out, and what is
+ * watched does not pin it down (a DDL event, or a database- or cluster-wide watch). Publishing it
+ * under a guessed namespace could announce a false drop, so the source leaves it out and counts it.
+ */
+export class UnplacedChangeError extends ChangeflowError {
+  constructor(readonly op: string, sourceName: string) {
+    super(`source "${sourceName}": the server sent a ${op} event without ns, and the watch does not say which collection it belongs to; not published`, { code: 'CHANGE_UNPLACED' });
+  }
+}
+
+const documentOperations: ReadonlySet<string> = new Set(['insert', 'update', 'replace', 'delete']);
+
+/**
+ * The event's namespace. Only a document event of a single-collection watch may take it from the
+ * watch (mongo-java-server omits `ns`; that watch sees that collection's documents only).
+ */
+function namespaceOf(raw: RawChangeEvent, op: ChangeOperation, context: EncoderContext): { db: string; coll?: string } {
   const ns: unknown = raw['ns'];
   if (isDocument(ns) && typeof ns['db'] === 'string') {
     return typeof ns['coll'] === 'string' ? { db: ns['db'], coll: ns['coll'] } : { db: ns['db'] };
   }
-  return { db: watch.db ?? '', ...(watch.coll === undefined ? {} : { coll: watch.coll }) };
+  const { db, coll } = context.watch;
+  if (db !== undefined && coll !== undefined && documentOperations.has(op)) return { db, coll };
+  // An invalidate is about the watch itself (real servers send it without ns too).
+  if (op === 'invalidate') return { db: db ?? '', ...(coll === undefined ? {} : { coll }) };
+  throw new UnplacedChangeError(op, context.sourceName);
+}
+
+interface JavaServerUpdate {
+  op: ChangeOperation;
+  documentKey?: Document;
+  fullDocument?: Document | null;
 }
 
 /**
  * mongo-java-server's update events carry no updateDescription: their documentKey is the update
- * specification (`{ $set: … }`) or, for a replacement, the new document itself. Derive what a real
- * server would have sent.
+ * specification (`{ $set: … }`, a pipeline) or, for a replacement, the new document itself. No
+ * delta is derived from the specification (only a server can apply `$inc`, `$push`, array filters
+ * or pipelines exactly): the update goes out with the looked-up document, which sinks write whole.
  */
-function repairJavaServerUpdate(raw: RawChangeEvent): { op: ChangeOperation; documentKey?: Document; fullDocument?: Document | null; updateDescription?: { updatedFields: Document; removedFields: string[] } } {
-  const spec = raw['documentKey'];
+function javaServerUpdate(raw: RawChangeEvent): JavaServerUpdate {
+  const spec: unknown = raw['documentKey'];
   const full: unknown = raw['fullDocument'];
-  if (!isDocument(spec)) return { op: 'update' };
-  if (!hasOperatorKeys(spec)) {
-    // A replacement: the "documentKey" is the whole new document.
-    return { op: 'replace', ...(spec['_id'] === undefined ? {} : { documentKey: { _id: spec['_id'] } }), fullDocument: spec };
-  }
-  const set = isDocument(spec['$set']) ? spec['$set'] : {};
-  const unset = isDocument(spec['$unset']) ? Object.keys(spec['$unset']) : [];
-  // Without the looked-up document the server returns the delta as "fullDocument"; a real full document has `_id`.
+  // Without a lookup the server returns the delta as "fullDocument"; a real full document has `_id`.
   const looked = isDocument(full) && full['_id'] !== undefined ? full : null;
-  return {
-    op: 'update',
-    ...(looked ? { documentKey: { _id: looked['_id'] } } : {}),
-    fullDocument: looked,
-    updateDescription: { updatedFields: set, removedFields: unset },
-  };
+  const idOf = (doc: Document | null): Document | undefined => (doc && doc['_id'] !== undefined ? { _id: doc['_id'] } : undefined);
+  if (isDocument(spec) && !hasOperatorKeys(spec)) {
+    // A replacement: the "documentKey" is the whole new document.
+    const documentKey = idOf(spec) ?? idOf(looked);
+    return { op: 'replace', ...(documentKey ? { documentKey } : {}), fullDocument: spec };
+  }
+  const documentKey = idOf(looked);
+  return { op: 'update', ...(documentKey ? { documentKey } : {}), fullDocument: looked };
 }
 
 function isOperation(op: unknown): op is ChangeOperation {
@@ -88,21 +112,20 @@ export function encodeChange(raw: RawChangeEvent, context: EncoderContext): Enco
   let op: ChangeOperation = operationType;
   let documentKey: Document | undefined = isDocument(raw['documentKey']) ? raw['documentKey'] : undefined;
   let fullDocument: Document | null | undefined = raw['fullDocument'] === undefined ? undefined : isDocument(raw['fullDocument']) ? raw['fullDocument'] : null;
-  let updateDescription: Document | undefined = isDocument(raw['updateDescription']) ? raw['updateDescription'] : undefined;
+  const updateDescription: Document | undefined = isDocument(raw['updateDescription']) ? raw['updateDescription'] : undefined;
 
   if (op === 'update' && updateDescription === undefined) {
-    const repaired = repairJavaServerUpdate(raw);
-    op = repaired.op;
-    documentKey = repaired.documentKey;
-    fullDocument = repaired.fullDocument;
-    updateDescription = repaired.updateDescription;
+    const update = javaServerUpdate(raw);
+    op = update.op;
+    documentKey = update.documentKey;
+    fullDocument = update.fullDocument;
   }
 
   const event: ChangeEvent = {
     v: 1,
     id: tokenId(raw['_id']),
     op,
-    ns: namespaceOf(raw, context.watch),
+    ns: namespaceOf(raw, op, context),
     source: { name: context.sourceName, cluster: context.cluster },
   };
   if (documentKey !== undefined) event.documentKey = toEJsonDocument(documentKey, mode);

@@ -8,7 +8,7 @@ import type { Logger } from '../../core/logger.js';
 import { retry, sleep } from '../../core/retry.js';
 import type { TopicNames } from '../../core/topics.js';
 import { canonicalText, parseCanonicalText } from '../../schemas/ejson.js';
-import type { EncoderContext } from './change-encoder.js';
+import { UnplacedChangeError, type EncoderContext } from './change-encoder.js';
 import { changeRecords, changeTopics, namespaceText, recordSize, type ValueEncoder } from './change-records.js';
 import { createEchoFilter, type EchoFilter } from './echo-filter.js';
 import { Lease, LeaseLostError } from './lease.js';
@@ -103,6 +103,7 @@ export class MongoSource {
   private lastSaved: SourcePosition | null = null;
   private lastAckedClusterTime: { t: number; i: number } | undefined;
   private caughtUp = false;
+  private unplaced = 0;
   private echo: EchoFilter | null = null;
   private encoder: EncoderContext | null = null;
   /** Avro values for `format: avro` (schema ids resolved per batch by `ready` first); undefined: JSON. */
@@ -501,6 +502,11 @@ export class MongoSource {
         idlePauseMs = 0;
         this.caughtUp = false;
         const changes = this.prepareChanges(batch.events);
+        if (changes.length === 0) {
+          // Every event of the batch was left out (unplaced): move the position past them all the same.
+          if (batch.token) await sender.submit([], { position: SourcePosition.afterToken(batch.token), counts: new Map() });
+          continue;
+        }
         const invalidated = changes.some((c) => c.op === 'invalidate');
         if (!invalidated) {
           readAhead = this.readBatch(stream);
@@ -561,7 +567,24 @@ export class MongoSource {
   private prepareChanges(events: readonly Uint8Array[]): SourceChange[] {
     const encoder = this.requireEncoder();
     const needEvent = this.echo !== null || this.valueEncoder !== undefined;
-    return events.map((bytes) => changeFromBytes(bytes, encoder, needEvent));
+    const changes: SourceChange[] = [];
+    for (const bytes of events) {
+      try {
+        changes.push(changeFromBytes(bytes, encoder, needEvent));
+      } catch (error) {
+        if (!(error instanceof UnplacedChangeError)) throw error;
+        this.noteUnplaced(error);
+      }
+    }
+    return changes;
+  }
+
+  /** An event published under a guessed namespace could be a false drop: count it, say so, go on. */
+  private noteUnplaced(error: UnplacedChangeError): void {
+    this.unplaced += 1;
+    this.deps.metrics.unplaced.inc({ source: this.config.name, op: error.op });
+    this.log.warn({ op: error.op, unplaced: this.unplaced }, error.message);
+    this.deps.health.set(this.healthKey, true, `streaming; ${this.unplaced} event(s) without a namespace not published (last: ${error.op}); see changeflow_source_unplaced_events_total`);
   }
 
   /** Filters echoes, splits by bytes and submits; each part carries the position after its last event. */

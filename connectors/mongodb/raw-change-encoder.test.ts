@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { BSON } from 'mongodb';
-import { encodeChange, type EncoderContext } from './change-encoder.js';
+import { encodeChange, UnplacedChangeError, type EncoderContext } from './change-encoder.js';
 import { encodeRawChange, type RawEncodedChange } from './raw-change-encoder.js';
 
 const { Binary, Decimal128, Double, Int32, Long, ObjectId, Timestamp, UUID } = BSON;
@@ -173,8 +173,11 @@ describe('encodeRawChange', () => {
     expect(expectObjectPath(serialize(event)).ns).toEqual({ db: 'shop', coll: 'orders' });
     expectObjectPath(serialize({ ...event, ns: { db: new Int32(1), coll: 'c' } }));
     expectObjectPath(serialize({ ...event, ns: 'shop.orders' }));
-    expect(expectObjectPath(serialize(event), { ...context, watch: { db: 'shop' } }).ns).toEqual({ db: 'shop' });
-    expect(expectObjectPath(serialize(event), { ...context, watch: {} }).ns).toEqual({ db: '' });
+    // A database or cluster watch cannot say which collection: neither path publishes such an event.
+    for (const watch of [{ db: 'shop' }, {}]) {
+      expect(encodeRawChange(serialize(event), { ...context, watch })).toBeNull();
+      expect(() => objectPath(serialize(event), { ...context, watch })).toThrow(UnplacedChangeError);
+    }
     expect(expectObjectPath(serialize({ ...event, ns: { db: 'shop' } })).ns).toEqual({ db: 'shop' });
     expect(expectObjectPath(serialize({ ...event, ns: { db: 'shöp', coll: new Int32(1) } })).ns).toEqual({ db: 'shöp' });
   });

@@ -286,13 +286,13 @@ function writeNamespace(bson: Buffer, elements: BsonElements, watch: EncoderCont
   } else {
     event.validate(bson, NS, out);
   }
-  const ns: { db: string; coll?: string } = { db: watch.db ?? '' };
+  // Only a one-collection watch may name the namespace of a (document) event the server left it out
+  // of; the object path refuses the others (UnplacedChangeError).
+  if (watch.db === undefined || watch.coll === undefined) fallBack();
+  const ns = { db: watch.db, coll: watch.coll };
   out.utf8(JSON.stringify(ns.db));
-  if (watch.coll !== undefined) {
-    ns.coll = watch.coll;
-    out.ascii(',"coll":');
-    out.utf8(JSON.stringify(watch.coll));
-  }
+  out.ascii(',"coll":');
+  out.utf8(JSON.stringify(ns.coll));
   out.byte(0x7d);
   return ns;
 }
@@ -342,7 +342,7 @@ function encode(bson: Buffer, context: EncoderContext): RawEncodedChange {
   // `to` is for renames.
   if (event.has(TO)) fallBack();
   const op = operationOf(bson);
-  // An update without updateDescription comes from mongo-java-server, and encodeChange repairs it.
+  // An update without updateDescription comes from mongo-java-server: encodeChange reads its specification.
   const hasUpdateDescription = event.type(UPDATE_DESCRIPTION) === BsonType.document;
   if (op === 'update' && !hasUpdateDescription) fallBack();
 

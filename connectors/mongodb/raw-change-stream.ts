@@ -32,7 +32,7 @@ export interface RawChangeBatch {
  * (`promoteValues: false`): change events, and documents the snapshot copies.
  */
 export function decodeSourceBson(bytes: Uint8Array): Document {
-  return BSON.deserialize(bytes, { promoteValues: false, promoteLongs: false, promoteBuffers: false });
+  return BSON.deserialize(bytes, { promoteValues: false, promoteLongs: false, promoteBuffers: false, bsonRegExp: true });
 }
 
 /** Server errors after which a change stream resumes where it was (the driver's list, plus CursorNotFound). */
@@ -154,6 +154,7 @@ export class RawChangeStream {
       signal: this.abort.signal,
       promoteValues: false,
       promoteLongs: false,
+      bsonRegExp: true,
       // The batch's documents stay bytes (the source transcodes them); the rest of the reply is decoded.
       fieldsAsRaw: { [batchField]: true },
     };

@@ -11,6 +11,7 @@ export function sourceMetrics(registry: Registry) {
     snapshotCopied: gauge(registry, 'changeflow_source_snapshot_documents', 'Documents copied by the current or last snapshot', ['source']),
     snapshotTotal: gauge(registry, 'changeflow_source_snapshot_documents_total', 'Estimated documents to copy in the current snapshot', ['source']),
     dlq: counter(registry, 'changeflow_source_dead_letters_total', 'Events routed to the source dead-letter topic (oversized)', ['source']),
+    unplaced: counter(registry, 'changeflow_source_unplaced_events_total', 'Events not published because their namespace could not be established (the server sent no ns)', ['source', 'op']),
     unkeyed: counter(registry, 'changeflow_source_unkeyed_events_total', 'Events whose document _id the server did not supply (keyed by namespace)', ['source']),
   };
 }
