@@ -34,6 +34,6 @@ describe('compileEventFilter', () => {
   });
 
   it('rejects an invalid filter, naming where it is', () => {
-    expect(() => compileEventFilter(undefined, { qty: { $bogus: 1 } }, 'triggers[2].match')).toThrow(/triggers\[2\]\.match: not a valid MongoDB filter/);
+    expect(() => compileEventFilter(undefined, { qty: { $bogus: 1 } }, 'triggers[2].match')).toThrow(/triggers\[2\]\.match\.qty: operator \$bogus is not allowed \(unknown operator; allowed: /);
   });
 });
