@@ -17,8 +17,17 @@ function bsonType(value: object): string | undefined {
 
 export function isPlainDocument(value: unknown): value is Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value) || bsonType(value) !== undefined) return false;
+  // Any realm's Object.prototype (objects from structuredClone or a vm context have another one).
   const proto: unknown = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
+  return proto === null || Object.getPrototypeOf(proto) === null;
+}
+
+export function isDate(value: unknown): value is Date {
+  return Object.prototype.toString.call(value) === '[object Date]';
+}
+
+export function isRegExp(value: unknown): value is RegExp {
+  return Object.prototype.toString.call(value) === '[object RegExp]';
 }
 
 const NUMERIC = new Set(['Int32', 'Double', 'Long', 'Decimal128']);
@@ -34,8 +43,8 @@ export function bracketOf(value: unknown): number {
   if (typeof value === 'number' || typeof value === 'bigint') return 3;
   if (typeof value === 'string') return 4;
   if (typeof value === 'boolean') return 9;
-  if (value instanceof Date) return 10;
-  if (value instanceof RegExp) return 12;
+  if (isDate(value)) return 10;
+  if (isRegExp(value)) return 12;
   if (Array.isArray(value)) return 6;
   if (typeof value !== 'object') return 5;
   switch (bsonType(value)) {
@@ -169,7 +178,7 @@ function compareArrays(a: readonly unknown[], b: readonly unknown[]): number {
 }
 
 function regexParts(value: object): [string, string] {
-  if (value instanceof RegExp) return [value.source, value.flags];
+  if (isRegExp(value)) return [value.source, value.flags];
   const r = value as { pattern: string; options: string };
   return [r.pattern, r.options];
 }
@@ -230,8 +239,8 @@ export function bsonTypeNames(value: unknown): readonly string[] {
   if (typeof value === 'boolean') return ['bool', '8'];
   if (typeof value === 'number') return Number.isInteger(value) && value >= -(2 ** 31) && value < 2 ** 31 && !Object.is(value, -0) ? ['int', '16', 'number'] : ['double', '1', 'number'];
   if (typeof value === 'bigint') return ['long', '18', 'number'];
-  if (value instanceof Date) return ['date', '9'];
-  if (value instanceof RegExp) return ['regex', '11'];
+  if (isDate(value)) return ['date', '9'];
+  if (isRegExp(value)) return ['regex', '11'];
   if (Array.isArray(value)) return ['array', '4'];
   if (typeof value !== 'object') return [];
   switch (bsonType(value)) {

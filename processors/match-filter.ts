@@ -1,6 +1,6 @@
 import { EJSON } from 'bson';
 import { ValidationError } from '../core/errors.js';
-import { BSON_TYPE_ALIASES, isNumeric, isPlainDocument, numberOf } from './bson-order.js';
+import { BSON_TYPE_ALIASES, isNumeric, isPlainDocument, isRegExp, numberOf } from './bson-order.js';
 import { compileLinearRegex } from './linear-regex.js';
 
 /**
@@ -47,6 +47,19 @@ const EJSON_WRAPPERS: Readonly<Record<string, readonly string[]>> = {
   $regularExpression: ['$regularExpression'], $minKey: ['$minKey'], $maxKey: ['$maxKey'], $symbol: ['$symbol'],
   $code: ['$code', '$scope'], $dbPointer: ['$dbPointer'], $undefined: ['$undefined'], $ref: ['$ref', '$id', '$db'],
 };
+
+const EJSON_KEYS: ReadonlySet<string> = new Set(Object.values(EJSON_WRAPPERS).flat());
+
+/** The first `$` key inside an Extended JSON wrapper that is no Extended JSON key (the parser would ignore it). */
+function strayKeyIn(value: unknown, depth = 0): string | undefined {
+  if (depth > MAX_FILTER_DEPTH || typeof value !== 'object' || value === null) return undefined;
+  for (const [key, inner] of Object.entries(value)) {
+    if (key.startsWith('$') && !EJSON_KEYS.has(key)) return key;
+    const found = strayKeyIn(inner, depth + 1);
+    if (found) return found;
+  }
+  return undefined;
+}
 
 function isEjsonWrapper(value: Record<string, unknown>): boolean {
   const keys = Object.keys(value);
@@ -228,7 +241,7 @@ class Compiler {
     let source: string;
     let flags = '';
     if (typeof pattern === 'string') source = pattern;
-    else if (pattern instanceof RegExp) [source, flags] = [pattern.source, pattern.flags];
+    else if (isRegExp(pattern)) [source, flags] = [pattern.source, pattern.flags];
     else return this.fail(path, '$regex needs a string pattern');
     if (options !== undefined && typeof options !== 'string') this.fail(path, '$options needs a string such as "i"');
     this.count(path, 0, source);
@@ -239,7 +252,7 @@ class Compiler {
 
   /** A literal that is a regular expression (a JS RegExp from code, or Extended JSON's $regularExpression). */
   private regexOf(literal: unknown, path: string): RegExp | undefined {
-    if (literal instanceof RegExp) return this.regex(literal, undefined, path);
+    if (isRegExp(literal)) return this.regex(literal, undefined, path);
     if (typeof literal === 'object' && literal !== null && (literal as { _bsontype?: unknown })._bsontype === 'BSONRegExp') {
       const r = literal as { pattern: string; options: string };
       return this.regex(r.pattern, r.options, path);
@@ -253,6 +266,8 @@ class Compiler {
     if (Array.isArray(value)) return value.map((item) => this.literal(item, path, depth + 1));
     if (!isPlainDocument(value)) return value;
     if (isEjsonWrapper(value)) {
+      const stray = strayKeyIn(value);
+      if (stray) this.fail(path, refusedOperator(stray));
       try {
         return EJSON.deserialize(value, { relaxed: false });
       } catch (error) {
