@@ -70,10 +70,13 @@ function isEjsonWrapper(value: Record<string, unknown>): boolean {
 /** A filter that is not accepted; `message` names where (`match.fullDocument.x: ...`). */
 export class MatchFilterError extends ValidationError {
   constructor(
-    readonly where: string,
+    /** Where the filter is (`match`, `triggers[0].match`). */
+    readonly root: string,
+    /** The path inside the filter (`fullDocument.x`, `$or[1].b`), empty for the filter itself. */
+    readonly path: string,
     readonly reason: string,
   ) {
-    super(`${where}: ${reason}`, { code: 'CONFIG_INVALID' });
+    super(`${path === '' ? root : `${root}.${path}`}: ${reason}`, { code: 'CONFIG_INVALID' });
   }
 }
 
@@ -89,7 +92,7 @@ class Compiler {
   constructor(private readonly root: string) {}
 
   private fail(path: string, reason: string): never {
-    throw new MatchFilterError(path === '' ? this.root : `${this.root}.${path}`, reason);
+    throw new MatchFilterError(this.root, path, reason);
   }
 
   private count(path: string, depth: number, text = ''): void {
