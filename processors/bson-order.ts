@@ -117,14 +117,17 @@ export function compareNumbers(a: unknown, b: unknown): number {
 /** By code point, as MongoDB compares UTF-8 bytes (JS `<` compares UTF-16 units, which differs above U+FFFF). */
 function compareStrings(a: string, b: string): number {
   if (a === b) return 0;
-  const left = [...a];
-  const right = [...b];
-  const n = Math.min(left.length, right.length);
+  const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) {
-    const d = (left[i]?.codePointAt(0) ?? 0) - (right[i]?.codePointAt(0) ?? 0);
-    if (d !== 0) return d < 0 ? -1 : 1;
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    // Surrogates (U+D800–DFFF, code points above U+FFFF) sort after U+E000–FFFF in code point order.
+    const fx = x >= 0xe000 ? x - 0x800 : x >= 0xd800 ? x + 0x2000 : x;
+    const fy = y >= 0xe000 ? y - 0x800 : y >= 0xd800 ? y + 0x2000 : y;
+    return fx < fy ? -1 : 1;
   }
-  return left.length === right.length ? 0 : left.length < right.length ? -1 : 1;
+  return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
 }
 
 function compareBytes(a: Uint8Array, b: Uint8Array): number {

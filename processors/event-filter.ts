@@ -1,7 +1,7 @@
 import { EJSON } from 'bson';
 import type { ChangeEvent } from '../schemas/envelope.js';
 import { matchesFilter } from './match-evaluate.js';
-import { compileMatch } from './match-filter.js';
+import { compileMatch, rootFields } from './match-filter.js';
 
 /** Decides, per change event, whether a trigger handles it. */
 export type EventFilter = (event: ChangeEvent) => boolean;
@@ -20,10 +20,16 @@ export function compileEventFilter(operationTypes: readonly string[] | undefined
   const ops = operationTypes && operationTypes.length > 0 ? new Set(operationTypes) : undefined;
   const filter = match && Object.keys(match).length > 0 ? compileMatch(match, where) : undefined;
   if (!ops && !filter) return () => true;
+  // Decoding Extended JSON is most of the cost: decode only the top-level fields the filter reads.
+  const roots = filter ? [...rootFields(filter)] : [];
   return (event) => {
     if (ops && !ops.has(event.op)) return false;
     if (!filter) return true;
+    const fields = event as unknown as Record<string, unknown>;
+    const read: Record<string, unknown> = {};
+    // defineProperty, not assignment: a path such as "__proto__.x" must not set the prototype.
+    for (const root of roots) if (Object.hasOwn(fields, root)) Object.defineProperty(read, root, { value: fields[root], enumerable: true, writable: true, configurable: true });
     // Canonical decoding keeps Int32, Int64 and Double apart (for $type); comparisons treat them alike.
-    return matchesFilter(filter, EJSON.deserialize(event as unknown as Record<string, unknown>, { relaxed: false }));
+    return matchesFilter(filter, EJSON.deserialize(read, { relaxed: false }));
   };
 }

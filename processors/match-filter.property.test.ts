@@ -7,7 +7,7 @@ const SEED = Number(process.env['FC_SEED'] ?? 1_612_2026);
 const RUNS = Number(process.env['FC_RUNS'] ?? 300);
 const params = { seed: SEED, numRuns: RUNS };
 
-const FIELDS = ['a', 'b', 'c', 'a.b', 'a.0', 'b.c.d'];
+const FIELDS = ['a', 'b', 'c', 'a.b', 'a.0', 'b.c.d', 'constructor', 'toString.valueOf'];
 const TYPES = ['double', 'string', 'object', 'array', 'binData', 'objectId', 'bool', 'date', 'null', 'regex', 'int', 'timestamp', 'long', 'decimal', 'number', 'minKey', 'maxKey'];
 
 /** Decoded BSON values of every kind a change event can carry. */
@@ -28,7 +28,7 @@ const bsonValue = fc.letrec<{ value: unknown }>((tie) => ({
     fc.uint8Array({ maxLength: 4 }).map((b) => new Binary(b)),
     fc.constantFrom(new BSONRegExp('a+', 'i'), new Timestamp({ t: 1, i: 2 }), new MinKey(), new MaxKey(), new Code('x')),
     fc.array(tie('value'), { maxLength: 3 }),
-    fc.dictionary(fc.constantFrom('a', 'b', 'c', 'd', '0'), tie('value'), { maxKeys: 3 }),
+    fc.dictionary(fc.constantFrom('a', 'b', 'c', 'd', '0', 'constructor', 'valueOf'), tie('value'), { maxKeys: 3 }),
   ),
 })).value;
 
@@ -113,6 +113,26 @@ describe('match filters, property-based', () => {
         expect((refused as Error).message).toMatch(/operator \$\w+ is not allowed/);
       }),
       params,
+    );
+  });
+
+  it('on any JSON at all, either compiles or refuses with a MatchFilterError (never another error)', () => {
+    const key = fc.oneof(fc.string({ maxLength: 6 }), fc.constantFrom('$where', '$in', '$regex', '$oid', '$date', '$and', '$not', '$elemMatch', '__proto__', 'constructor', '$numberLong', 'a.b'));
+    const json = fc.letrec<{ value: unknown }>((tie) => ({
+      value: fc.oneof({ depthSize: 'small' }, fc.jsonValue({ maxDepth: 1 }), fc.array(tie('value'), { maxLength: 3 }), fc.dictionary(key, tie('value'), { maxKeys: 3 })),
+    })).value;
+    fc.assert(
+      fc.property(fc.dictionary(key, json, { maxKeys: 4 }), documentArb, (filter, doc) => {
+        let node;
+        try {
+          node = compileMatch(JSON.parse(JSON.stringify(filter)) as unknown);
+        } catch (error) {
+          expect(error).toBeInstanceOf(MatchFilterError);
+          return;
+        }
+        expect(typeof matchesFilter(node, doc)).toBe('boolean');
+      }),
+      { ...params, numRuns: RUNS * 3 },
     );
   });
 

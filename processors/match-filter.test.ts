@@ -133,3 +133,25 @@ describe('matchesFilter (MongoDB query semantics)', () => {
     expect(matches({ 'fullDocument.qty': { $gte: 12, $type: 'long' }, 'fullDocument.price': { $lt: 3 } }, event)).toBe(true);
   });
 });
+
+describe('string order', () => {
+  it('compares by code point, as MongoDB compares UTF-8 bytes', () => {
+    // U+FF5E (one UTF-16 unit) sorts before U+1F600 (a surrogate pair) by code point, though not by JS `<`.
+    expect(matches({ s: { $lt: '😀' } }, { s: '～' })).toBe(true);
+    expect(matches({ s: { $gt: 'b' } }, { s: 'ba' })).toBe(true);
+    expect(matches({ s: { $lt: 'b' } }, { s: 'B' })).toBe(true);
+  });
+});
+
+describe('"__proto__" in a filter', () => {
+  it('is a field name like any other, never a prototype', () => {
+    const filter = JSON.parse('{"a": {"__proto__": {"x": 1}}}') as Record<string, unknown>;
+    expect(matches(filter, { a: {} })).toBe(false);
+    expect(matches(filter, JSON.parse('{"a": {"__proto__": {"x": 1}}}') as Record<string, unknown>)).toBe(true);
+  });
+
+  it('treats keys named like Object.prototype members as plain keys', () => {
+    expect(matches({ constructor: { constructor: 1 }, toString: { $exists: false } }, { constructor: { constructor: 1 } })).toBe(true);
+    expect(matches({ a: { hasOwnProperty: 'x' } }, { a: { hasOwnProperty: 'x' } })).toBe(true);
+  });
+});

@@ -63,7 +63,8 @@ function strayKeyIn(value: unknown, depth = 0): string | undefined {
 
 function isEjsonWrapper(value: Record<string, unknown>): boolean {
   const keys = Object.keys(value);
-  const allowed = keys[0] === undefined ? undefined : EJSON_WRAPPERS[keys[0]];
+  const first = keys[0];
+  const allowed = first !== undefined && Object.hasOwn(EJSON_WRAPPERS, first) ? EJSON_WRAPPERS[first] : undefined;
   return allowed !== undefined && keys.every((k) => allowed.includes(k));
 }
 
@@ -281,7 +282,8 @@ class Compiler {
     for (const [key, inner] of Object.entries(value)) {
       this.count(path, depth, key);
       if (key.startsWith('$')) this.fail(path, `${refusedOperator(key)}; a document value may not have $ keys other than Extended JSON types`);
-      out[key] = this.literal(inner, path, depth + 1);
+      // defineProperty, not assignment: a "__proto__" key is data here, never the prototype.
+      Object.defineProperty(out, key, { value: this.literal(inner, path, depth + 1), enumerable: true, writable: true, configurable: true });
     }
     return out;
   }
@@ -304,4 +306,11 @@ export function matchProblem(match: unknown, where = 'match'): string | undefine
     if (error instanceof MatchFilterError) return error.message;
     throw error;
   }
+}
+
+/** The top-level fields a filter reads (the first segment of each path), so a caller decodes only those. */
+export function rootFields(node: FilterNode, out: Set<string> = new Set()): Set<string> {
+  if (node.kind === 'field') out.add(node.path[0] as string);
+  else for (const child of node.children) rootFields(child, out);
+  return out;
 }
