@@ -1,3 +1,4 @@
+import { matchProblem } from '../processors/match-filter.js';
 import type { TriggerDefinition } from '../processors/trigger-definition.js';
 import { DEFAULT_MEMORY_MIB, DEFAULT_TIMEOUT_MS } from './function-messages.js';
 import { FUNCTION_TYPE, OPERATION_NAMES, TRIGGER_TYPE, type FunctionDoc, type TriggerDoc } from './documents.js';
@@ -35,6 +36,8 @@ export function toDefinition(doc: TriggerDoc, fn: FunctionDoc | undefined, optio
       } catch {
         return { reason: `config.database.match is not valid JSON` };
       }
+      const problem = matchProblem(match, 'config.database.match');
+      if (problem) return { reason: problem };
     }
     if (db.unordered) ordering = 'unordered';
   } else if (doc.trigger_type === TRIGGER_TYPE.SCHEDULED && doc.config.scheduled) {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { nameSchema } from '../core/names.js';
 import type { SinkKind } from '../sinks/sink.js';
+import { matchProblem } from '../processors/match-filter.js';
 import { cronProblem } from './cron.js';
 import { OPERATION_NAMES, TRIGGER_TYPE, type DatabaseConfigDoc, type SinkDoc, type TriggerDoc } from './documents.js';
 import { redactOptions, redactUri } from './redact.js';
@@ -121,6 +122,11 @@ export function checkTriggerShape(
     if (input.database?.match) {
       const parsed = jsonObjectText('a filter').safeParse(input.database.match);
       if (!parsed.success) problems.push(`${root}.database.match: expected a JSON object, e.g. {"fullDocument.status": "paid"}`);
+      else {
+        // Checked exactly as the processor will compile it, so a trigger that could never start is refused here.
+        const problem = matchProblem(parsed.data, `${root}.database.match`);
+        if (problem) problems.push(problem);
+      }
     }
   }
   if (input.trigger_type === TRIGGER_TYPE.SCHEDULED) {

@@ -81,7 +81,23 @@ export function applyEnvOverrides(raw: Record<string, unknown>, env: Env): Recor
   return out;
 }
 
-/** Checks what one schema cannot: names unique, triggers naming functions that exist. */
+/** A token given twice would silently belong to whichever entry came last; the message never shows the token. */
+function duplicateTokens(tokens: readonly { token: string; userId: string }[]): string[] {
+  const first = new Map<string, number>();
+  const problems: string[] = [];
+  tokens.forEach((entry, i) => {
+    const earlier = first.get(entry.token);
+    if (earlier === undefined) {
+      first.set(entry.token, i);
+      return;
+    }
+    const other = tokens[earlier]?.userId ?? '';
+    problems.push(`auth.tokens[${i}].token: the same token as auth.tokens[${earlier}] (userIds "${other}" and "${entry.userId}"); give each entry its own token`);
+  });
+  return problems;
+}
+
+/** Checks what one schema cannot: names unique, triggers naming functions that exist, tokens unique. */
 function crossCheck(config: Config): string[] {
   const problems: string[] = [];
   const unique = (items: { name: string }[], key: string): void => {
@@ -95,6 +111,7 @@ function crossCheck(config: Config): string[] {
   unique(config.sources, 'sources');
   unique(config.functions, 'functions');
   unique(config.triggers, 'triggers');
+  problems.push(...duplicateTokens(config.auth.tokens));
   config.sources.forEach((s, i) => {
     if (s.format === 'avro' && !config.kafka.schemaRegistry) {
       problems.push(`sources[${i}].format: avro needs a Confluent-compatible schema registry; set kafka.schemaRegistry.url (or SCHEMA_REGISTRY_URL), or use format: json`);

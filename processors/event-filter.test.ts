@@ -34,6 +34,14 @@ describe('compileEventFilter', () => {
   });
 
   it('rejects an invalid filter, naming where it is', () => {
-    expect(() => compileEventFilter(undefined, { qty: { $bogus: 1 } }, 'triggers[2].match')).toThrow(/triggers\[2\]\.match: not a valid MongoDB filter/);
+    expect(() => compileEventFilter(undefined, { qty: { $bogus: 1 } }, 'triggers[2].match')).toThrow(/triggers\[2\]\.match\.qty: operator \$bogus is not allowed \(unknown operator; allowed: /);
+  });
+});
+
+describe('compileEventFilter decodes only what the filter reads', () => {
+  it('still sees fields the filter names, and absent ones as missing', () => {
+    expect([insert, remove].map(compileEventFilter(undefined, { 'ns.coll': 'orders', fullDocument: { $exists: true } }))).toEqual([true, false]);
+    expect([insert].map(compileEventFilter(undefined, { $or: [{ 'documentKey._id': 1 }, { nothing: 1 }] }))).toEqual([true]);
+    expect([insert].map(compileEventFilter(undefined, { '__proto__.x': { $exists: false } }))).toEqual([true]);
   });
 });

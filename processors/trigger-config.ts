@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { nameSchema } from '../core/names.js';
+import { changeOperations } from '../schemas/envelope.js';
+import { MatchFilterError, compileMatch } from './match-filter.js';
 
 export const triggerSourceSchema = z.union([
   z.strictObject({ topic: z.string().min(1) }),
@@ -12,12 +14,27 @@ export const sinkRefSchema = z.looseObject({
   kind: z.string().min(1),
 });
 
+/** An operation of the change-event envelope (schemas/envelope.ts). */
+export const operationTypeSchema = z.string().refine((op) => (changeOperations as readonly string[]).includes(op), {
+  error: (issue) => `"${String(issue.input)}" is not an operation type; allowed: ${changeOperations.join(', ')}`,
+});
+
+/** A `match` checked exactly as the processor compiles it, so a config `run` would refuse is refused at load. */
+export const matchSchema = z.record(z.string(), z.unknown()).superRefine((match, ctx) => {
+  try {
+    compileMatch(match);
+  } catch (error) {
+    if (!(error instanceof MatchFilterError)) throw error;
+    ctx.addIssue({ code: 'custom', path: error.path === '' ? [] : [error.path], message: error.reason });
+  }
+});
+
 export const triggerConfigSchema = z.strictObject({
   name: nameSchema,
   source: triggerSourceSchema,
-  operationTypes: z.array(z.string().min(1)).min(1).optional(),
-  /** A MongoDB-style filter over the change event, evaluated in the processor. */
-  match: z.record(z.string(), z.unknown()).optional(),
+  operationTypes: z.array(operationTypeSchema).min(1).optional(),
+  /** A MongoDB-style filter over the change event, evaluated in the processor (allowed operators only). */
+  match: matchSchema.optional(),
   function: nameSchema.optional(),
   sinks: z.array(sinkRefSchema).min(1, { error: 'a trigger needs at least one sink' }),
   batch: z

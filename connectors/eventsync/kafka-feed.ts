@@ -2,6 +2,7 @@ import { errorMessage } from '../../core/errors.js';
 import type { Consumer, IncomingRecord, KafkaTransport } from '../../core/kafka/index.js';
 import type { Logger } from '../../core/logger.js';
 import { retry } from '../../core/retry.js';
+import { contentOf } from './content.js';
 import type { SyncEvent } from './message.js';
 import type { EventSyncService } from './service.js';
 
@@ -14,7 +15,7 @@ export function recordToEvent(service: EventSyncService, eventKey: string, recor
   headers['kafka-offset'] = [record.offset];
   headers['kafka-timestamp'] = [new Date(record.timestamp).toISOString()];
   if (record.key) headers['kafka-key'] = [record.key.toString('utf8')];
-  return service.newEvent(eventKey, { id: `kafka:${record.topic}:${record.partition}:${record.offset}`, headers, queryParams: {}, content: record.value?.toString('utf8') ?? '' });
+  return service.newEvent(eventKey, { id: `kafka:${record.topic}:${record.partition}:${record.offset}`, headers, queryParams: {}, ...contentOf(record.value) });
 }
 
 /**
@@ -47,7 +48,12 @@ export class KafkaFeed {
       const eventKey = keyOf.get(batch.topic);
       const last = batch.records[batch.records.length - 1];
       if (!eventKey || !last || context.isStale()) return;
-      const events = batch.records.map((r) => recordToEvent(this.service, eventKey, r));
+      const events = batch.records.map((r) => recordToEvent(this.service, eventKey, r)).filter((event) => {
+        // A record no message could hold is skipped (and its offset committed), so it cannot block the window.
+        const problem = this.service.oversizedProblem(event);
+        if (problem) this.logger.error({ topic: batch.topic, eventId: event.id, err: problem }, 'EventSync record skipped: too large for any message');
+        return !problem;
+      });
       try {
         await retry(() => this.service.accept(events, 'kafka'), { retries: 5, shouldRetry: () => !context.isStale() });
         if (context.isStale()) return;

@@ -9,15 +9,18 @@ export interface SyncEvent {
   headers: Record<string, string[]>;
   queryParams: Record<string, string[]>;
   content: string;
+  /** Set when the body was not valid UTF-8: `content` is then its base64. */
+  encoding?: 'base64';
 }
 
-/** Seed 004 "Event", field names exactly as the seed. */
+/** Seed 004 "Event", field names exactly as the seed; `encoding` only for bodies stored as base64. */
 export interface MessageEvent {
   datetime: string;
   eventKey: string;
   headers: Record<string, string[]>;
   queryParams: Record<string, string[]>;
   content: string;
+  encoding?: 'base64';
 }
 
 /** Seed 004 "EventList"; `FirstEventDate` keeps the seed's capital F. */
@@ -52,7 +55,7 @@ export function eventSyncId(eventIds: readonly string[]): string {
 }
 
 function toMessageEvent(e: SyncEvent): MessageEvent {
-  return { datetime: e.datetime.toISOString(), eventKey: e.eventKey, headers: e.headers, queryParams: e.queryParams, content: e.content };
+  return { datetime: e.datetime.toISOString(), eventKey: e.eventKey, headers: e.headers, queryParams: e.queryParams, content: e.content, ...(e.encoding ? { encoding: e.encoding } : {}) };
 }
 
 /** Builds the message; every configured eventKey gets an entry, in config order, events oldest first. */
@@ -74,6 +77,33 @@ export function buildMessage(input: { serviceName: string; triggerType: 'window'
 }
 
 const byteLength = (value: unknown): number => Buffer.byteLength(JSON.stringify(value), 'utf8');
+
+/** What every message of a service carries besides its events. */
+export interface MessageFrame {
+  serviceName: string;
+  triggerType: 'window' | 'none';
+  eventKeys: readonly string[];
+}
+
+const LONGEST_DATE = new Date(Date.UTC(9999, 11, 31, 23, 59, 59, 999));
+
+/**
+ * An upper bound of the JSON bytes of a message part holding only this event: every eventKey with dates and
+ * a 9-digit count, a 6-digit part index and count. An event within `maxMessageBytes` by this measure fits
+ * in some part of any message, so a split never has to give up on it.
+ */
+export function soloEventBytes(frame: MessageFrame, event: SyncEvent): number {
+  const totals = { FirstEventDate: LONGEST_DATE.toISOString(), lastEventDate: LONGEST_DATE.toISOString(), numberOfEvents: 999_999_999 };
+  const part: EventSyncMessage = {
+    eventID: 'f'.repeat(32),
+    date: LONGEST_DATE.toISOString(),
+    serviceName: frame.serviceName,
+    triggerType: frame.triggerType,
+    events: Object.fromEntries(frame.eventKeys.map((k) => [k, { ...totals, events: k === event.eventKey ? [toMessageEvent(event)] : [] }])),
+    part: { index: 999_999, count: 999_999 },
+  };
+  return byteLength(part) + 1;
+}
 
 /**
  * Splits a message whose JSON is larger than `maxBytes` into parts that each fit. Every part keeps

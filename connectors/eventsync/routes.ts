@@ -2,6 +2,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { errorMessage } from '../../core/errors.js';
 import { checkAuth, credentialHeaders } from './auth.js';
 import { publicConfig, servicePathPrefix } from './config.js';
+import { contentOf } from './content.js';
 import type { EventSyncService } from './service.js';
 
 /** Raw request headers as a map of arrays, names as the client sent them (seed: "Content-Type"). */
@@ -70,8 +71,10 @@ export function registerRoutes(app: FastifyInstance, service: EventSyncService, 
           return reply.code(404).send({ error: 'unknown eventKey', message: `no endpoint "${eventKey}" in EventSync service "${config.serviceName}"`, validEventKeys: [...httpKeys] });
         }
         const body = request.body;
-        const content = Buffer.isBuffer(body) ? body.toString('utf8') : typeof body === 'string' ? body : '';
-        const event = service.newEvent(eventKey, { headers: headerMap(request.raw.rawHeaders, skipHeaders), queryParams: queryMap(request.raw.url ?? ''), content });
+        const content = Buffer.isBuffer(body) ? contentOf(body) : { content: typeof body === 'string' ? body : '' };
+        const event = service.newEvent(eventKey, { headers: headerMap(request.raw.rawHeaders, skipHeaders), queryParams: queryMap(request.raw.url ?? ''), ...content });
+        const oversized = service.oversizedProblem(event);
+        if (oversized) return reply.code(413).send({ error: 'payload too large', message: oversized });
         await service.accept([event], 'http');
         return reply.code(200).send({ accepted: true, id: event.id, eventKey, datetime: event.datetime.toISOString() });
       });

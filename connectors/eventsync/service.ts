@@ -5,7 +5,7 @@ import type { Producer } from '../../core/kafka/index.js';
 import type { Logger } from '../../core/logger.js';
 import { retry, sleep } from '../../core/retry.js';
 import { serviceCollections, serviceSlug, type EventSyncConfig } from './config.js';
-import { buildMessage, encodeMessage, MessageTooLargeError, type SyncEvent } from './message.js';
+import { buildMessage, encodeMessage, MessageTooLargeError, soloEventBytes, type MessageFrame, type SyncEvent } from './message.js';
 import type { EventSyncMetrics } from './metrics.js';
 import { EventStore, toSyncEvent, type EventRef } from './store.js';
 
@@ -109,8 +109,23 @@ export class EventSyncService {
   }
 
   /** A new event (HTTP or Kafka). Returns its stored form. */
-  newEvent(eventKey: string, fields: { headers: Record<string, string[]>; queryParams: Record<string, string[]>; content: string; id?: string }): SyncEvent {
-    return { id: fields.id ?? randomUUID(), eventKey, datetime: this.now(), headers: fields.headers, queryParams: fields.queryParams, content: fields.content };
+  newEvent(eventKey: string, fields: { headers: Record<string, string[]>; queryParams: Record<string, string[]>; content: string; encoding?: 'base64'; id?: string }): SyncEvent {
+    return { id: fields.id ?? randomUUID(), eventKey, datetime: this.now(), headers: fields.headers, queryParams: fields.queryParams, content: fields.content, ...(fields.encoding ? { encoding: fields.encoding } : {}) };
+  }
+
+  private get frame(): MessageFrame {
+    return { serviceName: this.config.serviceName, triggerType: this.config.trigger.type, eventKeys: this.eventKeys };
+  }
+
+  /**
+   * Why an event can never be published (no message, not even a part of a split one, could hold it), or
+   * undefined. Refusing such events at intake means a window can always be published.
+   */
+  oversizedProblem(event: SyncEvent): string | undefined {
+    const bytes = soloEventBytes(this.frame, event);
+    const max = this.config.target.maxMessageBytes;
+    if (bytes <= max) return undefined;
+    return `this "${event.eventKey}" event takes ${bytes} bytes in an EventSync message, over target.maxMessageBytes (${max} bytes) of service "${this.config.serviceName}"; send a smaller event, or raise target.maxMessageBytes (and the topic's max.message.bytes)`;
   }
 
   /**
@@ -209,7 +224,24 @@ export class EventSyncService {
       await this.store.closeClaim(claimId, this.instanceId);
       return { published: false, events: 0, reason: 'empty' };
     }
-    const message = buildMessage({ serviceName: this.config.serviceName, triggerType: this.config.trigger.type, eventKeys: this.eventKeys, events: held.map(toSyncEvent), date: this.now() });
+    // Events stored before the intake check (or with a larger limit then) that no message can hold: rejected
+    // one by one, so they never take the rest of the window with them.
+    const fitting: SyncEvent[] = [];
+    for (const event of held.map(toSyncEvent)) {
+      const problem = this.oversizedProblem(event);
+      if (!problem) {
+        fitting.push(event);
+        continue;
+      }
+      await this.store.markEventsRejected([event.id], this.now(), problem);
+      this.logger.error({ eventId: event.id, eventKey: event.eventKey, err: problem }, 'EventSync event rejected: too large for any message');
+    }
+    if (fitting.length === 0) {
+      await this.store.closeClaim(claimId, this.instanceId);
+      this.metrics.rejected.inc({ service: this.config.serviceName });
+      return { published: false, events: held.length, reason: 'rejected', error: 'every event of this run is larger than target.maxMessageBytes' };
+    }
+    const message = buildMessage({ ...this.frame, events: fitting, date: this.now() });
     let values: string[];
     try {
       values = encodeMessage(message, this.config.target.maxMessageBytes, this.config.target.oversize);
@@ -219,7 +251,7 @@ export class EventSyncService {
       await this.store.closeClaim(claimId, this.instanceId);
       this.metrics.rejected.inc({ service: this.config.serviceName });
       this.logger.error({ eventID: message.eventID, err: error.message }, 'EventSync message rejected');
-      return { published: false, eventID: message.eventID, events: held.length, reason: 'rejected', error: error.message };
+      return { published: false, eventID: message.eventID, events: fitting.length, reason: 'rejected', error: error.message };
     }
     const headers = { 'eventsync-service': this.config.serviceName, 'eventsync-event-id': message.eventID };
     await retry(() => this.producer.send(values.map((value) => ({ topic: this.config.target.topic, key: message.eventID, value, headers }))), {
@@ -235,7 +267,7 @@ export class EventSyncService {
     else await this.store.markExported(claimId, this.now());
     await this.store.closeClaim(claimId, this.instanceId);
     this.onHealth?.(true);
-    return { published: true, eventID: message.eventID, events: held.length, records: values.length };
+    return { published: true, eventID: message.eventID, events: fitting.length, records: values.length };
   }
 
   /**

@@ -9,6 +9,8 @@ export interface EventDoc {
   headers: Record<string, string[]>;
   queryParams: Record<string, string[]>;
   content: string;
+  /** Set when the body was not valid UTF-8 and `content` is its base64. */
+  encoding?: 'base64';
   exported: boolean;
   claimId: string | null;
   claimedAt: Date | null;
@@ -38,7 +40,7 @@ export type EventRef = Pick<EventDoc, '_id' | 'eventKey' | 'datetime'>;
 const isDuplicateKey = (error: unknown): boolean => error instanceof MongoServerError && error.code === 11000;
 
 export function toSyncEvent(doc: EventDoc): SyncEvent {
-  return { id: doc._id, eventKey: doc.eventKey, datetime: doc.datetime, headers: doc.headers, queryParams: doc.queryParams, content: doc.content };
+  return { id: doc._id, eventKey: doc.eventKey, datetime: doc.datetime, headers: doc.headers, queryParams: doc.queryParams, content: doc.content, ...(doc.encoding ? { encoding: doc.encoding } : {}) };
 }
 
 /**
@@ -63,7 +65,7 @@ export class EventStore {
   /** Stores events; ids already present are skipped (a Kafka record read twice). Returns how many were new. */
   async insert(events: readonly SyncEvent[]): Promise<number> {
     if (events.length === 0) return 0;
-    const docs: EventDoc[] = events.map((e) => ({ _id: e.id, eventKey: e.eventKey, datetime: e.datetime, headers: e.headers, queryParams: e.queryParams, content: e.content, exported: false, claimId: null, claimedAt: null }));
+    const docs: EventDoc[] = events.map((e) => ({ _id: e.id, eventKey: e.eventKey, datetime: e.datetime, headers: e.headers, queryParams: e.queryParams, content: e.content, ...(e.encoding ? { encoding: e.encoding } : {}), exported: false, claimId: null, claimedAt: null }));
     let inserted = 0;
     for (const doc of docs) {
       try {
@@ -113,6 +115,11 @@ export class EventStore {
 
   async markRejected(claimId: string, at: Date, reason: string): Promise<void> {
     await this.events.updateMany({ claimId }, { $set: { exported: true, exportedAt: at, rejected: reason } });
+  }
+
+  /** Flags single events of a claim rejected (each too large for any message) and takes them out of it. */
+  async markEventsRejected(ids: readonly string[], at: Date, reason: string): Promise<void> {
+    await this.events.updateMany({ _id: { $in: [...ids] } }, { $set: { exported: true, exportedAt: at, rejected: reason, claimId: null, claimedAt: null } });
   }
 
   async closeClaim(claimId: string, owner: string): Promise<void> {
