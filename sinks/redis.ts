@@ -1,11 +1,12 @@
 import { EJSON, type Document } from 'bson';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
-import { UnavailableError, ValidationError, errorMessage } from '../core/errors.js';
+import { ChangeflowError, UnavailableError, ValidationError, errorMessage } from '../core/errors.js';
 import { describeZodError } from '../core/schema-errors.js';
 import { SinkWriteError, type Sink, type SinkDependencies, type SinkKind, type SinkRecord } from './sink.js';
 import { sinkEntrySchema } from './sink-config.js';
 import { SinkStatus } from './sink-status.js';
+import { InvalidValueError } from './value-errors.js';
 import { isValidTemplate, renderTemplate, TemplateError, toBson } from './values.js';
 
 const template = z.string().min(1).refine(isValidTemplate, { error: 'unbalanced braces: write fields as {documentKey._id}' });
@@ -98,7 +99,17 @@ class RedisSink implements Sink {
     return typeof ejson === 'string' ? ejson : this.json(ejson);
   }
 
+  /** The record's commands, or why it can never be written (a bad field, an invalid value). */
   private commandsFor(record: SinkRecord, index: number): Command[] | string {
+    try {
+      return this.buildCommands(record, index);
+    } catch (error) {
+      if (error instanceof InvalidValueError) return `event ${record.event.id}: ${error.message}`;
+      throw error;
+    }
+  }
+
+  private buildCommands(record: SinkRecord, index: number): Command[] | string {
     const prefix = this.config.keyPrefix;
     if (record.action) {
       const parsed = redisActionSchema.safeParse(record.action);
@@ -158,6 +169,7 @@ class RedisSink implements Sink {
         for (const c of commands) multi.call(c.name, ...c.args);
         results = await multi.exec();
       } catch (error) {
+        if (isPermanentReply(error)) throw new ChangeflowError(`redis sink "${this.name}": Redis refused the batch: ${errorMessage(error)}`, { cause: error, retriable: false, code: 'SINK_WRITE_REFUSED' });
         const wrapped = new UnavailableError(`redis sink "${this.name}": ${errorMessage(error)}`, { cause: error });
         this.status.failing('writing to Redis failed', wrapped);
         throw wrapped;
@@ -181,6 +193,18 @@ class RedisSink implements Sink {
         rejected,
       );
   }
+}
+
+/** Server replies that mean "not now": loading, busy script, failover, out of memory, cluster moving. */
+const TRANSIENT_REPLY = /^(LOADING|BUSY|MASTERDOWN|READONLY|TRYAGAIN|CLUSTERDOWN|NOREPLICAS|OOM|MOVED|ASK)\b/;
+
+/**
+ * Redis answered, and said no for a reason no retry changes (EXECABORT after a command the server
+ * refused to queue, WRONGTYPE…). Connection trouble and transient replies are not permanent.
+ */
+function isPermanentReply(error: unknown): boolean {
+  if (!(error instanceof Error) || error.name !== 'ReplyError') return false;
+  return !TRANSIENT_REPLY.test(error.message);
 }
 
 export const redisSinkKind: SinkKind<typeof redisSinkSchema> = {
