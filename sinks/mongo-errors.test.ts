@@ -16,6 +16,9 @@ describe('MongoDB errors: transient (wait and retry) or not (the records are at 
     expect(isTransientMongoError(serverError(10107, 'not primary'))).toBe(true);
     expect(isTransientMongoError(serverError(91, 'shutting down'))).toBe(true);
     expect(isTransientMongoError(new UnavailableError('down'))).toBe(true);
+    // An operator must fix these; the events are not at fault, so they wait instead of being dead-lettered.
+    expect(isTransientMongoError(serverError(18, 'Authentication failed'))).toBe(true);
+    expect(isTransientMongoError(serverError(13, 'not authorized on shop to execute command'))).toBe(true);
   });
 
   it('values the driver or server refuses for good are not transient', () => {

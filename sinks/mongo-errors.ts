@@ -81,8 +81,14 @@ export function isTransientMongoError(error: unknown): boolean {
     const labels = [MongoErrorLabel.RetryableWriteError, MongoErrorLabel.TransientTransactionError, MongoErrorLabel.ResetPool, MongoErrorLabel.PoolRequestedRetry];
     if (labels.some((label) => error.hasErrorLabel(label))) return true;
   }
+  // Not the records' fault either: credentials or rights an operator must fix. Batches wait (health says
+  // why) rather than sending every event to the dead-letter topic.
+  if (error instanceof MongoServerError && OPERATOR_CODES.has(Number(error.code))) return true;
   return error instanceof MongoServerError && isTransientWriteCode(error.code);
 }
+
+/** Unauthorized, AuthenticationFailed. */
+const OPERATOR_CODES = new Set([13, 18]);
 
 /** A failure of the whole batch that no retry will cure; the processor retries per policy, then bisects to dead-letter the culprit. */
 export function targetRefused(what: string, error: unknown): ChangeflowError {
