@@ -66,6 +66,7 @@ describe('sinks recover from a target that comes up late', () => {
     process.stdout.write(`[recovery] while down: ${sinkHealth(name, 'copy')?.detail ?? ''}\n`);
 
     await new Promise((r) => setTimeout(r, Math.max(0, started + LATE_MS - Date.now())));
+    const launched = Date.now();
     const server = await startMongo({ jars, workDir: mkdtempSync(join(tmpdir(), 'changeflow-late-mongo-')), port });
     mongoPid = server.pid;
     const up = Date.now();
@@ -73,15 +74,37 @@ describe('sinks recover from a target that comes up late', () => {
     await client.connect();
     try {
       await eventually(async () => (await client.db('late_copy').collection('orders').countDocuments()) === 20, 'all 20 events in the late target', 60_000);
-      process.stdout.write(`[recovery] mongodb: target up ${Math.round((up - started) / 1000)} s after the trigger started; all 20 delivered ${Date.now() - up} ms after it answered\n`);
+      process.stdout.write(
+        `[recovery] mongodb: target launched ${Math.round((launched - started) / 1000)} s and answering ${Math.round((up - started) / 1000)} s after the trigger started; all 20 delivered ${Date.now() - up} ms after it answered\n`,
+      );
       await eventually(() => sinkHealth(name, 'copy')?.ok === true, 'health back to ok', 10_000);
       expect(manager.status(name)?.stats?.delivered).toBe(20);
       expect(manager.status(name)?.stats?.deadLettered).toBe(0);
     } finally {
       await client.close();
     }
+
+    // Later: the target goes away (a fresh in-memory server comes back on the same port), events keep coming.
+    await stopProcess(server.pid, 5_000);
+    mongoPid = null;
+    await produceEvents(context.kafka, topic, Array.from({ length: 10 }, (_, i) => makeChangeEvent({ db: 'shop', coll: 'orders', docId: 100 + i, seq: 100 + i })));
+    await eventually(() => sinkHealth(name, 'copy')?.ok === false, 'health shows the MongoDB sink failing again', 30_000);
+    const again = await startMongo({ jars, workDir: mkdtempSync(join(tmpdir(), 'changeflow-late-mongo-')), port });
+    mongoPid = again.pid;
+    const back = Date.now();
+    const client2 = new MongoClient(uri);
+    await client2.connect();
+    try {
+      await eventually(async () => (await client2.db('late_copy').collection('orders').countDocuments()) === 10, 'the 10 later events in the restarted target', 60_000);
+      process.stdout.write(`[recovery] mongodb: target restarted; the 10 later events delivered ${Date.now() - back} ms after it answered\n`);
+      await eventually(() => sinkHealth(name, 'copy')?.ok === true, 'health back to ok after the restart', 10_000);
+      expect(manager.status(name)?.stats?.delivered).toBe(30);
+      expect(manager.status(name)?.stats?.deadLettered).toBe(0);
+    } finally {
+      await client2.close();
+    }
     await manager.remove(name);
-  }, 180_000);
+  }, 240_000);
 
   it('a Redis target that comes up late receives every event, no restart', async () => {
     const port = await freePort();
