@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { MongoBulkWriteError, MongoNetworkError, MongoServerError, MongoServerSelectionError, MongoTopologyClosedError } from 'mongodb';
+import { BSONError } from 'bson';
+import { MongoBulkWriteError, MongoInvalidArgumentError, MongoNetworkError, MongoServerError, MongoServerSelectionError, MongoTopologyClosedError } from 'mongodb';
 import { UnavailableError } from '../core/errors.js';
 import { isClosedClientError, isTransientMongoError } from './mongo-errors.js';
 import { InvalidValueError } from './value-errors.js';
@@ -26,6 +27,8 @@ describe('MongoDB errors: transient (wait and retry) or not (the records are at 
     expect(isTransientMongoError(new RangeError('Maximum call stack size exceeded'))).toBe(false);
     expect(isTransientMongoError(serverError(10334, 'BSONObj size is invalid'))).toBe(false);
     expect(isTransientMongoError(serverError(2, 'unknown operator: $foo'))).toBe(false);
+    expect(isTransientMongoError(new BSONError('Document is larger than the maximum size 16777216'))).toBe(false);
+    expect(isTransientMongoError(new MongoInvalidArgumentError('Document must be a valid JavaScript object'))).toBe(false);
   });
 
   it('a bulk write failing per document is not transient, unless a write error is', () => {

@@ -90,13 +90,14 @@ class RedisSink implements Sink {
     this.redis.disconnect();
   }
 
-  private json(ejson: unknown): string {
+  /** `path` names the value in the reason when it is not valid Extended JSON. */
+  private json(ejson: unknown, path: string): string {
     if (this.config.json === 'canonical') return JSON.stringify(ejson);
-    return EJSON.stringify(toBson(ejson), { relaxed: true });
+    return EJSON.stringify(toBson(ejson, path), { relaxed: true });
   }
 
-  private fieldValue(ejson: unknown): string {
-    return typeof ejson === 'string' ? ejson : this.json(ejson);
+  private fieldValue(ejson: unknown, path: string): string {
+    return typeof ejson === 'string' ? ejson : this.json(ejson, path);
   }
 
   /** The record's commands, or why it can never be written (a bad field, an invalid value). */
@@ -126,13 +127,13 @@ class RedisSink implements Sink {
             {
               index,
               name: 'set',
-              args: action.ttlSeconds ? [k, this.json(action.value ?? null), 'EX', action.ttlSeconds] : [k, this.json(action.value ?? null)],
+              args: action.ttlSeconds ? [k, this.json(action.value ?? null, 'action.value'), 'EX', action.ttlSeconds] : [k, this.json(action.value ?? null, 'action.value')],
             },
           ];
         case 'del':
           return [{ index, name: 'del', args: [k] }];
         case 'hset':
-          return [{ index, name: 'hset', args: [k, ...Object.entries(action.fields).flatMap(([f, v]) => [f, this.fieldValue(v)])] }];
+          return [{ index, name: 'hset', args: [k, ...Object.entries(action.fields).flatMap(([f, v]) => [f, this.fieldValue(v, `action.fields.${f}`)])] }];
         case 'expire':
           return [{ index, name: 'expire', args: [k, action.ttlSeconds] }];
       }
@@ -148,7 +149,7 @@ class RedisSink implements Sink {
     }
     const doc = event.fullDocument;
     if (this.config.mode === 'invalidate' || event.op === 'delete' || !doc) return [{ index, name: 'del', args: [k] }];
-    const value = this.json(doc as Document);
+    const value = this.json(doc as Document, 'fullDocument');
     return [{ index, name: 'set', args: this.config.ttlSeconds ? [k, value, 'EX', this.config.ttlSeconds] : [k, value] }];
   }
 

@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
 import { UnavailableError } from '../core/errors.js';
 import { readDeadLetterHeaders } from '../processors/dead-letters.js';
@@ -105,6 +106,42 @@ describe('poison values never stall a partition', () => {
     expect(info.error).toMatch(/nest/i);
     process.stdout.write(`[poison deep pass-through] kind=${info.errorKind} reason=${info.error}\n`);
     await manager.remove(name);
+  }, 120_000);
+
+  it('redis: WRONGTYPE and an invalid Extended JSON value are dead-lettered per event with the reason; the other 18 are written', async () => {
+    const url = testInfra().redis;
+    if (!url) throw new Error('this test needs the suite Redis (redis-server on PATH)');
+    const name = uniqueName('redispoison');
+    const topic = `${prefix}.shop.${name}`;
+    await admin.ensureTopics([{ topic, partitions: 1 }]);
+    const redis = new Redis(url);
+    await redis.set(`${name}:h:7`, 'a string, so HSET answers WRONGTYPE');
+    await produceEvents(context.kafka, topic, Array.from({ length: 20 }, (_, seq) => makeChangeEvent({ db: 'shop', coll: name, docId: seq, seq })));
+    const code = `export default function handle(events) {
+      return events.map((e) => {
+        const seq = e.fullDocument.seq.$numberInt;
+        const value = seq === '12' ? { $numberLong: 'abc' } : seq;
+        return { sink: 'cache', op: 'hset', key: '${name}:h:' + seq, fields: { seq: value, at: { $date: { $numberLong: '1700000000000' } } } };
+      });
+    }`;
+    await manager.apply(trigger({ name, source: { topic }, sinks: [{ name: 'cache', kind: 'redis', url }], batch: { maxSize: 20, maxWaitMs: 500 }, retry: { attempts: 3, initialDelayMs: 20, maxDelayMs: 100 } }, code));
+    try {
+      await eventually(async () => (await committedTotal(admin, consumerGroupOf(prefix, name), topic)) === 20, 'all 20 offsets committed', 60_000);
+      const hashes = (await redis.keys(`${name}:h:*`)).filter((k) => !k.endsWith(':7') && !k.endsWith(':12'));
+      expect(hashes).toHaveLength(18);
+      expect(await redis.exists(`${name}:h:12`)).toBe(0);
+      const letters = (await readTopic(context.kafka, `${prefix}.__dlq.${name}`, 2)).map((l) => readDeadLetterHeaders(l.headers)).sort((a, b) => Number(a.offset) - Number(b.offset));
+      expect(letters.map((l) => [l.offset, l.errorKind])).toEqual([
+        ['7', 'sink-rejected'],
+        ['12', 'sink-rejected'],
+      ]);
+      expect(letters[0]?.error).toMatch(/WRONGTYPE/);
+      expect(letters[1]?.error).toMatch(/action\.fields\.seq: invalid Extended JSON: \$numberLong string "abc"/);
+      for (const l of letters) process.stdout.write(`[poison redis] offset ${l.offset}: ${l.error}\n`);
+    } finally {
+      redis.disconnect();
+      await manager.remove(name);
+    }
   }, 120_000);
 
   it('while a partition is stuck on an unavailable sink, lag shows the records behind and the seconds behind', async () => {
