@@ -67,6 +67,17 @@ describe('LagTracker', () => {
     expect(metrics.stats).toMatchObject({ lag: 80, secondsBehind: 8 });
   });
 
+  it('stops counting a partition this consumer no longer owns (moved to another member)', async () => {
+    let owned = true;
+    const metrics = new ProcessorMetrics(createMetricsRegistry({ defaultMetrics: false })).forTrigger('t');
+    const tracker = new LagTracker({ metrics, logEnd: async () => [], owns: () => owned });
+    tracker.fetched('o', 0, { offset: '0', timestamp: Date.now() }, '40');
+    expect(metrics.stats.lag).toBe(40);
+    owned = false;
+    await tracker.tick();
+    expect(metrics.stats).toMatchObject({ lag: 0, secondsBehind: 0 });
+  });
+
   it('sums records over partitions and takes the oldest age', () => {
     const { tracker, metrics, at } = setup({});
     tracker.fetched('o', 0, { offset: '0', timestamp: at() - 3_000 }, '5');

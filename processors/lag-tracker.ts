@@ -23,6 +23,8 @@ export interface LagTrackerOptions {
   intervalMs?: number;
   now?: () => number;
   onError?: (error: unknown) => void;
+  /** Whether this consumer still owns a partition; a partition moved to another member stops counting. */
+  owns?: (topic: string, partition: number) => boolean;
 }
 
 /**
@@ -94,6 +96,11 @@ export class LagTracker {
     if (this.refreshing) return;
     this.refreshing = true;
     try {
+      for (const [id, p] of this.positions) {
+        if (this.options.owns?.(p.topic, p.partition) !== false) continue;
+        this.positions.delete(id);
+        this.options.metrics.partitionLag(p.topic, p.partition, 0, 0);
+      }
       // Only partitions with work pending that did not move: an idle, caught-up partition costs no request
       // (new records reach it through the consumer's own fetches).
       const stuck = [...this.positions.values()].filter((p) => p.next !== undefined && p.logEnd > p.next && this.now() - p.movedAt >= this.intervalMs);

@@ -93,6 +93,7 @@ export class TriggerRuntime {
       logEnd: this.logEnd.logEnd,
       ...(options.lagIntervalMs ? { intervalMs: options.lagIntervalMs } : {}),
       onError: (error) => this.log.debug({ err: errorMessage(error) }, 'lag: log end offsets unavailable'),
+      owns: (topic, partition) => this.lanes.get(`${topic}:${partition}`)?.context?.isStale() === false,
     });
     this.groupId = consumerGroupOf(options.context.topics.prefix, this.key);
     this.deadLetterTopic = options.context.topics.deadLetter(this.key);
