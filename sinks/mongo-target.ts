@@ -79,10 +79,10 @@ export class MongoTarget {
         if (this.stopped) break;
         try {
           await this.client();
-          this.options.onUp?.();
+          if (!this.stopped) this.options.onUp?.();
           break;
         } catch (error) {
-          this.options.onDown?.(error);
+          if (!this.stopped) this.options.onDown?.(error);
         }
       }
       this.reconnecting = false;
