@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -26,6 +26,12 @@ const manager = new ProcessorManager([], { topicRefreshMs: 0 });
 const LATE_MS = 10_000;
 let mongoPid: number | null = null;
 let redis: ChildProcess | null = null;
+const workDirs: string[] = [];
+function workDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'changeflow-late-mongo-'));
+  workDirs.push(dir);
+  return dir;
+}
 
 function trigger(input: Record<string, unknown>): TriggerDefinition {
   const parsed = triggerConfigSchema.parse(input);
@@ -48,6 +54,7 @@ afterAll(async () => {
   await context.close();
   if (mongoPid !== null) await stopProcess(mongoPid, 5_000);
   redis?.kill('SIGTERM');
+  for (const dir of workDirs) rmSync(dir, { recursive: true, force: true });
 });
 
 describe('sinks recover from a target that comes up late', () => {
@@ -67,7 +74,7 @@ describe('sinks recover from a target that comes up late', () => {
 
     await new Promise((r) => setTimeout(r, Math.max(0, started + LATE_MS - Date.now())));
     const launched = Date.now();
-    const server = await startMongo({ jars, workDir: mkdtempSync(join(tmpdir(), 'changeflow-late-mongo-')), port });
+    const server = await startMongo({ jars, workDir: workDir(), port });
     mongoPid = server.pid;
     const up = Date.now();
     const client = new MongoClient(uri);
@@ -89,7 +96,7 @@ describe('sinks recover from a target that comes up late', () => {
     mongoPid = null;
     await produceEvents(context.kafka, topic, Array.from({ length: 10 }, (_, i) => makeChangeEvent({ db: 'shop', coll: 'orders', docId: 100 + i, seq: 100 + i })));
     await eventually(() => sinkHealth(name, 'copy')?.ok === false, 'health shows the MongoDB sink failing again', 30_000);
-    const again = await startMongo({ jars, workDir: mkdtempSync(join(tmpdir(), 'changeflow-late-mongo-')), port });
+    const again = await startMongo({ jars, workDir: workDir(), port });
     mongoPid = again.pid;
     const back = Date.now();
     const client2 = new MongoClient(uri);
