@@ -11,8 +11,10 @@ export interface TriggerStats {
   batches: number;
   /** Events per second over the last 10 s. */
   eventsPerSecond: number;
-  /** Records behind the partitions' high watermarks, as of the last batch of each partition. */
+  /** Records behind the partitions' log ends (log end - first unprocessed offset), summed; true while stuck too. */
   lag: number;
+  /** Age in seconds of the oldest unprocessed record over the partitions (0 when caught up). */
+  secondsBehind: number;
 }
 
 /** The processor's metrics (`changeflow_processor_*`, label `trigger`). */
@@ -27,7 +29,8 @@ export class ProcessorMetrics {
       functionSeconds: histogram(registry, 'changeflow_processor_function_seconds', 'Time spent in the sandboxed function per call', ['trigger'], [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5]),
       errors: counter(registry, 'changeflow_processor_errors_total', 'Failed attempts (function or sink), by kind', ['trigger', 'kind']),
       deadLetters: counter(registry, 'changeflow_processor_dead_letters_total', 'Events written to the dead-letter topic', ['trigger']),
-      lag: gauge(registry, 'changeflow_processor_consumer_lag', 'Records not yet processed behind the high watermark, summed over partitions', ['trigger']),
+      lag: gauge(registry, 'changeflow_processor_consumer_lag', 'Records not yet processed: log end offset minus the next offset to process, summed over partitions (also while a partition is stuck)', ['trigger']),
+      secondsBehind: gauge(registry, 'changeflow_processor_seconds_behind', 'Age in seconds of the oldest record not yet processed, over partitions (0 when caught up)', ['trigger']),
       running: gauge(registry, 'changeflow_processor_trigger_running', '1 while the trigger consumes, 0 when stopped or disabled', ['trigger']),
     };
   }
@@ -45,16 +48,17 @@ interface Metrics {
   errors: Counter<'trigger' | 'kind'>;
   deadLetters: Counter<'trigger'>;
   lag: Gauge<'trigger'>;
+  secondsBehind: Gauge<'trigger'>;
   running: Gauge<'trigger'>;
 }
 
 export class TriggerMetrics {
-  readonly stats: TriggerStats = { delivered: 0, filtered: 0, deadLettered: 0, errors: 0, batches: 0, eventsPerSecond: 0, lag: 0 };
+  readonly stats: TriggerStats = { delivered: 0, filtered: 0, deadLettered: 0, errors: 0, batches: 0, eventsPerSecond: 0, lag: 0, secondsBehind: 0 };
   /** Batches of the last WINDOW_MS from `windowStart` on (older ones are dropped in chunks), and their events. */
   private window: { at: number; count: number }[] = [];
   private windowStart = 0;
   private windowTotal = 0;
-  private readonly lagByPartition = new Map<string, number>();
+  private readonly lagByPartition = new Map<string, { records: number; seconds: number }>();
 
   constructor(
     readonly trigger: string,
@@ -109,10 +113,13 @@ export class TriggerMetrics {
     this.m.errors.inc({ trigger: this.trigger, kind });
   }
 
-  partitionLag(topic: string, partition: number, lag: number): void {
-    this.lagByPartition.set(`${topic}:${partition}`, Math.max(0, lag));
-    this.stats.lag = [...this.lagByPartition.values()].reduce((a, b) => a + b, 0);
+  partitionLag(topic: string, partition: number, lag: number, secondsBehind = 0): void {
+    this.lagByPartition.set(`${topic}:${partition}`, { records: Math.max(0, lag), seconds: Math.max(0, secondsBehind) });
+    const all = [...this.lagByPartition.values()];
+    this.stats.lag = all.reduce((sum, p) => sum + p.records, 0);
+    this.stats.secondsBehind = Math.round(all.reduce((max, p) => Math.max(max, p.seconds), 0) * 1000) / 1000;
     this.m.lag.set({ trigger: this.trigger }, this.stats.lag);
+    this.m.secondsBehind.set({ trigger: this.trigger }, this.stats.secondsBehind);
   }
 
   setRunning(running: boolean): void {

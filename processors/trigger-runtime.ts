@@ -6,6 +6,7 @@ import type { Logger } from '../core/logger.js';
 import type { Sink, SinkKind } from '../sinks/sink.js';
 import { BatchAbortedError, BatchProcessor, type BatchOutcome, type FunctionRunner } from './batch-processor.js';
 import { deadLetterRecord } from './dead-letters.js';
+import { adminLogEnd, LagTracker } from './lag-tracker.js';
 import { compileEventFilter } from './event-filter.js';
 import type { TriggerMetrics } from './metrics.js';
 import { FunctionError, FunctionSandbox } from './sandbox/index.js';
@@ -31,6 +32,8 @@ export interface TriggerRuntimeOptions {
   stopTimeoutMs?: number;
   /** Consumer group session timeout: how soon a crashed process's partitions move to the others. Default 30 s. */
   sessionTimeoutMs?: number;
+  /** How often lag is reported and a stuck partition's log end asked of the broker. Default 5 s. */
+  lagIntervalMs?: number;
 }
 
 /** Buffered, not yet processed records of one partition, and the flush in progress. */
@@ -77,11 +80,21 @@ export class TriggerRuntime {
   private readonly groupId: string;
   private readonly deadLetterTopic: string;
   private healthDetail: string | undefined;
+  private readonly logEnd: ReturnType<typeof adminLogEnd>;
+  private readonly lag: LagTracker;
 
   constructor(private readonly options: TriggerRuntimeOptions) {
     this.definition = options.definition;
     this.key = options.definition.key;
     this.log = options.context.logger.child({ component: 'processor', trigger: this.key });
+    this.logEnd = adminLogEnd(() => options.context.kafka.admin());
+    this.lag = new LagTracker({
+      metrics: options.metrics,
+      logEnd: this.logEnd.logEnd,
+      ...(options.lagIntervalMs ? { intervalMs: options.lagIntervalMs } : {}),
+      onError: (error) => this.log.debug({ err: errorMessage(error) }, 'lag: log end offsets unavailable'),
+      owns: (topic, partition) => this.lanes.get(`${topic}:${partition}`)?.context?.isStale() === false,
+    });
     this.groupId = consumerGroupOf(options.context.topics.prefix, this.key);
     this.deadLetterTopic = options.context.topics.deadLetter(this.key);
   }
@@ -155,6 +168,7 @@ export class TriggerRuntime {
         await this.consumer.subscribe(this.subscribedTopics);
         await this.consumer.run((batch, ctx) => this.onBatch(batch, ctx), { partitionsConsumedConcurrently: this.options.partitionConcurrency ?? 4 });
       }
+      this.lag.start();
       this.options.metrics.setRunning(true);
       this.setHealth(true);
       this.log.info({ group: this.groupId, topics: this.subscribedTopics, function: def.functionCode?.name ?? null, sinks: def.sinks.map((s) => s.name) }, 'trigger started');
@@ -193,6 +207,7 @@ export class TriggerRuntime {
 
   private async onBatch(batch: Batch, context: BatchContext): Promise<void> {
     const lane = this.lane(batch);
+    if (batch.records[0]) this.lag.fetched(batch.topic, batch.partition, batch.records[0], batch.highWatermark);
     // A flush started by the max-wait timer must finish first: that is the backpressure.
     await lane.busy;
     if (context.isStale() || this.abort.signal.aborted) return;
@@ -268,7 +283,7 @@ export class TriggerRuntime {
       const context = lane.context;
       this.offsets?.offer({ topic: lane.topic, partition: lane.partition, offset: next }, () => context?.isStale() ?? true);
       this.options.metrics.batch({ delivered: outcome.delivered, filtered: outcome.filtered, deadLettered: outcome.deadLetters.length }, (performance.now() - started) / 1000);
-      this.options.metrics.partitionLag(lane.topic, lane.partition, Number(lane.highWatermark) - Number(next));
+      this.lag.processed(lane.topic, lane.partition, next, lane.buffer[0]?.timestamp);
       if (this.healthDetail?.startsWith('batch failed')) this.setHealth(true);
       return true;
     } catch (error) {
@@ -319,6 +334,8 @@ export class TriggerRuntime {
   /** Stops consuming; a batch in flight is abandoned uncommitted (its records are read again later). */
   async stop(): Promise<void> {
     this.abort.abort();
+    this.lag.stop();
+    await this.logEnd.close();
     for (const lane of this.lanes.values()) if (lane.timer) clearTimeout(lane.timer);
     const timeout = this.options.stopTimeoutMs ?? 10_000;
     // A batch in flight sees the abort and ends uncommitted (a hanging sink is given up on after the

@@ -1,12 +1,14 @@
-import { MongoBulkWriteError } from 'mongodb';
+import { MongoBulkWriteError, MongoError } from 'mongodb';
 import { z } from 'zod';
 import { UnavailableError, errorMessage } from '../core/errors.js';
 import type { Producer } from '../core/kafka/transport.js';
 import { changeOperations, type ChangeEvent } from '../schemas/envelope.js';
 import { auditCollections, ensureAuditIndexes, GENESIS_HASH, recordHash, type AuditRecord } from './audit-chain.js';
 import { SinkWriteError, type Sink, type SinkDependencies, type SinkKind, type SinkRecord } from './sink.js';
+import { isTransientMongoError, targetRefused } from './mongo-errors.js';
 import { sinkEntrySchema } from './sink-config.js';
 import { SinkStatus } from './sink-status.js';
+import { InvalidValueError } from './value-errors.js';
 import { canonicalText, toBson } from './values.js';
 
 export const auditSinkSchema = sinkEntrySchema('audit', {
@@ -105,7 +107,13 @@ class AuditSink implements Sink {
     const seen = new Set<string>();
     let skipped = 0;
     records.forEach((record, index) => {
-      const entry = this.entryFor(record, index);
+      let entry: Entry | string | undefined;
+      try {
+        entry = this.entryFor(record, index);
+      } catch (error) {
+        if (!(error instanceof InvalidValueError)) throw error;
+        entry = `event ${record.event.id}: ${error.message}`;
+      }
       if (typeof entry === 'string') rejected.push({ index, reason: entry });
       else if (!entry || seen.has(entry.content._id)) skipped++;
       else {
@@ -117,6 +125,8 @@ class AuditSink implements Sink {
       for (const [stream, entries] of byStream) rejected.push(...(await this.append(stream, entries)));
       if (this.producer && seen.size > 0) await this.publish([...seen]);
     } catch (error) {
+      // Only a MongoDB answer about the records is final here; anything else (Kafka, network) waits and retries.
+      if (error instanceof MongoError && !isTransientMongoError(error)) throw targetRefused(`audit sink "${this.name}"`, error);
       const wrapped = new UnavailableError(`audit sink "${this.name}": ${errorMessage(error)}`, { cause: error });
       this.status.failing('writing the audit log failed', wrapped);
       throw wrapped;

@@ -1,10 +1,11 @@
 import { z } from 'zod';
-import { UnavailableError, errorMessage } from '../core/errors.js';
+import { ChangeflowError, UnavailableError, errorMessage } from '../core/errors.js';
 import type { OutgoingRecord, Producer } from '../core/kafka/transport.js';
 import { describeZodError } from '../core/schema-errors.js';
 import { SinkWriteError, type Sink, type SinkDependencies, type SinkKind, type SinkRecord } from './sink.js';
 import { sinkEntrySchema } from './sink-config.js';
 import { SinkStatus } from './sink-status.js';
+import { InvalidValueError } from './value-errors.js';
 import { canonicalText, isValidTemplate, renderTemplate, TemplateError, toBson } from './values.js';
 
 const topicName = z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, { error: 'a Kafka topic name: letters, digits, ".", "_" and "-"' });
@@ -31,7 +32,7 @@ class KafkaSink implements Sink {
   readonly kind = 'kafka';
   readonly name: string;
   private readonly status: SinkStatus;
-  private producer: Producer | undefined;
+  private producer: Promise<Producer> | undefined;
   private readonly ensured = new Set<string>();
 
   constructor(
@@ -43,15 +44,38 @@ class KafkaSink implements Sink {
   }
 
   async start(): Promise<void> {
-    this.producer = this.dependencies.context.kafka.producer();
-    await this.producer.connect();
-    if (this.config.topic) await this.ensureTopics([this.config.topic]);
-    this.status.ok();
+    // A broker that is not reachable at start is the same as one lost later: writes wait and retry.
+    try {
+      await this.connected();
+      if (this.config.topic) await this.ensureTopics([this.config.topic]);
+      this.status.ok();
+    } catch (error) {
+      this.status.failing('Kafka unreachable at start', error);
+    }
   }
 
   async stop(): Promise<void> {
     this.status.remove();
-    await this.producer?.disconnect();
+    const producer = this.producer;
+    this.producer = undefined;
+    await (await producer?.catch(() => undefined))?.disconnect();
+  }
+
+  /** The connected producer; one whose connect failed is dropped, so the next write makes a new one. */
+  private connected(): Promise<Producer> {
+    if (!this.producer) {
+      const producer = this.dependencies.context.kafka.producer();
+      const attempt = producer.connect().then(
+        () => producer,
+        async (error: unknown) => {
+          if (this.producer === attempt) this.producer = undefined;
+          await producer.disconnect().catch(() => undefined);
+          throw error;
+        },
+      );
+      this.producer = attempt;
+    }
+    return this.producer;
   }
 
   private async ensureTopics(topics: readonly string[]): Promise<void> {
@@ -80,7 +104,13 @@ class KafkaSink implements Sink {
       return { topic, key: action.key ?? null, value, headers: { ...this.config.headers, ...action.headers } };
     }
     if (!this.config.topic) return `kafka sink "${this.name}" needs a topic to republish pass-through events`;
-    let key: string | null = event.documentKey ? canonicalText(toBson(event.documentKey)) : null;
+    let key: string | null;
+    try {
+      key = event.documentKey ? canonicalText(toBson(event.documentKey, 'documentKey')) : null;
+    } catch (error) {
+      if (error instanceof InvalidValueError) return `event ${event.id}: ${error.message}`;
+      throw error;
+    }
     if (this.config.key) {
       try {
         key = renderTemplate(this.config.key, event);
@@ -103,10 +133,13 @@ class KafkaSink implements Sink {
     });
     if (outgoing.length > 0) {
       try {
+        const producer = await this.connected();
         await this.ensureTopics(outgoing.map((r) => r.topic));
         // Resolves once the broker acknowledged every record (acks=all): only then may offsets be committed.
-        await (this.producer as Producer).send(outgoing);
+        await producer.send(outgoing);
       } catch (error) {
+        if (isPermanentKafkaError(error))
+          throw new ChangeflowError(`kafka sink "${this.name}": the broker refused the batch: ${errorMessage(error)}`, { cause: error, retriable: false, code: 'SINK_WRITE_REFUSED' });
         const wrapped = new UnavailableError(`kafka sink "${this.name}": ${errorMessage(error)}`, { cause: error });
         this.status.failing('publishing failed', wrapped);
         throw wrapped;
@@ -118,6 +151,17 @@ class KafkaSink implements Sink {
     if (rejected.length > 0)
       throw new SinkWriteError(`kafka sink "${this.name}": ${rejected.length} records refused (first: ${rejected[0]?.reason ?? ''})`, rejected);
   }
+}
+
+/** Broker answers about the records themselves (kafkajs error types, librdkafka codes): no retry changes them. */
+const PERMANENT_KAFKA_ERRORS = /MESSAGE_TOO_LARGE|MSG_SIZE_TOO_LARGE|RECORD_LIST_TOO_LARGE|INVALID_RECORD|CORRUPT_MESSAGE|INVALID_TIMESTAMP/;
+
+function isPermanentKafkaError(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; typeof e === 'object' && e !== null && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const { type, code } = e as { type?: unknown; code?: unknown };
+    if ((typeof type === 'string' && PERMANENT_KAFKA_ERRORS.test(type)) || (typeof code === 'string' && PERMANENT_KAFKA_ERRORS.test(code))) return true;
+  }
+  return false;
 }
 
 export const kafkaSinkKind: SinkKind<typeof kafkaSinkSchema> = {

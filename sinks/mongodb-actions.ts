@@ -43,23 +43,25 @@ export function parseMongoAction(raw: unknown): MongoAction | string {
   return `invalid mongodb action: ${describeZodError(parsed.error, 'action').join('; ')}`;
 }
 
-/** The bulkWrite operation of an action (its values decoded from Extended JSON). */
+/** The bulkWrite operation of an action (its values decoded from Extended JSON; InvalidValueError names a bad field). */
 export function actionToWrite(action: MongoAction): AnyBulkWriteOperation<Document> {
   switch (action.op) {
     case 'upsert': {
-      const doc = toBsonDocument(action.doc);
-      const filter = action.filter ? toBsonDocument(action.filter) : { _id: doc['_id'] };
+      const doc = toBsonDocument(action.doc, 'action.doc');
+      const filter = action.filter ? toBsonDocument(action.filter, 'action.filter') : { _id: doc['_id'] };
       return { replaceOne: { filter, replacement: doc, upsert: true } };
     }
     case 'insert':
-      return { insertOne: { document: toBsonDocument(action.doc) } };
+      return { insertOne: { document: toBsonDocument(action.doc, 'action.doc') } };
     case 'update': {
-      const filter = toBsonDocument(action.filter);
-      const update = Array.isArray(action.update) ? action.update.map((stage) => toBsonDocument(stage)) : toBsonDocument(action.update);
+      const filter = toBsonDocument(action.filter, 'action.filter');
+      const update = Array.isArray(action.update)
+        ? action.update.map((stage, i) => toBsonDocument(stage, `action.update[${i}]`))
+        : toBsonDocument(action.update, 'action.update');
       return action.many ? { updateMany: { filter, update, upsert: action.upsert } } : { updateOne: { filter, update, upsert: action.upsert } };
     }
     case 'delete': {
-      const filter = toBsonDocument(action.filter);
+      const filter = toBsonDocument(action.filter, 'action.filter');
       return action.many ? { deleteMany: { filter } } : { deleteOne: { filter } };
     }
   }

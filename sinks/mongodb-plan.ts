@@ -63,10 +63,10 @@ export function intentFromRecord(record: SinkRecord, index: number, options: Int
   }
   const coll = options.targetColl(event);
   if (coll === undefined) return { reject: `${event.op} event ${event.id} has no collection (ns.coll) to write to` };
-  const full = isObject(event.fullDocument) ? toBsonDocument(event.fullDocument) : undefined;
+  const full = isObject(event.fullDocument) ? toBsonDocument(event.fullDocument, 'fullDocument') : undefined;
   let key: Document | undefined =
     isObject(event.documentKey) && '_id' in event.documentKey && !Object.keys(event.documentKey).some((k) => k.startsWith('$'))
-      ? toBsonDocument(event.documentKey)
+      ? toBsonDocument(event.documentKey, 'documentKey')
       : undefined;
   if (!key && full && full['_id'] !== undefined) key = { _id: full['_id'] };
   if (!key) return { reject: `${event.op} event ${event.id} has no documentKey with _id; cannot tell which document to change` };
@@ -81,7 +81,7 @@ export function intentFromRecord(record: SinkRecord, index: number, options: Int
     const description = event.updateDescription;
     if (description && !(options.updateMode === 'document' && full)) {
       const delta: Delta = {
-        set: toBsonDocument(description.updatedFields),
+        set: toBsonDocument(description.updatedFields, 'updateDescription.updatedFields'),
         unset: description.removedFields,
         ...(description.truncatedArrays ? { truncated: parseTruncated(description.truncatedArrays) } : {}),
       };

@@ -1,16 +1,18 @@
 import type { Document } from 'bson';
-import { MongoClient, type AnyBulkWriteOperation, type Db } from 'mongodb';
+import type { AnyBulkWriteOperation, Db } from 'mongodb';
 import { z } from 'zod';
-import { errorMessage } from '../core/errors.js';
+import { UnavailableError, errorMessage } from '../core/errors.js';
 import type { ChangeEvent } from '../schemas/envelope.js';
 import { applyDelta, PathConflictError } from './doc-paths.js';
 import { defaultStateDb, echoEntryId, echoes, ensureEchoIndexes, postImageHash, purgeExpiredEchoes, versionCollection } from './echo-ledger.js';
 import { actionToWrite, parseMongoAction } from './mongodb-actions.js';
-import { isDuplicateIdError, permanentWriteFailures, targetUnavailable } from './mongo-errors.js';
+import { isDuplicateIdError, isTransientMongoError, permanentWriteFailures, targetRefused, targetUnavailable } from './mongo-errors.js';
+import { MongoTarget } from './mongo-target.js';
 import { dropStale, intentFromRecord, planWaves, type DocWrite, type Intent, type Version } from './mongodb-plan.js';
 import { SinkWriteError, type Sink, type SinkDependencies, type SinkKind, type SinkRecord } from './sink.js';
 import { sinkEntrySchema } from './sink-config.js';
 import { SinkStatus } from './sink-status.js';
+import { InvalidValueError } from './value-errors.js';
 import { canonicalText, contentHash } from './values.js';
 
 export const mongodbSinkSchema = sinkEntrySchema('mongodb', {
@@ -48,9 +50,8 @@ interface PreparedWrite {
 class MongodbSink implements Sink {
   readonly kind = 'mongodb';
   readonly name: string;
-  private readonly client: MongoClient;
-  private readonly db: Db;
-  private readonly stateDb: Db;
+  private readonly target: MongoTarget;
+  private handles: { db: Db; stateDb: Db } | undefined;
   private readonly status: SinkStatus;
   private indexesReady = false;
   private purgeTimer: NodeJS.Timeout | undefined;
@@ -60,25 +61,23 @@ class MongodbSink implements Sink {
     private readonly dependencies: SinkDependencies,
   ) {
     this.name = config.name;
-    this.client = new MongoClient(config.uri, { serverSelectionTimeoutMS: config.timeoutMs, connectTimeoutMS: config.timeoutMs });
-    this.db = this.client.db(config.db);
-    this.stateDb = this.client.db(config.stateDb);
     this.status = new SinkStatus(dependencies, this.kind, this.name);
+    this.target = new MongoTarget({
+      uri: config.uri,
+      client: { serverSelectionTimeoutMS: config.timeoutMs, connectTimeoutMS: config.timeoutMs },
+      onDown: (error) => this.status.failing(`target ${config.db} unreachable`, error),
+      onUp: () => this.status.ok(),
+    });
   }
 
   async start(): Promise<void> {
-    try {
-      await this.client.connect();
-      await this.ensureIndexes();
-      this.status.ok();
-    } catch (error) {
-      // A target that is down at start is the same as one that goes down later: writes fail and retry.
-      this.status.failing(`target ${this.config.db} unreachable at start`, error);
-    }
+    // A target that is down at start is the same as one that goes down later: writes wait and retry,
+    // and the target reconnects in the background meanwhile (health says so).
+    if (await this.target.connect()) await this.connectHandles().then(() => this.ensureIndexes()).catch((error: unknown) => this.status.failing(`preparing ${this.config.db}`, error));
     if (this.config.echoLedger) {
       const every = Math.min(60_000, (this.config.echoRetentionSeconds * 1000) / 2);
       this.purgeTimer = setInterval(() => {
-        purgeExpiredEchoes(this.stateDb, this.config.echoRetentionSeconds).catch(() => undefined);
+        if (this.handles) purgeExpiredEchoes(this.handles.stateDb, this.config.echoRetentionSeconds).catch(() => undefined);
       }, every);
       this.purgeTimer.unref();
     }
@@ -87,7 +86,23 @@ class MongodbSink implements Sink {
   async stop(): Promise<void> {
     if (this.purgeTimer) clearInterval(this.purgeTimer);
     this.status.remove();
-    await this.client.close();
+    await this.target.close();
+  }
+
+  /** The target's databases on the current client (a new client after the old one broke). */
+  private async connectHandles(): Promise<void> {
+    const client = await this.target.client();
+    this.handles = { db: client.db(this.config.db), stateDb: client.db(this.config.stateDb) };
+  }
+
+  private get db(): Db {
+    if (!this.handles) throw new UnavailableError(`mongodb sink "${this.name}": not connected to ${this.config.db}`);
+    return this.handles.db;
+  }
+
+  private get stateDb(): Db {
+    if (!this.handles) throw new UnavailableError(`mongodb sink "${this.name}": not connected to ${this.config.db}`);
+    return this.handles.stateDb;
   }
 
   private async ensureIndexes(): Promise<void> {
@@ -109,14 +124,15 @@ class MongodbSink implements Sink {
     records.forEach((r, i) => (r.action ? actions : changes).push(i));
     let skipped = 0;
     try {
+      await this.connectHandles();
       await this.ensureIndexes();
       if (changes.length > 0) skipped += await this.applyChanges(records, changes, rejected);
       if (actions.length > 0) await this.applyActions(records, actions, rejected);
     } catch (error) {
-      const wrapped =
-        permanentWriteFailures(error) === undefined && !(error instanceof SinkWriteError)
-          ? targetUnavailable(`mongodb sink "${this.name}" (${this.config.db})`, error)
-          : error;
+      const what = `mongodb sink "${this.name}" (${this.config.db})`;
+      if (!isTransientMongoError(error)) throw targetRefused(what, error);
+      this.target.failed(error);
+      const wrapped = targetUnavailable(what, error);
       this.status.failing(`writing to ${this.config.db} failed`, wrapped);
       throw wrapped;
     }
@@ -143,7 +159,14 @@ class MongodbSink implements Sink {
     let skipped = 0;
     for (const index of indexes) {
       const record = records[index] as SinkRecord;
-      const result = intentFromRecord(record, index, { targetColl: (e) => this.targetColl(e), updateMode: this.config.updateMode });
+      let result;
+      try {
+        result = intentFromRecord(record, index, { targetColl: (e) => this.targetColl(e), updateMode: this.config.updateMode });
+      } catch (error) {
+        if (!(error instanceof InvalidValueError)) throw error;
+        rejected.set(index, `event ${record.event.id}: ${error.message}`);
+        continue;
+      }
       if ('intent' in result) intents.push(result.intent);
       else if ('reject' in result) rejected.set(index, result.reject);
       else skipped++;
@@ -318,8 +341,16 @@ class MongodbSink implements Sink {
         rejected.set(index, `action.coll: the event has no collection; name the target collection in the action or the sink's coll`);
         continue;
       }
+      let op: AnyBulkWriteOperation<Document>;
+      try {
+        op = actionToWrite(action);
+      } catch (error) {
+        if (!(error instanceof InvalidValueError)) throw error;
+        rejected.set(index, error.message);
+        continue;
+      }
       const last = segments[segments.length - 1];
-      const item = { index, op: actionToWrite(action), insert: action.op === 'insert' };
+      const item = { index, op, insert: action.op === 'insert' };
       if (last && last.coll === coll) last.items.push(item);
       else segments.push({ coll, items: [item] });
     }

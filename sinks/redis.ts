@@ -1,11 +1,12 @@
 import { EJSON, type Document } from 'bson';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
-import { UnavailableError, ValidationError, errorMessage } from '../core/errors.js';
+import { ChangeflowError, UnavailableError, ValidationError, errorMessage } from '../core/errors.js';
 import { describeZodError } from '../core/schema-errors.js';
 import { SinkWriteError, type Sink, type SinkDependencies, type SinkKind, type SinkRecord } from './sink.js';
 import { sinkEntrySchema } from './sink-config.js';
 import { SinkStatus } from './sink-status.js';
+import { InvalidValueError } from './value-errors.js';
 import { isValidTemplate, renderTemplate, TemplateError, toBson } from './values.js';
 
 const template = z.string().min(1).refine(isValidTemplate, { error: 'unbalanced braces: write fields as {documentKey._id}' });
@@ -89,16 +90,27 @@ class RedisSink implements Sink {
     this.redis.disconnect();
   }
 
-  private json(ejson: unknown): string {
+  /** `path` names the value in the reason when it is not valid Extended JSON. */
+  private json(ejson: unknown, path: string): string {
     if (this.config.json === 'canonical') return JSON.stringify(ejson);
-    return EJSON.stringify(toBson(ejson), { relaxed: true });
+    return EJSON.stringify(toBson(ejson, path), { relaxed: true });
   }
 
-  private fieldValue(ejson: unknown): string {
-    return typeof ejson === 'string' ? ejson : this.json(ejson);
+  private fieldValue(ejson: unknown, path: string): string {
+    return typeof ejson === 'string' ? ejson : this.json(ejson, path);
   }
 
+  /** The record's commands, or why it can never be written (a bad field, an invalid value). */
   private commandsFor(record: SinkRecord, index: number): Command[] | string {
+    try {
+      return this.buildCommands(record, index);
+    } catch (error) {
+      if (error instanceof InvalidValueError) return `event ${record.event.id}: ${error.message}`;
+      throw error;
+    }
+  }
+
+  private buildCommands(record: SinkRecord, index: number): Command[] | string {
     const prefix = this.config.keyPrefix;
     if (record.action) {
       const parsed = redisActionSchema.safeParse(record.action);
@@ -115,13 +127,13 @@ class RedisSink implements Sink {
             {
               index,
               name: 'set',
-              args: action.ttlSeconds ? [k, this.json(action.value ?? null), 'EX', action.ttlSeconds] : [k, this.json(action.value ?? null)],
+              args: action.ttlSeconds ? [k, this.json(action.value ?? null, 'action.value'), 'EX', action.ttlSeconds] : [k, this.json(action.value ?? null, 'action.value')],
             },
           ];
         case 'del':
           return [{ index, name: 'del', args: [k] }];
         case 'hset':
-          return [{ index, name: 'hset', args: [k, ...Object.entries(action.fields).flatMap(([f, v]) => [f, this.fieldValue(v)])] }];
+          return [{ index, name: 'hset', args: [k, ...Object.entries(action.fields).flatMap(([f, v]) => [f, this.fieldValue(v, `action.fields.${f}`)])] }];
         case 'expire':
           return [{ index, name: 'expire', args: [k, action.ttlSeconds] }];
       }
@@ -137,7 +149,7 @@ class RedisSink implements Sink {
     }
     const doc = event.fullDocument;
     if (this.config.mode === 'invalidate' || event.op === 'delete' || !doc) return [{ index, name: 'del', args: [k] }];
-    const value = this.json(doc as Document);
+    const value = this.json(doc as Document, 'fullDocument');
     return [{ index, name: 'set', args: this.config.ttlSeconds ? [k, value, 'EX', this.config.ttlSeconds] : [k, value] }];
   }
 
@@ -158,6 +170,7 @@ class RedisSink implements Sink {
         for (const c of commands) multi.call(c.name, ...c.args);
         results = await multi.exec();
       } catch (error) {
+        if (isPermanentReply(error)) throw new ChangeflowError(`redis sink "${this.name}": Redis refused the batch: ${errorMessage(error)}`, { cause: error, retriable: false, code: 'SINK_WRITE_REFUSED' });
         const wrapped = new UnavailableError(`redis sink "${this.name}": ${errorMessage(error)}`, { cause: error });
         this.status.failing('writing to Redis failed', wrapped);
         throw wrapped;
@@ -181,6 +194,18 @@ class RedisSink implements Sink {
         rejected,
       );
   }
+}
+
+/** Server replies that mean "not now": loading, busy script, failover, out of memory, cluster moving. */
+const TRANSIENT_REPLY = /^(LOADING|BUSY|MASTERDOWN|READONLY|TRYAGAIN|CLUSTERDOWN|NOREPLICAS|OOM|MOVED|ASK)\b/;
+
+/**
+ * Redis answered, and said no for a reason no retry changes (EXECABORT after a command the server
+ * refused to queue, WRONGTYPE…). Connection trouble and transient replies are not permanent.
+ */
+function isPermanentReply(error: unknown): boolean {
+  if (!(error instanceof Error) || error.name !== 'ReplyError') return false;
+  return !TRANSIENT_REPLY.test(error.message);
 }
 
 export const redisSinkKind: SinkKind<typeof redisSinkSchema> = {

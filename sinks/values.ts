@@ -1,17 +1,44 @@
 import { createHash } from 'node:crypto';
 import { EJSON, type Document } from 'bson';
+import { InvalidValueError, invalidEjsonMessage, tooDeepAt, tooDeepMessage } from './value-errors.js';
 
 /**
  * Extended JSON ↔ BSON for sinks. Events carry canonical EJSON; sinks turn it back into BSON values so
  * Int32/Int64/Double/Decimal128/ObjectId/Date/Binary reach the target exactly as they left the source.
  */
-export function toBson<T = unknown>(ejson: unknown): T {
+export function toBson<T = unknown>(ejson: unknown, path = 'value'): T {
   if (ejson === undefined) return undefined as T;
-  return EJSON.deserialize(ejson as Document, { relaxed: false }) as T;
+  try {
+    return EJSON.deserialize(ejson as Document, { relaxed: false }) as T;
+  } catch (error) {
+    // Only on failure: name the field, so the dead letter says what to fix. Never retriable.
+    const deep = tooDeepAt(ejson, path);
+    if (deep !== undefined) throw new InvalidValueError(tooDeepMessage(deep), { cause: error });
+    throw new InvalidValueError(invalidEjsonMessage(ejsonErrorPath(ejson, path), error), { cause: error });
+  }
 }
 
-export function toBsonDocument(ejson: unknown): Document {
-  return toBson<Document>(ejson);
+export function toBsonDocument(ejson: unknown, path = 'document'): Document {
+  return toBson<Document>(ejson, path);
+}
+
+function decodes(value: unknown): boolean {
+  try {
+    EJSON.deserialize({ v: value }, { relaxed: false });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The deepest field under `value` that fails to decode on its own (the value is known to be at most MAX_VALUE_DEPTH deep). */
+function ejsonErrorPath(value: unknown, path: string): string {
+  if (typeof value !== 'object' || value === null) return path;
+  const entries: [string, unknown][] = Array.isArray(value) ? value.map((v, i) => [`[${i}]`, v]) : Object.entries(value).map(([k, v]) => [`.${k}`, v]);
+  for (const [step, child] of entries) {
+    if (!decodes(child)) return ejsonErrorPath(child, `${path}${step}`);
+  }
+  return path;
 }
 
 /** Canonical EJSON text of a BSON value: stable, type-exact; used as ledger and record keys. */

@@ -32,8 +32,10 @@ export async function startMongo(options: {
   readyTimeoutMs?: number;
   /** Oplog entries kept, as a capped oplog would (the launcher's default: 250,000). */
   oplogMaxEntries?: number;
+  /** Listen on this port (default: a free one), e.g. for a server that must come up at an address already configured. */
+  port?: number;
 }): Promise<MongoServerInfo> {
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const launcher = join(options.jars.infraDir, 'java', 'MongoLauncher.java');
   const log4j = join(options.jars.infraDir, 'log4j2.properties');
   const logFile = join(options.workDir, 'mongo.log');

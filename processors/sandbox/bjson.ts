@@ -270,6 +270,8 @@ class Reader {
   fail(problem: string): never {
     let path = this.rootPath;
     for (const k of this.trail) path += typeof k === 'number' ? `[${k}]` : `.${k}`;
+    // A path thousands of levels long says no more than its two ends.
+    if (path.length > 200) path = `${path.slice(0, 80)}…${path.slice(-40)}`;
     throw new BjsonValueError(path, problem);
   }
 
@@ -367,6 +369,7 @@ class Reader {
   }
 
   object(): Record<string, unknown> {
+    this.checkDepth();
     const obj: Record<string, unknown> = {};
     const slot = this.refs.push(obj) - 1;
     this.open[slot] = true;
@@ -391,7 +394,13 @@ class Reader {
     return obj;
   }
 
+  /** Values deeper than MAX_DEPTH are refused before the host stack overflows (which would cost the VM). */
+  private checkDepth(): void {
+    if (this.trail.length >= MAX_DEPTH) this.fail(`nests more than ${MAX_DEPTH} levels deep; flatten it`);
+  }
+
   array(): unknown[] {
+    this.checkDepth();
     const len = this.leb();
     if (len > this.buf.length) throw new RangeError('bad array length');
     const arr: unknown[] = [];

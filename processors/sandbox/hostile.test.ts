@@ -68,6 +68,12 @@ describe('hostile functions are contained', () => {
     await expectFailure(sb, 'runtime', /stack overflow/);
   });
 
+  it('a result nested 5,000 deep is an output error naming it, and the same VM serves the next call', async () => {
+    const sb = hostile(`let d = { x: 1 };\n  for (let i = 0; i < 5000; i++) d = { d };\n  return [{ sink: 's', op: 'upsert', doc: d }];`);
+    const err = await expectFailure(sb, 'output', /actions\[0\]\.doc\.d\.d.*….*nests more than 2000 levels deep/);
+    expect(err.message.length).toBeLessThan(400);
+  });
+
   it('require is not defined', async () => {
     await expectFailure(hostile(`require('fs'); return [];`), 'runtime', /ReferenceError: .*require.* is not defined/);
   });
