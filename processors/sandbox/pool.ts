@@ -128,6 +128,7 @@ export class FunctionPool {
     if (this.closed) return Promise.reject(new Error('the function pool is closed'));
     return new Promise<Settled>((resolve, reject) => {
       this.queue.push(tenant, { tenant, name, limitMs, request, onLog, resolve, reject });
+      this.holdProcess();
       this.dispatch();
     });
   }
@@ -161,7 +162,7 @@ export class FunctionPool {
     worker.on('message', (message: unknown) => this.onReply(slot, message));
     worker.on('error', (error) => (failure = error));
     worker.once('exit', (code) => this.onExit(slot, code, failure));
-    worker.unref();
+    if (!this.hasWork()) worker.unref();
     return slot;
   }
 
@@ -189,7 +190,8 @@ export class FunctionPool {
     }
     this.endJob(slot);
     job.resolve(reply);
-    const spent = reply.type === 'failed' && (reply.error.kind === 'timeout' || reply.error.kind === 'memory');
+    // The sandbox recovers from its own timeouts; memory exhaustion leaves a grown heap worth returning at once.
+    const spent = reply.type === 'failed' && reply.error.kind === 'memory';
     if (spent || reply.wasmBytes > this.recycleAboveBytes) this.replace(slot);
     else this.dispatch();
   }
@@ -236,7 +238,21 @@ export class FunctionPool {
     slot.watchdog = undefined;
     slot.job = undefined;
     if (job) this.queue.finished(job.tenant);
+    this.holdProcess();
     return job;
+  }
+
+  private hasWork(): boolean {
+    return this.queue.waiting > 0 || this.slots.some((s) => s.job);
+  }
+
+  /** Idle workers must not keep the process alive; workers with calls to answer must. */
+  private holdProcess(): void {
+    const hold = this.hasWork();
+    for (const slot of this.slots) {
+      if (hold) slot.worker.ref();
+      else slot.worker.unref();
+    }
   }
 
   private dispatch(): void {
