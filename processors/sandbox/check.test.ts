@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { checkFunctionCode } from './check.js';
+import { checkFunctionCode, describeCheckFailure } from './check.js';
 
 describe('checkFunctionCode', () => {
   it('accepts code whose default export (or handle declaration) is a function', () => {
@@ -10,6 +10,7 @@ describe('checkFunctionCode', () => {
   it('reports a syntax error at compile phase with its position', () => {
     const result = checkFunctionCode('export default function (events) {\n  return [;\n}', 'f');
     expect(result).toEqual({ ok: false, phase: 'compile', message: expect.stringMatching(/^SyntaxError: /), line: 2, column: 11 });
+    if (!result.ok) expect(describeCheckFailure('f', result)).toMatch(/^function "f" syntax error: SyntaxError: .* \(line 2, column 11\)$/);
   });
 
   it('refuses a default export that is not a function, as running would', () => {

@@ -6,7 +6,13 @@ import { FunctionSandbox } from './sandbox.js';
 /** Where a function failed the check: it does not parse, its module threw while evaluated, or it exports no function. */
 export type FunctionCheckPhase = 'compile' | 'evaluate' | 'export';
 
+/** `message` is the reason alone (e.g. "SyntaxError: unexpected token"); describeCheckFailure adds the name and position. */
 export type FunctionCheckResult = { ok: true } | { ok: false; message: string; line?: number; column?: number; phase: FunctionCheckPhase };
+
+/** A failed check worded as the sandbox words the same failure: `function "f" syntax error: ... (line 2, column 11)`. */
+export function describeCheckFailure(name: string, result: Extract<FunctionCheckResult, { ok: false }>): string {
+  return new FunctionError({ kind: result.phase === 'evaluate' ? 'runtime' : 'syntax', functionName: name, message: result.message, ...position(result.line, result.column) }).message;
+}
 
 /**
  * Loads the function exactly as a call would (parse, evaluate the module, bind its default export) and
@@ -24,7 +30,7 @@ export function checkFunctionCode(code: string, name: string, limits?: Partial<S
     if (!(error instanceof FunctionError)) throw error;
     // The code parsed, so a 'syntax' failure here is the export check (the prelude's shape error).
     const phase: FunctionCheckPhase = error.kind === 'syntax' ? 'export' : 'evaluate';
-    return { ok: false, message: error.message, phase, ...position(error.line, error.column) };
+    return { ok: false, message: error.details.message, phase, ...position(error.line, error.column) };
   } finally {
     sandbox?.dispose();
   }

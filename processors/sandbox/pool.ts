@@ -320,7 +320,7 @@ export class PooledFunction {
       reply = await this.pool.submit(this.spec.tenant, this.spec.name, this.limits.cpuTimeMs, request, undefined);
     } catch (error) {
       // The watchdog ended the module's top level (or it exhausted its worker).
-      if (error instanceof FunctionError) return { ok: false, message: error.message, phase: 'evaluate' };
+      if (error instanceof FunctionError) return { ok: false, message: error.details.message, phase: 'evaluate' };
       throw error;
     }
     if (reply.type !== 'checked') throw new Error(`function worker answered a check with "${reply.type}"`);
