@@ -1,5 +1,6 @@
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,13 +8,7 @@ import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { MongoClient } from 'mongodb';
 import { stringify } from 'yaml';
-import { startApp, type RunningApp } from '../core/app.js';
-import { compileConfig } from '../core/config.js';
-import { silentLogger } from '../core/logger.js';
-import { createMetricsRegistry } from '../core/metrics.js';
 import { ControlClient } from '../control/client.js';
-import { createControlPlane } from '../control/component.js';
-import { RecordingTriggerController } from '../control/recording-controller.js';
 import { testInfra, uniqueName } from './support/infra.js';
 
 // Issue 16 item 4 (functions off the main thread) and the function checks of items 6 and 7.
@@ -48,35 +43,80 @@ async function timed<T>(work: () => Promise<T>): Promise<{ value: T; ms: number 
 
 const mib = (bytes: number): string => `${(bytes / 1048576).toFixed(0)} MiB`;
 
+/** A port nobody listens on right now. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** Resident set size of a process, from /proc (Linux). */
+function rssOf(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
+  return Number(/(\d+)/.exec(line ?? '')?.[1] ?? 0) * 1024;
+}
+
+// The service runs as its own process (`changeflow run`), as in production: measured from this
+// process, a stalled service thread cannot hide behind a stalled test thread.
 describe('functions run off the main thread, within caps (issue 16 item 4)', () => {
   const infra = testInfra();
   const dbName = uniqueName('fnsec');
-  let app: RunningApp;
+  const dir = mkdtempSync(join(tmpdir(), 'fnsec-'));
+  let service: ChildProcess;
+  let httpUrl = '';
   let alice: ControlClient;
   let bob: ControlClient;
   let admin: ControlClient;
 
   beforeAll(async () => {
-    const config = compileConfig({
-      kafka: { brokers: [infra.kafka] },
-      mongodb: { uri: infra.mongodb, db: dbName },
-      http: { port: 0 },
-      grpc: { port: 0 },
-      auth: { tokens: [{ token: TOKENS.alice, userId: 'alice' }, { token: TOKENS.bob, userId: 'bob' }, { token: TOKENS.admin, userId: 'ops', admin: true }] },
+    const [httpPort, grpcPort] = [await freePort(), await freePort()];
+    const file = join(dir, 'changeflow.yaml');
+    writeFileSync(
+      file,
+      stringify({
+        kafka: { brokers: [infra.kafka] },
+        mongodb: { uri: infra.mongodb, db: dbName },
+        http: { port: httpPort },
+        grpc: { port: grpcPort },
+        auth: { tokens: [{ token: TOKENS.alice, userId: 'alice' }, { token: TOKENS.bob, userId: 'bob' }, { token: TOKENS.admin, userId: 'ops', admin: true }] },
+      }),
+    );
+    service = spawn(process.execPath, [bin, 'run', '--config', file], { env: { ...process.env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`changeflow run did not start in 60 s:\n${stderr}`)), 60_000);
+      service.stderr?.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        if (stderr.includes('changeflow running:')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      service.once('exit', (code) => reject(new Error(`changeflow run exited with ${code}:\n${stderr}`)));
     });
-    const controller = new RecordingTriggerController();
-    const plane = createControlPlane(config, { controller: () => controller, resyncMs: 60_000, scheduler: false, ensureSource: false });
-    app = await startApp(config, [() => plane], { logger: silentLogger, metrics: createMetricsRegistry({ defaultMetrics: false }) });
-    alice = new ControlClient(plane.address, TOKENS.alice, { deadlineMs: 60_000 });
-    bob = new ControlClient(plane.address, TOKENS.bob, { deadlineMs: 60_000 });
-    admin = new ControlClient(plane.address, TOKENS.admin, { deadlineMs: 60_000 });
-    // Start the pool's workers before anything is timed.
+    httpUrl = `http://127.0.0.1:${httpPort}`;
+    const address = `127.0.0.1:${grpcPort}`;
+    alice = new ControlClient(address, TOKENS.alice, { deadlineMs: 60_000 });
+    bob = new ControlClient(address, TOKENS.bob, { deadlineMs: 60_000 });
+    admin = new ControlClient(address, TOKENS.admin, { deadlineMs: 60_000 });
+    // Start the pool's workers (and the HTTP connection) before anything is timed.
+    await fetch(`${httpUrl}/healthz`);
     await Promise.all([alice.call('functions', 'execute', { javascript: ECHO, events_json: '[1]' }), bob.call('functions', 'execute', { javascript: ECHO, events_json: '[1]' })]);
-  });
+  }, 90_000);
 
   afterAll(async () => {
     for (const c of [alice, bob, admin]) c?.close();
-    await app?.stop();
+    if (service && service.exitCode === null) {
+      const exited = new Promise((r) => service.once('exit', r));
+      service.kill('SIGTERM');
+      await exited;
+    }
+    rmSync(dir, { recursive: true, force: true });
     const client = await MongoClient.connect(infra.mongodb);
     await client.db(dbName).dropDatabase().catch(() => undefined);
     await client.close();
@@ -93,7 +133,7 @@ describe('functions run off the main thread, within caps (issue 16 item 4)', () 
     const health: number[] = [];
     const other: number[] = [];
     for (let i = 0; i < 5; i++) {
-      const h = await timed(() => fetch(`${app.httpUrl}/healthz`).then((r) => r.status));
+      const h = await timed(() => fetch(`${httpUrl}/healthz`).then((r) => r.status));
       expect(h.value).toBe(200);
       health.push(h.ms);
       const b = await timed(() => bob.call<ExecuteReply>('functions', 'execute', { javascript: ECHO, events_json: '[{"n":1}]' }));
@@ -112,11 +152,12 @@ describe('functions run off the main thread, within caps (issue 16 item 4)', () 
 
   it('gives a memory bomb\'s memory back to the OS: RSS after is within 50 MiB of before', async () => {
     const fn = await createFunction(admin, 'bomb', BOMB, { memory_mib: 1024, timeout_ms: 1_000 });
-    const before = process.memoryUsage().rss;
+    const pid = service.pid ?? 0;
+    const before = rssOf(pid);
     const { value: reply, ms } = await timed(() => admin.call<ExecuteReply>('functions', 'execute', { id: fn['id'], events_json: '[]' }));
     // The spent worker is replaced; calls on both workers make sure the new one is up before measuring.
     await Promise.all([alice.call('functions', 'execute', { javascript: ECHO, events_json: '[1]' }), bob.call('functions', 'execute', { javascript: ECHO, events_json: '[1]' })]);
-    const after = process.memoryUsage().rss;
+    const after = rssOf(pid);
     console.log(`memory bomb at memory_mib 1024, timeout_ms 1000: ${reply.error_kind} after ${ms.toFixed(0)} ms; RSS ${mib(before)} before, ${mib(after)} after (${mib(after - before)} more)`);
     expect(['memory', 'timeout']).toContain(reply.error_kind);
     expect(ms).toBeLessThan(2_000);
@@ -145,7 +186,7 @@ describe('functions run off the main thread, within caps (issue 16 item 4)', () 
     error = await refused(createFunction(alice, 'throws-at-load', 'throw new Error("missing setup");\nexport default () => [];'));
     expect([error.code, error.details]).toEqual([grpc.status.INVALID_ARGUMENT, expect.stringMatching(/^function\.javascript: fails while its module loads: Error: missing setup \(line 1/)]);
     const spinAtLoad = timed(() => refused(createFunction(alice, 'spins-at-load', 'while (true) {}\nexport default () => [];')));
-    const h = await timed(() => fetch(`${app.httpUrl}/healthz`).then((r) => r.status));
+    const h = await timed(() => fetch(`${httpUrl}/healthz`).then((r) => r.status));
     const { value: spun, ms } = await spinAtLoad;
     console.log(`create with a top-level while(true): refused after ${ms.toFixed(0)} ms; /healthz meanwhile in ${h.ms.toFixed(1)} ms`);
     expect([spun.code, spun.details]).toEqual([grpc.status.INVALID_ARGUMENT, expect.stringContaining('time limit')]);
