@@ -139,6 +139,17 @@ describe('FunctionPool', () => {
     expect(await pool.check(spec('a', 'while (true) {}\nexport default () => [];', { cpuTimeMs: 200 }))).toMatchObject({ ok: false, phase: 'evaluate', message: expect.stringContaining('time limit') });
   });
 
+  it('fails calls when its worker cannot start, and retries with backoff instead of respawning in a loop', async () => {
+    const broken = new FunctionPool({ size: 1, workerUrl: new URL('file:///nonexistent/pool-worker.js') });
+    try {
+      await expect(broken.run(spec('a', echo), [1], { trigger: 't' })).rejects.toThrow(/function worker failed to start/);
+      await new Promise((r) => setTimeout(r, 250));
+      expect(broken.stats().workersStarted).toBeLessThanOrEqual(3);
+    } finally {
+      await broken.close();
+    }
+  });
+
   it('rejects calls after close', async () => {
     const closing = new FunctionPool({ size: 1 });
     const pending = closing.run(spec('a', echo), [1], { trigger: 't' }).catch((e: unknown) => e);

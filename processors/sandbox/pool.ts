@@ -96,6 +96,7 @@ export class FunctionPool {
   private closed = false;
   private started = 0;
   private replaced = 0;
+  private startFailures = 0;
 
   constructor(options: FunctionPoolOptions = {}) {
     this.size = Math.max(1, Math.floor(options.size ?? Math.max(2, availableParallelism())));
@@ -175,6 +176,7 @@ export class FunctionPool {
     const reply = parsed.data;
     if (reply.type === 'ready') {
       slot.ready = true;
+      this.startFailures = 0;
       this.dispatch();
       return;
     }
@@ -211,11 +213,29 @@ export class FunctionPool {
       );
     }
     this.slots.splice(index, 1);
-    if (!this.closed) {
-      this.replaced++;
-      this.slots.push(this.spawn());
+    if (this.closed) return;
+    if (!slot.ready) {
+      this.failedStart(failure ?? new Error(`exit code ${code}`));
+      return;
     }
+    this.replaced++;
+    this.slots.push(this.spawn());
     this.dispatch();
+  }
+
+  /**
+   * A worker that dies before it is ready (its script missing or broken) would die again at once:
+   * fail what waits, and try again with backoff instead of respawning in a loop.
+   */
+  private failedStart(failure: Error): void {
+    this.startFailures++;
+    const error = new Error(`function worker failed to start (${this.workerUrl.href}): ${failure.message}`);
+    for (const job of this.queue.drain()) job.reject(error);
+    const delay = Math.min(30_000, 100 * 2 ** (this.startFailures - 1));
+    setTimeout(() => {
+      if (this.closed) return;
+      this.slots.push(this.spawn());
+    }, delay).unref();
   }
 
   /** Ends the slot's worker (rejecting its call with `error` if it has one) and starts a fresh one. */
