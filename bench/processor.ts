@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { createKafkaTransport, librdkafkaAvailable, type OutgoingRecord } from '../core/kafka/index.js';
 import { ProcessorManager } from '../processors/manager.js';
-import { FunctionSandbox } from '../processors/sandbox/index.js';
+import { FunctionPool, FunctionSandbox } from '../processors/sandbox/index.js';
 import { processorContext } from '../processors/testing/context.js';
 import { changeRecord, makeChangeEvent } from '../processors/testing/events.js';
 import { noopSinkKind } from '../processors/testing/memory-sink.js';
@@ -207,6 +207,47 @@ function sandboxRow(name: string, perEvent: boolean): BenchStage {
   };
 }
 
+/** Repeats `fn` (which handles `perCall` events per resolved promise) for `durationMs`, `inFlight` at a time. */
+async function forDuration(ctx: BenchContext, perCall: number, inFlight: number, fn: () => Promise<unknown>, note: string): Promise<BenchFigure> {
+  for (let i = 0; i < 3; i++) await Promise.all(Array.from({ length: inFlight }, fn));
+  const cpu = process.cpuUsage();
+  const started = nowMs();
+  let events = 0;
+  const lane = async (): Promise<void> => {
+    while (nowMs() - started < ctx.durationMs) {
+      await fn();
+      events += perCall;
+    }
+  };
+  await Promise.all(Array.from({ length: inFlight }, lane));
+  return figure(ctx, events, (nowMs() - started) / 1000, `${note}; ${cpuPerEvent(cpu, events)}`);
+}
+
+/**
+ * The same trivial function in the worker-thread pool the trigger runtimes use: the events are copied
+ * to a worker and the actions back. `inFlight` calls at a time (one per worker keeps all of them busy).
+ */
+function poolRow(name: string, workers: number, perEvent: boolean): BenchStage {
+  return {
+    name,
+    kind: 'changeflow',
+    limitName: (ctx) => LIMIT.consume(ctx.client),
+    async run(ctx) {
+      const sample = sampleEvents(ctx);
+      const runCtx = { trigger: 'bench', now: Date.now(), sinkNames: ['out'] };
+      const pool = new FunctionPool({ size: workers });
+      const fn = pool.function({ tenant: 'bench', name: 'bench', code: TRIVIAL });
+      try {
+        if (!perEvent) return await forDuration(ctx, sample.length, workers, () => fn.run(sample, runCtx), `trivial function, ${SANDBOX_BATCH} events per call, ${workers} in flight, no Kafka`);
+        let next = 0;
+        return await forDuration(ctx, 1, workers, () => fn.run([sample[next++ % sample.length]], runCtx), `trivial function, one call per event, ${workers} in flight, no Kafka`);
+      } finally {
+        await pool.close();
+      }
+    },
+  };
+}
+
 const decodeRow: BenchStage = {
   name: 'processor: decode alone (JSON.parse + envelope check)',
   kind: 'changeflow',
@@ -265,6 +306,10 @@ export const stages: BenchStage[] = [
   backlogRow,
   sandboxRow('processor: sandbox alone, batched', false),
   sandboxRow('processor: sandbox alone, one call per event', true),
+  poolRow('processor: function pool (1 worker), batched', 1, false),
+  poolRow('processor: function pool (2 workers), batched', 2, false),
+  poolRow('processor: function pool (1 worker), one call per event', 1, true),
+  poolRow('processor: function pool (2 workers), one call per event', 2, true),
   decodeRow,
 ];
 

@@ -1,9 +1,10 @@
 import { status } from '@grpc/grpc-js';
 import { z } from 'zod';
 import type { Filter } from 'mongodb';
-import { compileCheck, FunctionError, FunctionSandbox, type FunctionLogEntry } from '../processors/sandbox/index.js';
+import { FunctionError, sharedFunctionPool, type FunctionCheckResult, type FunctionLogEntry, type FunctionPool } from '../processors/sandbox/index.js';
 import { ApiError, failedPrecondition, fromZodError, invalidArgument } from './api-error.js';
 import type { Principal } from './auth.js';
+import { defaultFunctionCaps, enforceFunctionCaps, type FunctionCapsOf } from './function-caps.js';
 import { FUNCTION_TYPE, type FunctionDoc } from './documents.js';
 import {
   DEFAULT_MEMORY_MIB,
@@ -63,21 +64,53 @@ function parse<S extends z.ZodType>(schema: S, value: unknown, root: string): z.
   return result.data;
 }
 
-/** Refuses code that cannot run: JavaScript that does not compile (with its line and column), bytes that are not WebAssembly. */
-function checkCode(code: { javascript: string } | { wasm: Uint8Array }, name: string, root: string): void {
-  if ('javascript' in code) {
-    if (Buffer.byteLength(code.javascript, 'utf8') > MAX_JAVASCRIPT_BYTES) throw invalidArgument(`${root}javascript: at most ${MAX_JAVASCRIPT_BYTES} bytes of source`);
-    const result = compileCheck(code.javascript, name);
-    if (!result.ok) throw invalidArgument(`${root}javascript: does not compile: ${result.message} (line ${result.line}, column ${result.column})`);
-    return;
-  }
-  if (code.wasm.length > MAX_WASM_BYTES) throw invalidArgument(`${root}wasm: at most ${MAX_WASM_BYTES} bytes`);
-  if (!wasmValidator.validate(code.wasm)) throw invalidArgument(`${root}wasm: not a valid WebAssembly module`);
+/** Why loading the function failed, as the API words it after the field name. */
+function checkFailure(result: Extract<FunctionCheckResult, { ok: false }>): string {
+  const at = result.line === undefined ? '' : ` (line ${result.line}, column ${result.column ?? 0})`;
+  if (result.phase === 'compile') return `does not compile: ${result.message}${at}`;
+  if (result.phase === 'export') return result.message;
+  return `fails while its module loads: ${result.message}${at}`;
+}
+
+export interface FunctionServiceOptions {
+  /** Where functions are checked and executed. Default the process-wide sharedFunctionPool(). */
+  pool?: FunctionPool;
+  /** The largest timeout_ms / memory_mib a caller may set or execute with. Default defaultFunctionCaps. */
+  caps?: FunctionCapsOf;
 }
 
 /** The seed's FunctionService (plus `execute`, a test run), every call scoped to the caller. */
 export class FunctionService {
-  constructor(private readonly store: MetadataStore) {}
+  private readonly caps: FunctionCapsOf;
+  private readonly explicitPool: FunctionPool | undefined;
+
+  constructor(
+    private readonly store: MetadataStore,
+    options: FunctionServiceOptions = {},
+  ) {
+    this.caps = options.caps ?? defaultFunctionCaps;
+    this.explicitPool = options.pool;
+  }
+
+  private get pool(): FunctionPool {
+    return this.explicitPool ?? sharedFunctionPool();
+  }
+
+  /**
+   * Refuses code that cannot run: JavaScript that does not load as a call would load it (syntax, a
+   * throwing module, no function exported; checked in the function pool, never on this thread), and
+   * bytes that are not WebAssembly.
+   */
+  private async checkCode(principal: Principal, code: { javascript: string } | { wasm: Uint8Array }, name: string, root: string): Promise<void> {
+    if ('javascript' in code) {
+      if (Buffer.byteLength(code.javascript, 'utf8') > MAX_JAVASCRIPT_BYTES) throw invalidArgument(`${root}javascript: at most ${MAX_JAVASCRIPT_BYTES} bytes of source`);
+      const result = await this.pool.check({ tenant: principal.userId, name, code: code.javascript });
+      if (!result.ok) throw invalidArgument(`${root}javascript: ${checkFailure(result)}`);
+      return;
+    }
+    if (code.wasm.length > MAX_WASM_BYTES) throw invalidArgument(`${root}wasm: at most ${MAX_WASM_BYTES} bytes`);
+    if (!wasmValidator.validate(code.wasm)) throw invalidArgument(`${root}wasm: not a valid WebAssembly module`);
+  }
 
   async create(principal: Principal, request: { function?: unknown }): Promise<FunctionReply> {
     if (!request.function) throw invalidArgument('function: required');
@@ -88,7 +121,8 @@ export class FunctionService {
     if (!code) throw invalidArgument('function.javascript: required (the function\'s source; or function.wasm for a WebAssembly module)');
     const type = resolveFunctionType(input.function_type, code);
     if (typeof type === 'string') throw invalidArgument(`function.function_type: ${type}`);
-    checkCode(code, input.name, 'function.');
+    enforceFunctionCaps(this.caps(principal), input, 'function.');
+    await this.checkCode(principal, code, input.name, 'function.');
     const now = new Date();
     const doc: FunctionDoc = {
       _id: newId(),
@@ -106,11 +140,12 @@ export class FunctionService {
 
   async update(principal: Principal, request: unknown): Promise<FunctionReply> {
     const input = parse(updateSchema, request, '');
+    enforceFunctionCaps(this.caps(principal), input, '');
     const existing = await this.store.getFunction(principal, input.id);
     const set: Partial<FunctionDoc> = {};
     const code = pickCode(input);
     if (code) {
-      checkCode(code, existing.name, '');
+      await this.checkCode(principal, code, existing.name, '');
       if ('wasm' in code) {
         const users = await this.store.triggers.countDocuments({ function_id: existing._id });
         if (users > 0) throw failedPrecondition(`wasm: function "${existing.name}" is used by ${users} trigger(s), and WebAssembly cannot run here yet`);
@@ -148,7 +183,7 @@ export class FunctionService {
 
   /**
    * A test run: the stored function (or `javascript` given in the request) on sample events, in the
-   * same sandbox and limits the processors use. A failure of the function is a reply with `error`
+   * same function pool and limits the processors use (never on this thread). A failure of the function is a reply with `error`
    * set (the call itself worked); a bad request is INVALID_ARGUMENT.
    */
   async execute(principal: Principal, request: unknown): Promise<ExecuteReply> {
@@ -162,6 +197,8 @@ export class FunctionService {
       if (fn.func.javascript === undefined) throw new ApiError(status.UNIMPLEMENTED, `function "${fn.name}" is WebAssembly, which cannot run here yet`);
       [name, code] = [fn.name, fn.func.javascript];
       limits = { memoryMiB: fn.memory_mib ?? DEFAULT_MEMORY_MIB, timeoutMs: fn.timeout_ms ?? DEFAULT_TIMEOUT_MS };
+      // Stored before the caps were lowered, or set by an admin: a caller runs it only within its own caps.
+      enforceFunctionCaps(this.caps(principal), { timeout_ms: limits.timeoutMs, memory_mib: limits.memoryMiB }, `function "${fn.name}" `);
     }
     let events: unknown[] = [];
     if (input.events_json.trim() !== '') {
@@ -178,16 +215,13 @@ export class FunctionService {
     const logs: string[] = [];
     const onLog = (entry: FunctionLogEntry): void => void logs.push(`${entry.level}: ${entry.message}`);
     const reply: ExecuteReply = { actions_json: '', logs, error: '', error_kind: '', line: 0, column: 0 };
-    let sandbox: FunctionSandbox | undefined;
     try {
-      sandbox = new FunctionSandbox({ name, code, limits: { memoryLimitBytes: limits.memoryMiB * 1024 * 1024, cpuTimeMs: limits.timeoutMs }, onLog });
-      const actions = sandbox.runSync(events, { trigger: 'test', now: Date.now(), ...(input.sink_names.length > 0 ? { sinkNames: input.sink_names } : {}) });
+      const pooled = this.pool.function({ tenant: principal.userId, name, code, limits: { memoryLimitBytes: limits.memoryMiB * 1024 * 1024, cpuTimeMs: limits.timeoutMs }, onLog });
+      const actions = await pooled.run(events, { trigger: 'test', now: Date.now(), ...(input.sink_names.length > 0 ? { sinkNames: input.sink_names } : {}) });
       reply.actions_json = JSON.stringify(actions);
     } catch (error) {
       if (!(error instanceof FunctionError)) throw error;
       Object.assign(reply, { error: error.message, error_kind: error.kind, line: error.line ?? 0, column: error.column ?? 0 });
-    } finally {
-      sandbox?.dispose();
     }
     return reply;
   }

@@ -9,7 +9,7 @@ import { deadLetterRecord } from './dead-letters.js';
 import { adminLogEnd, LagTracker } from './lag-tracker.js';
 import { compileEventFilter } from './event-filter.js';
 import type { TriggerMetrics } from './metrics.js';
-import { FunctionError, FunctionSandbox } from './sandbox/index.js';
+import { describeCheckFailure, sharedFunctionPool, type FunctionPool, type PooledFunction } from './sandbox/index.js';
 import { OffsetCommitter } from './offset-committer.js';
 import { matchingTopics, subscriptionFor, type Subscription } from './source-topics.js';
 import type { TriggerDefinition } from './trigger-definition.js';
@@ -34,6 +34,8 @@ export interface TriggerRuntimeOptions {
   sessionTimeoutMs?: number;
   /** How often lag is reported and a stuck partition's log end asked of the broker. Default 5 s. */
   lagIntervalMs?: number;
+  /** Worker threads the function runs in. Default the process-wide sharedFunctionPool(). */
+  functionPool?: FunctionPool;
 }
 
 /** Buffered, not yet processed records of one partition, and the flush in progress. */
@@ -72,7 +74,7 @@ export class TriggerRuntime {
   private consumer: Consumer | undefined;
   private offsets: OffsetCommitter | undefined;
   private producer: Producer | undefined;
-  private sandbox: FunctionSandbox | undefined;
+  private fn: PooledFunction | undefined;
   private sinks: Sink[] = [];
   private readonly startedSinks: Sink[] = [];
   private processor: BatchProcessor | undefined;
@@ -113,13 +115,13 @@ export class TriggerRuntime {
     const { definition: def, context } = this.options;
     try {
       const filter = compileEventFilter(def.operationTypes, def.match, `${this.options.where}.match`);
-      this.sandbox = this.createSandbox();
+      this.fn = await this.loadFunction();
       this.sinks = createTriggerSinks(def.sinks, this.options.sinkKinds, this.options.where, { trigger: this.key, context });
       for (const sink of this.sinks) {
         await sink.start();
         this.startedSinks.push(sink);
       }
-      const runner: FunctionRunner | undefined = this.sandbox;
+      const runner: FunctionRunner | undefined = this.fn;
       this.processor = new BatchProcessor({
         trigger: this.key,
         runner,
@@ -178,21 +180,22 @@ export class TriggerRuntime {
     }
   }
 
-  private createSandbox(): FunctionSandbox | undefined {
+  /** Binds the function to the pool after loading it there once, so broken code fails the start (as before the pool). */
+  private async loadFunction(): Promise<PooledFunction | undefined> {
     const fn = this.options.definition.functionCode;
     if (!fn) return undefined;
     const log = this.log.child({ function: fn.name });
-    try {
-      return new FunctionSandbox({
-        name: fn.name,
-        code: fn.code,
-        limits: { memoryLimitBytes: Math.round(fn.memoryMiB * 1024 * 1024), cpuTimeMs: fn.timeoutMs },
-        onLog: (entry) => log[entry.level]({ source: 'function' }, entry.message),
-      });
-    } catch (error) {
-      if (error instanceof FunctionError) throw new ValidationError(`${this.options.where}.function: ${error.message}`, { code: 'FUNCTION_INVALID', cause: error });
-      throw error;
-    }
+    const pooled = (this.options.functionPool ?? sharedFunctionPool()).function({
+      // File triggers have no owner: they share one queue, beside each API user's.
+      tenant: this.options.definition.userId ?? '(config)',
+      name: fn.name,
+      code: fn.code,
+      limits: { memoryLimitBytes: Math.round(fn.memoryMiB * 1024 * 1024), cpuTimeMs: fn.timeoutMs },
+      onLog: (entry) => log[entry.level]({ source: 'function' }, entry.message),
+    });
+    const checked = await pooled.check();
+    if (!checked.ok) throw new ValidationError(`${this.options.where}.function: ${describeCheckFailure(fn.name, checked)}`, { code: 'FUNCTION_INVALID' });
+    return pooled;
   }
 
   private lane(batch: Batch): Lane {
@@ -355,8 +358,7 @@ export class TriggerRuntime {
     }
     for (const sink of this.startedSinks.splice(0)) await withTimeout(sink.stop(), timeout).catch((error: unknown) => this.log.warn({ sink: sink.name, err: errorMessage(error) }, 'sink did not stop cleanly'));
     this.sinks = [];
-    this.sandbox?.dispose();
-    this.sandbox = undefined;
+    this.fn = undefined;
     this.options.metrics.setRunning(false);
   }
 }

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { startApp } from '../../core/app.js';
 import { loadConfigFile } from '../../core/config.js';
+import { checkConfigFunctions } from '../../processors/check-functions.js';
 import { availableSinkKinds, checkTriggerSinks } from '../../processors/trigger-sinks.js';
 import { componentFactories } from '../components.js';
 
@@ -29,6 +30,7 @@ export function registerRunCommand(program: Command): void {
         // Sink entries are checked against their kind's schema only when a processor starts; do it here too.
         const kinds = availableSinkKinds();
         const problems = config.triggers.flatMap((trigger, i) => checkTriggerSinks(trigger.sinks, kinds, `triggers[${i}]`).problems);
+        problems.push(...checkConfigFunctions(config.functions));
         if (problems.length > 0) {
           console.error(`${opts.config} is not valid:\n  - ${problems.join('\n  - ')}`);
           process.exitCode = 1;

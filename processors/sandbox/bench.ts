@@ -2,6 +2,7 @@
  * Throughput of the function sandbox on ~1 KiB change events (not a test). Build, then run:
  *   npm run build && node dist/processors/sandbox/bench.js
  */
+import { FunctionPool } from './pool.js';
 import { FunctionSandbox, type MarshalMode } from './sandbox.js';
 
 const BATCH = 1000;
@@ -50,6 +51,21 @@ function measure(label: string, eventsPerIteration: number, iterations: number, 
   console.log(`${label.padEnd(44)} ${us.toFixed(2).padStart(7)} µs/event`);
 }
 
+/** Wall and CPU (all threads) µs per event of `inFlight` concurrent loops of `fn`. */
+async function measureAsync(label: string, eventsPerCall: number, calls: number, inFlight: number, fn: () => Promise<unknown>): Promise<void> {
+  for (let i = 0; i < 3; i++) await Promise.all(Array.from({ length: inFlight }, fn));
+  const cpu = process.cpuUsage();
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      for (let i = 0; i < calls / inFlight; i++) await fn();
+    }),
+  );
+  const used = process.cpuUsage(cpu);
+  const events = calls * eventsPerCall;
+  console.log(`${label.padEnd(44)} ${(((performance.now() - start) * 1000) / events).toFixed(2).padStart(7)} µs/event, ${((used.user + used.system) / events).toFixed(2)} µs CPU/event`);
+}
+
 const events = Array.from({ length: BATCH }, (_, i) => makeEvent(i));
 const bytes = Buffer.byteLength(JSON.stringify(events)) / BATCH;
 console.log(`events: ${BATCH} per batch, ${bytes.toFixed(0)} bytes each (JSON)`);
@@ -62,6 +78,14 @@ for (const marshal of ['binary', 'json'] as MarshalMode[]) {
     for (const e of events) sandbox.runSync([e], ctx);
   });
   sandbox.dispose();
+}
+for (const workers of [1, 2]) {
+  const pool = new FunctionPool({ size: workers });
+  const fn = pool.function({ tenant: 'bench', name: 'bench', code: CODE });
+  const ctx = { trigger: 'bench', now: 1705000000000, sinkNames: ['cache'] };
+  await measureAsync(`pool, ${workers} worker(s), batched (${BATCH}/call)`, BATCH, 30, workers, () => fn.run(events, ctx));
+  await measureAsync(`pool, ${workers} worker(s), per-event (1/call)`, 1, 2000, workers, () => fn.run([events[0]], ctx));
+  await pool.close();
 }
 measure('plain V8 (same mapping)', BATCH, 300, () => void plainHandle(events));
 measure('plain V8 + JSON round trip of the output', BATCH, 100, () => void JSON.parse(JSON.stringify(plainHandle(events))));

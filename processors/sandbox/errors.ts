@@ -17,6 +17,8 @@ export class FunctionError extends Error {
   readonly line: number | undefined;
   readonly column: number | undefined;
   readonly functionStack: string | undefined;
+  /** What it was built from (the message without the "function ... error:" prefix), e.g. to send it across threads. */
+  readonly details: Readonly<FunctionErrorDetails>;
 
   constructor(details: FunctionErrorDetails) {
     const where = details.line === undefined ? '' : ` (line ${details.line}${details.column === undefined ? '' : `, column ${details.column}`})`;
@@ -27,6 +29,7 @@ export class FunctionError extends Error {
     this.line = details.line;
     this.column = details.column;
     this.functionStack = details.stack;
+    this.details = Object.freeze({ ...details });
   }
 }
 

@@ -4,8 +4,9 @@
  * The user's module can replace globals, but it can never reach these closures, and the host trusts
  * nothing that comes back except bytes it decodes and validates itself.
  *
- * Date: `Date.now()` and `new Date()` read ctx.now (the host's batch timestamp), never the host clock;
- * they throw when the host passed no `now`. Date with explicit arguments, Date.parse and Date.UTC work.
+ * Date: functions have no clock. `Date.now()`, `new Date()` and `Date()` throw (a function's output must
+ * not depend on when it runs); `ctx.now()` returns the batch's timestamp the host passed. Date with
+ * explicit arguments, Date.parse and Date.UTC work.
  */
 export const PRELUDE_SOURCE = String.raw`(function (hostLog) {
   'use strict';
@@ -62,17 +63,21 @@ export const PRELUDE_SOURCE = String.raw`(function (hostLog) {
   };
   defineProp(G, 'console', { value: consoleObject, writable: true, configurable: true, enumerable: false });
 
-  function clockNow() {
-    if (clock === undefined) throw new Error('no clock in functions: the host did not pass ctx.now');
+  function noClock(what) {
+    throw new Error(what + ' is not available in functions: they have no clock; use ctx.now() for the batch time (ms since epoch), e.g. new Date(ctx.now())');
+  }
+  function batchTime() {
+    if (clock === undefined) throw new Error('ctx.now(): this call was given no batch time');
     return clock;
   }
   function Date() {
-    if (new.target === undefined) return new RealDate(clockNow()).toString();
-    return construct(RealDate, arguments.length === 0 ? [clockNow()] : arguments, new.target);
+    if (new.target === undefined) return noClock('Date()');
+    if (arguments.length === 0) return noClock('new Date()');
+    return construct(RealDate, arguments, new.target);
   }
   Date.prototype = RealDate.prototype;
   defineProp(RealDate.prototype, 'constructor', { value: Date, writable: true, configurable: true, enumerable: false });
-  Date.now = function now() { return clockNow(); };
+  Date.now = function now() { return noClock('Date.now()'); };
   Date.parse = RealDate.parse;
   Date.UTC = RealDate.UTC;
   defineProp(G, 'Date', { value: Date, writable: true, configurable: true, enumerable: false });
@@ -103,8 +108,8 @@ export const PRELUDE_SOURCE = String.raw`(function (hostLog) {
       trigger: msg.t,
       emit: function emit(action) { emitted[emitted.length] = action; },
       log: consoleObject.log,
+      now: batchTime,
     };
-    if (clock !== undefined) ctx.now = clock;
     const out = handler(msg.e, ctx);
     if (out !== null && typeof out === 'object' && typeof out.then === 'function') {
       const state = { emitted: emitted, done: 0, value: undefined };

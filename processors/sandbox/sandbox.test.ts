@@ -112,13 +112,19 @@ describe('FunctionSandbox contract', () => {
     expect(logs.map((l) => l.message)).toEqual(['count 1 {"a":1}', 'careful', 'via ctx']);
   });
 
-  it('gives a deterministic clock: Date.now() and new Date() read ctx.now, and throw without it', async () => {
-    const sb = sandbox(`export default (events, ctx) => [{ sink: 's', op: 'o', value: [Date.now(), new Date().toISOString(), ctx.now, new Date(0).getTime()] }]`);
+  it('has no clock: Date.now(), new Date() and Date() throw, ctx.now() gives the batch time', async () => {
+    const sb = sandbox(`export default (events, ctx) => [{ sink: 's', op: 'o', value: [ctx.now(), new Date(ctx.now()).toISOString(), new Date(0).getTime(), Date.UTC(2020, 0, 1), Date.parse('2020-01-01T00:00:00Z')] }]`);
     const [action] = await sb.run([], { trigger: 't', now: 1_700_000_000_000 });
-    expect(action?.value).toEqual([1_700_000_000_000, new Date(1_700_000_000_000).toISOString(), 1_700_000_000_000, 0]);
+    expect(action?.value).toEqual([1_700_000_000_000, new Date(1_700_000_000_000).toISOString(), 0, 1_577_836_800_000, 1_577_836_800_000]);
+    for (const expression of ['Date.now()', 'new Date()', 'Date()']) {
+      const clocked = sandbox(`export default () => [{ sink: 's', op: 'o', value: ${expression} }]`);
+      const err = await failure(clocked.run([], { trigger: 't', now: 1_700_000_000_000 }));
+      expect(err.kind).toBe('runtime');
+      expect(err.message).toContain(`${expression} is not available in functions`);
+      expect(err.message).toContain('ctx.now()');
+    }
     const err = await failure(sb.run([], { trigger: 't' }));
-    expect(err.kind).toBe('runtime');
-    expect(err.message).toContain('no clock');
+    expect(err.message).toContain('ctx.now(): this call was given no batch time');
   });
 
   it('exposes no host objects, module loader or timers', async () => {

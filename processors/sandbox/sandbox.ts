@@ -36,7 +36,7 @@ export interface SandboxOptions {
 export interface RunContext {
   /** Name of the trigger the batch came from (ctx.trigger inside the function). */
   trigger: string;
-  /** Batch timestamp in ms; ctx.now and Date.now() inside the function. Without it Date.now() throws. */
+  /** Batch timestamp in ms, returned by ctx.now() inside the function (which has no other clock: Date.now() throws). */
   now?: number;
   /** The trigger's sinks; when given, actions addressed to other sinks fail the call. */
   sinkNames?: readonly string[];
