@@ -45,6 +45,9 @@ export interface PolicySettings {
 
 type SourceChoice = { problem: string } | { plan: Omit<RunPlan, 'sinks'> };
 
+/** `root.field`, or `field` at the top level of a request. */
+const under = (root: string, field: string): string => (root === '' ? field : `${root}.${field}`);
+
 const list = (items: readonly string[]): string => (items.length > 0 ? items.join(', ') : 'none');
 
 /**
@@ -105,7 +108,7 @@ export class TenantPolicy {
     const choice = this.chooseSource(owner, trigger, root);
     if ('problem' in choice) problems.push(choice.problem);
     const limits = this.limitsFor(owner.userId);
-    trigger.sinks.forEach((sink, i) => problems.push(...sinkProblems(sink, `${root}.sinks[${i}]`, limits)));
+    trigger.sinks.forEach((sink, i) => problems.push(...sinkProblems(sink, under(root, `sinks[${i}]`), limits)));
     return problems;
   }
 
@@ -125,10 +128,16 @@ export class TenantPolicy {
     return this.settings.sources.filter((s) => owner.admin || s.readers.includes(owner.userId));
   }
 
+  /** Config sources publishing into the namespace's topics that the user may not read. */
+  private hiddenSources(owner: Owner, db: string, coll: string | undefined): WatchedSource[] {
+    const readable = this.readableSources(owner);
+    return this.settings.sources.filter((s) => !readable.includes(s) && overlapsNamespace(s, db, coll));
+  }
+
   private chooseSource(owner: Owner, trigger: TriggerShape, root: string): SourceChoice {
     const db = trigger.config.database;
     if (trigger.trigger_type !== TRIGGER_TYPE.DATABASE || !db) return { plan: {} };
-    const at = `${root}.database`;
+    const at = under(root, 'database');
     if (db.topic) return this.topicChoice(owner, db.topic, `${at}.topic`);
     const coll = db.collection === '' ? undefined : db.collection;
     const ns = coll === undefined ? `${db.database}.*` : `${db.database}.${coll}`;
@@ -143,13 +152,14 @@ export class TenantPolicy {
       if (!owner.admin && allowed && !uriGranted(dataSource, allowed)) {
         return { problem: `${at}.data_source: this URI is not granted; your data sources must start with ${allowed.map((u) => `"${u}"`).join(', ') || '(none)'} (auth.tenants[].dataSources)` };
       }
-      const shared = readable.find((s) => s.uri.trim() === dataSource && coversNamespace(s, db.database, coll));
-      if (shared) return { plan: {} };
+      // The namespace topic is shared by every config source publishing the namespace: read it only when all of those are readable.
+      const shared = readable.some((s) => s.uri.trim() === dataSource && coversNamespace(s, db.database, coll));
+      if (shared && !this.hiddenSources(owner, db.database, coll).length) return { plan: {} };
       const own = ownSource(this.settings.prefix, owner.userId, { dataSource, db: db.database, ...(coll !== undefined ? { coll } : {}) });
       return { plan: { source: { topic: own.topic }, ownSource: own } };
     }
     if (owner.admin) return { plan: {} };
-    const hidden = this.settings.sources.filter((s) => !readable.includes(s) && overlapsNamespace(s, db.database, coll));
+    const hidden = this.hiddenSources(owner, db.database, coll);
     const covering = readable.filter((s) => coversNamespace(s, db.database, coll));
     const grants = `readable for you: ${list(readable.map(describeSource))}; give your own data_source (a MongoDB URI), or ask an admin to add "${owner.userId}" to a source's readers (sources[].readers)`;
     if (hidden.length > 0) return { problem: `${at}.data_source: ${ns} is published by a source you may not read; ${grants}` };
