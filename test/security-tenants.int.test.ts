@@ -175,6 +175,10 @@ describe('tenant boundaries: tokens cannot be minted, other tenants\' data and i
       expect(error.code).toBe(grpc.status.PERMISSION_DENIED);
       expect(error.details).toContain(`trigger.database.topic: "${topic}" is one of changeflow's internal topics (${prefix}.__*, offsets, dead letters, DDL), never a tenant's source; allowed: your own sources' topics`);
     }
+    // Nor can a Kafka sink copy into them.
+    const sinkError = await refused(createTrigger(b, { ...topicTrigger('to-offsets', `${prefix}.__offsets`), database: { data_source: infra.mongodb, database: srcB, collection: 'orders' }, sinks: [{ name: 'k', kind: 'kafka', options_json: JSON.stringify({ topic: `${prefix}.__offsets` }) }] }));
+    expect(sinkError.code).toBe(grpc.status.PERMISSION_DENIED);
+    expect(sinkError.details).toBe(`trigger.sinks[0].options_json.topic: "${prefix}.__offsets" is one of changeflow's internal topics (${prefix}.__*), never a tenant's sink target`);
     expect(await countIn(copyB, 'offsets')).toBe(0);
     const mine = await createTrigger(admin, { ...topicTrigger('ops-offsets', `${prefix}.__offsets`), enabled: false });
     expect(mine['database']).toMatchObject({ topic: `${prefix}.__offsets` });
