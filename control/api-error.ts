@@ -18,6 +18,7 @@ export class ApiError extends ChangeflowError {
 export const invalidArgument = (message: string): ApiError => new ApiError(status.INVALID_ARGUMENT, message);
 export const notFound = (message: string): ApiError => new ApiError(status.NOT_FOUND, message);
 export const failedPrecondition = (message: string): ApiError => new ApiError(status.FAILED_PRECONDITION, message);
+export const permissionDenied = (message: string): ApiError => new ApiError(status.PERMISSION_DENIED, message);
 export const unauthenticated = (message: string): ApiError => new ApiError(status.UNAUTHENTICATED, message);
 
 /** zod problems as one INVALID_ARGUMENT message naming each field, e.g. `trigger.name: must be ...`. */

@@ -11,6 +11,8 @@ export interface SourceNeed {
   dataSource: string;
   db: string;
   coll?: string;
+  /** The source's name and only topic, when the tenant policy chose a source of the trigger owner's own. */
+  source?: { name: string; topic: string };
 }
 
 function covers(source: Pick<SourceConfig, 'uri' | 'watch'>, need: SourceNeed): boolean {
@@ -21,7 +23,10 @@ function covers(source: Pick<SourceConfig, 'uri' | 'watch'>, need: SourceNeed): 
 }
 
 /**
- * Starts a MongoDB source for a DATABASE trigger whose namespace no source publishes yet: same
+ * Starts a MongoDB source for a DATABASE trigger's own data_source. With the tenant policy (the
+ * control plane's default) the policy names it: `ds-<owner><namespace>`, one per owner, URI and
+ * namespace, publishing to its own topic `<prefix>.ds-…` (control/tenant-sources.ts). Without it, a
+ * source for a namespace no source publishes yet: same
  * URI and a watch covering the trigger's database (and collection). The source is named
  * `auto-<hash of uri, db, coll>`, so its stored position and lease survive restarts and several
  * instances share it (one tails, the others stand by). Auto sources run until the process stops,
@@ -38,10 +43,17 @@ export class AutoSources {
 
   readonly ensure = async (need: SourceNeed): Promise<void> => {
     if (need.dataSource === '') return;
-    if (this.context.config.sources.some((s) => covers(s, need))) return;
-    if ([...this.started.values()].some((s) => covers(s.config, need))) return;
-    const digest = createHash('sha256').update(`${need.dataSource}\n${need.db}\n${need.coll ?? ''}`).digest('hex').slice(0, 12);
-    const config = sourceConfigSchema.parse({ name: `auto-${digest}`, uri: need.dataSource, watch: need.coll ? { db: need.db, coll: need.coll } : { db: need.db } });
+    const watch = need.coll ? { db: need.db, coll: need.coll } : { db: need.db };
+    let config: SourceConfig;
+    if (need.source) {
+      if (this.started.has(need.source.name)) return;
+      config = sourceConfigSchema.parse({ name: need.source.name, uri: need.dataSource, watch, topic: need.source.topic });
+    } else {
+      if (this.context.config.sources.some((s) => covers(s, need))) return;
+      if ([...this.started.values()].some((s) => covers(s.config, need))) return;
+      const digest = createHash('sha256').update(`${need.dataSource}\n${need.db}\n${need.coll ?? ''}`).digest('hex').slice(0, 12);
+      config = sourceConfigSchema.parse({ name: `auto-${digest}`, uri: need.dataSource, watch });
+    }
     const source = new MongoSource(config, {
       kafka: this.context.kafka,
       topics: this.context.topics,

@@ -11,9 +11,11 @@ import { AutoSources } from './auto-sources.js';
 import { TokenAuthenticator } from './auth.js';
 import { FunctionService } from './function-service.js';
 import { TriggerReconciler, type EnsureSource } from './reconciler.js';
+import { storedAdminIds } from './admin-users.js';
 import { Scheduler } from './scheduler.js';
 import { bindServer, createControlServer, shutdownServer } from './server.js';
 import { MetadataStore } from './store.js';
+import { TenantPolicy } from './tenant-policy.js';
 import { TriggerService } from './trigger-service.js';
 
 export interface ControlPlaneOptions {
@@ -74,8 +76,15 @@ export class ControlPlane implements Component {
     const sinkKinds = this.options.sinkKinds ?? (() => registeredSinkKinds);
     const auth = new TokenAuthenticator(this.config.auth.tokens, context.metadata.db);
     if (this.config.auth.tokens.length === 0) logger.warn('no auth.tokens configured: only tokens in the metadata store\'s `tokens` collection (sha256) are accepted');
+    const policy = TenantPolicy.fromConfig(this.config);
+    const db = context.metadata.db;
+    const refreshOwners = async (): Promise<void> => policy.setStoredAdmins(await storedAdminIds(db));
+    const ownerOf = async (userId: string): Promise<{ userId: string; admin: boolean }> => {
+      await refreshOwners();
+      return policy.ownerOf(userId);
+    };
     this.server = createControlServer({
-      triggers: new TriggerService({ store, sinkKinds }),
+      triggers: new TriggerService({ store, sinkKinds, policy, ownerOf }),
       functions: new FunctionService(store),
       auth,
       logger,
@@ -106,6 +115,8 @@ export class ControlPlane implements Component {
       logger,
       health: context.health,
       scheduleTopic: (key) => Scheduler.topic(context.topics, key),
+      plan: (doc) => policy.plan(policy.ownerOf(doc.user_id), doc),
+      refreshOwners,
       ...(scheduler ? { schedules: scheduler } : {}),
       ...(ensureSource ? { ensureSource } : {}),
       ...(this.options.resyncMs !== undefined ? { resyncMs: this.options.resyncMs } : {}),

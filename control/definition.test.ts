@@ -1,5 +1,7 @@
 import { isRunnable, toDefinition } from './definition.js';
+import { compileConfig } from '../core/config.js';
 import type { FunctionDoc, TriggerDoc } from './documents.js';
+import { TenantPolicy } from './tenant-policy.js';
 
 const now = new Date(0);
 const trigger = (over: Partial<TriggerDoc> = {}): TriggerDoc => ({
@@ -52,5 +54,14 @@ describe('toDefinition', () => {
     expect(toDefinition(trigger(), undefined, options)).toEqual({ reason: 'its function f1 does not exist' });
     expect(toDefinition(trigger(), { ...fn, function_type: 1, func: {} }, options)).toMatchObject({ reason: expect.stringContaining('WebAssembly') });
     expect(toDefinition(trigger({ trigger_type: 2, config: { authentication: {} } }), fn, options)).toMatchObject({ reason: expect.stringContaining('AUTHENTICATION') });
+  });
+
+  it('runs a stored trigger as its owner\'s rules allow: its own source\'s topic and audit collection, or not at all', () => {
+    const policy = TenantPolicy.fromConfig(compileConfig({ kafka: { brokers: ['k:9092'] }, mongodb: { uri: 'mongodb://meta:27017', db: 'changeflow' } }, {}));
+    const withPolicy = { ...options, plan: (doc: TriggerDoc) => policy.plan(policy.ownerOf(doc.user_id), doc) };
+    const own = toDefinition(trigger({ sinks: [{ name: 'a', kind: 'audit', options: {} }] }), fn, withPolicy);
+    expect(isRunnable(own) && [own.source, own.sinks]).toEqual([{ topic: expect.stringMatching(/^changeflow\.ds-[0-9a-f]{24}$/) }, [{ name: 'a', kind: 'audit', collection: 'audit.team-a' }]]);
+    const meta = toDefinition(trigger({ sinks: [{ name: 'm', kind: 'mongodb', options: { uri: 'mongodb://meta:27017', db: 'changeflow' } }] }), fn, withPolicy);
+    expect(meta).toEqual({ reason: expect.stringMatching(/^not allowed for user "team-a": trigger\.sinks\[0\]\.options_json\.db: "changeflow" is the metadata store/) });
   });
 });

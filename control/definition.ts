@@ -2,6 +2,7 @@ import { matchProblem } from '../processors/match-filter.js';
 import type { TriggerDefinition } from '../processors/trigger-definition.js';
 import { DEFAULT_MEMORY_MIB, DEFAULT_TIMEOUT_MS } from './function-messages.js';
 import { FUNCTION_TYPE, OPERATION_NAMES, TRIGGER_TYPE, type FunctionDoc, type TriggerDoc } from './documents.js';
+import type { RunPlan } from './tenant-policy.js';
 import { triggerKey } from './trigger-key.js';
 
 /** Why a stored trigger cannot run here (it is then not applied, or stopped, and the reason logged). */
@@ -10,6 +11,8 @@ export type NotRunnable = { reason: string };
 export interface DefinitionOptions {
   /** Topic a SCHEDULED trigger consumes (the scheduler writes one tick event there per firing). */
   scheduleTopic: (key: string) => string;
+  /** What the owner's rules let the trigger read and write (control/tenant-policy.ts); absent = as stored. */
+  plan?: (doc: TriggerDoc) => RunPlan | NotRunnable;
 }
 
 const DEFAULT_BATCH = { maxSize: 500, maxWaitMs: 100 };
@@ -21,13 +24,15 @@ const DEFAULT_RETRY = { attempts: 5, initialDelayMs: 200, maxDelayMs: 10_000 };
  */
 export function toDefinition(doc: TriggerDoc, fn: FunctionDoc | undefined, options: DefinitionOptions): TriggerDefinition | NotRunnable {
   const key = triggerKey(doc);
+  const plan = options.plan?.(doc);
+  if (plan && 'reason' in plan) return plan;
   let source: TriggerDefinition['source'];
   let operationTypes: string[] | undefined;
   let match: Record<string, unknown> | undefined;
   let ordering: 'ordered' | 'unordered' = 'ordered';
   if (doc.trigger_type === TRIGGER_TYPE.DATABASE && doc.config.database) {
     const db = doc.config.database;
-    source = db.topic ? { topic: db.topic } : db.collection ? { db: db.database, coll: db.collection } : { db: db.database };
+    source = plan?.source ?? (db.topic ? { topic: db.topic } : db.collection ? { db: db.database, coll: db.collection } : { db: db.database });
     const ops = db.operation_types.map((op) => OPERATION_NAMES[op]).filter((op): op is string => op !== undefined);
     operationTypes = ops.length > 0 ? ops : undefined;
     if (db.match) {
@@ -63,7 +68,7 @@ export function toDefinition(doc: TriggerDoc, fn: FunctionDoc | undefined, optio
     ...(operationTypes ? { operationTypes } : {}),
     ...(match ? { match } : {}),
     ...(functionCode ? { function: functionCode.name, functionCode } : {}),
-    sinks: doc.sinks.map((s) => ({ ...s.options, name: s.name, kind: s.kind })),
+    sinks: (plan?.sinks ?? doc.sinks).map((s) => ({ ...s.options, name: s.name, kind: s.kind })),
     batch: doc.batch ? { maxSize: doc.batch.max_size || DEFAULT_BATCH.maxSize, maxWaitMs: doc.batch.max_wait_ms || DEFAULT_BATCH.maxWaitMs } : { ...DEFAULT_BATCH },
     ordering,
     retry: { ...DEFAULT_RETRY },

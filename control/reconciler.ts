@@ -9,7 +9,7 @@ import { FUNCTIONS, TRIGGERS, type FunctionDoc, type TriggerDoc } from './docume
 import type { ScheduleTable } from './scheduler.js';
 
 /** Called before a DATABASE trigger is applied, so a source for its namespace can be started (sources are built elsewhere). */
-export type EnsureSource = (need: { dataSource: string; db: string; coll?: string; triggerKey: string }) => Promise<void>;
+export type EnsureSource = (need: { dataSource: string; db: string; coll?: string; triggerKey: string; source?: { name: string; topic: string } }) => Promise<void>;
 
 export interface ReconcilerOptions extends DefinitionOptions {
   db: Db;
@@ -25,6 +25,8 @@ export interface ReconcilerOptions extends DefinitionOptions {
   schedules?: ScheduleTable;
   /** Delay before a trigger that failed to apply is tried again. Default 5 s. */
   retryMs?: number;
+  /** Called before each pass: reloads what the plan depends on (admins from the `tokens` collection). */
+  refreshOwners?: () => Promise<void>;
   /** Called after each pass, for tests and metrics. */
   onPass?: (applied: number, removed: number) => void;
 }
@@ -176,6 +178,7 @@ export class TriggerReconciler {
     const started = performance.now();
     const full = this.fullPass;
     try {
+      await this.options.refreshOwners?.();
       if (this.fullPass) {
         this.fullPass = false;
         this.dirtyTriggers.clear();
@@ -301,7 +304,9 @@ export class TriggerReconciler {
     if (this.applied.get(doc._id)?.fingerprint === fingerprint) return false;
     if (definition.enabled && doc.config.database && !doc.config.database.topic && this.options.ensureSource) {
       const db = doc.config.database;
-      await this.options.ensureSource({ dataSource: db.data_source, db: db.database, ...(db.collection ? { coll: db.collection } : {}), triggerKey: definition.key });
+      const plan = this.options.plan?.(doc);
+      const own = plan && 'sinks' in plan ? plan.ownSource : undefined;
+      await this.options.ensureSource({ dataSource: db.data_source, db: db.database, ...(db.collection ? { coll: db.collection } : {}), triggerKey: definition.key, ...(own ? { source: own } : {}) });
     }
     if (doc.config.scheduled) await this.options.schedules?.set(definition.key, doc.name, definition.enabled ? doc.config.scheduled.schedule : undefined);
     await controller.apply(definition);

@@ -2,10 +2,11 @@ import { status } from '@grpc/grpc-js';
 import { z } from 'zod';
 import type { Filter } from 'mongodb';
 import type { SinkKind } from '../sinks/sink.js';
-import { ApiError, failedPrecondition, fromZodError, invalidArgument } from './api-error.js';
+import { ApiError, failedPrecondition, fromZodError, invalidArgument, permissionDenied } from './api-error.js';
 import type { Principal } from './auth.js';
 import { FUNCTION_TYPE, TRIGGER_TYPE, type TriggerDoc } from './documents.js';
 import { redactUri } from './redact.js';
+import type { Owner, TenantPolicy, TriggerShape } from './tenant-policy.js';
 import { newId, type MetadataStore } from './store.js';
 import {
   batchDoc,
@@ -72,6 +73,10 @@ function parse<S extends z.ZodType>(schema: S, value: unknown, root: string): z.
 export interface TriggerServiceOptions {
   store: MetadataStore;
   sinkKinds: () => readonly SinkKind[];
+  /** Tenant boundaries (absent: every caller may use any source, topic and sink target). */
+  policy?: TenantPolicy;
+  /** Whether another user (a trigger's owner, when an admin writes it) is an admin. Default: the policy's view. */
+  ownerOf?: (userId: string) => Promise<Owner>;
 }
 
 /** The seed's TriggerService, every call scoped to the caller. */
@@ -100,6 +105,21 @@ export class TriggerService {
   private shapeProblems(shape: Parameters<typeof checkTriggerShape>[0], root: string): void {
     const problems = checkTriggerShape(shape, root, this.options.sinkKinds());
     if (problems.length > 0) throw invalidArgument(problems.join('; '));
+  }
+
+  /** Whose rules a trigger follows: its owner's (an admin writing a tenant's trigger gets the tenant's rules). */
+  private async ownerFor(principal: Principal, userId: string): Promise<Owner> {
+    if (userId === principal.userId) return principal;
+    if (this.options.ownerOf) return this.options.ownerOf(userId);
+    return this.options.policy?.ownerOf(userId) ?? { userId, admin: false };
+  }
+
+  /** PERMISSION_DENIED listing every source, topic or sink target the owner may not use, and what is allowed. */
+  private async checkPolicy(principal: Principal, trigger: TriggerShape, root: string): Promise<void> {
+    const policy = this.options.policy;
+    if (!policy) return;
+    const problems = policy.problems(await this.ownerFor(principal, trigger.user_id), trigger, root);
+    if (problems.length > 0) throw permissionDenied(problems.join('; '));
   }
 
   /** The function a trigger may use: same owner, and code this runtime can run. */
@@ -142,6 +162,7 @@ export class TriggerService {
       created_at: now,
       updated_at: now,
     };
+    await this.checkPolicy(principal, doc, 'trigger');
     return this.reply(await this.store.insertTrigger(doc));
   }
 
@@ -177,6 +198,7 @@ export class TriggerService {
       },
       '',
     );
+    await this.checkPolicy(principal, merged, '');
     return this.reply(await this.store.updateTrigger(principal, input.id, set));
   }
 

@@ -6,6 +6,7 @@ import { eventSyncConfigSchema } from '../connectors/eventsync/config.js';
 import { sourceConfigSchema } from '../connectors/mongodb/source-config.js';
 import { functionConfigSchema } from '../processors/function-config.js';
 import { triggerConfigSchema } from '../processors/trigger-config.js';
+import { authConfigSchema, DEFAULT_AUTH, readersSchema } from './auth-config.js';
 import { ValidationError } from './errors.js';
 import { parseOrThrow } from './schema-errors.js';
 
@@ -47,12 +48,9 @@ export const configSchema = z.strictObject({
   redis: z.strictObject({ url: z.string().startsWith('redis', { error: 'expected a redis:// URL' }) }).optional(),
   http: z.strictObject({ host: z.string().default('127.0.0.1'), port: port.default(8080), maxBodyBytes: z.number().int().positive().default(1_048_576) }).default({ ...defaults.http, maxBodyBytes: 1_048_576 }),
   grpc: z.strictObject({ host: z.string().default('127.0.0.1'), port: port.default(50051) }).default(defaults.grpc),
-  auth: z
-    .strictObject({
-      tokens: z.array(z.strictObject({ token: z.string().min(16, { error: 'tokens must be at least 16 characters' }), userId: z.string().min(1), admin: z.boolean().default(false) })).default([]),
-    })
-    .default({ tokens: [] }),
-  sources: z.array(sourceConfigSchema).default([]),
+  auth: authConfigSchema.default(DEFAULT_AUTH),
+  /** `readers`: the tenants (userIds) whose control-plane triggers may read this source. */
+  sources: z.array(sourceConfigSchema.extend({ readers: readersSchema })).default([]),
   functions: z.array(functionConfigSchema).default([]),
   triggers: z.array(triggerConfigSchema).default([]),
   eventsync: z.array(eventSyncConfigSchema).default([]),

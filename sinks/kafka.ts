@@ -5,6 +5,7 @@ import { describeZodError } from '../core/schema-errors.js';
 import { SinkWriteError, type Sink, type SinkDependencies, type SinkKind, type SinkRecord } from './sink.js';
 import { sinkEntrySchema } from './sink-config.js';
 import { SinkStatus } from './sink-status.js';
+import { topicGuardSchema, topicRefusal } from './topic-guard.js';
 import { InvalidValueError } from './value-errors.js';
 import { canonicalText, isValidTemplate, renderTemplate, TemplateError, toBson } from './values.js';
 
@@ -16,6 +17,8 @@ export const kafkaSinkSchema = sinkEntrySchema('kafka', {
   headers: z.record(z.string(), z.string()).default({}),
   createTopics: z.boolean().default(true),
   partitions: z.number().int().positive().optional(),
+  /** Set by the control plane on a tenant's sinks: the topics its records may go to. */
+  topicGuard: topicGuardSchema.optional(),
 });
 export type KafkaSinkConfig = z.output<typeof kafkaSinkSchema>;
 
@@ -100,10 +103,14 @@ class KafkaSink implements Sink {
       const action = parsed.data;
       const topic = action.topic ?? this.config.topic;
       if (!topic) return 'action.topic: no topic in the action and none configured on the sink';
+      const refused = topicRefusal(topic, this.config.topicGuard);
+      if (refused) return `action.topic: ${refused}`;
       const value = typeof action.value === 'string' ? action.value : JSON.stringify(action.value ?? null);
       return { topic, key: action.key ?? null, value, headers: { ...this.config.headers, ...action.headers } };
     }
     if (!this.config.topic) return `kafka sink "${this.name}" needs a topic to republish pass-through events`;
+    const refused = topicRefusal(this.config.topic, this.config.topicGuard);
+    if (refused) return refused;
     let key: string | null;
     try {
       key = event.documentKey ? canonicalText(toBson(event.documentKey, 'documentKey')) : null;
@@ -179,6 +186,10 @@ export const kafkaSinkKind: SinkKind<typeof kafkaSinkSchema> = {
     headers: { description: 'Headers added to every record.', default: {}, example: { team: 'billing' } },
     createTopics: { description: 'Create missing target topics.', default: true },
     partitions: { description: 'Partitions of topics this sink creates (default: kafka.partitions).', example: 6 },
+    topicGuard: {
+      description: 'Set by the control plane on a tenant\'s sinks (refused from a tenant): `{ internalPrefix, forbidden, granted }` (topic patterns; internal topics are always refused); a record to a refused topic is rejected (docs/security.md).',
+      example: { internalPrefix: 'changeflow', forbidden: ['changeflow.*'], granted: ['changeflow.team-a.*'] },
+    },
   },
   create: (config, dependencies) => new KafkaSink(config, dependencies),
 };

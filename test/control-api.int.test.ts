@@ -62,6 +62,8 @@ describe('control plane gRPC API (TriggerService, FunctionService) against the r
       http: { port: 0 },
       grpc: { port: 0 },
       auth: { tokens: [{ token: TOKENS.alice, userId: 'alice' }, { token: TOKENS.bob, userId: 'bob' }, { token: TOKENS.admin, userId: 'ops', admin: true }] },
+      // Granted by an admin: alice's triggers on SOURCE's shop.orders read this source's topic (not started here: no source component).
+      sources: [{ name: 'shop-orders', uri: SOURCE, watch: { db: 'shop', coll: 'orders' }, readers: ['alice'] }],
     });
     plane = createControlPlane(config, { controller: () => controller, sinkKinds: () => SINK_KINDS, resyncMs: 60_000, scheduler: false, ensureSource: false });
     app = await startApp(config, [() => plane], { logger: process.env['CTL_DEBUG'] ? createLogger({ level: 'debug' }) : silentLogger, metrics: createMetricsRegistry({ defaultMetrics: false }) });

@@ -56,6 +56,8 @@ describe('control plane driving the real processors: changes flow, stop, resume 
       http: { port: 0 },
       grpc: { port: 0 },
       auth: { tokens: [{ token: TOKEN, userId: 'team-a' }] },
+      // Granted by an admin: team-a's triggers may read shop.orders without a data_source (the test produces those events itself; no source component runs here).
+      sources: [{ name: 'shop-orders', uri: infra.mongodb, watch: { db: 'shop', coll: 'orders' }, readers: ['team-a'] }],
     });
     plane = createControlPlane(config, {
       sinkKinds: () => [memorySinkKind],

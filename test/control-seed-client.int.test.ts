@@ -153,7 +153,8 @@ describe('a client generated from seed 000\'s own protos works unchanged', () =>
     const id = created['id'];
     const key = `api.seed-team.seed-trigger.${String(id)}`;
     await eventually(() => controller.running().includes(key), 'seed trigger applied', 15_000);
-    expect(controller.definitions.get(key)?.sinks).toEqual([{ name: 'audit', kind: 'audit' }]);
+    // A tenant's audit sink runs in the tenant's own audit collection (docs/security.md).
+    expect(controller.definitions.get(key)?.sinks).toEqual([{ name: 'audit', kind: 'audit', collection: 'audit.seed-team' }]);
 
     expect(((await call(triggers, 'disable', { id }))['trigger'] as Msg)['enabled']).toBe(false);
     await eventually(() => !controller.running().includes(key), 'disable applied', 15_000);
