@@ -15,7 +15,7 @@ import { storedAdminIds } from './admin-users.js';
 import { Scheduler } from './scheduler.js';
 import { bindServer, createControlServer, shutdownServer } from './server.js';
 import { MetadataStore } from './store.js';
-import { TenantPolicy } from './tenant-policy.js';
+import { capsFor, TenantPolicy } from './tenant-policy.js';
 import { TriggerService } from './trigger-service.js';
 
 export interface ControlPlaneOptions {
@@ -85,7 +85,7 @@ export class ControlPlane implements Component {
     };
     this.server = createControlServer({
       triggers: new TriggerService({ store, sinkKinds, policy, ownerOf }),
-      functions: new FunctionService(store),
+      functions: new FunctionService(store, { caps: capsFor(this.config) }),
       auth,
       logger,
       calls: counter(context.metrics, 'changeflow_control_calls_total', 'Control-plane gRPC calls by result code', ['service', 'method', 'code']),
