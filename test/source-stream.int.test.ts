@@ -93,7 +93,11 @@ describe('MongoDB source streaming into Kafka (real Kafka + mongo-java-server)',
     await eventually(() => count(topic) >= 4 * N && count(filteredTopic) >= N + N / 2, 'every document change in Kafka', 120_000, 250);
     // Dropped only now: mongo-java-server fails a pending update lookup once its collection is gone.
     await coll.drop();
-    await eventually(() => count(topics.ddl(dbName)) >= 1 && count(topic) >= 4 * N + 1, 'the drop in Kafka', 30_000, 250);
+    // A real server's drop carries ns and is published; mongo-java-server's carries none (and it sends the
+    // drops of other collections to this watch too), so the source leaves it out and says so in health.
+    const unplaced = (): boolean => /without a namespace not published/.test(health.report().components['source:all']?.detail ?? '');
+    await eventually(() => (count(topics.ddl(dbName)) >= 1 && count(topic) >= 4 * N + 1) || unplaced(), 'the drop in Kafka, or left out as unplaced', 30_000, 250);
+    const dropPublished = !unplaced();
     phase('all in Kafka');
 
     clearInterval(progress);
@@ -108,7 +112,7 @@ describe('MongoDB source streaming into Kafka (real Kafka + mongo-java-server)',
       const key = record.key?.toString() ?? '';
       byKey.set(key, [...(byKey.get(key) ?? []), event]);
     }
-    expect(ids.size).toBe(4 * N + 1);
+    expect(ids.size).toBe(4 * N + (dropPublished ? 1 : 0));
     expect(byKey.size).toBe(N);
     for (const [key, events] of byKey) {
       expect(events.map((e) => e.op)).toEqual(['insert', 'update', 'replace', 'delete']);
@@ -130,13 +134,17 @@ describe('MongoDB source streaming into Kafka (real Kafka + mongo-java-server)',
     expect((back['ref'] as ObjectId).equals(original['ref'] as ObjectId)).toBe(true);
     expect(Buffer.from((back['bin'] as Binary).buffer)).toEqual(Buffer.from([4321 % 256, 7]));
     expect((back['nested'] as { list: unknown[] }).list[1]).toBeInstanceOf(Long);
-    expect(update?.updateDescription).toEqual({ updatedFields: { status: 'paid', n: { $numberInt: '-1' } }, removedFields: [] });
+    // The server's own delta where it sends one (a replica set); none is made up where it does not
+    // (mongo-java-server): then the looked-up document carries the whole change.
+    if (update?.updateDescription !== undefined) expect(update.updateDescription).toEqual({ updatedFields: { status: 'paid', n: { $numberInt: '-1' } }, removedFields: [] });
+    else expect(update?.fullDocument?.['n']).toEqual({ $numberInt: '-1' });
     expect(update?.fullDocument?.['status']).toBe('paid');
     expect(replace?.fullDocument?.['replaced']).toBe(true);
     expect(del?.fullDocument ?? null).toBeNull();
 
-    // The drop reached both the collection topic and the database's DDL topic.
-    expect(reader.values<ChangeEvent>(topics.ddl(dbName)).map((e) => e.op)).toContain('drop');
+    // The drop reached both the collection topic and the database's DDL topic, or (no ns) neither.
+    if (dropPublished) expect(reader.values<ChangeEvent>(topics.ddl(dbName)).map((e) => e.op)).toContain('drop');
+    else expect(reader.values<ChangeEvent>(topics.ddl(dbName))).toEqual([]);
 
     // operationTypes + $match: inserts of even documents and all deletes, nothing else.
     const filtered = reader.values<ChangeEvent>(filteredTopic);
