@@ -101,7 +101,10 @@ describe('FunctionPool', () => {
     console.log(`memory bomb (1 GiB limit, 1000 ms): ${err.kind} after ${elapsed.toFixed(0)} ms; RSS ${(before / 1048576).toFixed(0)} MiB before, ${(after / 1048576).toFixed(0)} MiB after`);
     expect(['memory', 'timeout']).toContain(err.kind);
     expect(elapsed).toBeLessThan(2_000);
-    expect(after - before).toBeLessThan(100 * 1048576);
+    // The bomb reaches ~1 GiB inside its worker; kept in-process it left RSS +2 GiB. A replacement worker and
+    // allocator slack that glibc keeps measure 20-110 MiB on a busy host, so the bound sits well above that
+    // and far below what a retained heap would cost.
+    expect(after - before).toBeLessThan(300 * 1048576);
   });
 
   it('serves another tenant while one tenant floods the pool', async () => {
