@@ -34,6 +34,17 @@ async function mainThreadStall<T>(work: Promise<T>): Promise<{ result: T | unkno
   return { result, worstMs };
 }
 
+/** RSS once it is at or below `targetBytes`, or the last reading after `withinMs`. */
+async function settledRss(targetBytes: number, withinMs: number): Promise<number> {
+  const deadline = performance.now() + withinMs;
+  let rss = process.memoryUsage().rss;
+  while (rss > targetBytes && performance.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    rss = process.memoryUsage().rss;
+  }
+  return rss;
+}
+
 describe('FunctionPool', () => {
   let pool: FunctionPool;
 
@@ -97,14 +108,13 @@ describe('FunctionPool', () => {
     // A fresh worker replaces the spent one; let it start before measuring.
     await pool.run(spec('a', echo), [1], { trigger: 't' });
     await pool.run(spec('b', echo), [1], { trigger: 't' });
-    const after = process.memoryUsage().rss;
+    // The spent worker's exit is not awaited by the pool, and on a busy host its memory goes back some time after
+    // the replacement serves; wait for that (up to 10 s) rather than sample once. Kept in-process it stayed +2 GiB.
+    const after = await settledRss(before + 50 * 1048576, 10_000);
     console.log(`memory bomb (1 GiB limit, 1000 ms): ${err.kind} after ${elapsed.toFixed(0)} ms; RSS ${(before / 1048576).toFixed(0)} MiB before, ${(after / 1048576).toFixed(0)} MiB after`);
     expect(['memory', 'timeout']).toContain(err.kind);
     expect(elapsed).toBeLessThan(2_000);
-    // The bomb reaches ~1 GiB inside its worker; kept in-process it left RSS +2 GiB. A replacement worker and
-    // allocator slack that glibc keeps measure 20-110 MiB on a busy host, so the bound sits well above that
-    // and far below what a retained heap would cost.
-    expect(after - before).toBeLessThan(300 * 1048576);
+    expect(after - before).toBeLessThan(50 * 1048576);
   });
 
   it('serves another tenant while one tenant floods the pool', async () => {
