@@ -38,7 +38,7 @@ export interface ControlPlaneOptions {
 }
 
 /**
- * The control plane: the gRPC TriggerService and FunctionService of seed 000 over the metadata
+ * The control plane: the gRPC TriggerService and FunctionService over the metadata
  * store, and the reconciler that makes the processors follow the store within seconds.
  */
 export class ControlPlane implements Component {

@@ -1,7 +1,7 @@
 import type { Binary } from 'mongodb';
 
 /**
- * The metadata documents, shaped as in seed 000's "Database schema" (`triggers` and `functions`
+ * The metadata documents, shaped as docs/control-plane.md "Metadata" describes (`triggers` and `functions`
  * collections). Fields after the seed's are changeflow additions. Ids are 24-hex strings.
  */
 export interface DatabaseConfigDoc {

@@ -19,7 +19,7 @@ export interface ControlServerOptions {
 
 type Handlers = grpc.UntypedServiceImplementation;
 
-/** Binds both services of seed 000 on one grpc-js server. Every call is authenticated first. */
+/** Binds both control-plane services (TriggerService, FunctionService) on one grpc-js server. Every call is authenticated first. */
 export function createControlServer(options: ControlServerOptions): grpc.Server {
   const { TriggerService, FunctionService } = loadServices();
   const { auth, logger } = options;

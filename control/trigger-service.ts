@@ -54,7 +54,7 @@ export const DEFAULT_SINK = { name: 'audit', kind: 'audit' } as const;
 
 const TYPE_NAMES: Record<string, number> = { DATABASE: TRIGGER_TYPE.DATABASE, AUTHENTICATION: TRIGGER_TYPE.AUTHENTICATION, SCHEDULED: TRIGGER_TYPE.SCHEDULED };
 
-/** TriggerQuery.trigger_type is a string in seed 000: accept "TRIGGER_TYPE_DATABASE", "database" or "1". */
+/** TriggerQuery.trigger_type is a string in the upstream proto: accept "TRIGGER_TYPE_DATABASE", "database" or "1". */
 export function parseTriggerType(text: string): number {
   const t = text.trim().toUpperCase().replace(/^TRIGGER_TYPE_/, '');
   const value = /^\d+$/.test(t) ? Number(t) : TYPE_NAMES[t];

@@ -68,7 +68,7 @@ describe('changeflow.yaml', () => {
     expect(parseConfigText(text, { SCHEMA_REGISTRY_URL: 'http://127.0.0.1:8081' }).kafka.schemaRegistry).toEqual({ url: 'http://127.0.0.1:8081' });
   });
 
-  it('rejects names outside the seed 000 rules', () => {
+  it('rejects names outside the naming rules of docs/configuration.md', () => {
     const text = `${minimal}triggers:\n  - name: "bad name!"\n    source: { topic: x }\n    sinks: [{ name: cache, kind: redis }]\n`;
     expect(errorOf(text)).toMatch(/triggers\[0\]\.name: must be 1–64 characters/);
   });
@@ -77,7 +77,7 @@ describe('changeflow.yaml', () => {
     expect(errorOf(`kafka: { brokers: [\n`)).toMatch(/not valid YAML/);
   });
 
-  it('accepts the DESIGN.md example sections', () => {
+  it('accepts the example sections of docs/configuration.md', () => {
     const text = `${minimal}sources:
   - name: shop
     uri: "mongodb://127.0.0.1:27017"

@@ -1,4 +1,4 @@
-/** Names of every topic changeflow writes, in one place (DESIGN.md "The change event"). */
+/** Names of every topic changeflow writes, in one place (docs/sources.md "Records"). */
 export class TopicNames {
   constructor(readonly prefix: string) {}
 

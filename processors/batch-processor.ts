@@ -70,7 +70,7 @@ function failureKind(error: unknown): string {
 }
 
 /**
- * Turns one partition's slice of records into sink writes, with the failure rules of DESIGN.md:
+ * Turns one partition's slice of records into sink writes, with the failure rules of docs/processors.md ("Failures"):
  * a failing batch is retried with backoff; when retries run out, smaller slices are re-run (bisection)
  * until the failing events are isolated; those become dead letters and everything else is delivered.
  * Resolves only when every sink acknowledged every delivered record, so the caller may then commit.

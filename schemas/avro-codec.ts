@@ -7,7 +7,7 @@ import { ChangeflowError, UnavailableError, ValidationError, errorMessage } from
 import { changeEventSchema, isChangeEventShape, type ChangeEvent } from './envelope.js';
 
 /**
- * The Avro value format (DESIGN.md "The change event": Avro with a Confluent-compatible schema
+ * The Avro value format (docs/avro.md: Avro with a Confluent-compatible schema
  * registry). Values use Confluent's wire format — magic byte 0, the 4-byte big-endian schema id,
  * then the Avro binary of schemas/change-event.avsc — so any Confluent deserializer reads them.
  * Document-valued fields travel as the JSON text of their Extended JSON (as Debezium's MongoDB

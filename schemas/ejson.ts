@@ -5,7 +5,7 @@ import { BSON, type Document } from 'mongodb';
 const { EJSON } = BSON;
 
 /**
- * BSON values as MongoDB Extended JSON (DESIGN.md "The change event"). Canonical mode keeps every
+ * BSON values as MongoDB Extended JSON (docs/sources.md "Records"). Canonical mode keeps every
  * type (Int32 vs Int64 vs Double, Decimal128, Binary subtypes); relaxed mode is for people reading topics.
  */
 export type JsonMode = 'canonical' | 'relaxed';

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * The change event: one JSON object per Kafka record (DESIGN.md "The change event").
+ * The change event: one JSON object per Kafka record (docs/sources.md "Records").
  * BSON values inside are MongoDB Extended JSON (canonical by default), so the envelope itself is
  * plain JSON and any consumer can read it; `sdk/` turns it back into BSON types.
  */

@@ -133,7 +133,7 @@ class HttpSink implements Sink {
 export const httpSinkKind: SinkKind<typeof httpSinkSchema> = {
   kind: 'http',
   description:
-    'POSTs each batch as JSON `{ trigger, sink, events: [...] }` to a URL (the seed 001 trigger fire); a 2xx answer acknowledges the batch. 5xx, 408, 429, timeouts and network errors are retried with backoff; ' +
+    'POSTs each batch as JSON `{ trigger, sink, events: [...] }` to a URL (a trigger firing); a 2xx answer acknowledges the batch. 5xx, 408, 429, timeouts and network errors are retried with backoff; ' +
     'other 4xx answers send the batch to the dead-letter topic. Optional HMAC-SHA256 signature header over the raw body. Function actions: `{ op: "post", body? }` (body replaces the event in `events`).',
   configSchema: httpSinkSchema,
   options: {

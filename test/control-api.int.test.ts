@@ -202,7 +202,7 @@ describe('control plane gRPC API (TriggerService, FunctionService) against the r
     const stored = await app.context.metadata.db.collection('triggers').findOne({ _id: id } as never);
     expect(stored?.['config'].database.data_source).toBe(SOURCE);
     expect(stored?.['sinks'][0].options).toEqual({ uri: 'mongodb://w:secret@copy-host/x', db: 'c', password: 'p' });
-    // Stored the way seed 000 describes the collection.
+    // Stored as docs/control-plane.md "Metadata" describes the collection.
     expect(stored).toMatchObject({ _id: id, user_id: 'alice', name: 'tenancy', trigger_type: 1, function_id: fn['id'], enabled: true, config: { database: { database: 'shop', collection: 'orders', operation_types: [1, 2] } } });
     const storedFn = await app.context.metadata.db.collection('functions').findOne({ _id: fn['id'] } as never);
     expect(storedFn).toMatchObject({ _id: fn['id'], user_id: 'alice', name: 'tenancy-fn', function_type: 2, func: { javascript: CODE_A } });

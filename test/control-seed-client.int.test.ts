@@ -83,7 +83,7 @@ const EMPTY_WASM = Buffer.from([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00])
 const TOKEN = 'seed-client-token-0123456789';
 type Msg = Record<string, unknown>;
 
-describe('a client generated from seed 000\'s own protos works unchanged', () => {
+describe('a client generated from the published protos (docs/control-plane.md) works unchanged', () => {
   const infra = testInfra();
   const dbName = uniqueName('ctl-seed');
   const dir = mkdtempSync(join(tmpdir(), 'cf-seed-'));

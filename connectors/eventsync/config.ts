@@ -35,7 +35,7 @@ const targetSchema = z.strictObject({
   oversize: z.enum(['split', 'reject']).default('split'),
 });
 
-/** EventSync service config, as in seed 004 with the Pub/Sub target replaced by a Kafka topic. */
+/** EventSync service config, as in docs/eventsync.md "Configuration" (the target is a Kafka topic). */
 export const eventSyncConfigSchema = z
   .strictObject({
     serviceName: z.string().min(1, { error: 'serviceName must not be empty' }),

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { ChangeflowError } from '../../core/errors.js';
 
-/** One event as stored and as it appears in the EventSync message (seed 004 "Event"). */
+/** One event as stored and as it appears in the EventSync message (docs/eventsync.md "The message"). */
 export interface SyncEvent {
   id: string;
   eventKey: string;

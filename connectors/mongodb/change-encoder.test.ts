@@ -24,7 +24,7 @@ const typed = {
 const toEJsonDoc = (doc: Record<string, unknown>) => toEJsonDocument(doc, 'canonical');
 
 describe('encodeChange', () => {
-  it('builds the DESIGN.md envelope from a full replica-set event', () => {
+  it('builds the record envelope (docs/sources.md) from a full replica-set event', () => {
     const raw = {
       _id: { _data: '8263A1B2C3000000012B' },
       operationType: 'update',

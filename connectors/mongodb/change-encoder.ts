@@ -102,7 +102,7 @@ export interface EncodedChange {
   key: string | null;
 }
 
-/** Raw driver change event → the envelope of DESIGN.md. Throws for an operation type it does not know. */
+/** Raw driver change event → the record envelope (docs/sources.md "Records"). Throws for an operation type it does not know. */
 export function encodeChange(raw: RawChangeEvent, context: EncoderContext): EncodedChange {
   const operationType: unknown = raw['operationType'];
   if (!isOperation(operationType) || operationType === 'snapshot') {

@@ -5,7 +5,7 @@ import { idTextOf, toBsonDocument } from '../../sinks/values.js';
 
 /**
  * Recognises changes that changeflow's own MongoDB sink wrote into this cluster, so that a
- * bidirectional sync (A→B and B→A) does not echo them back (seed 002's "ignore" idea).
+ * bidirectional sync (A→B and B→A) does not echo them back (docs/sinks.md "Bidirectional sync").
  *
  * The sink (with `echoLedger: true`) records, before each write, the namespace, `_id` and a hash of
  * the document it is about to leave behind (or "deleted") in `<stateDb>.echoes` on the target cluster.
