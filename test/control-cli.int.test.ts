@@ -105,5 +105,5 @@ describe('`changeflow triggers` and `changeflow functions` against the running g
     expect(r.stdout).toMatch(/^deleted function "to-cache"/);
     r = await cli(['functions', 'list']);
     expect(r.stdout.trim()).toBe('no functions');
-  });
+  }, 300_000); // fifteen CLI processes, each a cold Node start: minutes on a loaded shared host
 });
