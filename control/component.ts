@@ -1,6 +1,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { AppContext, Component, ComponentFactory } from '../core/app.js';
 import type { Config } from '../core/config.js';
+import { ownerOfUser } from '../core/health.js';
 import type { Logger } from '../core/logger.js';
 import { counter, histogram } from '../core/metrics.js';
 import { triggerControllerOf } from '../processors/manager.js';
@@ -116,6 +117,8 @@ export class ControlPlane implements Component {
       health: context.health,
       scheduleTopic: (key) => Scheduler.topic(context.topics, key),
       plan: (doc) => policy.plan(policy.ownerOf(doc.user_id), doc),
+      // A non-admin's broken trigger or source is the tenant's to fix: shown under it, never making the instance unready.
+      ownerOf: (userId) => ownerOfUser(userId, policy.ownerOf(userId).admin),
       refreshOwners,
       ...(scheduler ? { schedules: scheduler } : {}),
       ...(ensureSource ? { ensureSource } : {}),

@@ -1,3 +1,4 @@
+import type { HealthOwner } from '../core/health.js';
 import { matchProblem } from '../processors/match-filter.js';
 import type { TriggerDefinition } from '../processors/trigger-definition.js';
 import { DEFAULT_MEMORY_MIB, DEFAULT_TIMEOUT_MS } from './function-messages.js';
@@ -5,14 +6,20 @@ import { FUNCTION_TYPE, OPERATION_NAMES, TRIGGER_TYPE, type FunctionDoc, type Tr
 import type { RunPlan } from './tenant-policy.js';
 import { triggerKey } from './trigger-key.js';
 
-/** Why a stored trigger cannot run here (it is then not applied, or stopped, and the reason logged). */
-export type NotRunnable = { reason: string };
+/**
+ * Why a stored trigger cannot run here (it is then not applied, or stopped, and the reason logged).
+ * `inert`: nothing is wrong with it, there is just nothing to run (AUTHENTICATION triggers); it is
+ * then not shown as failed in health.
+ */
+export type NotRunnable = { reason: string; inert?: true };
 
 export interface DefinitionOptions {
   /** Topic a SCHEDULED trigger consumes (the scheduler writes one tick event there per firing). */
   scheduleTopic: (key: string) => string;
   /** What the owner's rules let the trigger read and write (control/tenant-policy.ts); absent = as stored. */
   plan?: (doc: TriggerDoc) => RunPlan | NotRunnable;
+  /** Who answers for a user's trigger in health (admins: the instance, others: `tenant:<user>`); absent = not set. */
+  ownerOf?: (userId: string) => HealthOwner;
 }
 
 const DEFAULT_BATCH = { maxSize: 500, maxWaitMs: 100 };
@@ -48,7 +55,7 @@ export function toDefinition(doc: TriggerDoc, fn: FunctionDoc | undefined, optio
   } else if (doc.trigger_type === TRIGGER_TYPE.SCHEDULED && doc.config.scheduled) {
     source = { topic: options.scheduleTopic(key) };
   } else if (doc.trigger_type === TRIGGER_TYPE.AUTHENTICATION) {
-    return { reason: 'AUTHENTICATION triggers are stored but have no event source in changeflow' };
+    return { reason: 'AUTHENTICATION triggers are stored but have no event source in changeflow', inert: true };
   } else {
     return { reason: `trigger_type ${doc.trigger_type} with config ${Object.keys(doc.config).join(',') || 'none'} cannot run` };
   }
@@ -63,6 +70,7 @@ export function toDefinition(doc: TriggerDoc, fn: FunctionDoc | undefined, optio
   return {
     key,
     userId: doc.user_id,
+    ...(options.ownerOf ? { owner: options.ownerOf(doc.user_id) } : {}),
     name: doc.name,
     source,
     ...(operationTypes ? { operationTypes } : {}),

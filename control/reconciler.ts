@@ -1,15 +1,16 @@
 import type { ChangeStream, Db } from 'mongodb';
-import { errorMessage } from '../core/errors.js';
-import type { Health } from '../core/health.js';
+import { ChangeflowError, errorMessage } from '../core/errors.js';
+import type { Health, HealthOwner } from '../core/health.js';
 import type { Logger } from '../core/logger.js';
 import { backoffDelay, sleep } from '../core/retry.js';
 import type { TriggerController, TriggerDefinition } from '../processors/trigger-definition.js';
 import { isRunnable, toDefinition, type DefinitionOptions } from './definition.js';
 import { FUNCTIONS, TRIGGERS, type FunctionDoc, type TriggerDoc } from './documents.js';
 import type { ScheduleTable } from './scheduler.js';
+import { triggerKey } from './trigger-key.js';
 
 /** Called before a DATABASE trigger is applied, so a source for its namespace can be started (sources are built elsewhere). */
-export type EnsureSource = (need: { dataSource: string; db: string; coll?: string; triggerKey: string; source?: { name: string; topic: string } }) => Promise<void>;
+export type EnsureSource = (need: { dataSource: string; db: string; coll?: string; triggerKey: string; source?: { name: string; topic: string }; owner?: HealthOwner }) => Promise<void>;
 
 export interface ReconcilerOptions extends DefinitionOptions {
   db: Db;
@@ -23,8 +24,10 @@ export interface ReconcilerOptions extends DefinitionOptions {
   ensureSource?: EnsureSource;
   /** Runs the cron timers of SCHEDULED triggers (without it they are applied but never fire). */
   schedules?: ScheduleTable;
-  /** Delay before a trigger that failed to apply is tried again. Default 5 s. */
+  /** First delay before a trigger that failed to apply is tried again; it doubles (jittered) per failure. Default 5 s. */
   retryMs?: number;
+  /** Longest delay between two attempts at a failing trigger. Default 5 min. */
+  maxRetryMs?: number;
   /** Called before each pass: reloads what the plan depends on (admins from the `tokens` collection). */
   refreshOwners?: () => Promise<void>;
   /** Called after each pass, for tests and metrics. */
@@ -34,10 +37,21 @@ export interface ReconcilerOptions extends DefinitionOptions {
 interface Applied {
   key: string;
   fingerprint: string;
+  /** The controller runs it (false: stored but not runnable, shown in health only). */
+  running: boolean;
+}
+
+/** A trigger that could not be applied: what it was made of then, and when (if ever) to try again. */
+interface Failure {
+  key: string;
+  inputs: string;
+  reason: string;
+  attempt: number;
+  /** null: its definition is invalid; not tried again until the trigger or its function changes. */
+  retryAt: number | null;
 }
 
 const HEALTH = 'control-plane.reconciler';
-const FAILING_HEALTH = 'control-plane.triggers';
 
 /**
  * Keeps the processors' running triggers equal to the `triggers` collection. Change streams on
@@ -56,7 +70,8 @@ export class TriggerReconciler {
   private streamsHealthy = 0;
   private timer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
-  private readonly failing = new Map<string, string>();
+  private retryDue: number | undefined;
+  private readonly failing = new Map<string, Failure>();
   private stopped = false;
   private readonly abort = new AbortController();
 
@@ -219,8 +234,7 @@ export class TriggerReconciler {
         removed++;
       }
     }
-    for (const id of [...this.failing.keys()]) if (!seen.has(id)) this.failing.delete(id);
-    this.reportFailures();
+    for (const [id, failure] of [...this.failing]) if (!seen.has(id)) this.clearFailure(id, failure);
     this.options.onPass?.(applied, removed);
   }
 
@@ -236,7 +250,8 @@ export class TriggerReconciler {
     for (const id of ids) {
       const doc = await triggers.findOne({ _id: id });
       if (!doc) {
-        if (this.failing.delete(id)) this.reportFailures();
+        const failure = this.failing.get(id);
+        if (failure) this.clearFailure(id, failure);
         if (this.applied.has(id)) {
           await this.forget(id);
           removed++;
@@ -250,34 +265,65 @@ export class TriggerReconciler {
   }
 
   /**
-   * One trigger's failure (its sinks refused by the processor, its source not startable) must not hold
-   * back the others: it is logged, reported in health, and retried by a full pass a few seconds later.
+   * One trigger's failure (its sinks refused by the processor, its function broken, its source not
+   * startable) must not hold back the others, nor make the instance unready when a tenant owns it:
+   * it is shown in the trigger's own health entry (`processor:<key>`, under its owner), logged once
+   * per change of reason, and tried again with jittered backoff up to `maxRetryMs`, or, when the
+   * definition itself is invalid, not until the trigger or its function changes.
    */
   private async reconcileSafely(doc: TriggerDoc, fn: FunctionDoc | undefined): Promise<boolean> {
+    const inputs = JSON.stringify([doc, fn ?? null]);
+    const failure = this.failing.get(doc._id);
+    if (failure && failure.inputs === inputs && (failure.retryAt === null || Date.now() < failure.retryAt)) return false;
     try {
       const changed = await this.reconcile(doc, fn);
-      if (this.failing.delete(doc._id)) this.reportFailures();
+      if (failure) {
+        this.failing.delete(doc._id);
+        this.options.logger.info({ trigger: failure.key, after: failure.attempt }, 'trigger applied after failing');
+      }
       return changed;
     } catch (error) {
-      this.failing.set(doc._id, `${doc.user_id}/${doc.name}: ${errorMessage(error)}`);
-      this.options.logger.error({ trigger: doc._id, name: doc.name, user: doc.user_id, err: errorMessage(error) }, 'applying trigger failed; retrying');
-      this.reportFailures();
-      this.retrySoon();
+      const key = triggerKey(doc);
+      const reason = errorMessage(error);
+      const permanent = error instanceof ChangeflowError && !error.retriable;
+      const attempt = failure && failure.inputs === inputs ? failure.attempt + 1 : 1;
+      const delay = permanent ? null : backoffDelay(attempt, { initialDelayMs: this.options.retryMs ?? 5_000, maxDelayMs: this.options.maxRetryMs ?? 300_000, jitter: 0.2, factor: 2 });
+      this.failing.set(doc._id, { key, inputs, reason, attempt, retryAt: delay === null ? null : Date.now() + delay });
+      const then = delay === null ? 'not retried until the trigger or its function changes' : `retrying in ${Math.round(delay / 1000)} s`;
+      const fields = { trigger: key, name: doc.name, user: doc.user_id, attempt, err: reason };
+      if (failure?.reason !== reason) this.options.logger.error(fields, `applying trigger failed; ${then}`);
+      else this.options.logger.debug(fields, `applying trigger failed again; ${then}`);
+      this.options.health?.set(`processor:${key}`, false, `cannot be applied: ${reason} (attempt ${attempt}; ${then})`, { state: delay === null ? 'failed' : 'retrying', owner: this.ownerOf(doc) });
+      if (delay !== null) this.retryAfter(delay);
       return false;
     }
   }
 
-  private reportFailures(): void {
-    const detail = [...this.failing.values()].slice(0, 5).join('; ');
-    this.options.health?.set(FAILING_HEALTH, this.failing.size === 0, this.failing.size === 0 ? undefined : `${this.failing.size} trigger(s) cannot be applied: ${detail}`);
+  private ownerOf(doc: TriggerDoc): HealthOwner {
+    return this.options.ownerOf?.(doc.user_id) ?? 'instance';
   }
 
-  private retrySoon(): void {
-    if (this.retryTimer || this.stopped) return;
+  private clearFailure(id: string, failure: Failure): void {
+    this.failing.delete(id);
+    if (!this.applied.get(id)?.running) this.options.health?.remove(`processor:${failure.key}`);
+  }
+
+  /** One timer for every failing trigger: a full pass at the earliest retry due (each trigger waits for its own). */
+  private retryAfter(delayMs: number): void {
+    if (this.stopped) return;
+    const due = Date.now() + delayMs;
+    if (this.retryTimer && this.retryDue !== undefined && this.retryDue <= due) return;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryDue = due;
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
+      this.retryDue = undefined;
       this.markAll();
-    }, this.options.retryMs ?? 5_000);
+      // Those due now are tried by this pass (and set their own next attempt if they fail again).
+      const now = Date.now();
+      const later = [...this.failing.values()].flatMap((f) => (f.retryAt !== null && f.retryAt > now ? [f.retryAt] : []));
+      if (later.length > 0) this.retryAfter(Math.min(...later) - now);
+    }, delayMs);
     this.retryTimer.unref();
   }
 
@@ -288,17 +334,21 @@ export class TriggerReconciler {
     let definition: TriggerDefinition;
     if (isRunnable(result)) definition = result;
     else {
+      const fingerprint = `not-runnable:${result.reason}`;
       const previous = this.applied.get(doc._id);
-      if (!previous) {
-        logger.warn({ trigger: doc._id, name: doc.name, user: doc.user_id }, `trigger cannot run: ${result.reason}`);
-        this.applied.set(doc._id, { key: '', fingerprint: `not-runnable:${result.reason}` });
-        return false;
+      if (previous?.fingerprint === fingerprint) return false;
+      const key = triggerKey(doc);
+      if (previous?.running) {
+        logger.warn({ trigger: previous.key, name: doc.name, user: doc.user_id }, `trigger stopped: ${result.reason}`);
+        await controller.remove(previous.key);
+      } else {
+        logger.warn({ trigger: key, name: doc.name, user: doc.user_id }, `trigger cannot run: ${result.reason}`);
       }
-      if (previous.fingerprint === `not-runnable:${result.reason}`) return false;
-      logger.warn({ trigger: doc._id, name: doc.name }, `trigger stopped: ${result.reason}`);
-      if (previous.key) await controller.remove(previous.key);
-      this.applied.set(doc._id, { key: '', fingerprint: `not-runnable:${result.reason}` });
-      return true;
+      this.applied.set(doc._id, { key, fingerprint, running: false });
+      // Its definition is what is wrong: shown failed in its own entry, not tried again until it changes.
+      if (result.inert) this.options.health?.remove(`processor:${key}`);
+      else this.options.health?.fail(`processor:${key}`, `cannot run: ${result.reason} (not retried until the trigger or its function changes)`, this.ownerOf(doc));
+      return previous?.running ?? false;
     }
     const fingerprint = JSON.stringify(definition);
     if (this.applied.get(doc._id)?.fingerprint === fingerprint) return false;
@@ -306,24 +356,27 @@ export class TriggerReconciler {
       const db = doc.config.database;
       const plan = this.options.plan?.(doc);
       const own = plan && 'sinks' in plan ? plan.ownSource : undefined;
-      await this.options.ensureSource({ dataSource: db.data_source, db: db.database, ...(db.collection ? { coll: db.collection } : {}), triggerKey: definition.key, ...(own ? { source: own } : {}) });
+      await this.options.ensureSource({ dataSource: db.data_source, db: db.database, ...(db.collection ? { coll: db.collection } : {}), triggerKey: definition.key, ...(own ? { source: own } : {}), owner: this.ownerOf(doc) });
     }
     if (doc.config.scheduled) await this.options.schedules?.set(definition.key, doc.name, definition.enabled ? doc.config.scheduled.schedule : undefined);
     await controller.apply(definition);
-    this.applied.set(doc._id, { key: definition.key, fingerprint });
+    this.applied.set(doc._id, { key: definition.key, fingerprint, running: true });
     logger.info({ trigger: definition.key, enabled: definition.enabled }, 'trigger applied');
     return true;
   }
 
   private async forget(id: string): Promise<void> {
     const previous = this.applied.get(id);
-    if (previous?.key) {
+    if (previous?.running) {
       this.options.schedules?.delete(previous.key);
       await this.options.controller.remove(previous.key);
       this.options.logger.info({ trigger: previous.key }, 'trigger removed');
+    } else if (previous) {
+      this.options.health?.remove(`processor:${previous.key}`);
     }
     this.applied.delete(id);
-    if (this.failing.delete(id)) this.reportFailures();
+    const failure = this.failing.get(id);
+    if (failure) this.clearFailure(id, failure);
   }
 }
 

@@ -7,6 +7,7 @@ import { Health } from './health.js';
 import { createHttpServer, listen } from './http.js';
 import { createKafkaTransport, type KafkaTransport } from './kafka/index.js';
 import { createLogger, type Logger } from './logger.js';
+import { watchMetadata } from './metadata-health.js';
 import { createMetricsRegistry } from './metrics.js';
 import { TopicNames } from './topics.js';
 import { createAvroCodec, type AvroCodec } from '../schemas/avro-codec.js';
@@ -25,20 +26,13 @@ export interface AppContext {
   metadata: { client: MongoClient; db: Db };
   /** Avro values (Confluent wire format), when `kafka.schemaRegistry.url` is set; one codec, so schema ids are cached once. */
   avro?: AvroCodec;
-  /**
-   * For work that has ended for good (a source whose server cannot be watched): the service is no
-   * longer doing what it was configured to do, so `changeflow run` stops and exits non-zero rather than
-   * idling with a red health check nobody reads.
-   */
-  fail(component: string, error: Error): void;
 }
 
-export interface ComponentFailure {
-  component: string;
-  error: Error;
-}
-
-/** A part of the service with a lifecycle: sources, processors, control plane, EventSync. */
+/**
+ * A part of the service with a lifecycle: sources, processors, control plane, EventSync. Only
+ * `start` may end the process (a config it refuses, infrastructure it cannot reach at startup);
+ * once started, a part that fails reports it in `context.health` and never stops anything else.
+ */
 export interface Component {
   readonly name: string;
   start(context: AppContext): Promise<void>;
@@ -50,8 +44,6 @@ export type ComponentFactory = (config: Config) => Component | null;
 export interface RunningApp {
   context: AppContext;
   httpUrl: string;
-  /** Settles with the first failure a component reports through `context.fail`; never rejects. */
-  failed: Promise<ComponentFailure>;
   stop(): Promise<void>;
 }
 
@@ -66,8 +58,6 @@ export async function startApp(config: Config, factories: readonly ComponentFact
   const client = new MongoClient(config.mongodb.uri, { serverSelectionTimeoutMS: 10_000 });
   await client.connect();
   const http = createHttpServer({ ...config.http, health, metrics, logger });
-  let reportFailure: (failure: ComponentFailure) => void = () => undefined;
-  const failed = new Promise<ComponentFailure>((resolve) => (reportFailure = resolve));
   const kafka = createKafkaTransport(config.kafka.client, { brokers: config.kafka.brokers, clientId: config.kafka.clientId }, logger, config.kafka.producerClient);
   logger.info({ consumers: kafka.name, producers: kafka.producerName ?? kafka.name }, 'kafka clients');
   const context: AppContext = {
@@ -80,14 +70,13 @@ export async function startApp(config: Config, factories: readonly ComponentFact
     http,
     metadata: { client, db: client.db(config.mongodb.db) },
     ...(config.kafka.schemaRegistry ? { avro: createAvroCodec({ registryUrl: config.kafka.schemaRegistry.url }) } : {}),
-    fail: (component, error) => {
-      logger.error({ component, err: errorMessage(error) }, `${component} failed for good: ${errorMessage(error)}`);
-      reportFailure({ component, error });
-    },
   };
+
+  const stopWatching = watchMetadata(context.metadata.db, health, logger.child({ component: 'metadata' }));
 
   const started: Component[] = [];
   const stopAll = async (): Promise<void> => {
+    stopWatching();
     for (const component of started.reverse()) {
       await component.stop().catch((error: unknown) => logger.error({ component: component.name, err: errorMessage(error) }, 'stop failed'));
     }
@@ -106,7 +95,7 @@ export async function startApp(config: Config, factories: readonly ComponentFact
     }
     const httpUrl = await listen(http, config.http.host, config.http.port);
     logger.info({ url: httpUrl }, 'http listening');
-    return { context, httpUrl, failed, stop: stopAll };
+    return { context, httpUrl, stop: stopAll };
   } catch (error) {
     await stopAll();
     throw error;

@@ -13,7 +13,7 @@ export interface HttpServerOptions {
 }
 
 /**
- * The service's HTTP server: /healthz, /metrics, and whatever routes components add
+ * The service's HTTP server: /healthz (liveness), /readyz (readiness), /metrics, and whatever routes components add
  * (EventSync endpoints) before `listen`.
  */
 export function createHttpServer(options: HttpServerOptions): FastifyInstance {
@@ -23,9 +23,12 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.maxBodyBytes,
   });
-  app.get('/healthz', async (_request, reply) => {
+  // Liveness: answering at all means the event loop turns; a failed component is for /readyz and the detail.
+  app.get('/healthz', async (_request, reply) => reply.code(200).send(options.health.report()));
+  // Readiness: 503 while a component the instance owns is failed, retrying or not started; tenants' components never count.
+  app.get('/readyz', async (_request, reply) => {
     const report = options.health.report();
-    return reply.code(report.status === 'ok' ? 200 : 503).send(report);
+    return reply.code(report.ready ? 200 : 503).send(report);
   });
   app.get('/metrics', async (_request, reply) => {
     return reply.header('content-type', options.metrics.contentType).send(await options.metrics.metrics());

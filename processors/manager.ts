@@ -140,7 +140,7 @@ export class ProcessorManager implements Component, TriggerController {
     await this.stopRuntime(definition.key);
     this.definitions.set(definition.key, { definition, fingerprint });
     if (!definition.enabled) {
-      context.health.set(`processor:${definition.key}`, true, 'disabled (consumes nothing; committed offsets kept)');
+      context.health.set(`processor:${definition.key}`, true, 'disabled (consumes nothing; committed offsets kept)', { state: 'disabled', owner: definition.owner ?? 'instance' });
       this.log?.info({ trigger: definition.key }, 'trigger disabled');
       return;
     }
@@ -157,7 +157,7 @@ export class ProcessorManager implements Component, TriggerController {
     try {
       await runtime.start();
     } catch (error) {
-      context.health.set(`processor:${definition.key}`, false, `cannot start: ${errorMessage(error)}`);
+      context.health.set(`processor:${definition.key}`, false, `cannot start: ${errorMessage(error)}`, { owner: definition.owner ?? 'instance' });
       throw error;
     }
     this.runtimes.set(definition.key, runtime);

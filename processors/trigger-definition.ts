@@ -1,3 +1,4 @@
+import type { HealthOwner } from '../core/health.js';
 import type { TriggerConfig } from './trigger-config.js';
 import type { SinkKind } from '../sinks/sink.js';
 
@@ -14,6 +15,8 @@ export interface TriggerDefinition extends TriggerConfig {
   key: string;
   /** Owner (gRPC API triggers); absent for file triggers. */
   userId?: string;
+  /** Who answers for the trigger in health (`tenant:<user>` for a non-admin's API trigger); absent = the instance. */
+  owner?: HealthOwner;
   /** The function's resolved code; absent = events pass through to every sink unchanged. */
   functionCode?: { name: string; code: string; memoryMiB: number; timeoutMs: number };
 }

@@ -116,7 +116,7 @@ export class TriggerRuntime {
     try {
       const filter = compileEventFilter(def.operationTypes, def.match, `${this.options.where}.match`);
       this.fn = await this.loadFunction();
-      this.sinks = createTriggerSinks(def.sinks, this.options.sinkKinds, this.options.where, { trigger: this.key, context });
+      this.sinks = createTriggerSinks(def.sinks, this.options.sinkKinds, this.options.where, { trigger: this.key, context, owner: def.owner ?? 'instance' });
       for (const sink of this.sinks) {
         await sink.start();
         this.startedSinks.push(sink);
@@ -331,7 +331,7 @@ export class TriggerRuntime {
 
   private setHealth(ok: boolean, detail?: string): void {
     this.healthDetail = detail;
-    this.options.context.health.set(`processor:${this.key}`, ok, detail ?? (ok ? `consuming ${this.subscribedTopics.join(', ') || '(no topics yet)'}` : undefined));
+    this.options.context.health.set(`processor:${this.key}`, ok, detail ?? (ok ? `consuming ${this.subscribedTopics.join(', ') || '(no topics yet)'}` : undefined), { owner: this.definition.owner ?? 'instance' });
   }
 
   /** Stops consuming; a batch in flight is abandoned uncommitted (its records are read again later). */

@@ -31,12 +31,12 @@ export class SinkStatus {
   }
 
   ok(): void {
-    this.dependencies.context.health.set(this.component, true);
+    this.dependencies.context.health.set(this.component, true, undefined, { owner: this.dependencies.owner ?? 'instance' });
   }
 
   failing(what: string, error: unknown): void {
     const detail = `${this.kind} sink "${this.name}": ${what}: ${errorMessage(error)} (retrying)`;
-    this.dependencies.context.health.set(this.component, false, detail);
+    this.dependencies.context.health.set(this.component, false, detail, { state: 'retrying', owner: this.dependencies.owner ?? 'instance' });
     this.dependencies.context.logger.warn({ trigger: this.dependencies.trigger, sink: this.name, kind: this.kind, err: errorMessage(error) }, what);
   }
 

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { AppContext } from '../core/app.js';
 import { ChangeflowError } from '../core/errors.js';
+import type { HealthOwner } from '../core/health.js';
 import type { ChangeEvent } from '../schemas/envelope.js';
 
 /** What a function asks a sink to do (validated by processors/sandbox/actions.ts before it gets here). */
@@ -57,6 +58,8 @@ export class SinkWriteError extends ChangeflowError {
 /** What a sink is given besides its own config. */
 export interface SinkDependencies {
   trigger: string;
+  /** Who answers for the sink in health (its trigger's owner); default `instance`. */
+  owner?: HealthOwner;
   context: Pick<AppContext, 'config' | 'logger' | 'metrics' | 'health' | 'kafka' | 'topics' | 'metadata'>;
 }
 

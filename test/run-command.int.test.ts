@@ -6,28 +6,10 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { MongoClient } from 'mongodb';
 import { stringify } from 'yaml';
-import { testInfra, uniqueName } from './support/infra.js';
+import { eventually, testInfra, uniqueName } from './support/infra.js';
 
 const bin = fileURLToPath(new URL('../bin/changeflow.js', import.meta.url));
 const infra = testInfra();
-
-/** Runs `changeflow run` on `config` until it exits by itself (or `timeoutMs` passes). */
-function runUntilExit(config: object, timeoutMs: number): Promise<{ code: number | null; stderr: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'run-fatal-'));
-  const file = join(dir, 'changeflow.yaml');
-  writeFileSync(file, stringify(config));
-  const child = spawn(process.execPath, [bin, 'run', '--config', file], { env: { ...process.env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      rmSync(dir, { recursive: true, force: true });
-      resolve({ code, stderr });
-    });
-  });
-}
 
 describe('changeflow run --check', () => {
   it('refuses a sink entry its kind does not accept, naming the key path, and accepts a good file', async () => {
@@ -64,7 +46,7 @@ describe('changeflow run when a component fails for good', () => {
     await client.close();
   });
 
-  it('stops and exits 1 naming the source when its server cannot be watched', async () => {
+  it('stays up with /readyz 503 naming the source when its server cannot be watched, and exits 0 on SIGTERM', async () => {
     // Watching a whole cluster needs `aggregate` on the admin database, which a server without
     // cluster-wide change streams (mongo-java-server here) refuses: no retry can fix that.
     const probe = await MongoClient.connect(infra.mongodb);
@@ -81,17 +63,42 @@ describe('changeflow run when a component fails for good', () => {
       console.warn('skipping: this MongoDB can watch a whole cluster');
       return;
     }
-    const { code, stderr } = await runUntilExit(
-      {
+    const dir = mkdtempSync(join(tmpdir(), 'run-fatal-'));
+    const file = join(dir, 'changeflow.yaml');
+    writeFileSync(
+      file,
+      stringify({
         kafka: { brokers: infra.kafka.split(','), partitions: 1, topicPrefix: uniqueName('cf') },
         mongodb: { uri: infra.mongodb, db },
         http: { host: '127.0.0.1', port: 0 },
         grpc: { host: '127.0.0.1', port: 0 },
         sources: [{ name: 'everything', uri: infra.mongodb, watch: {} }],
-      },
-      90_000,
+      }),
     );
-    expect(stderr).toMatch(/changeflow stopped: source:everything failed: source "everything": this server cannot watch a whole cluster/);
-    expect(code).toBe(1);
+    const child = spawn(process.execPath, [bin, 'run', '--config', file], { env: { ...process.env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      await eventually(() => /changeflow running: http (http:\/\/[\d.]+:\d+)/.test(stderr) || child.exitCode !== null, 'changeflow run to start', 90_000);
+      const url = /changeflow running: http (http:\/\/[\d.]+:\d+)/.exec(stderr)?.[1] ?? '';
+      let report: { ready?: boolean; components?: Record<string, { state?: string; detail?: string }> } = {};
+      let code = 0;
+      await eventually(async () => {
+        const res = await fetch(`${url}/readyz`);
+        code = res.status;
+        report = (await res.json()) as typeof report;
+        return report.components?.['source:everything']?.state === 'failed';
+      }, 'source:everything failed in /readyz', 60_000, 200);
+      expect(code).toBe(503);
+      expect(report.components?.['source:everything']?.detail).toMatch(/^source "everything": this server cannot watch a whole cluster/);
+      expect((await fetch(`${url}/healthz`)).status).toBe(200);
+      expect(child.exitCode).toBeNull();
+    } finally {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      const code = await exited;
+      rmSync(dir, { recursive: true, force: true });
+      expect(code).toBe(0);
+    }
   }, 120_000);
 });

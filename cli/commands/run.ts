@@ -41,12 +41,10 @@ export function registerRunCommand(program: Command): void {
       }
       const app = await startApp(config, componentFactories);
       const grpcAt = config.grpc.port === 0 ? `${config.grpc.host} on a free port (see the "grpc listening" log line)` : `${config.grpc.host}:${config.grpc.port}`;
-      console.error(`changeflow running: http ${app.httpUrl} (healthz, metrics), grpc ${grpcAt}`);
-      const outcome = await Promise.race([untilSignal(), app.failed]);
+      console.error(`changeflow running: http ${app.httpUrl} (healthz, readyz, metrics), grpc ${grpcAt}`);
+      // A component that fails after startup is shown failed in /readyz and stays down or retries by itself:
+      // exiting would restart into the same failure (a crash loop) and stop every other pipeline with it.
+      await untilSignal();
       await app.stop();
-      if (typeof outcome !== 'string') {
-        console.error(`changeflow stopped: ${outcome.component} failed: ${outcome.error.message}`);
-        process.exitCode = 1;
-      }
     });
 }

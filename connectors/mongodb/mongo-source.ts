@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { MongoClient, Timestamp, type Db, type Document } from 'mongodb';
 import { ChangeflowError, errorMessage, isRetriable } from '../../core/errors.js';
-import type { Health } from '../../core/health.js';
+import type { ComponentState, Health, HealthOwner } from '../../core/health.js';
 import type { Admin, KafkaTransport, OutgoingRecord, Producer } from '../../core/kafka/transport.js';
 import type { Logger } from '../../core/logger.js';
 import { retry, sleep } from '../../core/retry.js';
@@ -50,8 +50,8 @@ export interface MongoSourceDeps {
   metadataDb: Db;
   /** Partitions of change topics the source creates. */
   partitions: number;
-  /** Called once when the source stops for good on an error no retry can fix. */
-  onFatal?: (error: Error) => void;
+  /** Who answers for the source in health: `instance` (config sources, the default) or the tenant that made it. */
+  owner?: HealthOwner;
   /** Required for `format: avro`. */
   avro?: AvroCodec;
 }
@@ -106,6 +106,7 @@ export class MongoSource {
   private unplaced = 0;
   private echo: EchoFilter | null = null;
   private encoder: EncoderContext | null = null;
+  private failure: Error | null = null;
   /** Avro values for `format: avro` (schema ids resolved per batch by `ready` first); undefined: JSON. */
   private readonly valueEncoder: ValueEncoder | undefined;
 
@@ -127,12 +128,21 @@ export class MongoSource {
     return this.abort.signal.aborted;
   }
 
+  /** The error the source stopped on for good (it stays stopped, its position kept); null while it works. */
+  get failed(): Error | null {
+    return this.failure;
+  }
+
+  private report(ok: boolean, detail: string, state?: ComponentState): void {
+    this.deps.health.set(this.healthKey, ok, detail, { ...(state ? { state } : {}), owner: this.deps.owner ?? 'instance' });
+  }
+
   /** Starts the background work and returns at once: MongoDB or Kafka being down is retried, not fatal. */
   start(): void {
     if (this.config.format === 'avro' && !this.deps.avro) {
       throw new ChangeflowError(`source "${this.config.name}": format: avro needs a schema registry; set kafka.schemaRegistry.url (or SCHEMA_REGISTRY_URL)`, { code: 'CONFIG_INVALID' });
     }
-    this.deps.health.set(this.healthKey, true, 'starting');
+    this.report(true, 'starting', 'starting');
     this.metricsTimer = setInterval(() => this.updateGauges(), 1_000);
     this.metricsTimer.unref();
     this.loop = this.run().catch((error: unknown) => this.log.error({ err: errorMessage(error) }, 'source loop ended unexpectedly'));
@@ -165,7 +175,7 @@ export class MongoSource {
           onRetry: (error, attempt, delayMs) => {
             const dependency = dependencyOf(error);
             const detail = `${dependency} unavailable: ${errorMessage(error)} (retry ${attempt} in ${delayMs} ms)`;
-            this.deps.health.set(this.healthKey, false, detail);
+            this.report(false, detail, 'retrying');
             this.log.warn({ dependency, attempt, delayMs, err: errorMessage(error) }, `source "${this.config.name}": ${dependency} failing, retrying`);
           },
         });
@@ -176,12 +186,15 @@ export class MongoSource {
           this.log.warn(error.message);
           continue;
         }
+        // No retry can fix it, and resuming past the event would lose it: the source stays stopped with
+        // its position stored before the event, until its config changes or the process restarts.
         const fatal = error instanceof Error ? error : new Error(String(error));
-        this.deps.health.set(this.healthKey, false, `failed: ${fatal.message}`);
-        this.log.error({ err: fatal.message }, `source "${this.config.name}" stopped: ${fatal.message}`);
+        this.failure = fatal;
+        const at = this.lastSaved ? `; stopped with its position kept (${this.lastSaved.describe()})` : '; stopped';
+        this.report(false, `${fatal.message}${at} until its config changes or the process restarts`, 'failed');
+        this.log.error({ err: fatal.message, position: this.lastSaved?.describe() ?? null }, `source "${this.config.name}" stopped for good (the process and other sources go on): ${fatal.message}`);
         this.deps.metrics.active.set({ source: this.config.name }, 0);
         await this.lease.release().catch(() => undefined);
-        this.deps.onFatal?.(fatal);
         return;
       }
     }
@@ -193,7 +206,7 @@ export class MongoSource {
     let announced = false;
     while (!this.stopping) {
       const ours = await this.lease.acquire().catch((error: unknown) => {
-        this.deps.health.set(this.healthKey, false, `metadata MongoDB unavailable for the lease: ${errorMessage(error)}`);
+        this.report(false, `metadata MongoDB unavailable for the lease: ${errorMessage(error)}`, 'retrying');
         this.log.warn({ err: errorMessage(error) }, 'lease: metadata MongoDB failing, retrying');
         return false;
       });
@@ -201,7 +214,7 @@ export class MongoSource {
       if (!announced) {
         const holder = await this.lease.holder().catch(() => null);
         this.log.info({ holder: holder?.owner }, 'standby: another instance holds the source lease');
-        this.deps.health.set(this.healthKey, true, `standby (active: ${holder?.owner ?? 'unknown'})`);
+        this.report(true, `standby (active: ${holder?.owner ?? 'unknown'})`, 'standby');
         announced = true;
       }
       await sleep(pollMs, this.abort.signal).catch(() => undefined);
@@ -252,7 +265,7 @@ export class MongoSource {
           position = plan.position;
           break;
       }
-      this.deps.health.set(this.healthKey, true, position.inSnapshot ? 'snapshot' : 'streaming');
+      this.report(true, position.inSnapshot ? 'snapshot' : 'streaming');
       for (;;) {
         if (position.inSnapshot) position = await this.runSnapshot(admin, producer, position);
         const next = await this.streamFrom(admin, producer, position);
@@ -584,7 +597,7 @@ export class MongoSource {
     this.unplaced += 1;
     this.deps.metrics.unplaced.inc({ source: this.config.name, op: error.op });
     this.log.warn({ op: error.op, unplaced: this.unplaced }, error.message);
-    this.deps.health.set(this.healthKey, true, `streaming; ${this.unplaced} event(s) without a namespace not published (last: ${error.op}); see changeflow_source_unplaced_events_total`);
+    this.report(true, `streaming; ${this.unplaced} event(s) without a namespace not published (last: ${error.op}); see changeflow_source_unplaced_events_total`);
   }
 
   /** Filters echoes, splits by bytes and submits; each part carries the position after its last event. */
@@ -642,9 +655,9 @@ export class MongoSource {
         continue;
       }
       const event = change.event();
-      const what = `change ${event.id} (${event.op}) of document ${change.key ?? '(no key)'} in ${namespaceText(event.ns)} is ${size} bytes, more than maxRecordBytes (${maxRecordBytes})`;
+      const what = `change ${event.id} (${event.op}) of document ${change.key ?? '(no key)'} in ${namespaceText(event.ns)} is ${size.toLocaleString('en-US')} bytes, more than maxRecordBytes (${maxRecordBytes.toLocaleString('en-US')})`;
       const dlqTopic = this.deps.topics.deadLetter(`source.${name}`);
-      if (oversized === 'fail') throw new SourceFatalError(`source "${name}": ${what}. Raise maxRecordBytes (and the broker's message.max.bytes) or set oversized: dlq to route such events to ${dlqTopic}`);
+      if (oversized === 'fail') throw new SourceFatalError(`source "${name}": ${what}. Set oversized: dlq to route such events to ${dlqTopic}, or raise maxRecordBytes (and the broker's message.max.bytes)`);
       this.deps.metrics.dlq.inc({ source: name });
       this.log.warn({ id: event.id, documentKey: change.key, size, topic: dlqTopic }, `oversized event routed to the dead-letter topic: ${what}`);
       // The dead letter names the change; the documents that made it too large stay out (JSON drops undefined).

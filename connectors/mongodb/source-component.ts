@@ -3,7 +3,10 @@ import type { SourceConfig } from './source-config.js';
 import { sourceMetrics } from './source-metrics.js';
 import { MongoSource } from './mongo-source.js';
 
-/** All configured MongoDB sources of this process, started and stopped together. */
+/**
+ * All configured MongoDB sources of this process, started and stopped together. Each works on its
+ * own: one that fails is shown failed in health (`source:<name>`) while the others go on.
+ */
 export class MongoSourcesComponent implements Component {
   readonly name = 'sources';
   private readonly running: MongoSource[] = [];
@@ -21,7 +24,6 @@ export class MongoSourcesComponent implements Component {
         metrics,
         metadataDb: context.metadata.db,
         partitions: context.config.kafka.partitions,
-        onFatal: (error) => context.fail(`source:${config.name}`, error),
         ...(context.avro ? { avro: context.avro } : {}),
       });
       source.start();
