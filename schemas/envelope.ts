@@ -25,6 +25,8 @@ export const changeEventSchema = z.looseObject({
       updatedFields: z.record(z.string(), z.unknown()),
       removedFields: z.array(z.string()),
       truncatedArrays: z.array(z.unknown()).optional(),
+      /** Path → its segments, for paths whose field names hold dots or look like numbers (strings are field names, numbers array indices). */
+      disambiguatedPaths: z.record(z.string(), z.array(z.unknown())).optional(),
     })
     .optional(),
   /** For `rename`: the new namespace. */
@@ -44,7 +46,7 @@ export interface ChangeEvent {
   documentKey?: EJsonDocument;
   fullDocument?: EJsonDocument | null;
   fullDocumentBeforeChange?: EJsonDocument | null;
-  updateDescription?: { updatedFields: EJsonDocument; removedFields: string[]; truncatedArrays?: unknown[] };
+  updateDescription?: { updatedFields: EJsonDocument; removedFields: string[]; truncatedArrays?: unknown[]; disambiguatedPaths?: Record<string, unknown[]> };
   to?: { db: string; coll: string };
   clusterTime?: { t: number; i: number };
   wallTime?: string;
@@ -107,6 +109,8 @@ export function isChangeEventShape(json: unknown): json is ChangeEvent {
     if (!isObject(update) || !isObject(update['updatedFields']) || !Array.isArray(update['removedFields'])) return false;
     if (!update['removedFields'].every((f) => typeof f === 'string')) return false;
     if (update['truncatedArrays'] !== undefined && !Array.isArray(update['truncatedArrays'])) return false;
+    const paths = update['disambiguatedPaths'];
+    if (paths !== undefined && !(isObject(paths) && Object.values(paths).every((segments) => Array.isArray(segments)))) return false;
   }
   // Transactions are rarer: left to the schema.
   return e['txn'] === undefined;

@@ -1,6 +1,6 @@
 import type { Document } from 'bson';
 import type { ChangeEvent } from '../schemas/envelope.js';
-import { applyDelta, mergeDeltas, PathConflictError, type Delta } from './doc-paths.js';
+import { applyDelta, mergeDeltas, PathConflictError, type Delta, type Segment } from './doc-paths.js';
 import type { SinkRecord } from './sink.js';
 import { canonicalText, toBson, toBsonDocument } from './values.js';
 
@@ -85,6 +85,9 @@ export function intentFromRecord(record: SinkRecord, index: number, options: Int
         unset: description.removedFields,
         ...(description.truncatedArrays ? { truncated: parseTruncated(description.truncatedArrays) } : {}),
       };
+      const paths = description.disambiguatedPaths ? parsePaths(description.disambiguatedPaths) : undefined;
+      if (typeof paths === 'string') return { reject: `update event ${event.id}: ${paths}` };
+      if (paths && Object.keys(paths).length > 0) delta.paths = paths;
       change = { kind: 'delta', delta, ...(full ? { fallback: full } : {}) };
     } else if (full) {
       change = { kind: 'replace', doc: full };
@@ -108,6 +111,25 @@ export function intentFromRecord(record: SinkRecord, index: number, options: Int
       snapshot: event.op === 'snapshot',
     },
   };
+}
+
+/** disambiguatedPaths as segments (strings: field names; numbers: array indices), or what is wrong with it. */
+function parsePaths(raw: Record<string, unknown[]>): Record<string, Segment[]> | string {
+  const out: Record<string, Segment[]> = {};
+  for (const [path, segments] of Object.entries(raw)) {
+    const parsed: Segment[] = [];
+    for (const segment of segments) {
+      if (typeof segment === 'string') {
+        parsed.push(segment);
+        continue;
+      }
+      const index = Number(String(toBson<unknown>(segment)));
+      if (!Number.isInteger(index) || index < 0) return `updateDescription.disambiguatedPaths["${path}"] has ${JSON.stringify(segment)}, neither a field name nor an array index`;
+      parsed.push(index);
+    }
+    out[path] = parsed;
+  }
+  return out;
 }
 
 function parseTruncated(raw: readonly unknown[]): { field: string; newSize: number }[] {

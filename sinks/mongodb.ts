@@ -3,7 +3,7 @@ import type { AnyBulkWriteOperation, Db } from 'mongodb';
 import { z } from 'zod';
 import { UnavailableError, errorMessage } from '../core/errors.js';
 import type { ChangeEvent } from '../schemas/envelope.js';
-import { applyDelta, PathConflictError } from './doc-paths.js';
+import { applyDelta, needsWholeDocument, PathConflictError } from './doc-paths.js';
 import { defaultStateDb, echoEntryId, echoes, ensureEchoIndexes, postImageHash, purgeExpiredEchoes, versionCollection } from './echo-ledger.js';
 import { actionToWrite, parseMongoAction } from './mongodb-actions.js';
 import { isDuplicateIdError, isTransientMongoError, permanentWriteFailures, targetRefused, targetUnavailable } from './mongo-errors.js';
@@ -14,6 +14,10 @@ import { sinkEntrySchema } from './sink-config.js';
 import { SinkStatus } from './sink-status.js';
 import { InvalidValueError } from './value-errors.js';
 import { canonicalText, contentHash } from './values.js';
+
+
+/** A delta that only fits another document than the target's (never retried: the record is refused). */
+class UnappliableDelta extends Error {}
 
 export const mongodbSinkSchema = sinkEntrySchema('mongodb', {
   uri: z.string().startsWith('mongodb', { error: 'expected a MongoDB connection string (mongodb:// or mongodb+srv://)' }),
@@ -221,12 +225,23 @@ class MongodbSink implements Sink {
     return current;
   }
 
+  /** Throws UnappliableDelta when the delta can be applied neither by the server nor here. */
   private prepare(write: DocWrite, current: Document | null | undefined): PreparedWrite | undefined {
     let change = write.change;
     if (change.kind === 'delta' && current === null) {
       // The target lacks the document (it started late): the post-image, when the event has one, heals it.
       if (!change.fallback) return undefined;
       change = { kind: 'replace', doc: change.fallback };
+    } else if (change.kind === 'delta' && current && needsWholeDocument(change.delta)) {
+      // A field name with a dot cannot be named in $set/$unset: apply the delta here and write the result.
+      const { delta, fallback } = change;
+      try {
+        change = { kind: 'replace', doc: applyDelta(current, delta) };
+      } catch (error) {
+        if (!(error instanceof PathConflictError)) throw error;
+        if (!fallback) throw new UnappliableDelta(`the update does not fit the target's document (${error.message})`);
+        change = { kind: 'replace', doc: fallback };
+      }
     }
     switch (change.kind) {
       case 'replace': {
@@ -261,7 +276,14 @@ class MongodbSink implements Sink {
     let skipped = 0;
     for (const write of wave) {
       const now = current?.get(`${write.coll}\u0000${write.idText}`);
-      const p = this.prepare(write, now);
+      let p: PreparedWrite | undefined;
+      try {
+        p = this.prepare(write, now);
+      } catch (error) {
+        if (!(error instanceof UnappliableDelta)) throw error;
+        for (const index of write.indexes) rejected.set(index, `${write.coll}: ${error.message}`);
+        continue;
+      }
       const unchanged =
         p !== undefined &&
         now !== undefined &&

@@ -104,6 +104,8 @@ export interface EncodedChange {
 
 /** Raw driver change event → the record envelope (docs/sources.md "Records"). Throws for an operation type it does not know. */
 export function encodeChange(raw: RawChangeEvent, context: EncoderContext): EncodedChange {
+  // A fragment alone is part of an event (the source joins them first): never published as one.
+  if (raw['splitEvent'] !== undefined) throw new Error(`source "${context.sourceName}": a fragment of a split change event reached the encoder unjoined`);
   const operationType: unknown = raw['operationType'];
   if (!isOperation(operationType) || operationType === 'snapshot') {
     throw new Error(`unknown change operationType ${JSON.stringify(operationType)} from source "${context.sourceName}"`);
@@ -135,10 +137,13 @@ export function encodeChange(raw: RawChangeEvent, context: EncoderContext): Enco
   if (updateDescription !== undefined) {
     const removed: unknown = updateDescription['removedFields'];
     const truncated: unknown = updateDescription['truncatedArrays'];
+    const disambiguated: unknown = updateDescription['disambiguatedPaths'];
     event.updateDescription = {
       updatedFields: isDocument(updateDescription['updatedFields']) ? toEJsonDocument(updateDescription['updatedFields'], mode) : {},
       removedFields: Array.isArray(removed) ? removed.map(String) : [],
       ...(Array.isArray(truncated) ? { truncatedArrays: toEJson(truncated, mode) as unknown[] } : {}),
+      // Without it a sink would read a field name holding a dot ("a.b") as a nested path.
+      ...(isDocument(disambiguated) && Object.values(disambiguated).every((segments) => Array.isArray(segments)) ? { disambiguatedPaths: toEJsonDocument(disambiguated, mode) as Record<string, unknown[]> } : {}),
     };
   }
   const to: unknown = raw['to'];

@@ -8,7 +8,7 @@ import type { Logger } from '../../core/logger.js';
 import { retry, sleep } from '../../core/retry.js';
 import type { TopicNames } from '../../core/topics.js';
 import { canonicalText, parseCanonicalText } from '../../schemas/ejson.js';
-import { UnplacedChangeError, type EncoderContext } from './change-encoder.js';
+import { encodeChange, UnplacedChangeError, type EncoderContext } from './change-encoder.js';
 import { changeRecords, changeTopics, namespaceText, recordSize, type ValueEncoder } from './change-records.js';
 import { createEchoFilter, type EchoFilter } from './echo-filter.js';
 import { Lease, LeaseLostError } from './lease.js';
@@ -20,7 +20,8 @@ import { SnapshotProgress } from './snapshot-progress.js';
 import { afterIdFilters } from './snapshot-range.js';
 import type { SourceConfig } from './source-config.js';
 import type { SourceMetrics } from './source-metrics.js';
-import { changeFromBytes, snapshotFromBytes, type SourceChange } from './source-change.js';
+import { changeFromBytes, fromEncoded, snapshotFromBytes, type SourceChange } from './source-change.js';
+import { SplitEventJoiner, SplitFragment } from './split-events.js';
 import { cursorBatches } from './cursor-batches.js';
 import { SourcePosition, type StreamStart } from './source-position.js';
 import { onHistoryLost, planStart } from './start-plan.js';
@@ -104,6 +105,8 @@ export class MongoSource {
   private lastAckedClusterTime: { t: number; i: number } | undefined;
   private caughtUp = false;
   private unplaced = 0;
+  /** Fragments of a split large event read so far (`$changeStreamSplitLargeEvent` in the pipeline). */
+  private readonly fragments = new SplitEventJoiner();
   private echo: EchoFilter | null = null;
   private encoder: EncoderContext | null = null;
   private failure: Error | null = null;
@@ -479,6 +482,7 @@ export class MongoSource {
     const sender = this.newSender(producer, (a) => (acked = a.position));
     const stream = this.openStream(position);
     this.stream = stream;
+    this.fragments.reset();
     let lastHeartbeatToken: string | null = null;
     let idlePauseMs = 0;
     // The next getMore, issued while the previous batch is encoded and handed to Kafka, so the
@@ -495,7 +499,8 @@ export class MongoSource {
           this.caughtUp = sender.inFlight === 0;
           // Heartbeat: an idle stream still advances its postBatchResumeToken; store it so the position stays inside the oplog.
           const token = batch.token;
-          if (token) {
+          // Inside a split event the position stays before its first fragment, so a restart reads it whole.
+          if (token && !this.fragments.pending) {
             const text = canonicalText(token);
             if (text !== lastHeartbeatToken) {
               lastHeartbeatToken = text;
@@ -515,9 +520,11 @@ export class MongoSource {
         idlePauseMs = 0;
         this.caughtUp = false;
         const changes = this.prepareChanges(batch.events);
+        // A batch that ends inside a split event: stored positions stop after its last whole change.
+        const batchToken = this.fragments.pending ? null : batch.token;
         if (changes.length === 0) {
           // Every event of the batch was left out (unplaced): move the position past them all the same.
-          if (batch.token) await sender.submit([], { position: SourcePosition.afterToken(batch.token), counts: new Map() });
+          if (batchToken) await sender.submit([], { position: SourcePosition.afterToken(batchToken), counts: new Map() });
           continue;
         }
         const invalidated = changes.some((c) => c.op === 'invalidate');
@@ -525,7 +532,7 @@ export class MongoSource {
           readAhead = this.readBatch(stream);
           readAhead.catch(() => undefined); // awaited (and its error handled) at the top of the loop or below
         }
-        await this.submitChanges(admin, sender, changes, batch.token);
+        await this.submitChanges(admin, sender, changes, batchToken);
         await this.maybeCheckpoint(producer, acked);
         if (invalidated) {
           await sender.drain();
@@ -583,13 +590,25 @@ export class MongoSource {
     const changes: SourceChange[] = [];
     for (const bytes of events) {
       try {
-        changes.push(changeFromBytes(bytes, encoder, needEvent));
+        const change = this.changeOf(bytes, encoder, needEvent);
+        if (change) changes.push(change);
       } catch (error) {
         if (!(error instanceof UnplacedChangeError)) throw error;
         this.noteUnplaced(error);
       }
     }
     return changes;
+  }
+
+  /** One event's change; null for a fragment of a split event that is not complete yet. */
+  private changeOf(bytes: Uint8Array, encoder: EncoderContext, needEvent: boolean): SourceChange | null {
+    try {
+      return changeFromBytes(bytes, encoder, needEvent);
+    } catch (error) {
+      if (!(error instanceof SplitFragment)) throw error;
+      const whole = this.fragments.add(error.fragment);
+      return whole === null ? null : fromEncoded(encodeChange(whole, encoder), () => whole['_id']);
+    }
   }
 
   /** An event published under a guessed namespace could be a false drop: count it, say so, go on. */

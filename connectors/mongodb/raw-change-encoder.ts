@@ -147,7 +147,8 @@ const EVENT_FIELDS = [
   'txnNumber',
 ];
 // `$ref` at the top could make the whole event a DBRef (conservatively: the driver also wants `$id`).
-const event = new NamedFields(EVENT_FIELDS, ['$ref']);
+// `splitEvent`: a fragment of a large event, which the source joins as objects before encoding.
+const event = new NamedFields(EVENT_FIELDS, ['$ref', 'splitEvent']);
 const NOT_PLAIN = ['$ref', '_bsontype'];
 const DATA = 0;
 const token = new NamedFields(['_data'], NOT_PLAIN);
@@ -157,7 +158,8 @@ const namespace = new NamedFields(['db', 'coll'], NOT_PLAIN);
 const UPDATED_FIELDS = 0;
 const REMOVED_FIELDS = 1;
 const TRUNCATED_ARRAYS = 2;
-const update = new NamedFields(['updatedFields', 'removedFields', 'truncatedArrays'], NOT_PLAIN);
+const DISAMBIGUATED_PATHS = 3;
+const update = new NamedFields(['updatedFields', 'removedFields', 'truncatedArrays', 'disambiguatedPaths'], NOT_PLAIN);
 
 const OPERATIONS = ['insert', 'update', 'replace', 'delete'] as const satisfies readonly ChangeOperation[];
 const OPERATION_NAMES = OPERATIONS.map((op) => Buffer.from(op, 'latin1'));
@@ -327,7 +329,20 @@ function writeUpdateDescription(bson: Buffer, elements: BsonElements): void {
   } else {
     update.validate(bson, TRUNCATED_ARRAYS, out);
   }
+  if (update.type(DISAMBIGUATED_PATHS) === BsonType.document && allArrays(elements, update.offset[DISAMBIGUATED_PATHS] as number, update.end[DISAMBIGUATED_PATHS] as number)) {
+    out.ascii(',"disambiguatedPaths":');
+    update.write(bson, DISAMBIGUATED_PATHS, out);
+  } else {
+    update.validate(bson, DISAMBIGUATED_PATHS, out);
+  }
   out.byte(0x7d);
+}
+
+/** encodeChange keeps disambiguatedPaths only when each of its values is an array. */
+function allArrays(elements: BsonElements, offset: number, end: number): boolean {
+  elements.open(offset, end);
+  while (elements.next()) if (elements.type !== BsonType.array) return false;
+  return true;
 }
 
 // Writes the envelope's fields in the order encodeChange assigns them, whatever the BSON order.

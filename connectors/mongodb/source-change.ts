@@ -3,6 +3,7 @@ import { encodeChange, encodeSnapshotDocument, type EncodedChange, type EncoderC
 import { encodeRawChange } from './raw-change-encoder.js';
 import { encodeRawSnapshotDocument } from './raw-snapshot-encoder.js';
 import { decodeSourceBson } from './raw-change-stream.js';
+import { SplitFragment } from './split-events.js';
 
 /**
  * One change as the source hands it to Kafka: the envelope's header fields, its record key and,
@@ -42,12 +43,14 @@ export function fromEncoded(encoded: EncodedChange, token: () => unknown = () =>
 /**
  * A change event's BSON bytes → a SourceChange: straight to the record value's bytes where the
  * raw encoder can reproduce the object path exactly, through the driver's objects otherwise (and
- * always when `needEvent`: the caller reads every envelope).
+ * always when `needEvent`: the caller reads every envelope). Throws SplitFragment for a fragment of a
+ * split event, which the caller joins (see split-events.ts).
  */
 export function changeFromBytes(bytes: Uint8Array, context: EncoderContext, needEvent: boolean): SourceChange {
   const raw = needEvent ? null : encodeRawChange(bytes, context);
   if (raw === null) {
     const decoded = decodeSourceBson(bytes);
+    if (decoded['splitEvent'] !== undefined) throw new SplitFragment(decoded);
     return fromEncoded(encodeChange(decoded, context), () => decoded['_id']);
   }
   let event: ChangeEvent | undefined;
