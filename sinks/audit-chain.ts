@@ -25,6 +25,10 @@ export interface AuditRecord {
   actor: unknown;
   /** What changed: the function's `details`, else the pre-image when the source has one. */
   details?: unknown;
+  /** For an update: the server's delta (updatedFields, removedFields, truncatedArrays, …), as it came. */
+  change?: unknown;
+  /** For an insert or replace, or an update that came without a delta: the document as written (looked up). */
+  after?: unknown;
   source: { name: string; cluster: string };
   trigger: string;
   recordedAt: string;

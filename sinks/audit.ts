@@ -26,6 +26,9 @@ interface Entry {
   content: Omit<AuditRecord, 'seq' | 'prevHash' | 'hash'>;
 }
 
+/** Operations whose looked-up document is worth keeping when the event carries no delta. */
+const writesDocument = new Set<ChangeEvent['op']>(['insert', 'update', 'replace']);
+
 function occurredAt(event: ChangeEvent): string {
   if (event.wallTime) return event.wallTime;
   if (event.clusterTime) return new Date(event.clusterTime.t * 1000).toISOString();
@@ -98,6 +101,8 @@ class AuditSink implements Sink {
     if (event.to) content.to = event.to;
     if (event.clusterTime) content.clusterTime = event.clusterTime;
     if (details !== undefined) content.details = toBson(details);
+    if (event.updateDescription) content.change = toBson(event.updateDescription);
+    else if (event.fullDocument && writesDocument.has(event.op)) content.after = toBson(event.fullDocument);
     return { index, content };
   }
 

@@ -36,6 +36,46 @@ describe('audit sink', () => {
     await client.close();
   });
 
+  it('records what an audited update changed (the delta, else the post-image) and what a replace or insert wrote', async () => {
+    const context = await sinkTestContext('audit-3', { metadataDb: meta, topicPrefix: prefix });
+    const collection = uniqueName('audit-updates');
+    const sink = auditSinkKind.create(
+      auditSinkSchema.parse({ name: 'audit', kind: 'audit', collection, publish: false, operations: ['insert', 'update', 'replace'] }),
+      context.dependencies,
+    );
+    await sink.start();
+    const base = { v: 1 as const, ns: { db: 'hr', coll: 'staff' }, source: { name: 'hr-src', cluster: 'c1' }, documentKey: { _id: 7 } };
+    try {
+      await sink.write(
+        records([
+          { ...base, id: 'u-1', op: 'update', updateDescription: { updatedFields: { role: 'admin', 'a.b': { $numberLong: '9007199254740993' } }, removedFields: ['badge'], truncatedArrays: [{ field: 'tags', newSize: 1 }] } },
+          // The embedded server publishes no delta: the record keeps the looked-up document instead.
+          { ...base, id: 'u-2', op: 'update', fullDocument: { _id: 7, role: 'root' } },
+          { ...base, id: 'r-1', op: 'replace', fullDocument: { _id: 7, role: 'guest' } },
+          { ...base, id: 'i-1', op: 'insert', fullDocument: { _id: 8, role: 'new' } },
+        ]),
+      );
+      const stored = client.db(meta).collection(collection);
+      const byId = async (id: string) => stored.findOne({ _id: id as never }, { promoteValues: false });
+      const delta = await byId('u-1');
+      expect(delta?.['change']).toEqual({
+        updatedFields: { role: 'admin', 'a.b': expect.objectContaining({ _bsontype: 'Long' }) },
+        removedFields: ['badge'],
+        truncatedArrays: [{ field: 'tags', newSize: expect.objectContaining({ value: 1 }) }],
+      });
+      expect(String((delta?.['change'] as { updatedFields: Record<string, unknown> }).updatedFields['a.b'])).toBe('9007199254740993');
+      expect(delta?.['after']).toBeUndefined();
+      expect((await byId('u-2'))?.['after']).toEqual({ _id: expect.objectContaining({ value: 7 }), role: 'root' });
+      expect((await byId('u-2'))?.['change']).toBeUndefined();
+      expect((await byId('r-1'))?.['after']).toEqual({ _id: expect.objectContaining({ value: 7 }), role: 'guest' });
+      expect((await byId('i-1'))?.['after']).toEqual({ _id: expect.objectContaining({ value: 8 }), role: 'new' });
+      expect(await verifyAuditLog(client.db(meta), collection)).toMatchObject({ ok: true, records: 4 });
+    } finally {
+      await sink.stop();
+      await context.close();
+    }
+  });
+
   it('records deletes and a dropped collection in a hash chain that verify checks, and finds the altered record', async () => {
     const contexts = await Promise.all([
       sinkTestContext('audit-1', { metadataDb: meta, topicPrefix: prefix }),
