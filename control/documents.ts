@@ -2,7 +2,7 @@ import type { Binary } from 'mongodb';
 
 /**
  * The metadata documents, shaped as docs/control-plane.md "Metadata" describes (`triggers` and `functions`
- * collections). Fields after the seed's are changeflow additions. Ids are 24-hex strings.
+ * collections). Fields after the trigger API's own are changeflow additions. Ids are 24-hex strings.
  */
 export interface DatabaseConfigDoc {
   data_source: string;

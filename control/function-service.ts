@@ -79,7 +79,7 @@ export interface FunctionServiceOptions {
   caps?: FunctionCapsOf;
 }
 
-/** The seed's FunctionService (plus `execute`, a test run), every call scoped to the caller. */
+/** The trigger API's FunctionService (plus `execute`, a test run), every call scoped to the caller. */
 export class FunctionService {
   private readonly caps: FunctionCapsOf;
   private readonly explicitPool: FunctionPool | undefined;

@@ -79,7 +79,7 @@ export interface TriggerServiceOptions {
   ownerOf?: (userId: string) => Promise<Owner>;
 }
 
-/** The seed's TriggerService, every call scoped to the caller. */
+/** The trigger API's TriggerService, every call scoped to the caller. */
 export class TriggerService {
   constructor(private readonly options: TriggerServiceOptions) {}
 
@@ -135,7 +135,7 @@ export class TriggerService {
     const input = parse(triggerInputSchema, request.trigger, 'trigger');
     const owner = input.user_id || principal.userId;
     if (owner !== principal.userId && !principal.admin) throw new ApiError(status.PERMISSION_DENIED, `trigger.user_id: you may only create triggers for yourself ("${principal.userId}")`);
-    // Seed 000 has no sinks: a trigger created without any (as a seed client does) records to the audit sink.
+    // The original trigger API has no sinks: a trigger created without any (as its clients do) records to the audit sink.
     if (input.sinks.length === 0 && input.trigger_type !== TRIGGER_TYPE.AUTHENTICATION && this.defaultSinkAvailable()) {
       input.sinks = [{ name: DEFAULT_SINK.name, kind: DEFAULT_SINK.kind, options_json: undefined }];
     }

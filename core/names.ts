@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-/** Seed 000: at most 64 characters, ASCII letters, digits, underscores and hyphens. */
+/** The trigger API's rule (docs/design.md): at most 64 characters, ASCII letters, digits, underscores and hyphens. */
 export const NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
 export const nameSchema = z

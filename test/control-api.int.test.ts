@@ -3,7 +3,7 @@ import { MongoClient } from 'mongodb';
 import { z } from 'zod';
 import type { SinkKind } from '../sinks/sink.js';
 import { startApp, type RunningApp } from '../core/app.js';
-import { compileConfig } from '../core/config.js';
+import { compileConfig } from '../app/config.js';
 import { createLogger, silentLogger } from '../core/logger.js';
 import { createMetricsRegistry } from '../core/metrics.js';
 import { hashToken } from '../control/auth.js';
@@ -238,7 +238,7 @@ describe('control plane gRPC API (TriggerService, FunctionService) against the r
     expect([code(error), details(error)]).toEqual([grpc.status.INVALID_ARGUMENT, expect.stringContaining('function.name')]);
     error = await refused(createTrigger(alice, dbTrigger('same-sinks', fid, { sinks: [{ name: 's', kind: 'audit' }, { name: 's', kind: 'redis' }] })));
     expect([code(error), details(error)]).toEqual([grpc.status.INVALID_ARGUMENT, expect.stringContaining('trigger.sinks[1].name')]);
-    // Seed 000 has no sinks: a trigger created without any records to the audit sink.
+    // The original trigger API has no sinks: a trigger created without any records to the audit sink.
     expect((await createTrigger(alice, dbTrigger('no-sinks', '', { sinks: [] })))['sinks']).toEqual([{ name: 'audit', kind: 'audit', options_json: '{}' }]);
     error = await refused(createTrigger(alice, dbTrigger('bad-kind', fid, { sinks: [{ name: 's', kind: 'nope' }] })));
     expect([code(error), details(error)]).toEqual([grpc.status.INVALID_ARGUMENT, expect.stringContaining('trigger.sinks[0].kind: unknown sink kind "nope"')]);

@@ -6,7 +6,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import { MongoClient } from 'mongodb';
 import { z } from 'zod';
 import { startApp, type RunningApp } from '../core/app.js';
-import { compileConfig } from '../core/config.js';
+import { compileConfig } from '../app/config.js';
 import { silentLogger } from '../core/logger.js';
 import { createMetricsRegistry } from '../core/metrics.js';
 import { createControlPlane, type ControlPlane } from '../control/component.js';
@@ -14,8 +14,8 @@ import { RecordingTriggerController } from '../control/recording-controller.js';
 import type { SinkKind } from '../sinks/sink.js';
 import { eventually, testInfra, uniqueName } from './support/infra.js';
 
-// Seed 000's protos exactly as the seed gives them (trigger.proto gains only `syntax` and `package`),
-// so the client below is what a team generating code from the seed would have.
+// The trigger API's protos exactly as first published (trigger.proto gains only `syntax` and `package`),
+// so the client below is what a team generating code from the original protos would have.
 const SEED_TRIGGER_PROTO = `syntax = "proto3";
 package trigger;
 enum TriggerType { TRIGGER_TYPE_UNKNOWN = 0; TRIGGER_TYPE_DATABASE = 1; TRIGGER_TYPE_AUTHENTICATION = 2; TRIGGER_TYPE_SCHEDULED = 3; }
@@ -137,7 +137,7 @@ describe('a client generated from the published protos (docs/control-plane.md) w
     await mongo.close();
   });
 
-  it('creates, reads, queries, enables, disables, updates and deletes through the seed\'s messages', async () => {
+  it('creates, reads, queries, enables, disables, updates and deletes through the original API\'s messages', async () => {
     const fn = (await call(functions, 'create', { function: { name: 'seed_fn', functionType: 'FUNCTION_TYPE_WASM', wasm: EMPTY_WASM } }))['function'] as Msg;
     expect(fn).toMatchObject({ name: 'seed_fn', userId: 'seed-team', functionType: 'FUNCTION_TYPE_WASM' });
     expect(Buffer.from(fn['wasm'] as Uint8Array)).toEqual(EMPTY_WASM);

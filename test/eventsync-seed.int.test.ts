@@ -4,7 +4,7 @@ import { closeHttpAgent, collectMessages, httpCall, startEventSyncInstance, type
 import { eventSyncId, type EventSyncMessage } from '../connectors/eventsync/message.js';
 import { eventually, testInfra, uniqueName } from './support/infra.js';
 
-// Seed 004's sample output, with the eventID its text describes.
+// The sample output of the EventSync requirements (docs/design.md), with the eventID its text describes.
 const seedSample = {
   eventID: 'x',
   date: '2023-01-12T11:06:20.908047236Z',
@@ -34,7 +34,7 @@ function keyPaths(value: unknown, path = ''): string[] {
 }
 const shape = (value: unknown): string[] => [...new Set(keyPaths(value).filter((p) => !/\.headers\.(?!Content-Type)/.test(p)))].sort();
 
-describe('EventSync: the seed sample, window semantics, bad input', () => {
+describe('EventSync: the sample of the requirements, window semantics, bad input', () => {
   const infra = testInfra();
   const kafka = createKafkajsTransport({ brokers: infra.kafka.split(',') });
   const mongo = new MongoClient(infra.mongodb);
@@ -63,7 +63,7 @@ describe('EventSync: the seed sample, window semantics, bad input', () => {
     return c.messages;
   }
 
-  it('reproduces the seed sample: curl calls to entry1 and entry2 give one message of the seed shape', async () => {
+  it('reproduces the sample of the requirements: curl calls to entry1 and entry2 give one message of that shape', async () => {
     const topic = uniqueName('es-seed');
     const es = await start([{ serviceName: 'My First Event Sync', trigger: { type: 'window', observationPeriod: 3600, keepEventAfterTrigger: false }, endpoints: [{ eventKey: 'entry1' }, { eventKey: 'entry2' }], target: { topic } }]);
     const messages = await collect(topic);

@@ -5,7 +5,7 @@ const base = { serviceName: 'My First Event Sync', trigger: { type: 'window', ob
 const parse = (input: unknown) => parseOrThrow(eventSyncConfigSchema, input, 'eventsync', 'eventsync[0]');
 
 describe('EventSync config', () => {
-  it('applies the seed defaults and derives the path prefix from the service name', () => {
+  it('applies the EventSync defaults and derives the path prefix from the service name', () => {
     const config = parse(base);
     expect(config.trigger.keepEventAfterTrigger).toBe(false);
     expect(config.target).toEqual({ topic: 'out', maxMessageBytes: 1_000_000, oversize: 'split' });

@@ -46,7 +46,7 @@ export const eventSyncConfigSchema = z
     }),
     endpoints: z.array(endpointSchema).min(1, { error: 'endpoints needs at least one { eventKey }' }),
     target: targetSchema,
-    /** The seed's Pub/Sub target; named here so the error says what replaced it. */
+    /** The Pub/Sub target the EventSync requirements named; named here so the error says what replaced it. */
     targetPubSub: z.never({ error: 'targetPubSub is replaced by target: { topic: "<kafka topic>" }' }).optional(),
     /** Path prefix of this service's endpoints; default `/eventsync/<serviceName slug>`. */
     pathPrefix: z

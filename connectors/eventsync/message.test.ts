@@ -3,7 +3,7 @@ import { buildMessage, encodeMessage, eventSyncId, MessageTooLargeError, splitMe
 const event = (id: string, eventKey: string, at: number, content = 'x'): SyncEvent => ({ id, eventKey, datetime: new Date(at), headers: { 'Content-Type': ['text/plain'] }, queryParams: {}, content });
 
 describe('EventSync message', () => {
-  it('has the seed field names, one EventList per endpoint, and an id that ignores order', () => {
+  it('has the EventSync field names, one EventList per endpoint, and an id that ignores order', () => {
     const events = [event('b', 'entry2', 2000), event('a', 'entry1', 1000)];
     const message = buildMessage({ serviceName: 's', triggerType: 'window', eventKeys: ['entry1', 'entry2', 'entry3'], events, date: new Date(3000) });
     expect(Object.keys(message)).toEqual(['eventID', 'date', 'serviceName', 'triggerType', 'events']);

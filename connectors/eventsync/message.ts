@@ -13,7 +13,7 @@ export interface SyncEvent {
   encoding?: 'base64';
 }
 
-/** Seed 004 "Event", field names exactly as the seed; `encoding` only for bodies stored as base64. */
+/** EventSync "Event", field names exactly as the requirements spell them (docs/design.md); `encoding` only for bodies stored as base64. */
 export interface MessageEvent {
   datetime: string;
   eventKey: string;
@@ -23,7 +23,7 @@ export interface MessageEvent {
   encoding?: 'base64';
 }
 
-/** Seed 004 "EventList"; `FirstEventDate` keeps the seed's capital F. */
+/** EventSync "EventList"; `FirstEventDate` keeps the original capital F. */
 export interface EventList {
   FirstEventDate?: string;
   lastEventDate?: string;
@@ -31,7 +31,7 @@ export interface EventList {
   events: MessageEvent[];
 }
 
-/** Seed 004 "EventSync". `part` is present only when an oversized message was split. */
+/** EventSync "EventSync". `part` is present only when an oversized message was split. */
 export interface EventSyncMessage {
   eventID: string;
   date: string;

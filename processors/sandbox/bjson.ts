@@ -2,7 +2,7 @@
  * Host-side codec for the subset of QuickJS's binary object format (JS_WriteObject / JS_ReadObject,
  * exposed as encodeBinaryJSON / decodeBinaryJSON) that JSON values need. It lets events enter the VM and
  * actions leave it without QuickJS's JSON.parse / JSON.stringify, which cost ~10 µs per KiB each.
- * The format is QuickJS-version specific: the sandbox verifies it at start-up (see marshal.ts) and falls
+ * The format is QuickJS-version specific: the sandbox verifies it at start-up and falls
  * back to JSON strings if the round trip does not match.
  *
  * Layout: version byte, leb128 atom count, atoms (as strings), then one tagged value. Object keys are
@@ -35,6 +35,7 @@ const TAG_NAMES: Record<number, string> = {
   21: 'Map or Set',
 };
 
+// eslint-disable-next-line no-control-regex -- the range starts at U+0000 on purpose: every Latin-1 code unit
 const NON_LATIN1 = /[^\u0000-\u00ff]/;
 const MAX_DEPTH = 2000;
 
@@ -362,7 +363,7 @@ class Reader {
         return this.refs[index];
       }
       case TAG_BIG_INT:
-        this.fail('is a BigInt, which is not serialisable (convert it to a string or number)');
+        return this.fail('is a BigInt, which is not serialisable (convert it to a string or number)');
       default:
         this.fail(`is a ${TAG_NAMES[tag] ?? `value with binary tag ${tag}`}, which is not serialisable`);
     }
