@@ -1,6 +1,39 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/**
+ * Imports run one way: core ← schemas ← sinks / connectors ← processors ← control ← app ← cli.
+ * `app/` is the composition root: the only place that knows every component. Each layer lists
+ * the top-level folders its production code must not import from.
+ */
+const layers = {
+  core: ['schemas', 'sinks', 'connectors', 'processors', 'control', 'app', 'cli'],
+  schemas: ['sinks', 'connectors', 'processors', 'control', 'app', 'cli'],
+  sinks: ['connectors', 'processors', 'control', 'app', 'cli'],
+  connectors: ['sinks', 'processors', 'control', 'app', 'cli'],
+  processors: ['control', 'app', 'cli'],
+  control: ['app', 'cli'],
+  app: ['cli'],
+};
+
+const oneBsonBuild = { name: 'bson', message: "Import BSON values and EJSON from schemas/bson.ts: the driver's build, one set of classes." };
+
+function layerRule(layer, forbidden) {
+  return {
+    files: [`${layer}/**/*.ts`],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: [oneBsonBuild],
+        patterns: [{
+          regex: `^(\\.\\./)+(${forbidden.join('|')})/`,
+          message: `${layer}/ sits below ${forbidden.join(', ')}: move the shared piece down, or pass it in from the caller.`,
+        }],
+      }],
+    },
+  };
+}
+
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'scratch/', 'coverage/'] },
   js.configs.recommended,
@@ -9,7 +42,9 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-explicit-any': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+      'no-restricted-imports': ['error', { paths: [oneBsonBuild] }],
     },
   },
-  { files: ['**/*.js'], languageOptions: { globals: { process: 'readonly', console: 'readonly' } } },
+  ...Object.entries(layers).map(([layer, forbidden]) => layerRule(layer, forbidden)),
+  { files: ['**/*.js'], languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } } },
 );

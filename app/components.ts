@@ -1,16 +1,43 @@
 import type { ComponentFactory } from '../core/app.js';
+import type { CoreConfig } from '../core/config.js';
+import { createAvroCodec, type AvroCodec } from '../schemas/avro-codec.js';
 import { eventSyncComponentFactory } from '../connectors/eventsync/component.js';
-import { mongoSourcesFactory } from '../connectors/mongodb/source-component.js';
-import { processorComponent } from '../processors/manager.js';
-import { controlPlaneComponent } from '../control/component.js';
+import { mongoSourcesComponent } from '../connectors/mongodb/source-component.js';
+import { ProcessorManager, type ProcessorManagerOptions } from '../processors/manager.js';
+import { definitionsFromConfig } from '../processors/definitions.js';
+import { createControlPlane } from '../control/component.js';
+import type { Config } from './config.js';
+
+const avroCodecs = new WeakMap<CoreConfig, AvroCodec>();
+
+/** The service's one Avro codec (schema ids are cached once), when `kafka.schemaRegistry` is set. */
+export function avroCodecOf(config: CoreConfig): AvroCodec | undefined {
+  const registry = config.kafka.schemaRegistry;
+  if (!registry) return undefined;
+  let codec = avroCodecs.get(config);
+  if (!codec) avroCodecs.set(config, (codec = createAvroCodec({ registryUrl: registry.url })));
+  return codec;
+}
+
+const withAvro = (config: CoreConfig): { avro?: AvroCodec } => {
+  const avro = avroCodecOf(config);
+  return avro ? { avro } : {};
+};
+
+/** The processor component: the file's triggers, plus whatever the control plane applies. */
+export function processorComponent(options: ProcessorManagerOptions = {}): ComponentFactory<Config> {
+  return (config) => new ProcessorManager(definitionsFromConfig(config), { ...withAvro(config), ...options });
+}
+
+export const sourcesComponent: ComponentFactory<Config> = (config) => mongoSourcesComponent(config.sources, withAvro(config));
 
 /**
  * Every part of the running service, in start order (stopped in reverse). A new part is one
  * line here; each factory returns null when the config does not ask for it.
  */
-export const componentFactories: readonly ComponentFactory[] = [
-  mongoSourcesFactory,
+export const componentFactories: readonly ComponentFactory<Config>[] = [
+  sourcesComponent,
   processorComponent(),
-  controlPlaneComponent,
+  (config) => createControlPlane(config, withAvro(config)),
   eventSyncComponentFactory,
 ];

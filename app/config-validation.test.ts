@@ -1,5 +1,5 @@
 import { parseConfigText } from './config.js';
-import { ValidationError } from './errors.js';
+import { ValidationError } from '../core/errors.js';
 
 const minimal = `kafka: { brokers: ["127.0.0.1:9092"] }\n`;
 const trigger = (extra: string): string => `${minimal}triggers:\n  - name: t\n    source: { db: shop, coll: orders }\n    sinks: [{ name: a, kind: audit }]\n${extra}`;

@@ -1,5 +1,5 @@
 import { parseConfigText } from './config.js';
-import { ValidationError } from './errors.js';
+import { ValidationError } from '../core/errors.js';
 
 const minimal = `kafka: { brokers: ["127.0.0.1:9092"] }\n`;
 

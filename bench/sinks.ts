@@ -9,7 +9,7 @@
  * The sinks' own work (planning, stale guard, JSON per document) is what the ratio shows.
  */
 import { randomBytes } from 'node:crypto';
-import { EJSON, type Document } from 'bson';
+import { EJSON, type Document } from '../schemas/bson.js';
 import { Redis } from 'ioredis';
 import { MongoClient, type AnyBulkWriteOperation } from 'mongodb';
 import { processorContext } from '../processors/testing/context.js';

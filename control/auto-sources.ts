@@ -3,9 +3,10 @@ import type { AppContext } from '../core/app.js';
 import { errorMessage } from '../core/errors.js';
 import type { HealthOwner } from '../core/health.js';
 import type { Logger } from '../core/logger.js';
-import { MongoSource } from '../connectors/mongodb/mongo-source.js';
+import type { MongoSource } from '../connectors/mongodb/mongo-source.js';
 import { sourceConfigSchema, type SourceConfig } from '../connectors/mongodb/source-config.js';
-import { sourceMetrics } from '../connectors/mongodb/source-metrics.js';
+import { createMongoSource } from '../connectors/mongodb/source-factory.js';
+import type { AvroCodec } from '../schemas/avro-codec.js';
 import { redactUri } from './redact.js';
 
 export interface SourceNeed {
@@ -46,7 +47,12 @@ export class AutoSources {
   private readonly started = new Map<string, { config: SourceConfig; source: MongoSource }>();
   private readonly logger: Logger;
 
-  constructor(private readonly context: AppContext) {
+  constructor(
+    private readonly context: AppContext,
+    /** The config's own sources: a namespace one of them covers needs no other. */
+    private readonly configured: readonly SourceConfig[],
+    private readonly avro?: AvroCodec,
+  ) {
     this.logger = context.logger.child({ component: 'auto-sources' });
   }
 
@@ -58,22 +64,13 @@ export class AutoSources {
       if (await this.running(need.source.name)) return;
       config = sourceConfigSchema.parse({ name: need.source.name, uri: need.dataSource, watch, topic: need.source.topic, oversized: 'dlq' });
     } else {
-      if (this.context.config.sources.some((s) => covers(s, need))) return;
+      if (this.configured.some((s) => covers(s, need))) return;
       const covering = [...this.started.values()].find((s) => covers(s.config, need));
       if (covering && (await this.running(covering.config.name))) return;
       const digest = createHash('sha256').update(`${need.dataSource}\n${need.db}\n${need.coll ?? ''}`).digest('hex').slice(0, 12);
       config = covering?.config ?? sourceConfigSchema.parse({ name: `auto-${digest}`, uri: need.dataSource, watch, oversized: 'dlq' });
     }
-    const source = new MongoSource(config, {
-      kafka: this.context.kafka,
-      topics: this.context.topics,
-      logger: this.context.logger,
-      health: this.context.health,
-      metrics: sourceMetrics(this.context.metrics),
-      metadataDb: this.context.metadata.db,
-      partitions: this.context.config.kafka.partitions,
-      owner: need.owner ?? 'instance',
-    });
+    const source = createMongoSource(config, this.context, { owner: need.owner ?? 'instance', ...(this.avro ? { avro: this.avro } : {}) });
     source.start();
     this.started.set(config.name, { config, source });
     this.logger.info({ source: config.name, uri: redactUri(need.dataSource), db: need.db, coll: need.coll ?? null }, 'started a source for a trigger\'s namespace');

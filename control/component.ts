@@ -1,6 +1,7 @@
 import type * as grpc from '@grpc/grpc-js';
-import type { AppContext, Component, ComponentFactory } from '../core/app.js';
-import type { Config } from '../core/config.js';
+import type { AppContext, Component } from '../core/app.js';
+import type { AvroCodec } from '../schemas/avro-codec.js';
+import type { ControlConfig } from './control-config.js';
 import { ownerOfUser } from '../core/health.js';
 import type { Logger } from '../core/logger.js';
 import { counter, histogram } from '../core/metrics.js';
@@ -36,6 +37,8 @@ export interface ControlPlaneOptions {
   fallbackPollMs?: number;
   /** Run SCHEDULED triggers' cron timers in this process (default true when a controller is present). */
   scheduler?: boolean;
+  /** The service's Avro codec, for the sources it starts (when the service has a schema registry). */
+  avro?: AvroCodec;
 }
 
 /**
@@ -52,7 +55,7 @@ export class ControlPlane implements Component {
   private logger: Logger | undefined;
 
   constructor(
-    private readonly config: Config,
+    private readonly config: ControlConfig,
     private readonly options: ControlPlaneOptions = {},
   ) {}
 
@@ -107,7 +110,7 @@ export class ControlPlane implements Component {
     const scheduler = this.scheduler;
     let ensureSource = this.options.ensureSource;
     if (ensureSource === undefined) {
-      this.autoSources = new AutoSources(context);
+      this.autoSources = new AutoSources(context, this.config.sources, this.options.avro);
       ensureSource = this.autoSources.ensure;
     }
     this.reconciler = new TriggerReconciler({
@@ -143,9 +146,7 @@ export class ControlPlane implements Component {
   }
 }
 
-export function createControlPlane(config: Config, options: ControlPlaneOptions = {}): ControlPlane {
+export function createControlPlane(config: ControlConfig, options: ControlPlaneOptions = {}): ControlPlane {
   return new ControlPlane(config, options);
 }
 
-/** The registry line for cli/components.ts. */
-export const controlPlaneComponent: ComponentFactory = (config) => createControlPlane(config);

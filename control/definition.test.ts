@@ -1,5 +1,5 @@
 import { isRunnable, toDefinition } from './definition.js';
-import { compileConfig } from '../core/config.js';
+import { compileConfig } from '../app/config.js';
 import type { FunctionDoc, TriggerDoc } from './documents.js';
 import { TenantPolicy } from './tenant-policy.js';
 

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { compileConfig, type ConfigInput } from '../core/config.js';
+import { compileConfig, type ConfigInput } from '../app/config.js';
 import { topicRefusal, type TopicGuard } from '../sinks/topic-guard.js';
 import { TRIGGER_TYPE, type SinkDoc } from './documents.js';
 import { capsFor, TenantPolicy, type TriggerShape } from './tenant-policy.js';

@@ -1,5 +1,5 @@
 import type { TenantRules } from '../core/auth-config.js';
-import type { Config } from '../core/config.js';
+import type { ControlConfig } from './control-config.js';
 import { isInternalTopic, topicMatches } from '../sinks/topic-guard.js';
 import type { TriggerDefinition } from '../processors/trigger-definition.js';
 import { TRIGGER_TYPE, type SinkDoc, type TriggerDoc } from './documents.js';
@@ -61,7 +61,7 @@ export class TenantPolicy {
 
   constructor(private readonly settings: PolicySettings) {}
 
-  static fromConfig(config: Config): TenantPolicy {
+  static fromConfig(config: ControlConfig): TenantPolicy {
     return new TenantPolicy({
       prefix: config.kafka.topicPrefix,
       metadataDb: config.mongodb.db,
@@ -183,7 +183,7 @@ export class TenantPolicy {
 }
 
 /** The function limits of a principal: admins `auth.adminLimits`, tenants their rules or TENANT_CAPS. */
-export function capsFor(config: Config): (principal: Owner) => FunctionCaps {
+export function capsFor(config: ControlConfig): (principal: Owner) => FunctionCaps {
   const policy = TenantPolicy.fromConfig(config);
   return (principal) => {
     if (principal.admin) return { ...config.auth.adminLimits };

@@ -1,4 +1,4 @@
-import { defaultStateDb } from '../sinks/echo-ledger.js';
+import { defaultStateDb } from '../schemas/echo-ledger.js';
 import { isInternalTopic, topicMatches, type TopicGuard } from '../sinks/topic-guard.js';
 import type { SinkDoc } from './documents.js';
 import { uriGranted } from './uri-grants.js';

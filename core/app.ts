@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { MongoClient, type Db } from 'mongodb';
 import type { Registry } from 'prom-client';
-import type { Config } from './config.js';
+import type { CoreConfig } from './config.js';
 import { errorMessage } from './errors.js';
 import { Health } from './health.js';
 import { createHttpServer, listen } from './http.js';
@@ -10,11 +10,10 @@ import { createLogger, type Logger } from './logger.js';
 import { watchMetadata } from './metadata-health.js';
 import { createMetricsRegistry } from './metrics.js';
 import { TopicNames } from './topics.js';
-import { createAvroCodec, type AvroCodec } from '../schemas/avro-codec.js';
 
 /** What every running part of the service is given. */
 export interface AppContext {
-  config: Config;
+  config: CoreConfig;
   logger: Logger;
   metrics: Registry;
   health: Health;
@@ -24,8 +23,6 @@ export interface AppContext {
   http: FastifyInstance;
   /** The metadata store (`mongodb.uri` / `mongodb.db`): triggers, functions, leases, EventSync events, audit. */
   metadata: { client: MongoClient; db: Db };
-  /** Avro values (Confluent wire format), when `kafka.schemaRegistry.url` is set; one codec, so schema ids are cached once. */
-  avro?: AvroCodec;
 }
 
 /**
@@ -39,7 +36,8 @@ export interface Component {
   stop(): Promise<void>;
 }
 
-export type ComponentFactory = (config: Config) => Component | null;
+/** Builds a component from the service's config (each picks its own sections); null when the config asks for none. */
+export type ComponentFactory<C extends CoreConfig = CoreConfig> = (config: C) => Component | null;
 
 export interface RunningApp {
   context: AppContext;
@@ -51,7 +49,7 @@ export interface RunningApp {
  * Starts the components in order, with one shared context; stops them in reverse order.
  * A component that fails to start stops everything started before it and rethrows.
  */
-export async function startApp(config: Config, factories: readonly ComponentFactory[], options: { logger?: Logger; metrics?: Registry } = {}): Promise<RunningApp> {
+export async function startApp<C extends CoreConfig>(config: C, factories: readonly ComponentFactory<C>[], options: { logger?: Logger; metrics?: Registry } = {}): Promise<RunningApp> {
   const logger = options.logger ?? createLogger();
   const metrics = options.metrics ?? createMetricsRegistry();
   const health = new Health();
@@ -69,7 +67,6 @@ export async function startApp(config: Config, factories: readonly ComponentFact
     topics: new TopicNames(config.kafka.topicPrefix),
     http,
     metadata: { client, db: client.db(config.mongodb.db) },
-    ...(config.kafka.schemaRegistry ? { avro: createAvroCodec({ registryUrl: config.kafka.schemaRegistry.url }) } : {}),
   };
 
   const stopWatching = watchMetadata(context.metadata.db, health, logger.child({ component: 'metadata' }));

@@ -1,11 +1,12 @@
-import type { Config } from '../core/config.js';
+import type { FunctionConfig } from './function-config.js';
+import type { TriggerConfig } from './trigger-config.js';
 import type { TriggerDefinition } from './trigger-definition.js';
 
 /**
  * The triggers of changeflow.yaml as the processors run them: key = trigger name, the function's code
- * resolved from `functions` (core/config.ts already read `file:` and checked that the function exists).
+ * resolved from `functions` (the config loader already read `file:` and checked that the function exists).
  */
-export function definitionsFromConfig(config: Config): TriggerDefinition[] {
+export function definitionsFromConfig(config: { triggers: readonly TriggerConfig[]; functions: readonly FunctionConfig[] }): TriggerDefinition[] {
   return config.triggers.map((trigger) => {
     const definition: TriggerDefinition = { ...trigger, key: trigger.name };
     if (trigger.function !== undefined) {

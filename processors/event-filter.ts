@@ -1,4 +1,4 @@
-import { EJSON } from 'bson';
+import { EJSON } from '../schemas/bson.js';
 import type { ChangeEvent } from '../schemas/envelope.js';
 import { matchesFilter } from './match-evaluate.js';
 import { compileMatch, rootFields } from './match-filter.js';

@@ -12,6 +12,7 @@ setFlagsFromString('--enable-experimental-regexp-engine');
 
 function linearEngineAvailable(): boolean {
   try {
+    // eslint-disable-next-line no-invalid-regexp -- the flag exists only when the engine above is enabled
     new RegExp('a', 'l');
     return true;
   } catch {

@@ -1,7 +1,7 @@
-import type { AppContext, Component, ComponentFactory } from '../core/app.js';
+import type { AppContext, Component } from '../core/app.js';
 import { errorMessage, ValidationError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import { definitionsFromConfig } from './definitions.js';
+import type { AvroCodec } from '../schemas/avro-codec.js';
 import { ProcessorMetrics, type TriggerStats } from './metrics.js';
 import { matchingTopics, subscriptionFor } from './source-topics.js';
 import type { TriggerController, TriggerControllerOptions, TriggerDefinition } from './trigger-definition.js';
@@ -17,6 +17,8 @@ export interface ProcessorManagerOptions extends TriggerControllerOptions {
   stopTimeoutMs?: number;
   /** Consumer group session timeout (how soon a crashed process's partitions move on). Default 30 s. */
   sessionTimeoutMs?: number;
+  /** Decodes Avro records and encodes Avro sink output; given by the service when it has a schema registry. */
+  avro?: AvroCodec;
 }
 
 /** What the processor knows about one trigger. */
@@ -45,6 +47,8 @@ export function triggerControllerOf(context: AppContext): (TriggerController & {
 export class ProcessorManager implements Component, TriggerController {
   readonly name = 'processors';
   private context: RuntimeContext | undefined;
+  /** The context the app started us with: the key under which the control plane finds this manager. */
+  private startedWith: AppContext | RuntimeContext | undefined;
   private log: Logger | undefined;
   private metrics: ProcessorMetrics | undefined;
   private readonly definitions = new Map<string, { definition: TriggerDefinition; fingerprint: string }>();
@@ -63,7 +67,8 @@ export class ProcessorManager implements Component, TriggerController {
   }
 
   async start(context: AppContext | RuntimeContext): Promise<void> {
-    this.context = context;
+    this.startedWith = context;
+    this.context = this.options.avro ? { ...context, avro: this.options.avro } : context;
     this.log = context.logger.child({ component: 'processors' });
     this.metrics = new ProcessorMetrics(context.metrics);
     // Every sink entry of the file's triggers is checked before anything starts, all problems at once.
@@ -88,7 +93,7 @@ export class ProcessorManager implements Component, TriggerController {
     this.refreshTimer = undefined;
     const keys = [...this.runtimes.keys()];
     await Promise.all(keys.map((key) => this.serial(key, () => this.stopRuntime(key))));
-    if (this.context) controllers.delete(this.context);
+    if (this.startedWith) controllers.delete(this.startedWith);
   }
 
   apply(definition: TriggerDefinition): Promise<void> {
@@ -213,9 +218,4 @@ export class ProcessorManager implements Component, TriggerController {
     if (!this.context) throw new Error('the processor component has not started');
     return this.context;
   }
-}
-
-/** The processor component of `changeflow run`: the file's triggers, plus whatever the control plane applies. */
-export function processorComponent(options: ProcessorManagerOptions = {}): ComponentFactory {
-  return (config) => new ProcessorManager(definitionsFromConfig(config), options);
 }

@@ -1,4 +1,4 @@
-import { Binary, BSONRegExp, Code, Decimal128, Int32, Long, MaxKey, MinKey, ObjectId, Timestamp } from 'bson';
+import { Binary, BSONRegExp, Code, Decimal128, Int32, Long, MaxKey, MinKey, ObjectId, Timestamp } from '../schemas/bson.js';
 import fc from 'fast-check';
 import { matchesFilter } from './match-evaluate.js';
 import { MatchFilterError, compileMatch } from './match-filter.js';

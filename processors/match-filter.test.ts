@@ -1,4 +1,4 @@
-import { Decimal128, EJSON, Int32, Long, ObjectId } from 'bson';
+import { Decimal128, EJSON, Int32, Long, ObjectId } from '../schemas/bson.js';
 import { matchesFilter } from './match-evaluate.js';
 import { MAX_FILTER_DEPTH, compileMatch } from './match-filter.js';
 import { foldCase } from './linear-regex.js';

@@ -1,4 +1,4 @@
-import { EJSON } from 'bson';
+import { EJSON } from '../schemas/bson.js';
 import { ValidationError } from '../core/errors.js';
 import { BSON_TYPE_ALIASES, isNumeric, isPlainDocument, isRegExp, numberOf } from './bson-order.js';
 import { compileLinearRegex } from './linear-regex.js';

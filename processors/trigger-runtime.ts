@@ -3,6 +3,7 @@ import { errorMessage, ValidationError } from '../core/errors.js';
 import type { Batch, BatchContext, Consumer, IncomingRecord, Producer } from '../core/kafka/index.js';
 import { retry, sleep } from '../core/retry.js';
 import type { Logger } from '../core/logger.js';
+import type { AvroCodec } from '../schemas/avro-codec.js';
 import type { Sink, SinkKind } from '../sinks/sink.js';
 import { BatchAbortedError, BatchProcessor, type BatchOutcome, type FunctionRunner } from './batch-processor.js';
 import { deadLetterRecord } from './dead-letters.js';
@@ -15,7 +16,8 @@ import { matchingTopics, subscriptionFor, type Subscription } from './source-top
 import type { TriggerDefinition } from './trigger-definition.js';
 import { createTriggerSinks } from './trigger-sinks.js';
 
-export type RuntimeContext = Pick<AppContext, 'config' | 'logger' | 'metrics' | 'health' | 'kafka' | 'topics' | 'metadata' | 'avro'>;
+/** What a trigger runs with: the app's context, and the Avro codec when the service has a schema registry (one per service, so schema ids are cached once). */
+export type RuntimeContext = Pick<AppContext, 'config' | 'logger' | 'metrics' | 'health' | 'kafka' | 'topics' | 'metadata'> & { avro?: AvroCodec };
 
 export interface TriggerRuntimeOptions {
   definition: TriggerDefinition;

@@ -1,4 +1,4 @@
-import type { Document } from 'bson';
+import type { Document } from './bson.js';
 import type { Collection, Db } from 'mongodb';
 import { contentHash, sha256Hex } from './values.js';
 

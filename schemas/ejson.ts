@@ -1,8 +1,4 @@
-import { BSON, type Document } from 'mongodb';
-
-// The driver's own BSON build: values decoded here are instances of the same classes the driver
-// returns and accepts (the `bson` package's ES-module build has distinct classes).
-const { EJSON } = BSON;
+import { EJSON, type Document } from './bson.js';
 
 /**
  * BSON values as MongoDB Extended JSON (docs/sources.md "Records"). Canonical mode keeps every

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { EJSON, type Document } from 'bson';
+import { EJSON, type Document } from './bson.js';
+import { canonicalText } from './ejson.js';
 import { InvalidValueError, invalidEjsonMessage, tooDeepAt, tooDeepMessage } from './value-errors.js';
 
 /**
@@ -41,10 +42,7 @@ function ejsonErrorPath(value: unknown, path: string): string {
   return path;
 }
 
-/** Canonical EJSON text of a BSON value: stable, type-exact; used as ledger and record keys. */
-export function canonicalText(value: unknown): string {
-  return EJSON.stringify(value, { relaxed: false });
-}
+export { canonicalText };
 
 /** Canonical text of the `_id` inside an EJSON documentKey, or undefined when there is none. */
 export function idTextOf(ejsonKey: Record<string, unknown> | undefined | null): string | undefined {

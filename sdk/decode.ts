@@ -1,4 +1,4 @@
-import { EJSON, Timestamp, type Document } from 'bson';
+import { EJSON, Timestamp, type Document } from '../schemas/bson.js';
 import { parseChangeEvent, type ChangeOperation } from '../schemas/envelope.js';
 
 /** A change event with its Extended JSON turned back into BSON types (ObjectId, Date, Decimal128, Binary, ...). */

@@ -1,4 +1,4 @@
-import type { Document } from 'bson';
+import type { Document } from '../schemas/bson.js';
 import { errorMessage } from '../core/errors.js';
 import { createKafkaTransport, type Headers } from '../core/kafka/index.js';
 import { retry } from '../core/retry.js';

@@ -1,6 +1,6 @@
-import { BSON, EJSON, type Document } from 'bson';
+import { BSON, EJSON, type Document } from '../schemas/bson.js';
 import type { Collection, Db } from 'mongodb';
-import { sha256Hex, stableStringify } from './values.js';
+import { sha256Hex, stableStringify } from '../schemas/values.js';
 
 /**
  * The audit log's hash chain. Records of one stream (source + database) are numbered 1, 2, 3, …; each

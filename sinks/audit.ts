@@ -8,8 +8,8 @@ import { SinkWriteError, type Sink, type SinkDependencies, type SinkKind, type S
 import { isTransientMongoError, targetRefused } from './mongo-errors.js';
 import { sinkEntrySchema } from './sink-config.js';
 import { SinkStatus } from './sink-status.js';
-import { InvalidValueError } from './value-errors.js';
-import { canonicalText, toBson } from './values.js';
+import { InvalidValueError } from '../schemas/value-errors.js';
+import { canonicalText, toBson } from '../schemas/values.js';
 
 export const auditSinkSchema = sinkEntrySchema('audit', {
   operations: z.array(z.enum(changeOperations)).min(1).default(['delete', 'drop', 'dropDatabase', 'rename']),

@@ -1,4 +1,4 @@
-import type { Document } from 'bson';
+import type { Document } from '../schemas/bson.js';
 
 /**
  * Applies an update description (`$set` of dotted paths, `$unset`, array truncation) to an in-memory

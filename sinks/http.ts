@@ -5,7 +5,7 @@ import { retry } from '../core/retry.js';
 import { SinkWriteError, type Sink, type SinkDependencies, type SinkKind, type SinkRecord } from './sink.js';
 import { retrySettingsSchema, sinkEntrySchema } from './sink-config.js';
 import { SinkStatus } from './sink-status.js';
-import { sha256Hex } from './values.js';
+import { sha256Hex } from '../schemas/values.js';
 
 export const httpSinkSchema = sinkEntrySchema('http', {
   url: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }),

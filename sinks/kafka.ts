@@ -6,8 +6,8 @@ import { SinkWriteError, type Sink, type SinkDependencies, type SinkKind, type S
 import { sinkEntrySchema } from './sink-config.js';
 import { SinkStatus } from './sink-status.js';
 import { topicGuardSchema, topicRefusal } from './topic-guard.js';
-import { InvalidValueError } from './value-errors.js';
-import { canonicalText, isValidTemplate, renderTemplate, TemplateError, toBson } from './values.js';
+import { InvalidValueError } from '../schemas/value-errors.js';
+import { canonicalText, isValidTemplate, renderTemplate, TemplateError, toBson } from '../schemas/values.js';
 
 const topicName = z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, { error: 'a Kafka topic name: letters, digits, ".", "_" and "-"' });
 

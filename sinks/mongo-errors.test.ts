@@ -1,9 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
-import { BSONError } from 'bson';
+import { BSONError } from '../schemas/bson.js';
 import { MongoBulkWriteError, MongoInvalidArgumentError, MongoNetworkError, MongoServerError, MongoServerSelectionError, MongoTopologyClosedError } from 'mongodb';
 import { UnavailableError } from '../core/errors.js';
 import { isClosedClientError, isTransientMongoError } from './mongo-errors.js';
-import { InvalidValueError } from './value-errors.js';
+import { InvalidValueError } from '../schemas/value-errors.js';
 
 function serverError(code: number, message = 'refused'): MongoServerError {
   return new MongoServerError({ code, errmsg: message, ok: 0 });

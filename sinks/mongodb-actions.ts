@@ -1,8 +1,8 @@
-import type { Document } from 'bson';
+import type { Document } from '../schemas/bson.js';
 import type { AnyBulkWriteOperation } from 'mongodb';
 import { z } from 'zod';
 import { describeZodError } from '../core/schema-errors.js';
-import { toBsonDocument } from './values.js';
+import { toBsonDocument } from '../schemas/values.js';
 
 /**
  * What a function may ask the MongoDB sink to do. Values are Extended JSON (as the function sees

@@ -1,9 +1,9 @@
-import { Int32, Long, ObjectId } from 'bson';
+import { Int32, Long, ObjectId } from '../schemas/bson.js';
 import type { ChangeEvent } from '../schemas/envelope.js';
 import { applyDelta, mergeDeltas } from './doc-paths.js';
 import { compareVersions, dropStale, intentFromRecord, planWaves, type Intent, type Version } from './mongodb-plan.js';
 import type { SinkRecord } from './sink.js';
-import { contentHash, renderTemplate } from './values.js';
+import { contentHash, renderTemplate } from '../schemas/values.js';
 
 const origin = { topic: 't', partition: 0, offset: '0' };
 let seq = 0;

@@ -1,8 +1,8 @@
-import type { Document } from 'bson';
+import type { Document } from '../schemas/bson.js';
 import type { ChangeEvent } from '../schemas/envelope.js';
 import { applyDelta, mergeDeltas, PathConflictError, type Delta, type Segment } from './doc-paths.js';
 import type { SinkRecord } from './sink.js';
-import { canonicalText, toBson, toBsonDocument } from './values.js';
+import { canonicalText, toBson, toBsonDocument } from '../schemas/values.js';
 
 /**
  * Turning a batch of change events into MongoDB writes (pure; the sink does the I/O):

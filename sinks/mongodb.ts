@@ -1,10 +1,10 @@
-import type { Document } from 'bson';
+import type { Document } from '../schemas/bson.js';
 import type { AnyBulkWriteOperation, Db } from 'mongodb';
 import { z } from 'zod';
 import { UnavailableError, errorMessage } from '../core/errors.js';
 import type { ChangeEvent } from '../schemas/envelope.js';
 import { applyDelta, needsWholeDocument, PathConflictError } from './doc-paths.js';
-import { defaultStateDb, echoEntryId, echoes, ensureEchoIndexes, postImageHash, purgeExpiredEchoes, versionCollection } from './echo-ledger.js';
+import { defaultStateDb, echoEntryId, echoes, ensureEchoIndexes, postImageHash, purgeExpiredEchoes, versionCollection } from '../schemas/echo-ledger.js';
 import { actionToWrite, parseMongoAction } from './mongodb-actions.js';
 import { isDuplicateIdError, isTransientMongoError, permanentWriteFailures, targetRefused, targetUnavailable } from './mongo-errors.js';
 import { MongoTarget } from './mongo-target.js';
@@ -12,8 +12,8 @@ import { dropStale, intentFromRecord, planWaves, type DocWrite, type Intent, typ
 import { SinkWriteError, type Sink, type SinkDependencies, type SinkKind, type SinkRecord } from './sink.js';
 import { sinkEntrySchema } from './sink-config.js';
 import { SinkStatus } from './sink-status.js';
-import { InvalidValueError } from './value-errors.js';
-import { canonicalText, contentHash } from './values.js';
+import { InvalidValueError } from '../schemas/value-errors.js';
+import { canonicalText, contentHash } from '../schemas/values.js';
 
 
 /** A delta that only fits another document than the target's (never retried: the record is refused). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { BSON, EJSON, type Document } from 'bson';
+import { BSON, EJSON, type Document } from '../schemas/bson.js';
 import { encodeChange } from '../connectors/mongodb/change-encoder.js';
 import { decodeSourceBson } from '../connectors/mongodb/raw-change-stream.js';
 import { SplitEventJoiner } from '../connectors/mongodb/split-events.js';
@@ -7,7 +7,7 @@ import { loadRealEvents, type RealEventFixture } from '../connectors/mongodb/tes
 import type { ChangeEvent } from '../schemas/envelope.js';
 import { applyDelta, needsWholeDocument } from './doc-paths.js';
 import { intentFromRecord } from './mongodb-plan.js';
-import { stableStringify } from './values.js';
+import { stableStringify } from '../schemas/values.js';
 
 /** The envelopes the source publishes for a fixture (fragments joined). */
 function envelopes(fixture: RealEventFixture): ChangeEvent[] {

@@ -1,4 +1,4 @@
-import { EJSON, type Document } from 'bson';
+import { EJSON, type Document } from '../schemas/bson.js';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
 import { ChangeflowError, UnavailableError, ValidationError, errorMessage } from '../core/errors.js';
@@ -6,8 +6,8 @@ import { describeZodError } from '../core/schema-errors.js';
 import { SinkWriteError, type Sink, type SinkDependencies, type SinkKind, type SinkRecord } from './sink.js';
 import { sinkEntrySchema } from './sink-config.js';
 import { SinkStatus } from './sink-status.js';
-import { InvalidValueError } from './value-errors.js';
-import { isValidTemplate, renderTemplate, TemplateError, toBson } from './values.js';
+import { InvalidValueError } from '../schemas/value-errors.js';
+import { isValidTemplate, renderTemplate, TemplateError, toBson } from '../schemas/values.js';
 
 const template = z.string().min(1).refine(isValidTemplate, { error: 'unbalanced braces: write fields as {documentKey._id}' });
 

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from '@jest/globals';
-import { compileConfig } from '../core/config.js';
+import { compileConfig } from '../app/config.js';
 import { isRetriable } from '../core/errors.js';
 import { Health } from '../core/health.js';
 import type { KafkaTransport, OutgoingRecord, Producer } from '../core/kafka/index.js';

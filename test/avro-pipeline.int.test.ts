@@ -1,8 +1,8 @@
-import { EJSON } from 'bson';
+import { EJSON } from '../schemas/bson.js';
 import { Binary, Decimal128, Int32, Long, MongoClient, ObjectId, type Document } from 'mongodb';
-import { componentFactories } from '../cli/components.js';
+import { componentFactories } from '../app/components.js';
 import { startApp, type RunningApp } from '../core/app.js';
-import { compileConfig } from '../core/config.js';
+import { compileConfig } from '../app/config.js';
 import { silentLogger } from '../core/logger.js';
 import { TopicNames } from '../core/topics.js';
 import { isConfluentAvro } from '../schemas/avro-codec.js';

@@ -1,6 +1,6 @@
 import { MongoClient } from 'mongodb';
 import { startApp, type RunningApp } from '../core/app.js';
-import { compileConfig } from '../core/config.js';
+import { compileConfig } from '../app/config.js';
 import { silentLogger } from '../core/logger.js';
 import { createMetricsRegistry } from '../core/metrics.js';
 import { ControlClient } from '../control/client.js';

@@ -3,7 +3,7 @@ import { promisify } from 'node:util';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EJSON, type Document } from 'bson';
+import { EJSON, type Document } from '../schemas/bson.js';
 import { Redis } from 'ioredis';
 import { MongoClient, ObjectId } from 'mongodb';
 import { createKafkajsTransport } from '../core/kafka/kafkajs.js';

@@ -1,4 +1,4 @@
-import { Binary, Decimal128, EJSON, Int32, Long, ObjectId, Timestamp } from 'bson';
+import { Binary, Decimal128, EJSON, Int32, Long, ObjectId, Timestamp } from '../schemas/bson.js';
 import { createKafkajsTransport } from '../core/kafka/kafkajs.js';
 import type { ChangeEvent } from '../schemas/envelope.js';
 import { changeRecord } from '../processors/testing/events.js';

@@ -1,7 +1,7 @@
-import { BSON, EJSON, type Document } from 'bson';
+import { BSON, EJSON, type Document } from '../schemas/bson.js';
 import { MongoClient } from 'mongodb';
 import { Redis } from 'ioredis';
-import { componentFactories } from '../cli/components.js';
+import { componentFactories } from '../app/components.js';
 import { changeRecords } from '../connectors/mongodb/change-records.js';
 import { encodeChange } from '../connectors/mongodb/change-encoder.js';
 
@@ -9,7 +9,7 @@ import { changeFromBytes, fromEncoded, type SourceChange } from '../connectors/m
 import { SplitEventJoiner, SplitFragment } from '../connectors/mongodb/split-events.js';
 import { loadRealEvents, type RealEventFixture } from '../connectors/mongodb/testing/real-events.js';
 import { startApp, type RunningApp } from '../core/app.js';
-import { compileConfig } from '../core/config.js';
+import { compileConfig } from '../app/config.js';
 import type { OutgoingRecord } from '../core/kafka/index.js';
 import { silentLogger } from '../core/logger.js';
 import { TopicNames } from '../core/topics.js';

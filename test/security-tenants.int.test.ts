@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { MongoClient } from 'mongodb';
 import { startApp, type RunningApp } from '../core/app.js';
-import { compileConfig } from '../core/config.js';
+import { compileConfig } from '../app/config.js';
 import { silentLogger } from '../core/logger.js';
 import { createMetricsRegistry } from '../core/metrics.js';
 import { hashToken } from '../control/auth.js';

@@ -1,4 +1,4 @@
-import { EJSON, Int32, Long, ObjectId, type Document } from 'bson';
+import { EJSON, Int32, Long, ObjectId, type Document } from '../schemas/bson.js';
 import { Redis } from 'ioredis';
 import { isRetriable } from '../core/errors.js';
 import type { ChangeEvent } from '../schemas/envelope.js';

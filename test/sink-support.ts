@@ -1,6 +1,6 @@
 import { MongoClient, Timestamp, type Document } from 'mongodb';
-import { EJSON } from 'bson';
-import { compileConfig } from '../core/config.js';
+import { EJSON } from '../schemas/bson.js';
+import { compileConfig } from '../app/config.js';
 import { Health } from '../core/health.js';
 import { createKafkajsTransport } from '../core/kafka/kafkajs.js';
 import { silentLogger } from '../core/logger.js';
@@ -8,7 +8,7 @@ import { createMetricsRegistry } from '../core/metrics.js';
 import { TopicNames } from '../core/topics.js';
 import type { ChangeEvent } from '../schemas/envelope.js';
 import type { SinkDependencies, SinkRecord } from '../sinks/sink.js';
-import { stableStringify } from '../sinks/values.js';
+import { stableStringify } from '../schemas/values.js';
 import { testInfra } from './support/infra.js';
 
 /** What a sink gets from the app, built against the test servers. `close()` disconnects the metadata client. */

@@ -1,4 +1,4 @@
-import { EJSON, type Document } from 'bson';
+import { EJSON, type Document } from '../schemas/bson.js';
 import { Int32, MongoClient, type ChangeStream } from 'mongodb';
 import { createKafkajsTransport } from '../core/kafka/kafkajs.js';
 import { TopicNames } from '../core/topics.js';

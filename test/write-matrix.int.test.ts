@@ -1,4 +1,4 @@
-import { EJSON } from 'bson';
+import { EJSON } from '../schemas/bson.js';
 import {
   Binary,
   BSONRegExp,
@@ -16,9 +16,9 @@ import {
   UUID,
   type Document,
 } from 'mongodb';
-import { componentFactories } from '../cli/components.js';
+import { componentFactories } from '../app/components.js';
 import { startApp, type RunningApp } from '../core/app.js';
-import { compileConfig } from '../core/config.js';
+import { compileConfig } from '../app/config.js';
 import { silentLogger } from '../core/logger.js';
 import { TopicNames } from '../core/topics.js';
 import { startTestSchemaRegistry, type TestSchemaRegistry } from '../test-support/schema-registry.js';

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { MongoClient } from 'mongodb';
-import { loadConfigFile } from '../../core/config.js';
+import { loadConfigFile } from '../../app/config.js';
 import { ChangeflowError } from '../../core/errors.js';
 import { verifyAuditLog, type VerifyResult } from '../../sinks/audit-chain.js';
 import { printJson } from '../output.js';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { loadConfigFile, type Config } from '../../core/config.js';
+import { loadConfigFile, type Config } from '../../app/config.js';
 import { ValidationError } from '../../core/errors.js';
 import { createKafkaTransport } from '../../core/kafka/index.js';
 import { TopicNames } from '../../core/topics.js';

@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import { startApp } from '../../core/app.js';
-import { loadConfigFile } from '../../core/config.js';
+import { loadConfigFile } from '../../app/config.js';
 import { checkConfigFunctions } from '../../processors/check-functions.js';
 import { availableSinkKinds, checkTriggerSinks } from '../../processors/trigger-sinks.js';
-import { componentFactories } from '../components.js';
+import { componentFactories } from '../../app/components.js';
 
 /** Resolves when the process is asked to stop (Ctrl-C or SIGTERM). */
 export function untilSignal(): Promise<NodeJS.Signals> {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ConfigInput } from '../../core/config.js';
+import type { ConfigInput } from '../../app/config.js';
 
 /** A demo database name: also used in trigger and source names, so letters, digits, "_" and "-" only. */
 export const demoDbSchema = z

@@ -6,7 +6,7 @@ import { demoConfig, demoNames } from './config.js';
 import { GENERATOR_METRIC } from './generator.js';
 import { demoTargets, readSnapshot } from './stats.js';
 import { RateTracker, renderFrame, renderLine, rowTotals } from './view.js';
-import { compileConfig } from '../../core/config.js';
+import { compileConfig } from '../../app/config.js';
 
 const names = demoNames('demo');
 

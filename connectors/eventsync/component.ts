@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { AppContext, Component } from '../../core/app.js';
-import type { Config } from '../../core/config.js';
+import type { CoreConfig } from '../../core/config.js';
 import { ValidationError } from '../../core/errors.js';
 import type { Producer } from '../../core/kafka/index.js';
 import { crossCheckServices, serviceSlug, servicePathPrefix, type EventSyncConfig } from './config.js';
@@ -94,8 +94,8 @@ export class EventSyncComponent implements Component {
   }
 }
 
-/** The line in cli/components.ts: an EventSync component when the config has `eventsync:` services. */
-export function eventSyncComponentFactory(config: Config): Component | null {
+/** An EventSync component when the config has `eventsync:` services. */
+export function eventSyncComponentFactory(config: CoreConfig & { eventsync: readonly EventSyncConfig[] }): Component | null {
   if (config.eventsync.length === 0) return null;
   return new EventSyncComponent(config.eventsync, { clientId: config.kafka.clientId });
 }

@@ -1,12 +1,13 @@
 import { request, Agent } from 'node:http';
 import type { Registry } from 'prom-client';
 import { startApp, type RunningApp } from '../../core/app.js';
-import { compileConfig } from '../../core/config.js';
+import { compileCoreConfig } from '../../core/config.js';
 import type { KafkaTransport } from '../../core/kafka/index.js';
 import { silentLogger, type Logger } from '../../core/logger.js';
 import { createMetricsRegistry } from '../../core/metrics.js';
 import { EventSyncComponent } from './component.js';
-import type { EventSyncConfigInput } from './config.js';
+import { eventSyncConfigSchema, type EventSyncConfigInput } from './config.js';
+import { parseOrThrow } from '../../core/schema-errors.js';
 import type { EventSyncMessage } from './message.js';
 import type { Clock } from './service.js';
 
@@ -31,21 +32,21 @@ export async function startEventSyncInstance(options: {
   logger?: Logger;
   metrics?: Registry;
 }): Promise<EventSyncInstance> {
-  const config = compileConfig(
+  const config = compileCoreConfig(
     {
       kafka: { brokers: options.brokers.split(','), partitions: 1 },
       mongodb: { uri: options.mongodbUri, db: options.db },
       http: { host: '127.0.0.1', port: 0, maxBodyBytes: options.maxBodyBytes ?? 1_048_576 },
-      eventsync: options.services,
     },
     {},
   );
+  const services = options.services.map((service, i) => parseOrThrow(eventSyncConfigSchema, service, 'eventsync', `eventsync[${i}]`));
   let component: EventSyncComponent | null = null;
   const app = await startApp(
     config,
     [
-      (cfg) => {
-        component = new EventSyncComponent(cfg.eventsync, { ...(options.clock ? { clock: options.clock } : {}) });
+      () => {
+        component = new EventSyncComponent(services, { ...(options.clock ? { clock: options.clock } : {}) });
         return component;
       },
     ],

@@ -1,7 +1,7 @@
 import type { MongoClient } from 'mongodb';
 import type { ChangeEvent } from '../../schemas/envelope.js';
-import { defaultStateDb, echoEntryId, echoes, postImageHash } from '../../sinks/echo-ledger.js';
-import { idTextOf, toBsonDocument } from '../../sinks/values.js';
+import { defaultStateDb, echoEntryId, echoes, postImageHash } from '../../schemas/echo-ledger.js';
+import { idTextOf, toBsonDocument } from '../../schemas/values.js';
 
 /**
  * Recognises changes that changeflow's own MongoDB sink wrote into this cluster, so that a

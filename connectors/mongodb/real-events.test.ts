@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { BSON, EJSON, type Document } from 'bson';
+import { BSON, EJSON, type Document } from '../../schemas/bson.js';
 import { changeEventAvroSchema, fromAvroRecord, toAvroRecord } from '../../schemas/avro-codec.js';
 import type { JsonMode } from '../../schemas/ejson.js';
 import { changeEventSchema, isChangeEventShape, type ChangeEvent } from '../../schemas/envelope.js';

@@ -1,7 +1,7 @@
-import type { AppContext, Component, ComponentFactory } from '../../core/app.js';
+import type { AppContext, Component } from '../../core/app.js';
+import type { MongoSource } from './mongo-source.js';
 import type { SourceConfig } from './source-config.js';
-import { sourceMetrics } from './source-metrics.js';
-import { MongoSource } from './mongo-source.js';
+import { createMongoSource, type SourceServices } from './source-factory.js';
 
 /**
  * All configured MongoDB sources of this process, started and stopped together. Each works on its
@@ -11,21 +11,14 @@ export class MongoSourcesComponent implements Component {
   readonly name = 'sources';
   private readonly running: MongoSource[] = [];
 
-  constructor(private readonly sources: readonly SourceConfig[]) {}
+  constructor(
+    private readonly sources: readonly SourceConfig[],
+    private readonly services: Pick<SourceServices, 'avro'> = {},
+  ) {}
 
   async start(context: AppContext): Promise<void> {
-    const metrics = sourceMetrics(context.metrics);
     for (const config of this.sources) {
-      const source = new MongoSource(config, {
-        kafka: context.kafka,
-        topics: context.topics,
-        logger: context.logger,
-        health: context.health,
-        metrics,
-        metadataDb: context.metadata.db,
-        partitions: context.config.kafka.partitions,
-        ...(context.avro ? { avro: context.avro } : {}),
-      });
+      const source = createMongoSource(config, context, this.services);
       source.start();
       this.running.push(source);
     }
@@ -36,4 +29,7 @@ export class MongoSourcesComponent implements Component {
   }
 }
 
-export const mongoSourcesFactory: ComponentFactory = (config) => (config.sources.length > 0 ? new MongoSourcesComponent(config.sources) : null);
+/** The configured sources' component, or null when the config has none. */
+export function mongoSourcesComponent(sources: readonly SourceConfig[], services: Pick<SourceServices, 'avro'> = {}): Component | null {
+  return sources.length > 0 ? new MongoSourcesComponent(sources, services) : null;
+}

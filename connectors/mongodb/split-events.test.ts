@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { Int32 } from 'bson';
+import { Int32 } from '../../schemas/bson.js';
 import { SplitEventJoiner } from './split-events.js';
 
 const part = (n: number, of: number, fields: Record<string, unknown>): Record<string, unknown> => ({ _id: { _data: `t${n}` }, splitEvent: { fragment: new Int32(n), of: new Int32(of) }, ...fields });

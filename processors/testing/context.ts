@@ -1,5 +1,5 @@
 import { MongoClient } from 'mongodb';
-import { compileConfig, type Config } from '../../core/config.js';
+import { compileCoreConfig, type CoreConfig } from '../../core/config.js';
 import { Health } from '../../core/health.js';
 import { createKafkaTransport, type KafkaClientName } from '../../core/kafka/index.js';
 import { silentLogger, type Logger } from '../../core/logger.js';
@@ -11,8 +11,8 @@ import type { RuntimeContext } from '../trigger-runtime.js';
  * What the processors need of the app, without the HTTP server or a MongoDB connection (tests and
  * benchmarks). The metadata client is created but never connected unless a sink uses it.
  */
-export function processorContext(options: { brokers: string; prefix?: string; mongodbUri?: string; logger?: Logger; config?: Partial<Config>; client?: KafkaClientName }): RuntimeContext & { close(): Promise<void> } {
-  const config = compileConfig({ kafka: { brokers: options.brokers.split(','), topicPrefix: options.prefix ?? 'changeflow' }, ...(options.mongodbUri ? { mongodb: { uri: options.mongodbUri } } : {}) }, {});
+export function processorContext(options: { brokers: string; prefix?: string; mongodbUri?: string; logger?: Logger; config?: Partial<CoreConfig>; client?: KafkaClientName }): RuntimeContext & { close(): Promise<void> } {
+  const config = compileCoreConfig({ kafka: { brokers: options.brokers.split(','), topicPrefix: options.prefix ?? 'changeflow' }, ...(options.mongodbUri ? { mongodb: { uri: options.mongodbUri } } : {}) }, {});
   const logger = options.logger ?? silentLogger;
   const client = new MongoClient(config.mongodb.uri);
   return {

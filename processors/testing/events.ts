@@ -1,4 +1,4 @@
-import { EJSON, ObjectId } from 'bson';
+import { EJSON, ObjectId } from '../../schemas/bson.js';
 import type { OutgoingRecord } from '../../core/kafka/index.js';
 import type { ChangeEvent, ChangeOperation } from '../../schemas/envelope.js';
 

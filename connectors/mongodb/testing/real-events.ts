@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { EJSON, type Document } from 'bson';
+import { EJSON, type Document } from '../../../schemas/bson.js';
 import { z } from 'zod';
 
 /**

@@ -1,0 +1,8 @@
+import type { CoreConfig } from '../core/config.js';
+import type { SourceConfig } from '../connectors/mongodb/source-config.js';
+
+/** A source of changeflow.yaml, with the tenants (userIds) whose triggers may read it. */
+export type ConfiguredSource = SourceConfig & { readers: string[] };
+
+/** What the control plane reads of the service's config. */
+export type ControlConfig = CoreConfig & { sources: readonly ConfiguredSource[] };
