@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { loadServices } from './protos.js';
+import { InternalError } from '../core/errors.js';
 
 export type ServiceName = 'triggers' | 'functions';
 
@@ -32,7 +33,7 @@ export class ControlClient {
   private method(service: ServiceName, name: string): (...args: unknown[]) => unknown {
     const client = this.clients[service];
     const fn = client[name];
-    if (typeof fn !== 'function') throw new Error(`${service} has no method ${name}`);
+    if (typeof fn !== 'function') throw new InternalError(`${service} has no method ${name}`);
     return (fn as (...args: unknown[]) => unknown).bind(client);
   }
 

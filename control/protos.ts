@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import { MissingPrerequisiteError, InternalError } from '../core/errors.js';
 
 /** How the protos are read everywhere (server, CLI, tests): field names as written, enums as numbers. */
 export const PROTO_LOADER_OPTIONS: protoLoader.Options = {
@@ -24,7 +25,7 @@ export function protoDir(): string {
     if (existsSync(join(candidate, 'trigger.proto'))) return candidate;
     dir = dirname(dir);
   }
-  throw new Error('cannot find schemas/trigger.proto next to the changeflow package');
+  throw new MissingPrerequisiteError('cannot find schemas/trigger.proto next to the changeflow package: reinstall changeflow');
 }
 
 export interface LoadedServices {
@@ -43,7 +44,7 @@ export function loadServices(): LoadedServices {
   const pick = (pkg: string, service: string): grpc.ServiceClientConstructor => {
     const ns = root[pkg] as grpc.GrpcObject | undefined;
     const ctor = ns?.[service];
-    if (typeof ctor !== 'function') throw new Error(`${pkg}.${service} missing from the protos`);
+    if (typeof ctor !== 'function') throw new InternalError(`${pkg}.${service} missing from the protos`);
     return ctor as grpc.ServiceClientConstructor;
   };
   cached = { TriggerService: pick('trigger', 'TriggerService'), FunctionService: pick('function', 'FunctionService') };

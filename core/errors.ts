@@ -43,6 +43,18 @@ export class MissingPrerequisiteError extends ChangeflowError {
   }
 }
 
+/** A broken invariant of changeflow itself (used before started, after closed): a bug, never retriable. */
+export class InternalError extends ChangeflowError {
+  constructor(message: string, options: Omit<ChangeflowErrorOptions, 'retriable'> = {}) {
+    super(message, { ...options, retriable: false, code: options.code ?? 'INTERNAL' });
+  }
+}
+
+/** Whatever was thrown, as an Error (a thrown string or object becomes a ChangeflowError carrying it). */
+export function toError(thrown: unknown): Error {
+  return thrown instanceof Error ? thrown : new ChangeflowError(String(thrown), { cause: thrown });
+}
+
 export function isRetriable(error: unknown): boolean {
   if (error instanceof ChangeflowError) return error.retriable;
   if (typeof error === 'object' && error !== null && 'retriable' in error) {

@@ -1,3 +1,5 @@
+import { InternalError } from './errors.js';
+
 /**
  * Health of each part of the service, reported by the parts themselves. `/healthz` (liveness) serves
  * it with 200 whenever the process answers; `/readyz` (readiness) with 503 while a part the instance
@@ -60,7 +62,7 @@ export class Health {
   set(component: string, ok: boolean, detail?: string, update: HealthUpdate = {}): void {
     const previous = this.checks.get(component);
     const state = update.state ?? (ok ? 'running' : 'retrying');
-    if (OK_STATES.has(state) !== ok) throw new Error(`health: state ${state} of ${component} contradicts ok=${ok}`);
+    if (OK_STATES.has(state) !== ok) throw new InternalError(`health: state ${state} of ${component} contradicts ok=${ok}`);
     const owner = update.owner ?? previous?.owner ?? 'instance';
     if (previous && previous.state === state && previous.owner === owner && previous.detail === detail) return;
     const since = previous && previous.state === state ? previous.since : this.now().toISOString();

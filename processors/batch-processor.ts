@@ -1,4 +1,4 @@
-import { errorMessage, isRetriable } from '../core/errors.js';
+import { ChangeflowError, errorMessage, isRetriable } from '../core/errors.js';
 import type { IncomingRecord } from '../core/kafka/index.js';
 import { backoffDelay, retry, sleep } from '../core/retry.js';
 import { parseChangeEvent, type ChangeEvent } from '../schemas/envelope.js';
@@ -57,10 +57,9 @@ interface Item {
 }
 
 /** Thrown when the processor is stopping: the batch is abandoned uncommitted. */
-export class BatchAbortedError extends Error {
+export class BatchAbortedError extends ChangeflowError {
   constructor() {
-    super('the trigger is stopping; batch abandoned without commit');
-    this.name = 'BatchAbortedError';
+    super('the trigger is stopping; batch abandoned without commit', { code: 'BATCH_ABORTED' });
   }
 }
 

@@ -1,4 +1,4 @@
-import { ValidationError } from '../core/errors.js';
+import { ValidationError, ChangeflowError, toError } from '../core/errors.js';
 import type { KafkaTransport, OutgoingRecord } from '../core/kafka/index.js';
 import type { TopicNames } from '../core/topics.js';
 import { DLQ_HEADERS, REPLAYED_HEADER, stripDeadLetterHeaders } from './dead-letters.js';
@@ -61,7 +61,7 @@ export async function replayDeadLetters(options: ReplayOptions): Promise<ReplayR
   try {
     await consumer.subscribe([deadLetterTopic]);
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`dead-letter replay of "${options.trigger}" did not finish within ${options.timeoutMs ?? 60_000} ms (${result.replayed} replayed so far)`)), options.timeoutMs ?? 60_000);
+      const timer = setTimeout(() => reject(new ChangeflowError(`dead-letter replay of "${options.trigger}" did not finish within ${options.timeoutMs ?? 60_000} ms (${result.replayed} replayed so far)`)), options.timeoutMs ?? 60_000);
       consumer
         .run(async (batch, ctx) => {
           const stop = end.get(batch.partition);
@@ -87,7 +87,7 @@ export async function replayDeadLetters(options: ReplayOptions): Promise<ReplayR
         })
         .catch((error: unknown) => {
           clearTimeout(timer);
-          reject(error instanceof Error ? error : new Error(String(error)));
+          reject(toError(error));
         });
     });
   } finally {

@@ -1,4 +1,4 @@
-import { errorMessage } from '../core/errors.js';
+import { errorMessage, UnavailableError } from '../core/errors.js';
 import type { Admin, PartitionOffsets } from '../core/kafka/index.js';
 import type { TriggerMetrics } from './metrics.js';
 
@@ -139,7 +139,7 @@ export function adminLogEnd(makeAdmin: () => Admin): { logEnd: (topic: string) =
           () => created,
           (error: unknown) => {
             admin = undefined;
-            throw new Error(`could not ask the broker for log end offsets: ${errorMessage(error)}`, { cause: error });
+            throw new UnavailableError(`could not ask the broker for log end offsets: ${errorMessage(error)}`, { cause: error });
           },
         );
       }

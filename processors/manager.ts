@@ -1,5 +1,5 @@
 import type { AppContext, Component } from '../core/app.js';
-import { errorMessage, ValidationError } from '../core/errors.js';
+import { errorMessage, ValidationError, InternalError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { AvroCodec } from '../schemas/avro-codec.js';
 import { ProcessorMetrics, type TriggerStats } from './metrics.js';
@@ -130,7 +130,7 @@ export class ProcessorManager implements Component, TriggerController {
   private metricsFor(key: string): ReturnType<ProcessorMetrics['forTrigger']> {
     let m = this.triggerMetrics.get(key);
     if (!m) {
-      if (!this.metrics) throw new Error('the processor component has not started');
+      if (!this.metrics) throw new InternalError('the processor component has not started');
       m = this.metrics.forTrigger(key);
       this.triggerMetrics.set(key, m);
     }
@@ -215,7 +215,7 @@ export class ProcessorManager implements Component, TriggerController {
   }
 
   private requireContext(): RuntimeContext {
-    if (!this.context) throw new Error('the processor component has not started');
+    if (!this.context) throw new InternalError('the processor component has not started');
     return this.context;
   }
 }

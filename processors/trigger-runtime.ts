@@ -1,5 +1,5 @@
 import type { AppContext } from '../core/app.js';
-import { errorMessage, ValidationError } from '../core/errors.js';
+import { errorMessage, ValidationError, ChangeflowError, toError } from '../core/errors.js';
 import type { Batch, BatchContext, Consumer, IncomingRecord, Producer } from '../core/kafka/index.js';
 import { retry, sleep } from '../core/retry.js';
 import type { Logger } from '../core/logger.js';
@@ -374,7 +374,7 @@ function keyHash(key: Buffer | null): number {
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+    const timer = setTimeout(() => reject(new ChangeflowError(`timed out after ${ms} ms`, { code: 'TIMEOUT' })), ms);
     promise.then(
       (value) => {
         clearTimeout(timer);
@@ -382,7 +382,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
       },
       (error: unknown) => {
         clearTimeout(timer);
-        reject(error instanceof Error ? error : new Error(String(error)));
+        reject(toError(error));
       },
     );
   });

@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { BSON } from 'mongodb';
+import { ChangeflowError } from '../core/errors.js';
 
 /**
  * BSON bytes → canonical Extended JSON text, straight from the bytes: byte for byte what
@@ -16,10 +17,9 @@ import { BSON } from 'mongodb';
  */
 
 /** The bytes hold something this module does not reproduce exactly: use the object path. */
-export class NotReproducible extends Error {
+export class NotReproducible extends ChangeflowError {
   constructor() {
-    super('BSON not reproducible as canonical EJSON from its bytes');
-    this.name = 'NotReproducible';
+    super('BSON not reproducible as canonical EJSON from its bytes', { code: 'NOT_REPRODUCIBLE' });
   }
 }
 

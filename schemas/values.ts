@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { EJSON, type Document } from './bson.js';
 import { canonicalText } from './ejson.js';
 import { InvalidValueError, invalidEjsonMessage, tooDeepAt, tooDeepMessage } from './value-errors.js';
+import { ChangeflowError } from '../core/errors.js';
 
 /**
  * Extended JSON ↔ BSON for sinks. Events carry canonical EJSON; sinks turn it back into BSON values so
@@ -106,7 +107,11 @@ export function valueAtPath(root: unknown, path: string): unknown {
 const TEMPLATE_FIELD = /\{([^{}]+)\}/g;
 
 /** Fails to render a template because a field is missing: names the field. */
-export class TemplateError extends Error {}
+export class TemplateError extends ChangeflowError {
+  constructor(message: string) {
+    super(message, { code: 'TEMPLATE' });
+  }
+}
 
 /**
  * Renders `user:{documentKey._id}` against an event (its EJSON). Each `{path}` is looked up, turned

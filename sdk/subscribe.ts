@@ -1,5 +1,5 @@
 import type { Document } from '../schemas/bson.js';
-import { errorMessage } from '../core/errors.js';
+import { errorMessage, ValidationError, toError, ChangeflowError } from '../core/errors.js';
 import { createKafkaTransport, type Headers } from '../core/kafka/index.js';
 import { retry } from '../core/retry.js';
 import type { ChangeOperation } from '../schemas/envelope.js';
@@ -85,10 +85,10 @@ export async function subscribe<TDoc extends Document = Document>(options: Subsc
   const wanted = (op: string | undefined): boolean => !ops || op === undefined || ops.has(op);
   const decode = (value: Buffer | null, meta: EventMeta): DecodedChangeEvent<TDoc> | undefined => {
     try {
-      if (!value) throw new Error('record has no value');
+      if (!value) throw new ValidationError('record has no value');
       return decodeChangeEvent<TDoc>(value, { exactNumbers: options.exactNumbers ?? false });
     } catch (error) {
-      options.onInvalid?.(error instanceof Error ? error : new Error(String(error)), meta);
+      options.onInvalid?.(toError(error), meta);
       return undefined;
     }
   };
@@ -110,7 +110,7 @@ export async function subscribe<TDoc extends Document = Document>(options: Subsc
         } catch (error) {
           if (stopping.signal.aborted) break;
           await commit();
-          const reason = new Error(`handler failed on ${record.topic}:${record.partition}:${record.offset} (event ${event.id}): ${errorMessage(error)}`, { cause: error });
+          const reason = new ChangeflowError(`handler failed on ${record.topic}:${record.partition}:${record.offset} (event ${event.id}): ${errorMessage(error)}`, { cause: error });
           void stop().then(() => settle.reject(reason));
           return;
         }

@@ -1,4 +1,5 @@
 import type { Document } from '../schemas/bson.js';
+import { ChangeflowError } from '../core/errors.js';
 
 /**
  * Applies an update description (`$set` of dotted paths, `$unset`, array truncation) to an in-memory
@@ -7,7 +8,11 @@ import type { Document } from '../schemas/bson.js';
  * know the post-image of a delta write (for the echo ledger). Throws when a path runs through a value
  * that is neither an object nor an array; callers then fall back to sending the operations as they are.
  */
-export class PathConflictError extends Error {}
+export class PathConflictError extends ChangeflowError {
+  constructor(message: string) {
+    super(message, { code: 'PATH_CONFLICT' });
+  }
+}
 
 function isPlainObject(value: unknown): value is Document {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date) && !('_bsontype' in value);

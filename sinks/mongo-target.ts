@@ -1,6 +1,7 @@
 import { MongoClient, type MongoClientOptions } from 'mongodb';
 import { backoffDelay, sleep } from '../core/retry.js';
 import { isClosedClientError, isTransientMongoError } from './mongo-errors.js';
+import { InternalError } from '../core/errors.js';
 
 export interface MongoTargetOptions {
   uri: string;
@@ -30,7 +31,7 @@ export class MongoTarget {
 
   /** The connected client; rejects (with the driver's error) when the target cannot be reached now. */
   client(): Promise<MongoClient> {
-    if (this.stopped) return Promise.reject(new Error('the sink is stopped'));
+    if (this.stopped) return Promise.reject(new InternalError('the sink is stopped'));
     if (!this.connecting) {
       const client = new MongoClient(this.options.uri, this.options.client);
       const attempt = client.connect().then(

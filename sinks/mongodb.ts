@@ -1,7 +1,7 @@
 import type { Document } from '../schemas/bson.js';
 import type { AnyBulkWriteOperation, Db } from 'mongodb';
 import { z } from 'zod';
-import { UnavailableError, errorMessage } from '../core/errors.js';
+import { UnavailableError, errorMessage, ChangeflowError } from '../core/errors.js';
 import type { ChangeEvent } from '../schemas/envelope.js';
 import { applyDelta, needsWholeDocument, PathConflictError } from './doc-paths.js';
 import { defaultStateDb, echoEntryId, echoes, ensureEchoIndexes, postImageHash, purgeExpiredEchoes, versionCollection } from '../schemas/echo-ledger.js';
@@ -17,7 +17,11 @@ import { canonicalText, contentHash } from '../schemas/values.js';
 
 
 /** A delta that only fits another document than the target's (never retried: the record is refused). */
-class UnappliableDelta extends Error {}
+class UnappliableDelta extends ChangeflowError {
+  constructor(message: string) {
+    super(message, { code: 'UNAPPLIABLE_DELTA' });
+  }
+}
 
 export const mongodbSinkSchema = sinkEntrySchema('mongodb', {
   uri: z.string().startsWith('mongodb', { error: 'expected a MongoDB connection string (mongodb:// or mongodb+srv://)' }),

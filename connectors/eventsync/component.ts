@@ -38,7 +38,7 @@ export class EventSyncComponent implements Component {
   /** The running service named `serviceName` (tests, bench). */
   service(serviceName: string): EventSyncService {
     const service = this.services.get(serviceName);
-    if (!service) throw new Error(`no EventSync service "${serviceName}" (known: ${[...this.services.keys()].join(', ')})`);
+    if (!service) throw new ValidationError(`no EventSync service "${serviceName}" (known: ${[...this.services.keys()].join(', ')})`);
     return service;
   }
 

@@ -10,6 +10,7 @@ import { eventSyncConfigSchema, type EventSyncConfigInput } from './config.js';
 import { parseOrThrow } from '../../core/schema-errors.js';
 import type { EventSyncMessage } from './message.js';
 import type { Clock } from './service.js';
+import { InternalError } from '../../core/errors.js';
 
 /**
  * Starts the service with only the EventSync component, on a free port (tests and the bench).
@@ -52,7 +53,7 @@ export async function startEventSyncInstance(options: {
     ],
     { logger: options.logger ?? silentLogger, metrics: options.metrics ?? createMetricsRegistry({ defaultMetrics: false }) },
   );
-  if (!component) throw new Error('EventSync component was not created');
+  if (!component) throw new InternalError('EventSync component was not created');
   return { app, component, url: app.httpUrl, stop: () => app.stop() };
 }
 

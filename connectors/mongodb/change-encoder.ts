@@ -1,6 +1,6 @@
 import type { Document } from 'mongodb';
 import { changeOperations, type ChangeEvent, type ChangeOperation } from '../../schemas/envelope.js';
-import { ChangeflowError } from '../../core/errors.js';
+import { ChangeflowError, InternalError } from '../../core/errors.js';
 import { canonicalText, toEJson, toEJsonDocument, type JsonMode } from '../../schemas/ejson.js';
 
 /** What the encoder needs to know about the source besides the raw event. */
@@ -105,10 +105,10 @@ export interface EncodedChange {
 /** Raw driver change event → the record envelope (docs/sources.md "Records"). Throws for an operation type it does not know. */
 export function encodeChange(raw: RawChangeEvent, context: EncoderContext): EncodedChange {
   // A fragment alone is part of an event (the source joins them first): never published as one.
-  if (raw['splitEvent'] !== undefined) throw new Error(`source "${context.sourceName}": a fragment of a split change event reached the encoder unjoined`);
+  if (raw['splitEvent'] !== undefined) throw new InternalError(`source "${context.sourceName}": a fragment of a split change event reached the encoder unjoined`);
   const operationType: unknown = raw['operationType'];
   if (!isOperation(operationType) || operationType === 'snapshot') {
-    throw new Error(`unknown change operationType ${JSON.stringify(operationType)} from source "${context.sourceName}"`);
+    throw new ChangeflowError(`unknown change operationType ${JSON.stringify(operationType)} from source "${context.sourceName}"`);
   }
   const mode = context.mode;
   let op: ChangeOperation = operationType;

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { MongoClient, Timestamp, type Db, type Document } from 'mongodb';
-import { ChangeflowError, errorMessage, isRetriable } from '../../core/errors.js';
+import { ChangeflowError, errorMessage, isRetriable, toError, InternalError } from '../../core/errors.js';
 import type { ComponentState, Health, HealthOwner } from '../../core/health.js';
 import type { Admin, KafkaTransport, OutgoingRecord, Producer } from '../../core/kafka/transport.js';
 import type { Logger } from '../../core/logger.js';
@@ -191,7 +191,7 @@ export class MongoSource {
         }
         // No retry can fix it, and resuming past the event would lose it: the source stays stopped with
         // its position stored before the event, until its config changes or the process restarts.
-        const fatal = error instanceof Error ? error : new Error(String(error));
+        const fatal = toError(error);
         this.failure = fatal;
         const at = this.lastSaved ? `; stopped with its position kept (${this.lastSaved.describe()})` : '; stopped';
         this.report(false, `${fatal.message}${at} until its config changes or the process restarts`, 'failed');
@@ -441,7 +441,7 @@ export class MongoSource {
   }
 
   private requireEncoder(): EncoderContext {
-    if (!this.encoder) throw new Error('encoder used before the session connected');
+    if (!this.encoder) throw new InternalError('encoder used before the session connected');
     return this.encoder;
   }
 

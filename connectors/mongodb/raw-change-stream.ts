@@ -1,5 +1,6 @@
 import { BSON, Long, MongoCompatibilityError, MongoServerError, type ClientSession, type Document, type MongoClient } from 'mongodb';
 import { isTransientMongoError } from './mongo-errors.js';
+import { InternalError, ChangeflowError } from '../../core/errors.js';
 
 /** What is watched: a collection, a database, or (neither) the whole cluster. */
 export interface WatchTarget {
@@ -73,7 +74,7 @@ export class RawChangeStream {
 
   /** The next batch (possibly empty: the server held the read for up to `maxAwaitTimeMS`). */
   async next(): Promise<RawChangeBatch> {
-    if (this.closed) throw new Error('change stream is closed');
+    if (this.closed) throw new InternalError('change stream is closed');
     try {
       return await this.read();
     } catch (error) {
@@ -99,7 +100,7 @@ export class RawChangeStream {
     const { cursor } = reply;
     const events = cursor.firstBatch ?? cursor.nextBatch ?? [];
     this.cursorId = Long.isLong(cursor.id) ? cursor.id : Long.fromNumber(cursor.id);
-    if (this.cursorId.isZero()) throw new Error('the server closed the change stream cursor');
+    if (this.cursorId.isZero()) throw new ChangeflowError('the server closed the change stream cursor', { code: 'CURSOR_CLOSED' });
     const last = events[events.length - 1];
     const token = cursor.postBatchResumeToken ?? (last ? this.tokenOf(last) : null);
     // A resume continues after what was read; before the first token it repeats the original start.
@@ -110,7 +111,7 @@ export class RawChangeStream {
   /** Only when the server sends no postBatchResumeToken (mongo-java-server): once per batch. */
   private tokenOf(event: Uint8Array): Document {
     const id: unknown = decodeSourceBson(event)['_id'];
-    if (typeof id !== 'object' || id === null) throw new Error('a change stream event without a resume token (_id)');
+    if (typeof id !== 'object' || id === null) throw new ChangeflowError('a change stream event without a resume token (_id)', { code: 'NO_RESUME_TOKEN' });
     return id as Document;
   }
 

@@ -1,6 +1,7 @@
 import { Timestamp, type Document } from 'mongodb';
 import { z } from 'zod';
 import { canonicalText, parseCanonicalText } from '../../schemas/ejson.js';
+import { ValidationError } from '../../core/errors.js';
 
 /** Where a change stream starts: after a resume token, or at a cluster time (inclusive). */
 export type StreamStart = { resumeToken: string; startAfter?: boolean } | { clusterTime: { t: number; i: number } };
@@ -108,7 +109,7 @@ export class SourcePosition {
   /** Reads a stored position; a value this code cannot read is an error naming what is wrong. */
   static decode(text: string): SourcePosition {
     const parsed = storedSchema.safeParse(JSON.parse(text));
-    if (!parsed.success) throw new Error(`stored source position is not readable: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    if (!parsed.success) throw new ValidationError(`stored source position is not readable: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     const stored = parsed.data;
     if (stored.phase === 'stream') return new SourcePosition(stored.start);
     return SourcePosition.snapshotting(stored.start, {

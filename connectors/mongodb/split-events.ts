@@ -10,9 +10,9 @@ import { ChangeflowError } from '../../core/errors.js';
  */
 
 /** A change event's BSON that is one fragment of a split event (thrown by changeFromBytes, caught by the source). */
-export class SplitFragment extends Error {
+export class SplitFragment extends ChangeflowError {
   constructor(readonly fragment: Document) {
-    super('a fragment of a split change event');
+    super('a fragment of a split change event', { code: 'SPLIT_FRAGMENT' });
   }
 }
 

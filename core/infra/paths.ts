@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { MissingPrerequisiteError } from '../errors.js';
 
 /** Folder of the changeflow package (found by walking up to its package.json; works from dist/ and sources). */
 export function packageRoot(): string {
@@ -10,7 +11,7 @@ export function packageRoot(): string {
     const manifest = join(dir, 'package.json');
     if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'changeflow') return dir;
     const parent = dirname(dir);
-    if (parent === dir) throw new Error('changeflow: cannot find the package root above ' + fileURLToPath(import.meta.url));
+    if (parent === dir) throw new MissingPrerequisiteError('changeflow: cannot find the package root above ' + fileURLToPath(import.meta.url));
     dir = parent;
   }
 }

@@ -1,13 +1,14 @@
 import { spawn } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
 import { sleep } from '../retry.js';
+import { MissingPrerequisiteError } from '../errors.js';
 
 /** Starts a long-lived server process in its own process group, detached from ours, output to `logFile`. */
 export function spawnDetached(command: string, args: string[], logFile: string, cwd?: string): number {
   const fd = openSync(logFile, 'a');
   try {
     const child = spawn(command, args, { detached: true, stdio: ['ignore', fd, fd], ...(cwd ? { cwd } : {}) });
-    if (child.pid === undefined) throw new Error(`could not start ${command}`);
+    if (child.pid === undefined) throw new MissingPrerequisiteError(`could not start ${command}`);
     child.unref();
     return child.pid;
   } finally {

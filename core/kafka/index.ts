@@ -3,6 +3,7 @@ import { createKafkajsTransport } from './kafkajs.js';
 import { loadLibrdkafka, NATIVE_PACKAGE } from './librdkafka-binding.js';
 import { createLibrdkafkaTransport } from './librdkafka.js';
 import type { KafkaConnectionOptions, KafkaTransport } from './transport.js';
+import { ValidationError } from '../errors.js';
 
 export type KafkaClientName = 'kafkajs' | 'librdkafka';
 
@@ -26,7 +27,7 @@ export function effectiveKafkaClient(configured: KafkaClientName, env: NodeJS.Pr
   const override = env[KAFKA_CLIENT_ENV]?.trim();
   if (!override) return configured;
   if (override !== 'kafkajs' && override !== 'librdkafka') {
-    throw new Error(`${KAFKA_CLIENT_ENV}=${override} is not a Kafka client: use kafkajs or librdkafka (or leave it unset)`);
+    throw new ValidationError(`${KAFKA_CLIENT_ENV}=${override} is not a Kafka client: use kafkajs or librdkafka (or leave it unset)`);
   }
   return override;
 }

@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { MissingPrerequisiteError, toError } from '../errors.js';
 
 /**
  * The slice of @confluentinc/kafka-javascript's node-rdkafka-style API that the librdkafka transport
@@ -131,11 +132,11 @@ export function loadLibrdkafka(): { module: RdModule } | { error: Error } {
   try {
     const required = createRequire(import.meta.url)(NATIVE_PACKAGE) as Partial<RdModule>;
     if (typeof required.Producer !== 'function' || typeof required.KafkaConsumer !== 'function' || typeof required.AdminClient?.create !== 'function') {
-      throw new Error(`${NATIVE_PACKAGE} loaded but does not expose Producer, KafkaConsumer and AdminClient`);
+      throw new MissingPrerequisiteError(`${NATIVE_PACKAGE} loaded but does not expose Producer, KafkaConsumer and AdminClient`);
     }
     loaded = { module: required as RdModule };
   } catch (error) {
-    loaded = { error: error instanceof Error ? error : new Error(String(error)) };
+    loaded = { error: toError(error) };
   }
   return loaded;
 }

@@ -1,4 +1,4 @@
-import { isRetriable, UnavailableError } from '../errors.js';
+import { isRetriable, UnavailableError, InternalError, ValidationError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { backoffDelay, retry, sleep } from '../retry.js';
 import { createKafkajsTransport } from './kafkajs.js';
@@ -350,7 +350,7 @@ class RdkafkaConsumer implements Consumer {
   }
 
   run(eachBatch: (batch: Batch, context: BatchContext) => Promise<void>, options: { partitionsConsumedConcurrently?: number } = {}): Promise<void> {
-    if (this.loop) return Promise.reject(new Error('consumer.run() was already called'));
+    if (this.loop) return Promise.reject(new InternalError('consumer.run() was already called'));
     this.consumer.setDefaultConsumeTimeout(CONSUME_WAIT_MS);
     this.consumer.setDefaultIsTimeoutOnlyForFirstMessage?.(true);
     const concurrency = Math.max(1, options.partitionsConsumedConcurrently ?? 1);
@@ -615,7 +615,7 @@ class RdkafkaAdmin implements Admin {
   ) {}
 
   private client(): RdAdmin {
-    if (!this.admin) throw new Error('Kafka admin is not connected; call connect() first');
+    if (!this.admin) throw new InternalError('Kafka admin is not connected; call connect() first');
     return this.admin;
   }
 
@@ -734,7 +734,7 @@ export function createLibrdkafkaTransport(module: RdModule, options: KafkaConnec
   return {
     name: 'librdkafka',
     producer(opts: ProducerOptions = {}): Producer {
-      if (opts.transactionalId) throw new Error('the librdkafka transport does not support transactional producers; use kafka.client: kafkajs');
+      if (opts.transactionalId) throw new ValidationError('the librdkafka transport does not support transactional producers; use kafka.client: kafkajs');
       const idempotent = opts.idempotent ?? true;
       const config: RdConfig = {
         ...base,

@@ -1,3 +1,5 @@
+import { ChangeflowError } from '../../core/errors.js';
+
 /**
  * Host-side codec for the subset of QuickJS's binary object format (JS_WriteObject / JS_ReadObject,
  * exposed as encodeBinaryJSON / decodeBinaryJSON) that JSON values need. It lets events enter the VM and
@@ -40,12 +42,11 @@ const NON_LATIN1 = /[^\u0000-\u00ff]/;
 const MAX_DEPTH = 2000;
 
 /** A value the codec cannot (or, mirroring JSON, must not) carry; `path` names where it was. */
-export class BjsonValueError extends Error {
+export class BjsonValueError extends ChangeflowError {
   readonly path: string;
   readonly problem: string;
   constructor(path: string, problem: string) {
-    super(`${path} ${problem}`);
-    this.name = 'BjsonValueError';
+    super(`${path} ${problem}`, { code: 'FUNCTION_VALUE' });
     this.path = path;
     this.problem = problem;
   }

@@ -1,3 +1,5 @@
+import { ChangeflowError } from '../../core/errors.js';
+
 export type FunctionErrorKind = 'syntax' | 'runtime' | 'timeout' | 'memory' | 'output' | 'invalid-actions';
 
 export interface FunctionErrorDetails {
@@ -11,7 +13,7 @@ export interface FunctionErrorDetails {
 }
 
 /** A failure of one function call (or of compiling the function). Never a host crash. */
-export class FunctionError extends Error {
+export class FunctionError extends ChangeflowError {
   readonly kind: FunctionErrorKind;
   readonly functionName: string;
   readonly line: number | undefined;
@@ -22,8 +24,7 @@ export class FunctionError extends Error {
 
   constructor(details: FunctionErrorDetails) {
     const where = details.line === undefined ? '' : ` (line ${details.line}${details.column === undefined ? '' : `, column ${details.column}`})`;
-    super(`function "${details.functionName}" ${details.kind} error: ${details.message}${where}`);
-    this.name = 'FunctionError';
+    super(`function "${details.functionName}" ${details.kind} error: ${details.message}${where}`, { code: `FUNCTION_${details.kind.toUpperCase().replace('-', '_')}` });
     this.kind = details.kind;
     this.functionName = details.functionName;
     this.line = details.line;
@@ -34,12 +35,11 @@ export class FunctionError extends Error {
 }
 
 /** Raised by validateActions; the sandbox wraps it in a FunctionError of kind 'invalid-actions'. */
-export class InvalidActionsError extends Error {
+export class InvalidActionsError extends ChangeflowError {
   readonly issues: readonly string[];
   constructor(issues: readonly string[]) {
     const shown = issues.slice(0, 5).join('; ');
-    super(issues.length > 5 ? `${shown}; and ${issues.length - 5} more` : shown);
-    this.name = 'InvalidActionsError';
+    super(issues.length > 5 ? `${shown}; and ${issues.length - 5} more` : shown, { code: 'INVALID_ACTIONS' });
     this.issues = issues;
   }
 }

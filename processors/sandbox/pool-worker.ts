@@ -8,9 +8,10 @@ import { quickjs } from './engine.js';
 import { FunctionError } from './errors.js';
 import { workerDataSchema, workerRequestSchema, type CheckRequest, type RunRequest, type WorkerReply } from './pool-protocol.js';
 import { FunctionSandbox, type FunctionLogEntry } from './sandbox.js';
+import { InternalError } from '../../core/errors.js';
 
 const port = parentPort;
-if (!port) throw new Error('pool-worker.js runs only as a worker thread of a FunctionPool');
+if (!port) throw new InternalError('pool-worker.js runs only as a worker thread of a FunctionPool');
 const { cacheSize } = workerDataSchema.parse(workerData);
 
 /** Compiled sandboxes by function key, least recently used first. */

@@ -8,6 +8,7 @@ import { FairQueue } from './fair-queue.js';
 import { resolveLimits, type SandboxLimits } from './limits.js';
 import { workerReplySchema, type WorkerData, type WorkerReply, type WorkerRequest } from './pool-protocol.js';
 import type { FunctionLogEntry, RunContext } from './sandbox.js';
+import { InternalError, ChangeflowError } from '../../core/errors.js';
 
 export interface FunctionPoolOptions {
   /** Worker threads. Default max(2, available cores). */
@@ -126,7 +127,7 @@ export class FunctionPool {
 
   /** @internal Used by PooledFunction. */
   submit(tenant: string, name: string, limitMs: number, request: WorkerRequest, onLog: ((entry: FunctionLogEntry) => void) | undefined): Promise<Settled> {
-    if (this.closed) return Promise.reject(new Error('the function pool is closed'));
+    if (this.closed) return Promise.reject(new InternalError('the function pool is closed'));
     return new Promise<Settled>((resolve, reject) => {
       this.queue.push(tenant, { tenant, name, limitMs, request, onLog, resolve, reject });
       this.holdProcess();
@@ -147,7 +148,7 @@ export class FunctionPool {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const error = new Error('the function pool is closed');
+    const error = new InternalError('the function pool is closed');
     for (const job of this.queue.drain()) job.reject(error);
     const slots = this.slots.splice(0);
     for (const slot of slots) this.endJob(slot)?.reject(error);
@@ -170,7 +171,7 @@ export class FunctionPool {
   private onReply(slot: Slot, message: unknown): void {
     const parsed = workerReplySchema.safeParse(message);
     if (!parsed.success) {
-      this.replace(slot, new Error(`function worker sent an invalid message: ${parsed.error.message}`));
+      this.replace(slot, new InternalError(`function worker sent an invalid message: ${parsed.error.message}`));
       return;
     }
     const reply = parsed.data;
@@ -215,7 +216,7 @@ export class FunctionPool {
     this.slots.splice(index, 1);
     if (this.closed) return;
     if (!slot.ready) {
-      this.failedStart(failure ?? new Error(`exit code ${code}`));
+      this.failedStart(failure ?? new ChangeflowError(`exit code ${code}`, { code: 'FUNCTION_WORKER' }));
       return;
     }
     this.replaced++;
@@ -229,7 +230,7 @@ export class FunctionPool {
    */
   private failedStart(failure: Error): void {
     this.startFailures++;
-    const error = new Error(`function worker failed to start (${this.workerUrl.href}): ${failure.message}`);
+    const error = new ChangeflowError(`function worker failed to start (${this.workerUrl.href}): ${failure.message}`);
     for (const job of this.queue.drain()) job.reject(error);
     const delay = Math.min(30_000, 100 * 2 ** (this.startFailures - 1));
     setTimeout(() => {
@@ -243,7 +244,7 @@ export class FunctionPool {
     const index = this.slots.indexOf(slot);
     if (index === -1) return;
     const job = this.endJob(slot);
-    if (job) job.reject(error ?? new Error('function worker replaced'));
+    if (job) job.reject(error ?? new ChangeflowError('function worker replaced', { code: 'FUNCTION_WORKER' }));
     this.slots.splice(index, 1);
     void slot.worker.terminate();
     if (this.closed) return;
@@ -328,7 +329,7 @@ export class PooledFunction {
     };
     const reply = await this.pool.submit(this.spec.tenant, this.spec.name, this.limits.cpuTimeMs, request, this.spec.onLog);
     if (reply.type === 'failed') throw new FunctionError(reply.error);
-    if (reply.type !== 'done') throw new Error(`function worker answered a run with "${reply.type}"`);
+    if (reply.type !== 'done') throw new InternalError(`function worker answered a run with "${reply.type}"`);
     // Validated by validateActions in the worker (see pool-protocol.ts).
     return reply.actions as Action[];
   }
@@ -343,7 +344,7 @@ export class PooledFunction {
       if (error instanceof FunctionError) return { ok: false, message: error.details.message, phase: 'evaluate' };
       throw error;
     }
-    if (reply.type !== 'checked') throw new Error(`function worker answered a check with "${reply.type}"`);
+    if (reply.type !== 'checked') throw new InternalError(`function worker answered a check with "${reply.type}"`);
     return reply.result;
   }
 }

@@ -7,6 +7,7 @@ import { FunctionError, InvalidActionsError, type FunctionErrorKind } from './er
 import { resolveLimits, type SandboxLimits } from './limits.js';
 import { PRELUDE_SOURCE } from './prelude.js';
 import { PRELUDE_FILE, readVmError, type VmErrorInfo } from './vm-error.js';
+import { MissingPrerequisiteError, InternalError } from '../../core/errors.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -82,7 +83,7 @@ export class FunctionSandbox {
     this.onLog = options.onLog;
     const wanted = options.marshal ?? 'auto';
     if (wanted === 'binary' && binaryFormatVersion === undefined) {
-      throw new Error('binary marshalling is unavailable: the QuickJS binary format probe failed');
+      throw new MissingPrerequisiteError('binary marshalling is unavailable: the QuickJS binary format probe failed');
     }
     this.marshal = wanted === 'json' || binaryFormatVersion === undefined ? 'json' : 'binary';
     if (typeof options.code !== 'string' || options.code.trim() === '') {
@@ -104,7 +105,7 @@ export class FunctionSandbox {
   }
 
   runSync(events: readonly unknown[], ctx: RunContext): Action[] {
-    if (this.disposed) throw new Error(`function sandbox "${this.name}" is disposed`);
+    if (this.disposed) throw new InternalError(`function sandbox "${this.name}" is disposed`);
     this.beginCall();
     let raw: unknown;
     try {
