@@ -33,7 +33,7 @@ describe('retry', () => {
       retry(async () => {
         calls++;
         throw new ChangeflowError('kafka down', { retriable: true, cause });
-      }, { ...fast, retries: 4 }),
+      }, { ...fast, attempts: 4 }),
     ).rejects.toMatchObject({ message: 'kafka down', cause });
     expect(calls).toBe(4);
   });

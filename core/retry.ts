@@ -2,7 +2,7 @@ import { isRetriable } from './errors.js';
 
 export interface RetryOptions {
   /** Attempts in all, the first included. */
-  retries: number;
+  attempts: number;
   initialDelayMs: number;
   maxDelayMs: number;
   /** Each delay is multiplied by a random factor in [1 - jitter, 1 + jitter]. */
@@ -15,7 +15,7 @@ export interface RetryOptions {
 }
 
 export const defaultRetryOptions: RetryOptions = {
-  retries: 5,
+  attempts: 5,
   initialDelayMs: 300,
   maxDelayMs: 30_000,
   jitter: 0.2,
@@ -52,7 +52,7 @@ export async function retry<T>(task: (attempt: number) => Promise<T>, options: P
     try {
       return await task(attempt);
     } catch (error) {
-      if (attempt >= opts.retries || !opts.shouldRetry(error, attempt) || opts.signal?.aborted) throw error;
+      if (attempt >= opts.attempts || !opts.shouldRetry(error, attempt) || opts.signal?.aborted) throw error;
       const delay = backoffDelay(attempt, opts);
       opts.onRetry?.(error, attempt, delay);
       await sleep(delay, opts.signal);

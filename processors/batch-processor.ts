@@ -144,7 +144,7 @@ export class BatchProcessor {
           return this.attempt(items);
         },
         {
-          retries: this.options.retry.attempts,
+          attempts: this.options.retry.attempts,
           initialDelayMs: this.options.retry.initialDelayMs,
           maxDelayMs: this.options.retry.maxDelayMs,
           shouldRetry: () => !this.options.signal.aborted,

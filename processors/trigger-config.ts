@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { nameSchema } from '../core/names.js';
 import { changeOperations } from '../schemas/envelope.js';
 import { MatchFilterError, compileMatch } from './match-filter.js';
+import { retrySettingsSchema } from '../core/retry-settings.js';
 
 export const triggerSourceSchema = z.union([
   z.strictObject({ topic: z.string().min(1) }),
@@ -49,13 +50,7 @@ export const triggerConfigSchema = z.strictObject({
     })
     .default({ maxSize: 500, maxWaitMs: 100 }),
   ordering: z.enum(['ordered', 'unordered']).default('ordered'),
-  retry: z
-    .strictObject({
-      attempts: z.number().int().positive().default(5),
-      initialDelayMs: z.number().int().positive().default(200),
-      maxDelayMs: z.number().int().positive().default(10_000),
-    })
-    .default({ attempts: 5, initialDelayMs: 200, maxDelayMs: 10_000 }),
+  retry: retrySettingsSchema,
   enabled: z.boolean().default(true),
 });
 export type TriggerConfig = z.output<typeof triggerConfigSchema>;

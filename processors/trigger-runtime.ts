@@ -325,7 +325,7 @@ export class TriggerRuntime {
     const producer = this.producer;
     if (!producer) throw new BatchAbortedError();
     const records = outcome.deadLetters.map((letter) => deadLetterRecord(this.deadLetterTopic, this.key, letter));
-    await retry(() => producer.send(records), { retries: 5, initialDelayMs: 200, maxDelayMs: 5_000, signal: this.abort.signal });
+    await retry(() => producer.send(records), { attempts: 5, initialDelayMs: 200, maxDelayMs: 5_000, signal: this.abort.signal });
     for (const letter of outcome.deadLetters) {
       this.log.warn({ topic: letter.record.topic, partition: letter.record.partition, offset: letter.record.offset, kind: letter.errorKind, attempts: letter.attempts, err: letter.error }, 'event dead-lettered');
     }

@@ -106,7 +106,7 @@ export async function subscribe<TDoc extends Document = Document>(options: Subsc
       const event = wanted(record.headers['op']) ? decode(record.value, meta) : undefined;
       if (event && wanted(event.op)) {
         try {
-          await retry(() => Promise.resolve(handler(event, meta)), { retries: options.attempts ?? 5, initialDelayMs: 200, maxDelayMs: 5_000, shouldRetry: () => !stopping.signal.aborted, signal: stopping.signal });
+          await retry(() => Promise.resolve(handler(event, meta)), { attempts: options.attempts ?? 5, initialDelayMs: 200, maxDelayMs: 5_000, shouldRetry: () => !stopping.signal.aborted, signal: stopping.signal });
         } catch (error) {
           if (stopping.signal.aborted) break;
           await commit();

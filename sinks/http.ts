@@ -104,7 +104,7 @@ class HttpSink implements Sink {
       const body = JSON.stringify({ trigger: this.dependencies.trigger, sink: this.name, events: items });
       try {
         await retry(() => this.post(body, sha256Hex(ids.join('\n'))), {
-          retries: this.config.retry.attempts,
+          attempts: this.config.retry.attempts,
           initialDelayMs: this.config.retry.initialDelayMs,
           maxDelayMs: this.config.retry.maxDelayMs,
           onRetry: (error, attempt, delayMs) =>

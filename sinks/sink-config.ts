@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { nameSchema } from '../core/names.js';
+import { retrySettingsSchema } from '../core/retry-settings.js';
 
 /**
  * The schema of a sink entry in a trigger: `{ name, kind, ...options }`. Strict, so a misspelt option
@@ -9,11 +10,5 @@ export function sinkEntrySchema<K extends string, T extends z.ZodRawShape>(kind:
   return z.strictObject({ name: nameSchema, kind: z.literal(kind), ...shape });
 }
 
-/** Retry/backoff knobs shared by sinks that retry by themselves (HTTP). */
-export const retrySettingsSchema = z
-  .strictObject({
-    attempts: z.number().int().positive().default(5),
-    initialDelayMs: z.number().int().positive().default(200),
-    maxDelayMs: z.number().int().positive().default(10_000),
-  })
-  .default({ attempts: 5, initialDelayMs: 200, maxDelayMs: 10_000 });
+/** Retry/backoff knobs of sinks that retry by themselves (HTTP): the same as a trigger's. */
+export { retrySettingsSchema };

@@ -55,7 +55,7 @@ export class KafkaFeed {
         return !problem;
       });
       try {
-        await retry(() => this.service.accept(events, 'kafka'), { retries: 5, shouldRetry: () => !context.isStale() });
+        await retry(() => this.service.accept(events, 'kafka'), { attempts: 5, shouldRetry: () => !context.isStale() });
         if (context.isStale()) return;
         await consumer.commit([{ topic: batch.topic, partition: batch.partition, offset: String(BigInt(last.offset) + 1n) }]);
         this.onHealth(true);

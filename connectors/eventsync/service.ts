@@ -255,7 +255,7 @@ export class EventSyncService {
     }
     const headers = { 'eventsync-service': this.config.serviceName, 'eventsync-event-id': message.eventID };
     await retry(() => this.producer.send(values.map((value) => ({ topic: this.config.target.topic, key: message.eventID, value, headers }))), {
-      retries: 6,
+      attempts: 6,
       initialDelayMs: 200,
       onRetry: (error, attempt) => this.logger.warn({ err: errorMessage(error), attempt }, 'publishing EventSync message failed; retrying'),
     });

@@ -170,7 +170,7 @@ export class MongoSource {
         if (this.stopping) break;
         this.deps.metrics.active.set({ source: this.config.name }, 1);
         await retry(() => this.session(), {
-          retries: Number.POSITIVE_INFINITY,
+          attempts: Number.POSITIVE_INFINITY,
           initialDelayMs: 500,
           maxDelayMs: 10_000,
           signal: this.abort.signal,

@@ -508,7 +508,7 @@ class RdkafkaConsumer implements Consumer {
         if (list.length === 0) return Promise.resolve();
         return new Promise<void>((resolve, reject) => this.consumer.commitCb(list, (err) => (err ? reject(rdError(err, 'commit')) : resolve())));
       },
-      { retries: 8, initialDelayMs: 100, maxDelayMs: 3_000, shouldRetry: (error) => isRetriable(error) && !this.stopping },
+      { attempts: 8, initialDelayMs: 100, maxDelayMs: 3_000, shouldRetry: (error) => isRetriable(error) && !this.stopping },
     );
   }
 
@@ -693,7 +693,7 @@ class RdkafkaAdmin implements Admin {
         high: String(high.find((o) => o.partition === partition)?.offset ?? 0),
       }));
     };
-    return retry(read, { retries: 10, initialDelayMs: 100, maxDelayMs: 2_000 });
+    return retry(read, { attempts: 10, initialDelayMs: 100, maxDelayMs: 2_000 });
   }
 
   async groupOffsets(groupId: string, topic: string): Promise<TopicPartitionOffset[]> {

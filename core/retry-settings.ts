@@ -1,0 +1,12 @@
+import { z } from 'zod';
+
+/** The retry knobs users write (a trigger's `retry`, the HTTP sink's `retry`); `attempts` counts the first. */
+export const retrySettingsSchema = z
+  .strictObject({
+    attempts: z.number().int().positive().default(5),
+    initialDelayMs: z.number().int().positive().default(200),
+    maxDelayMs: z.number().int().positive().default(10_000),
+  })
+  .default({ attempts: 5, initialDelayMs: 200, maxDelayMs: 10_000 });
+
+export type RetrySettings = z.output<typeof retrySettingsSchema>;
