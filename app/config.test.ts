@@ -46,6 +46,12 @@ describe('changeflow.yaml', () => {
     expect(parseConfigText(`kafka: { brokers: ["a:1"], compression: gzip }\n`, {}).kafka.compression).toBe('gzip');
   });
 
+  it('takes the trigger consumers\' session timeout, 30 s by default, within the broker\'s bounds', () => {
+    expect(parseConfigText(minimal, {}).kafka.sessionTimeoutMs).toBe(30_000);
+    expect(parseConfigText(`kafka: { brokers: ["127.0.0.1:9092"], sessionTimeoutMs: 6000 }\n`, {}).kafka.sessionTimeoutMs).toBe(6_000);
+    expect(errorOf(`kafka: { brokers: ["127.0.0.1:9092"], sessionTimeoutMs: 1000 }\n`)).toMatch(/kafka.sessionTimeoutMs: at least 6000/);
+  });
+
   it('names the index of a bad list item', () => {
     expect(errorOf(`kafka: { brokers: ["ok:1", "no-port"] }\n`)).toMatch(/kafka\.brokers\[1\]: expected "host:port"/);
   });

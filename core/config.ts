@@ -17,6 +17,13 @@ const kafkaSchema = z.strictObject({
   clientId: z.string().default('changeflow'),
   partitions: z.number().int().positive().default(3),
   compression: z.enum(['none', 'gzip', 'snappy', 'lz4', 'zstd']).default('none'),
+  /** Trigger consumers' group session timeout: how soon a crashed process's partitions move on (or a restarted one rejoins). */
+  sessionTimeoutMs: z
+    .number()
+    .int()
+    .min(6_000, { error: 'at least 6000 (the broker default group.min.session.timeout.ms)' })
+    .max(1_800_000, { error: 'at most 1800000 (the broker default group.max.session.timeout.ms)' })
+    .default(30_000),
   schemaRegistry: z.strictObject({ url: z.url() }).optional(),
 }).check((ctx) => {
   const { client, compression } = ctx.value;

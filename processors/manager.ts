@@ -15,7 +15,7 @@ export interface ProcessorManagerOptions extends TriggerControllerOptions {
   partitionConcurrency?: number;
   /** How long stopping a trigger waits for a batch in flight. Default 10 s. */
   stopTimeoutMs?: number;
-  /** Consumer group session timeout (how soon a crashed process's partitions move on). Default 30 s. */
+  /** Consumer group session timeout (how soon a crashed process's partitions move on). Default `kafka.sessionTimeoutMs`. */
   sessionTimeoutMs?: number;
   /** Decodes Avro records and encodes Avro sink output; given by the service when it has a schema registry. */
   avro?: AvroCodec;

@@ -32,7 +32,7 @@ export interface TriggerRuntimeOptions {
   keyParallelism?: number;
   /** How long stop() waits for a batch in flight (e.g. a hanging sink) before abandoning it. Default 10 s. */
   stopTimeoutMs?: number;
-  /** Consumer group session timeout: how soon a crashed process's partitions move to the others. Default 30 s. */
+  /** Consumer group session timeout: how soon a crashed process's partitions move to the others. Default `kafka.sessionTimeoutMs`. */
   sessionTimeoutMs?: number;
   /** How often lag is reported and a stuck partition's log end asked of the broker. Default 5 s. */
   lagIntervalMs?: number;
@@ -159,7 +159,7 @@ export class TriggerRuntime {
 
       this.producer = context.kafka.producer({ idempotent: true });
       await this.producer.connect();
-      this.consumer = context.kafka.consumer({ groupId: this.groupId, fromBeginning: true, ...(this.options.sessionTimeoutMs ? { sessionTimeoutMs: this.options.sessionTimeoutMs } : {}) });
+      this.consumer = context.kafka.consumer({ groupId: this.groupId, fromBeginning: true, sessionTimeoutMs: this.options.sessionTimeoutMs ?? context.config.kafka.sessionTimeoutMs });
       await this.consumer.connect();
       const consumer = this.consumer;
       this.offsets = new OffsetCommitter(
