@@ -8,6 +8,11 @@ export interface FunctionErrorDetails {
   column?: number;
   /** Stack inside the function's code (QuickJS frames only), trimmed. */
   stack?: string;
+  /**
+   * Whether running the same events again may succeed. Default: only for `timeout` and `memory` (they
+   * depend on load and batch size); a throw or an invalid result comes back for the same input.
+   */
+  retriable?: boolean;
 }
 
 /** A failure of one function call (or of compiling the function). Never a host crash. */
@@ -17,6 +22,7 @@ export class FunctionError extends Error {
   readonly line: number | undefined;
   readonly column: number | undefined;
   readonly functionStack: string | undefined;
+  readonly retriable: boolean;
   /** What it was built from (the message without the "function ... error:" prefix), e.g. to send it across threads. */
   readonly details: Readonly<FunctionErrorDetails>;
 
@@ -29,6 +35,7 @@ export class FunctionError extends Error {
     this.line = details.line;
     this.column = details.column;
     this.functionStack = details.stack;
+    this.retriable = details.retriable ?? (details.kind === 'timeout' || details.kind === 'memory');
     this.details = Object.freeze({ ...details });
   }
 }
