@@ -11,6 +11,8 @@ import { spawnDetached, stopProcess } from './process.js';
 export interface KafkaServerInfo {
   pid: number;
   brokers: string;
+  port: number;
+  controllerPort: number;
   dataDir: string;
   logFile: string;
 }
@@ -21,6 +23,9 @@ export interface KafkaServerOptions {
   workDir: string;
   partitions?: number;
   readyTimeoutMs?: number;
+  /** Listen on these ports (default: free ones), e.g. to restart a broker on its data dir where clients expect it. */
+  port?: number;
+  controllerPort?: number;
 }
 
 function serverProperties(port: number, controllerPort: number, dataDir: string, partitions: number): string {
@@ -68,8 +73,8 @@ export async function startKafka(options: KafkaServerOptions): Promise<KafkaServ
   const { jars, workDir } = options;
   const dataDir = join(workDir, 'kafka-data');
   mkdirSync(dataDir, { recursive: true });
-  const port = await freePort();
-  let controllerPort = await freePort();
+  const port = options.port ?? (await freePort());
+  let controllerPort = options.controllerPort ?? (await freePort());
   while (controllerPort === port) controllerPort = await freePort();
   const propsFile = join(workDir, 'server.properties');
   writeFileSync(propsFile, serverProperties(port, controllerPort, dataDir, options.partitions ?? 3));
@@ -92,5 +97,5 @@ export async function startKafka(options: KafkaServerOptions): Promise<KafkaServ
     const tail = existsSync(logFile) ? readFileSync(logFile, 'utf8').slice(-3000) : '';
     throw new ChangeflowError(`Kafka did not answer on ${brokers} in time. Its log ends with:\n${tail}`, { code: 'KAFKA_START_FAILED', retriable: true });
   }
-  return { pid, brokers, dataDir, logFile };
+  return { pid, brokers, port, controllerPort, dataDir, logFile };
 }
