@@ -16,6 +16,7 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
 import { z } from 'zod';
+import type { IncomingRecord } from '../core/kafka/index.js';
 import { createKafkajsTransport } from '../core/kafka/kafkajs.js';
 import { TopicReader } from '../connectors/mongodb/testing/topic-reader.js';
 import { checkAudit, checkCache, checkDeadLetters, checkDeliveries, compareCollections } from './lib/soak-checks.js';
@@ -241,7 +242,7 @@ async function main(): Promise<number> {
       faultsByKind,
       faults: measured.map((f) => ({ kind: f.kind, atSeconds: Math.round(f.atMs / 100) / 10, durationMs: f.durationMs, startedAt: new Date(f.startedAt).toISOString(), endedAt: new Date(f.endedAt).toISOString(), recoveryMs: f.recoveryMs })),
       serviceRestarts: { planned: service.restarts - unplanned.count, unplanned: unplanned.count },
-      b: copies.map((c) => ({ coll: c.coll, a: c.a, b: c.b, differing: c.differing.length })),
+      b: copies.map((c) => ({ coll: c.coll, a: c.a, b: c.b, differing: c.differing.length, samples: c.samples.map((x) => ({ ...x, events: eventsOf(reader?.records ?? [], names.outTopic, c.coll, x.id) })) })),
       redis: { private: servers.redis !== null, restartedAt: h.redisRestartedAt ? new Date(h.redisRestartedAt).toISOString() : null, keysHeld: cache.checkedKeys, keysExpected: cache.expectedLive, wrong: cache.wrong.length },
       audit: { verifies: audit.ok, records: audit.records, missingDeletes: audit.missingDeletes },
       deadLetters: { total: deadLetters.total, explained: deadLetters.explained, unexplained: deadLetters.unexplained.length },
@@ -284,6 +285,16 @@ function watchService(service: SoakService, active: () => boolean): { count: num
   }, 1_000);
   timer.unref();
   return state;
+}
+
+/** What the Kafka-sink topic holds for one document (to tell why a copy differs). */
+function eventsOf(records: readonly IncomingRecord[], topic: string, coll: string, idText: string): string[] {
+  return records
+    .filter((r) => r.topic === topic && r.key?.toString() === idText)
+    .map((r) => JSON.parse(r.value?.toString() ?? '{}') as { id?: string; op?: string; ns?: { coll?: string }; clusterTime?: unknown; fullDocument?: unknown })
+    .filter((e) => e.ns?.coll === coll)
+    .map((e) => `${e.op ?? '?'} ${e.id ?? '?'} ${JSON.stringify(e.clusterTime)} ${JSON.stringify(e.fullDocument)}`)
+    .slice(-12);
 }
 
 function countBy(items: readonly string[]): Record<string, number> {

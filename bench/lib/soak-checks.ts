@@ -25,10 +25,14 @@ export function numberOf(value: unknown): number | undefined {
   return undefined;
 }
 
-/** The writer's seq an event carries (`w` of the written document or update), if any. */
+/**
+ * The writer's seq an event carries: `w` of an inserted, replaced or snapshot document, or of an
+ * update's delta. Not of an update's looked-up document: the lookup shows the document when the source
+ * read the change, often after later writes (mongo-java-server sends no delta at all).
+ */
 export function writeSeqOf(event: EventShape): number | undefined {
-  if (event.op === 'update') return numberOf(event.updateDescription?.updatedFields?.['w']) ?? numberOf(event.fullDocument?.['w']);
-  if (event.op === 'insert' || event.op === 'replace') return numberOf(event.fullDocument?.['w']);
+  if (event.op === 'update') return numberOf(event.updateDescription?.updatedFields?.['w']);
+  if (event.op === 'insert' || event.op === 'replace' || event.op === 'snapshot') return numberOf(event.fullDocument?.['w']);
   return undefined;
 }
 
@@ -38,9 +42,13 @@ export interface DeliveryCheck {
   records: number;
   distinctEvents: number;
   repeats: number;
-  /** Writes with no event in the topic (deletes: a key with fewer delete events than the writer made). */
+  /**
+   * Writes with no event in the topic: an insert or replace whose `w` no event carries, a delete beyond
+   * the key's delete events, and (updates that carry no delta cannot be told apart) the last updates of
+   * a collection with fewer distinct update events than the writer made.
+   */
   missing: WriteEntry[];
-  /** seq → first time (producer timestamp) an event of that write reached the topic. */
+  /** seq → first time (producer timestamp) an event of that write reached the topic (traceable writes). */
   firstDelivered: Map<number, number>;
 }
 
@@ -49,9 +57,16 @@ export function checkDeliveries(log: readonly WriteEntry[], records: readonly In
   const firstDelivered = new Map<number, number>();
   const ids = new Set<string>();
   const deletes = new Map<string, Set<string>>();
+  const deleteTimes = new Map<string, number>();
+  const updates = new Map<string, Set<string>>();
   for (const record of records) {
     const event = JSON.parse(record.value?.toString() ?? '{}') as EventShape;
     if (event.id) ids.add(event.id);
+    if (event.op === 'update') {
+      const seen = updates.get(event.ns?.coll ?? '?') ?? new Set<string>();
+      seen.add(event.id ?? String(record.offset));
+      updates.set(event.ns?.coll ?? '?', seen);
+    }
     const seq = writeSeqOf(event);
     if (seq !== undefined) {
       const before = firstDelivered.get(seq);
@@ -60,23 +75,38 @@ export function checkDeliveries(log: readonly WriteEntry[], records: readonly In
     if (event.op === 'delete') {
       const key = keyOf(event.ns?.coll, event.documentKey?._id);
       const seen = deletes.get(key) ?? new Set<string>();
-      seen.add(event.id ?? String(record.offset));
+      const id = event.id ?? String(record.offset);
+      seen.add(id);
       deletes.set(key, seen);
+      deleteTimes.set(id, Math.min(deleteTimes.get(id) ?? Infinity, record.timestamp));
     }
   }
   const missing: WriteEntry[] = [];
   const deletesWritten = new Map<string, WriteEntry[]>();
+  const updatesWritten = new Map<string, WriteEntry[]>();
   for (const entry of log) {
-    if (entry.op !== 'delete') {
-      if (!firstDelivered.has(entry.seq)) missing.push(entry);
-      continue;
+    if (entry.op === 'delete') {
+      const key = `${entry.coll}:${entry.id}`;
+      deletesWritten.set(key, [...(deletesWritten.get(key) ?? []), entry]);
+    } else if (entry.op === 'update' && !firstDelivered.has(entry.seq)) {
+      updatesWritten.set(entry.coll, [...(updatesWritten.get(entry.coll) ?? []), entry]);
+    } else if (!firstDelivered.has(entry.seq)) {
+      missing.push(entry);
     }
-    const key = `${entry.coll}:${entry.id}`;
-    deletesWritten.set(key, [...(deletesWritten.get(key) ?? []), entry]);
   }
   for (const [key, entries] of deletesWritten) {
-    const seen = deletes.get(key)?.size ?? 0;
-    if (seen < entries.length) missing.push(...entries.slice(seen));
+    // One key's events share a partition, so its k-th delete event is its k-th delete.
+    const seen = [...(deletes.get(key) ?? [])];
+    entries.forEach((entry, k) => {
+      const id = seen[k];
+      if (id === undefined) missing.push(entry);
+      else firstDelivered.set(entry.seq, deleteTimes.get(id) ?? Infinity);
+    });
+  }
+  for (const [coll, untraced] of updatesWritten) {
+    const traced = log.filter((e) => e.coll === coll && e.op === 'update').length - untraced.length;
+    const shortBy = untraced.length - Math.max(0, (updates.get(coll)?.size ?? 0) - traced);
+    if (shortBy > 0) missing.push(...untraced.slice(-shortBy));
   }
   return { records: records.length, distinctEvents: ids.size, repeats: records.length - ids.size, missing: missing.sort((a, b) => a.seq - b.seq), firstDelivered };
 }
@@ -84,7 +114,7 @@ export function checkDeliveries(log: readonly WriteEntry[], records: readonly In
 const canonical = (doc: Document): string => EJSON.stringify(doc, { relaxed: false });
 
 /** B holds exactly A's documents, per collection (canonical Extended JSON, ordered by _id). */
-export async function compareCollections(a: Db, b: Db, collections: readonly string[]): Promise<{ coll: string; a: number; b: number; differing: string[] }[]> {
+export async function compareCollections(a: Db, b: Db, collections: readonly string[]): Promise<{ coll: string; a: number; b: number; differing: string[]; samples: { id: string; a: string | null; b: string | null }[] }[]> {
   const out = [];
   for (const coll of collections) {
     const [docsA, docsB] = await Promise.all([a.collection(coll).find().sort({ _id: 1 }).toArray(), b.collection(coll).find().sort({ _id: 1 }).toArray()]);
@@ -96,7 +126,10 @@ export async function compareCollections(a: Db, b: Db, collections: readonly str
       inB.delete(id);
     }
     differing.push(...[...inB.keys()].map((id) => `${id} (only in B)`));
-    out.push({ coll, a: docsA.length, b: docsB.length, differing });
+    const byId = (docs: Document[]): Map<string, string> => new Map(docs.map((d) => [canonical({ _id: d['_id'] as unknown }), canonical(d)]));
+    const [allA, allB] = [byId(docsA), byId(docsB)];
+    const samples = differing.slice(0, 3).map((d) => d.replace(' (only in B)', '')).map((id) => ({ id, a: allA.get(id) ?? null, b: allB.get(id) ?? null }));
+    out.push({ coll, a: docsA.length, b: docsB.length, differing, samples });
   }
   return out;
 }
