@@ -32,7 +32,7 @@ const USAGE = `npm run soak -- [--minutes N] [--seed S] [--rate W] [--ids N] [--
   --seed            seed of the writes and the fault schedule (default: from the clock; printed)
   --rate            writes per second (default 100)
   --ids             documents per collection the writer draws from (default 200)
-  --settle-seconds  how long the pipeline may take to catch up after the writer stops (default 120)`;
+  --settle-seconds  how long the pipeline may take to catch up after the writer stops (default 60 + 15 per minute, at most 180)`;
 
 const argsSchema = z.object({
   minutes: z.coerce.number().positive('--minutes: e.g. --minutes 2'),
@@ -50,7 +50,7 @@ function parse(argv: string[]): z.infer<typeof argsSchema> {
       seed: { type: 'string', default: String(Date.now() % 1_000_000) },
       rate: { type: 'string', default: '100' },
       ids: { type: 'string', default: '200' },
-      'settle-seconds': { type: 'string', default: '120' },
+      'settle-seconds': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -59,7 +59,9 @@ function parse(argv: string[]): z.infer<typeof argsSchema> {
     console.log(USAGE);
     process.exit(0);
   }
-  const parsed = argsSchema.safeParse({ ...values, settleSeconds: values['settle-seconds'] });
+  // Long enough for the backlog of the last faults; short enough that a 2-minute run ends within 4.
+  const settleSeconds = values['settle-seconds'] ?? String(Math.min(180, 60 + 15 * Number(values.minutes)));
+  const parsed = argsSchema.safeParse({ ...values, settleSeconds });
   if (!parsed.success) throw new Error(`${parsed.error.issues.map((i) => i.message).join('\n')}\n\n${USAGE}`);
   return parsed.data;
 }
@@ -242,7 +244,7 @@ async function main(): Promise<number> {
       faultsByKind,
       faults: measured.map((f) => ({ kind: f.kind, atSeconds: Math.round(f.atMs / 100) / 10, durationMs: f.durationMs, startedAt: new Date(f.startedAt).toISOString(), endedAt: new Date(f.endedAt).toISOString(), recoveryMs: f.recoveryMs })),
       serviceRestarts: { planned: service.restarts - unplanned.count, unplanned: unplanned.count },
-      b: copies.map((c) => ({ coll: c.coll, a: c.a, b: c.b, differing: c.differing.length, samples: c.samples.map((x) => ({ ...x, events: eventsOf(reader?.records ?? [], names.outTopic, c.coll, x.id) })) })),
+      b: copies.map((c) => ({ coll: c.coll, a: c.a, b: c.b, differing: c.differing.length, fieldOrderOnly: c.fieldOrderOnly, samples: c.samples.map((x) => ({ ...x, events: eventsOf(reader?.records ?? [], names.outTopic, c.coll, x.id) })) })),
       redis: { private: servers.redis !== null, restartedAt: h.redisRestartedAt ? new Date(h.redisRestartedAt).toISOString() : null, keysHeld: cache.checkedKeys, keysExpected: cache.expectedLive, wrong: cache.wrong.length },
       audit: { verifies: audit.ok, records: audit.records, missingDeletes: audit.missingDeletes },
       deadLetters: { total: deadLetters.total, explained: deadLetters.explained, unexplained: deadLetters.unexplained.length },

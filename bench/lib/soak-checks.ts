@@ -113,23 +113,46 @@ export function checkDeliveries(log: readonly WriteEntry[], records: readonly In
 
 const canonical = (doc: Document): string => EJSON.stringify(doc, { relaxed: false });
 
-/** B holds exactly A's documents, per collection (canonical Extended JSON, ordered by _id). */
-export async function compareCollections(a: Db, b: Db, collections: readonly string[]): Promise<{ coll: string; a: number; b: number; differing: string[]; samples: { id: string; a: string | null; b: string | null }[] }[]> {
+/** Canonical Extended JSON with every document's fields sorted: equal content, whatever the field order. */
+const contentOf = (doc: Document): string => JSON.stringify(sortFields(EJSON.serialize(doc, { relaxed: false })));
+
+function sortFields(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortFields);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(
+    Object.keys(value)
+      .sort()
+      .map((k) => [k, sortFields((value as Record<string, unknown>)[k])]),
+  );
+}
+
+/**
+ * B holds exactly A's documents, per collection (canonical Extended JSON, by _id). Documents equal but
+ * for the order of their fields are counted apart (`fieldOrderOnly`), not as differing.
+ */
+export async function compareCollections(
+  a: Db,
+  b: Db,
+  collections: readonly string[],
+): Promise<{ coll: string; a: number; b: number; differing: string[]; fieldOrderOnly: number; samples: { id: string; a: string | null; b: string | null }[] }[]> {
   const out = [];
   for (const coll of collections) {
     const [docsA, docsB] = await Promise.all([a.collection(coll).find().sort({ _id: 1 }).toArray(), b.collection(coll).find().sort({ _id: 1 }).toArray()]);
-    const inB = new Map(docsB.map((d) => [canonical({ _id: d['_id'] as unknown }), canonical(d)]));
+    const inB = new Map(docsB.map((d) => [canonical({ _id: d['_id'] as unknown }), d]));
     const differing: string[] = [];
+    let fieldOrderOnly = 0;
     for (const doc of docsA) {
       const id = canonical({ _id: doc['_id'] as unknown });
-      if (inB.get(id) !== canonical(doc)) differing.push(id);
+      const copy = inB.get(id);
+      if (!copy || contentOf(copy) !== contentOf(doc)) differing.push(id);
+      else if (canonical(copy) !== canonical(doc)) fieldOrderOnly++;
       inB.delete(id);
     }
     differing.push(...[...inB.keys()].map((id) => `${id} (only in B)`));
     const byId = (docs: Document[]): Map<string, string> => new Map(docs.map((d) => [canonical({ _id: d['_id'] as unknown }), canonical(d)]));
     const [allA, allB] = [byId(docsA), byId(docsB)];
     const samples = differing.slice(0, 3).map((d) => d.replace(' (only in B)', '')).map((id) => ({ id, a: allA.get(id) ?? null, b: allB.get(id) ?? null }));
-    out.push({ coll, a: docsA.length, b: docsB.length, differing, samples });
+    out.push({ coll, a: docsA.length, b: docsB.length, differing, fieldOrderOnly, samples });
   }
   return out;
 }

@@ -54,7 +54,8 @@ const durations: Record<FaultKind, (r: SeededRandom) => number> = {
 
 /**
  * Issue 18's sequence first (broker frozen 15 s, A frozen 8 s, the service killed and restarted,
- * the broker frozen again 5 s), then the other kinds in a seeded order, each once before any repeats,
+ * the broker frozen again 5 s), then the other kinds in a seeded order (kills and restarts first),
+ * each once before any repeats,
  * one at a time with 3–8 s between them, until `windowMs` (the writer's run) is used up. Runs of 5
  * minutes or more also get a 60 s outage of B (a proxy blackhole).
  */
@@ -75,13 +76,20 @@ export function planFaults(options: { seed: number; windowMs: number; redis: boo
   add('pause-broker', 5_000);
   if (options.windowMs >= 5 * 60_000) add('b-outage', durations['b-outage'](r));
   const kinds = (Object.keys(durations) as FaultKind[]).filter((k) => k !== 'b-outage' && (options.redis || !k.includes('redis')));
+  // Kills first in each round: they are the faults a short run must not miss.
+  const kills = kinds.filter((k) => k.endsWith('-kill') || k.endsWith('-restart'));
+  const others = kinds.filter((k) => !kills.includes(k));
   for (let round = 0; round < 100; round++) {
-    const order = [...kinds];
-    for (let i = order.length - 1; i > 0; i--) {
-      const j = r.int(0, i);
-      [order[i], order[j]] = [order[j] as FaultKind, order[i] as FaultKind];
-    }
-    for (const kind of order) if (!add(kind, durations[kind](r))) return plan;
+    for (const kind of [...shuffled(kills, r), ...shuffled(others, r)]) if (!add(kind, durations[kind](r))) return plan;
   }
   return plan;
+}
+
+function shuffled<T>(items: readonly T[], r: SeededRandom): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = r.int(0, i);
+    [out[i], out[j]] = [out[j] as T, out[i] as T];
+  }
+  return out;
 }
