@@ -186,7 +186,12 @@ async function main(): Promise<number> {
     const faults: FaultRecord[] = [];
     const writerStarted = Date.now();
     writer.start();
-    const faulting = runFaults(plan, h, writerStarted, faults);
+    // Caught at once (not only when awaited), so a failed fault still ends in the teardown below.
+    const faulting = runFaults(plan, h, writerStarted, faults).catch((error: unknown) => {
+      log(`fault injection failed: ${error instanceof Error ? error.message : String(error)}`);
+      throw error;
+    });
+    faulting.catch(() => undefined);
     const unplanned = watchService(service, () => Date.now() - writerStarted < windowMs + args.settleSeconds * 1000);
     await sleep(windowMs);
     await faulting;

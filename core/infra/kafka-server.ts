@@ -83,7 +83,9 @@ export async function startKafka(options: KafkaServerOptions): Promise<KafkaServ
 
   // A KRaft cluster id is a UUID in URL-safe base64 (22 characters).
   const clusterId = randomBytes(16).toString('base64url');
-  const format = spawnSync('java', [...javaArgs, 'kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId}`, '-c', propsFile, '--ignore-formatted'], { encoding: 'utf8' });
+  // A restart on the same data dir keeps its cluster id: formatting again with a new one is refused.
+  const formatted = existsSync(join(dataDir, 'meta.properties'));
+  const format = formatted ? { status: 0, stderr: '', stdout: '' } : spawnSync('java', [...javaArgs, 'kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId}`, '-c', propsFile, '--ignore-formatted'], { encoding: 'utf8' });
   if (format.status !== 0) {
     throw new ChangeflowError(`Formatting the Kafka log dir failed (exit ${format.status}):\n${format.stderr || format.stdout}`, { code: 'KAFKA_FORMAT_FAILED' });
   }
