@@ -4,6 +4,7 @@ import type { ChangeEvent } from '../schemas/envelope.js';
 import { SinkWriteError, type Action, type Sink, type SinkRecord } from '../sinks/sink.js';
 import { BatchAbortedError, BatchProcessor, type FunctionRunner } from './batch-processor.js';
 import { compileEventFilter } from './event-filter.js';
+import { FunctionError } from './sandbox/index.js';
 import { makeChangeEvent } from './testing/events.js';
 
 function records(count: number, fields: (seq: number) => Record<string, unknown> = () => ({})): IncomingRecord[] {
@@ -103,6 +104,45 @@ describe('BatchProcessor', () => {
     // 2 attempts of the whole batch, 3 bisection levels, 2 attempts of the event alone.
     expect(letter?.attempts).toBe(2 + 3 + 2);
     expect(failures.every((k) => k === 'function:runtime')).toBe(true);
+  });
+
+  it('does not retry a function that throws (the same events throw again): bisects at once, dead-letters each culprit after one run alone, keeps order', async () => {
+    const out = sink('out');
+    const runner = {
+      calls: 0,
+      async run(events: readonly ChangeEvent[]): Promise<Action[]> {
+        runner.calls++;
+        return events.map((e) => {
+          if (e.fullDocument?.['gone']) throw new FunctionError({ kind: 'runtime', functionName: 't', message: "TypeError: cannot read property 'n' of null" });
+          return { sink: 'out', op: 'set', key: e.id };
+        });
+      },
+    };
+    const outcome = await processor({ runner, sinks: [out] }).process(records(16, (seq) => ({ gone: seq === 3 || seq === 11 })));
+    expect(out.got.map((r) => seqOf(r.event))).toEqual([0, 1, 2, 4, 5, 6, 7, 8, 9, 10, 12, 13, 14, 15]);
+    expect(outcome.deadLetters.map((d) => [d.record.offset, d.errorKind])).toEqual([
+      ['3', 'function:runtime'],
+      ['11', 'function:runtime'],
+    ]);
+    // 1 run of the batch, 3 bisection levels, 1 run alone: no retry policy, no waiting.
+    expect(outcome.deadLetters.map((d) => d.attempts)).toEqual([1 + 3 + 1, 1 + 3 + 1]);
+    // The whole batch, then per half: 2 + 4 + 8 slices at most, plus the culprits alone.
+    expect(runner.calls).toBeLessThanOrEqual(1 + 2 + 4 + 8 + 2);
+  });
+
+  it('retries a function timeout per the policy before isolating (load, not the events, may be the cause)', async () => {
+    const out = sink('out');
+    let calls = 0;
+    const runner: FunctionRunner = {
+      async run(events) {
+        calls++;
+        if (calls <= 1) throw new FunctionError({ kind: 'timeout', functionName: 't', message: 'exceeded the CPU time limit of 1000 ms' });
+        return events.map((e) => ({ sink: 'out', op: 'set', key: e.id }));
+      },
+    };
+    const outcome = await processor({ runner, sinks: [out] }).process(records(4));
+    expect(outcome).toEqual({ delivered: 4, filtered: 0, deadLetters: [] });
+    expect(calls).toBe(2);
   });
 
   it('sends only the records a sink refused for good to the DLQ; the rest count as done, with no retry', async () => {

@@ -63,6 +63,11 @@ export class BatchAbortedError extends ChangeflowError {
   }
 }
 
+/** A function failure the same events reproduce (a throw, an invalid result), unlike a timeout or a sink error. */
+function isDeterministic(error: unknown): boolean {
+  return error instanceof FunctionError && !error.retriable;
+}
+
 function failureKind(error: unknown): string {
   if (error instanceof FunctionError) return `function:${error.kind}`;
   return 'sink';
@@ -71,7 +76,9 @@ function failureKind(error: unknown): string {
 /**
  * Turns one partition's slice of records into sink writes, with the failure rules of docs/processors.md ("Failures"):
  * a failing batch is retried with backoff; when retries run out, smaller slices are re-run (bisection)
- * until the failing events are isolated; those become dead letters and everything else is delivered.
+ * until the failing events are isolated; those become dead letters and everything else is delivered,
+ * in order. A function that throws or returns something invalid is not retried (the same events fail
+ * the same way): the batch is bisected at once and the event that fails alone is dead-lettered.
  * Resolves only when every sink acknowledged every delivered record, so the caller may then commit.
  *
  * Two failures are not the events' fault and never produce dead letters: the trigger stopping
@@ -147,7 +154,9 @@ export class BatchProcessor {
           attempts: this.options.retry.attempts,
           initialDelayMs: this.options.retry.initialDelayMs,
           maxDelayMs: this.options.retry.maxDelayMs,
-          shouldRetry: () => !this.options.signal.aborted,
+          // The function is pure: a throw or an invalid result comes back for the same events, so
+          // waiting would only stall the partition; bisection (no waits) finds the culprits at once.
+          shouldRetry: (error) => !this.options.signal.aborted && !isDeterministic(error),
           onRetry: (error, attempt) => this.options.observer?.failure?.(failureKind(error), error, attempt),
           signal: this.options.signal,
         },
@@ -194,7 +203,8 @@ export class BatchProcessor {
         actions = await this.options.runner.run(events, { trigger: this.options.trigger, now: this.now(), sinkNames: this.sinkNames });
       } catch (error) {
         if (error instanceof FunctionError) throw error;
-        throw new FunctionError({ kind: 'runtime', functionName: this.options.trigger, message: errorMessage(error) });
+        // A custom runner's own failure: nothing says the events caused it.
+        throw new FunctionError({ kind: 'runtime', functionName: this.options.trigger, message: errorMessage(error), retriable: true });
       } finally {
         this.options.observer?.functionTime?.((performance.now() - started) / 1000);
       }

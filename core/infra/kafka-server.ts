@@ -11,6 +11,8 @@ import { spawnDetached, stopProcess } from './process.js';
 export interface KafkaServerInfo {
   pid: number;
   brokers: string;
+  port: number;
+  controllerPort: number;
   dataDir: string;
   logFile: string;
 }
@@ -21,6 +23,9 @@ export interface KafkaServerOptions {
   workDir: string;
   partitions?: number;
   readyTimeoutMs?: number;
+  /** Listen on these ports (default: free ones), e.g. to restart a broker on its data dir where clients expect it. */
+  port?: number;
+  controllerPort?: number;
 }
 
 function serverProperties(port: number, controllerPort: number, dataDir: string, partitions: number): string {
@@ -68,8 +73,8 @@ export async function startKafka(options: KafkaServerOptions): Promise<KafkaServ
   const { jars, workDir } = options;
   const dataDir = join(workDir, 'kafka-data');
   mkdirSync(dataDir, { recursive: true });
-  const port = await freePort();
-  let controllerPort = await freePort();
+  const port = options.port ?? (await freePort());
+  let controllerPort = options.controllerPort ?? (await freePort());
   while (controllerPort === port) controllerPort = await freePort();
   const propsFile = join(workDir, 'server.properties');
   writeFileSync(propsFile, serverProperties(port, controllerPort, dataDir, options.partitions ?? 3));
@@ -78,7 +83,9 @@ export async function startKafka(options: KafkaServerOptions): Promise<KafkaServ
 
   // A KRaft cluster id is a UUID in URL-safe base64 (22 characters).
   const clusterId = randomBytes(16).toString('base64url');
-  const format = spawnSync('java', [...javaArgs, 'kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId}`, '-c', propsFile, '--ignore-formatted'], { encoding: 'utf8' });
+  // A restart on the same data dir keeps its cluster id: formatting again with a new one is refused.
+  const formatted = existsSync(join(dataDir, 'meta.properties'));
+  const format = formatted ? { status: 0, stderr: '', stdout: '' } : spawnSync('java', [...javaArgs, 'kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId}`, '-c', propsFile, '--ignore-formatted'], { encoding: 'utf8' });
   if (format.status !== 0) {
     throw new ChangeflowError(`Formatting the Kafka log dir failed (exit ${format.status}):\n${format.stderr || format.stdout}`, { code: 'KAFKA_FORMAT_FAILED' });
   }
@@ -92,5 +99,5 @@ export async function startKafka(options: KafkaServerOptions): Promise<KafkaServ
     const tail = existsSync(logFile) ? readFileSync(logFile, 'utf8').slice(-3000) : '';
     throw new ChangeflowError(`Kafka did not answer on ${brokers} in time. Its log ends with:\n${tail}`, { code: 'KAFKA_START_FAILED', retriable: true });
   }
-  return { pid, brokers, dataDir, logFile };
+  return { pid, brokers, port, controllerPort, dataDir, logFile };
 }

@@ -10,6 +10,11 @@ export interface FunctionErrorDetails {
   column?: number;
   /** Stack inside the function's code (QuickJS frames only), trimmed. */
   stack?: string;
+  /**
+   * Whether running the same events again may succeed. Default: only for `timeout` and `memory` (they
+   * depend on load and batch size); a throw or an invalid result comes back for the same input.
+   */
+  retriable?: boolean;
 }
 
 /** A failure of one function call (or of compiling the function). Never a host crash. */
@@ -19,6 +24,7 @@ export class FunctionError extends ChangeflowError {
   readonly line: number | undefined;
   readonly column: number | undefined;
   readonly functionStack: string | undefined;
+  readonly retriable: boolean;
   /** What it was built from (the message without the "function ... error:" prefix), e.g. to send it across threads. */
   readonly details: Readonly<FunctionErrorDetails>;
 
@@ -30,6 +36,7 @@ export class FunctionError extends ChangeflowError {
     this.line = details.line;
     this.column = details.column;
     this.functionStack = details.stack;
+    this.retriable = details.retriable ?? (details.kind === 'timeout' || details.kind === 'memory');
     this.details = Object.freeze({ ...details });
   }
 }

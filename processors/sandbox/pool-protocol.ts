@@ -45,6 +45,7 @@ export const functionErrorSchema = z.strictObject({
   line: z.number().optional(),
   column: z.number().optional(),
   stack: z.string().optional(),
+  retriable: z.boolean().optional(),
 });
 
 const checkResultSchema = z.union([

@@ -209,6 +209,8 @@ export class FunctionPool {
         new FunctionError({
           kind: outOfMemory ? 'memory' : 'runtime',
           functionName: job.name,
+          // The worker died under the call, not necessarily because of the events.
+          retriable: true,
           message: outOfMemory ? `its worker ran out of heap (${this.heapMiB} MiB for events and actions)` : `its worker stopped unexpectedly (exit code ${code}${failure ? `: ${failure.message}` : ''})`,
         }),
       );
