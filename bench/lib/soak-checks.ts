@@ -1,4 +1,4 @@
-import { EJSON, type Document } from 'bson';
+import { EJSON, type Document } from '../../schemas/bson.js';
 import type { Db } from 'mongodb';
 import type { Redis } from 'ioredis';
 import type { IncomingRecord } from '../../core/kafka/index.js';

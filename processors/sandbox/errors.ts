@@ -24,19 +24,20 @@ export class FunctionError extends ChangeflowError {
   readonly line: number | undefined;
   readonly column: number | undefined;
   readonly functionStack: string | undefined;
-  readonly retriable: boolean;
   /** What it was built from (the message without the "function ... error:" prefix), e.g. to send it across threads. */
   readonly details: Readonly<FunctionErrorDetails>;
 
   constructor(details: FunctionErrorDetails) {
     const where = details.line === undefined ? '' : ` (line ${details.line}${details.column === undefined ? '' : `, column ${details.column}`})`;
-    super(`function "${details.functionName}" ${details.kind} error: ${details.message}${where}`, { code: `FUNCTION_${details.kind.toUpperCase().replace('-', '_')}` });
+    super(`function "${details.functionName}" ${details.kind} error: ${details.message}${where}`, {
+      code: `FUNCTION_${details.kind.toUpperCase().replace('-', '_')}`,
+      retriable: details.retriable ?? (details.kind === 'timeout' || details.kind === 'memory'),
+    });
     this.kind = details.kind;
     this.functionName = details.functionName;
     this.line = details.line;
     this.column = details.column;
     this.functionStack = details.stack;
-    this.retriable = details.retriable ?? (details.kind === 'timeout' || details.kind === 'memory');
     this.details = Object.freeze({ ...details });
   }
 }
