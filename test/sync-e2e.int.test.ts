@@ -1,10 +1,11 @@
-import { EJSON, type Document } from '../schemas/bson.js';
+import type { Document } from '../schemas/bson.js';
 import { Int32, MongoClient, type ChangeStream } from 'mongodb';
 import { createKafkajsTransport } from '../core/kafka/kafkajs.js';
 import { TopicNames } from '../core/topics.js';
 import { ChildService } from '../connectors/mongodb/testing/child-service.js';
 import { committedTotal } from './support/processor-kafka.js';
-import { eventually, testInfra, uniqueName } from './support/infra.js';
+import { contents as contentsOf, describeDiff, sameContents as sameContentsOf, type Comparison } from './support/compare.js';
+import { eventually, testInfra, uniqueName, waitFor as waitForWith } from './support/infra.js';
 
 /**
  * End to end through the real path: MongoDB source → Kafka → processor → MongoDB sink, with the
@@ -20,38 +21,11 @@ const prefixes: string[] = [];
 const stoppers: (() => void)[] = [];
 const stopAll = (): void => stoppers.forEach((stop) => stop());
 
-/** JSON text with object keys sorted, so two documents compare equal whatever their field order. */
-function sortedJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
-  );
-}
-
-/** The collection as canonical Extended JSON lines (field order ignored), ordered by `_id` text. */
-async function contents(db: string, coll = 'items'): Promise<string[]> {
-  const docs: Document[] = await client.db(db).collection(coll).find().toArray();
-  return docs.map((d) => sortedJson(EJSON.serialize(d, { relaxed: false }))).sort();
-}
-
-async function sameContents(a: string, b: string): Promise<{ equal: boolean; left: string[]; right: string[] }> {
-  const [left, right] = await Promise.all([contents(a), contents(b)]);
-  return { equal: left.length === right.length && left.every((line, i) => line === right[i]), left, right };
-}
-
-function describeDiff(left: string[], right: string[]): string {
-  const r = new Set(right);
-  const l = new Set(left);
-  return `${left.length} vs ${right.length} docs; only left: ${left.filter((x) => !r.has(x)).slice(0, 3).join(' ')}; only right: ${right.filter((x) => !l.has(x)).slice(0, 3).join(' ')}`;
-}
-
-/** eventually(), with the children's last log lines in the failure message. */
-async function waitFor(check: () => Promise<boolean> | boolean, what: string | (() => string), timeoutMs: number, intervalMs = 250): Promise<void> {
-  try {
-    await eventually(check, typeof what === 'string' ? what : 'see below', timeoutMs, intervalMs);
-  } catch (error) {
-    throw new Error(`${(error as Error).message}${typeof what === 'string' ? '' : `: ${what()}`}\n${children.map((c, i) => `--- child ${i} output ---\n${c.tail(25)}`).join('\n')}`, { cause: error });
-  }
-}
+const childLogs = (): string => children.map((c, i) => `--- child ${i} output ---\n${c.tail(25)}`).join('\n');
+const waitFor = (check: () => Promise<boolean> | boolean, what: string | (() => string), timeoutMs: number, intervalMs = 250): Promise<void> =>
+  waitForWith(check, what, timeoutMs, intervalMs, childLogs);
+const contents = (db: string): Promise<string[]> => contentsOf(client, db);
+const sameContents = (a: string, b: string): Promise<Comparison> => sameContentsOf(client, a, b);
 
 function start(config: Record<string, unknown>): ChildService {
   const child = new ChildService(config).start();

@@ -31,3 +31,19 @@ export async function eventually(check: () => Promise<boolean> | boolean, what: 
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
+
+/** eventually(), with `diagnostics()` (e.g. child processes' last log lines) in the failure message. */
+export async function waitFor(
+  check: () => Promise<boolean> | boolean,
+  what: string | (() => string),
+  timeoutMs: number,
+  intervalMs = 250,
+  diagnostics: () => string = () => '',
+): Promise<void> {
+  try {
+    await eventually(check, typeof what === 'string' ? what : 'see below', timeoutMs, intervalMs);
+  } catch (error) {
+    const extra = diagnostics();
+    throw new Error(`${(error as Error).message}${typeof what === 'string' ? '' : `: ${what()}`}${extra ? `\n${extra}` : ''}`, { cause: error });
+  }
+}
