@@ -2,7 +2,7 @@ import type { ComponentFactory } from '../core/app.js';
 import type { CoreConfig } from '../core/config.js';
 import { createAvroCodec, type AvroCodec } from '../schemas/avro-codec.js';
 import { eventSyncComponentFactory } from '../connectors/eventsync/component.js';
-import { mongoSourcesComponent } from '../connectors/mongodb/source-component.js';
+import { sourcesComponent as configSourcesComponent } from '../connectors/sources-component.js';
 import { ProcessorManager, type ProcessorManagerOptions } from '../processors/manager.js';
 import { definitionsFromConfig } from '../processors/definitions.js';
 import { createControlPlane } from '../control/component.js';
@@ -29,7 +29,7 @@ export function processorComponent(options: ProcessorManagerOptions = {}): Compo
   return (config) => new ProcessorManager(definitionsFromConfig(config), { ...withAvro(config), ...options });
 }
 
-export const sourcesComponent: ComponentFactory<Config> = (config) => mongoSourcesComponent(config.sources, withAvro(config));
+export const sourcesComponent: ComponentFactory<Config> = (config) => configSourcesComponent(config.sources, withAvro(config));
 
 /**
  * Every part of the running service, in start order (stopped in reverse). A new part is one

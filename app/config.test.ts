@@ -74,6 +74,20 @@ describe('changeflow.yaml', () => {
     expect(parseConfigText(text, { SCHEMA_REGISTRY_URL: 'http://127.0.0.1:8081' }).kafka.schemaRegistry).toEqual({ url: 'http://127.0.0.1:8081' });
   });
 
+  it('checks each sink entry against its kind when the file is loaded, naming the key path', () => {
+    const text = `${minimal}triggers:\n  - { name: t, source: { topic: x }, sinks: [{ name: copy, kind: mongodb, db: shop }, { name: c, kind: redis, ttlSecond: 5 }, { name: z, kind: nope }] }\n`;
+    const message = errorOf(text);
+    expect(message).toMatch(/triggers\[0\]\.sinks\[0\]\.uri:/);
+    expect(message).toMatch(/triggers\[0\]\.sinks\[1\]\.ttlSecond: unknown key/);
+    expect(message).toMatch(/triggers\[0\]\.sinks\[2\]\.kind: unknown sink kind "nope"; known kinds: mongodb, redis, audit, kafka, http/);
+  });
+
+  it('takes sources of the default kind without `kind`, and names an unknown kind', () => {
+    const ok = parseConfigText(`${minimal}sources:\n  - { name: shop, uri: "mongodb://127.0.0.1:27017", watch: { db: shop, coll: orders } }\n`, {});
+    expect(ok.sources[0]).toMatchObject({ kind: 'mongodb', readers: [] });
+    expect(errorOf(`${minimal}sources:\n  - { name: shop, kind: postgres, uri: "mongodb://x" }\n`)).toMatch(/sources\[0\]\.kind: unknown source kind; known kinds: mongodb/);
+  });
+
   it('rejects names outside the naming rules of docs/configuration.md', () => {
     const text = `${minimal}triggers:\n  - name: "bad name!"\n    source: { topic: x }\n    sinks: [{ name: cache, kind: redis }]\n`;
     expect(errorOf(text)).toMatch(/triggers\[0\]\.name: must be 1–64 characters/);

@@ -2,20 +2,20 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
-import { readersSchema } from '../core/auth-config.js';
 import { applyEnvOverrides, coreConfigShape, duplicateTokens, type Env } from '../core/config.js';
 import { ValidationError } from '../core/errors.js';
 import { parseOrThrow } from '../core/schema-errors.js';
 import { eventSyncConfigSchema } from '../connectors/eventsync/config.js';
-import { sourceConfigSchema } from '../connectors/mongodb/source-config.js';
+import { sourceEntrySchema } from '../connectors/registry.js';
 import { functionConfigSchema } from '../processors/function-config.js';
 import { triggerConfigSchema } from '../processors/trigger-config.js';
+import { checkTriggerSinks } from '../processors/trigger-sinks.js';
+import { sinkKinds } from '../sinks/registry.js';
 
 /** The service's whole config: the core sections, then each component's. */
 export const configSchema = z.strictObject({
   ...coreConfigShape,
-  /** `readers`: the tenants (userIds) whose control-plane triggers may read this source. */
-  sources: z.array(sourceConfigSchema.extend({ readers: readersSchema })).default([]),
+  sources: z.array(sourceEntrySchema).default([]),
   functions: z.array(functionConfigSchema).default([]),
   triggers: z.array(triggerConfigSchema).default([]),
   eventsync: z.array(eventSyncConfigSchema).default([]),
@@ -26,7 +26,7 @@ export type ConfigInput = z.input<typeof configSchema>;
 /** The config with every default applied and validated: what the rest of the code receives. */
 export type Config = z.output<typeof configSchema>;
 
-/** Checks what one schema cannot: names unique, triggers naming functions that exist, tokens unique. */
+/** Checks what one schema cannot: names unique, triggers naming functions that exist, sink entries valid for their kind, tokens unique. */
 function crossCheck(config: Config): string[] {
   const problems: string[] = [];
   const unique = (items: { name: string }[], key: string): void => {
@@ -51,6 +51,8 @@ function crossCheck(config: Config): string[] {
     if (t.function && !functions.has(t.function)) {
       problems.push(`triggers[${i}].function: no function named "${t.function}"; define it under functions (known: ${[...functions].join(', ') || 'none'})`);
     }
+    // Each sink entry against its kind's schema, here at load rather than when the processor starts it.
+    problems.push(...checkTriggerSinks(t.sinks, sinkKinds, `triggers[${i}]`).problems);
     const sinkNames = new Set<string>();
     t.sinks.forEach((s, j) => {
       if (sinkNames.has(s.name)) problems.push(`triggers[${i}].sinks[${j}].name: "${s.name}" is used twice in this trigger`);

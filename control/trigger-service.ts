@@ -1,3 +1,4 @@
+import { optionDocs } from '../core/component-spec.js';
 import { status } from '@grpc/grpc-js';
 import { z } from 'zod';
 import type { Filter } from 'mongodb';
@@ -90,7 +91,7 @@ export class TriggerService {
   /** Sink options a kind marks secret (redacted in replies besides URIs and secret-looking keys). */
   readonly secretKeysOf = (kind: string): ReadonlySet<string> => {
     const found = this.options.sinkKinds().find((k) => k.kind === kind);
-    return new Set(Object.entries(found?.options ?? {}).filter(([, doc]) => doc.secret === true).map(([key]) => key));
+    return new Set(found ? optionDocs(found.configSchema).filter((doc) => doc.secret).map((doc) => doc.name) : []);
   };
 
   private defaultSinkAvailable(): boolean {

@@ -12,9 +12,15 @@ import { InvalidValueError } from '../schemas/value-errors.js';
 import { canonicalText, toBson } from '../schemas/values.js';
 
 export const auditSinkSchema = sinkEntrySchema('audit', {
-  operations: z.array(z.enum(changeOperations)).min(1).default(['delete', 'drop', 'dropDatabase', 'rename']),
-  collection: z.string().min(1).default('audit'),
-  publish: z.boolean().default(true),
+  operations: z
+    .array(z.enum(changeOperations))
+    .min(1)
+    .default(['delete', 'drop', 'dropDatabase', 'rename'])
+    .meta({ description: 'Which change operations are recorded (function actions are always recorded).', example: ['delete', 'update', 'drop'] }),
+  collection: z.string().min(1).default('audit').meta({
+    description: "Collection in the metadata database (`mongodb.db`) holding the records; `<collection>_heads` keeps each stream's last sequence number.",
+  }),
+  publish: z.boolean().default(true).meta({ description: 'Also publish every record to the `<prefix>.audit` topic (key: stream).' }),
 });
 export type AuditSinkConfig = z.output<typeof auditSinkSchema>;
 
@@ -206,17 +212,5 @@ export const auditSinkKind: SinkKind<typeof auditSinkSchema> = {
     'Append-only, tamper-evident audit log of chosen operations (default: deletes and DDL) in the metadata database, also published to `<prefix>.audit`. ' +
     'Records of one stream (source + database) form a hash chain; `changeflow audit verify` checks it. Function actions: `{ op: "record", who?, details? }`.',
   configSchema: auditSinkSchema,
-  options: {
-    operations: {
-      description: 'Which change operations are recorded (function actions are always recorded).',
-      default: ['delete', 'drop', 'dropDatabase', 'rename'],
-      example: ['delete', 'update', 'drop'],
-    },
-    collection: {
-      description: "Collection in the metadata database (`mongodb.db`) holding the records; `<collection>_heads` keeps each stream's last sequence number.",
-      default: 'audit',
-    },
-    publish: { description: 'Also publish every record to the `<prefix>.audit` topic (key: stream).', default: true },
-  },
   create: (config, dependencies) => new AuditSink(config, dependencies),
 };

@@ -8,13 +8,22 @@ import { SinkStatus } from './sink-status.js';
 import { sha256Hex } from '../schemas/values.js';
 
 export const httpSinkSchema = sinkEntrySchema('http', {
-  url: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }),
-  method: z.enum(['POST', 'PUT']).default('POST'),
-  headers: z.record(z.string(), z.string()).default({}),
-  timeoutMs: z.number().int().positive().default(10_000),
-  retry: retrySettingsSchema,
-  secret: z.string().min(16, { error: 'use a secret of at least 16 characters' }).optional(),
-  signatureHeader: z.string().min(1).default('x-changeflow-signature'),
+  url: z
+    .url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' })
+    .meta({ description: 'Endpoint receiving the batches.', example: 'https://hooks.example.com/changeflow' }),
+  method: z.enum(['POST', 'PUT']).default('POST').meta({ description: 'HTTP method.' }),
+  headers: z
+    .record(z.string(), z.string())
+    .default({})
+    .meta({ description: 'Extra request headers (e.g. an Authorization header).', example: { authorization: 'Bearer …' }, secret: true }),
+  timeoutMs: z.number().int().positive().default(10_000).meta({ description: 'Time allowed for one request.' }),
+  retry: retrySettingsSchema.meta({ description: 'Attempts and backoff per batch before the processor takes over the retrying.' }),
+  secret: z
+    .string()
+    .min(16, { error: 'use a secret of at least 16 characters' })
+    .optional()
+    .meta({ description: 'When set, the header named by `signatureHeader` carries `sha256=<hex HMAC-SHA256 of the raw body with this secret>`.', secret: true }),
+  signatureHeader: z.string().min(1).default('x-changeflow-signature').meta({ description: 'Header carrying the signature.' }),
 });
 export type HttpSinkConfig = z.output<typeof httpSinkSchema>;
 
@@ -136,20 +145,5 @@ export const httpSinkKind: SinkKind<typeof httpSinkSchema> = {
     'POSTs each batch as JSON `{ trigger, sink, events: [...] }` to a URL (a trigger firing); a 2xx answer acknowledges the batch. 5xx, 408, 429, timeouts and network errors are retried with backoff; ' +
     'other 4xx answers send the batch to the dead-letter topic. Optional HMAC-SHA256 signature header over the raw body. Function actions: `{ op: "post", body? }` (body replaces the event in `events`).',
   configSchema: httpSinkSchema,
-  options: {
-    url: { description: 'Endpoint receiving the batches.', example: 'https://hooks.example.com/changeflow' },
-    method: { description: 'HTTP method.', default: 'POST' },
-    headers: { description: 'Extra request headers (e.g. an Authorization header).', default: {}, example: { authorization: 'Bearer …' }, secret: true },
-    timeoutMs: { description: 'Time allowed for one request.', default: 10_000 },
-    retry: {
-      description: 'Attempts and backoff per batch before the processor takes over the retrying.',
-      default: { attempts: 5, initialDelayMs: 200, maxDelayMs: 10_000 },
-    },
-    secret: {
-      description: 'When set, the header named by `signatureHeader` carries `sha256=<hex HMAC-SHA256 of the raw body with this secret>`.',
-      secret: true,
-    },
-    signatureHeader: { description: 'Header carrying the signature.', default: 'x-changeflow-signature' },
-  },
   create: (config, dependencies) => new HttpSink(config, dependencies),
 };

@@ -12,13 +12,24 @@ import { canonicalText, isValidTemplate, renderTemplate, TemplateError, toBson }
 const topicName = z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, { error: 'a Kafka topic name: letters, digits, ".", "_" and "-"' });
 
 export const kafkaSinkSchema = sinkEntrySchema('kafka', {
-  topic: topicName.optional(),
-  key: z.string().min(1).refine(isValidTemplate, { error: 'unbalanced braces: write fields as {documentKey._id}' }).optional(),
-  headers: z.record(z.string(), z.string()).default({}),
-  createTopics: z.boolean().default(true),
-  partitions: z.number().int().positive().optional(),
-  /** Set by the control plane on a tenant's sinks: the topics its records may go to. */
-  topicGuard: topicGuardSchema.optional(),
+  topic: topicName.optional().meta({ description: 'Target topic (required for pass-through; the default for actions without `topic`).', example: 'orders.enriched' }),
+  key: z
+    .string()
+    .min(1)
+    .refine(isValidTemplate, { error: 'unbalanced braces: write fields as {documentKey._id}' })
+    .optional()
+    .meta({
+      description: 'Key template for pass-through events (default: canonical Extended JSON of the documentKey, so a document stays on one partition).',
+      example: '{fullDocument.customerId}',
+    }),
+  headers: z.record(z.string(), z.string()).default({}).meta({ description: 'Headers added to every record.', example: { team: 'billing' } }),
+  createTopics: z.boolean().default(true).meta({ description: 'Create missing target topics.' }),
+  partitions: z.number().int().positive().optional().meta({ description: 'Partitions of topics this sink creates (default: kafka.partitions).', example: 6 }),
+  topicGuard: topicGuardSchema.optional().meta({
+    description:
+      "Set by the control plane on a tenant's sinks (refused from a tenant): `{ internalPrefix, forbidden, granted }` (topic patterns; internal topics are always refused); a record to a refused topic is rejected (docs/security.md).",
+    example: { internalPrefix: 'changeflow', forbidden: ['changeflow.*'], granted: ['changeflow.team-a.*'] },
+  }),
 });
 export type KafkaSinkConfig = z.output<typeof kafkaSinkSchema>;
 
@@ -177,19 +188,5 @@ export const kafkaSinkKind: SinkKind<typeof kafkaSinkSchema> = {
     'Publishes to a Kafka topic and acknowledges only after the broker did (acks=all). Without a function the change event is republished (key: the documentKey, headers op/ns/id); ' +
     'function actions: `{ op: "publish", topic?, key?, value, headers? }` (a string value is sent as it is, anything else as JSON).',
   configSchema: kafkaSinkSchema,
-  options: {
-    topic: { description: 'Target topic (required for pass-through; the default for actions without `topic`).', example: 'orders.enriched' },
-    key: {
-      description: 'Key template for pass-through events (default: canonical Extended JSON of the documentKey, so a document stays on one partition).',
-      example: '{fullDocument.customerId}',
-    },
-    headers: { description: 'Headers added to every record.', default: {}, example: { team: 'billing' } },
-    createTopics: { description: 'Create missing target topics.', default: true },
-    partitions: { description: 'Partitions of topics this sink creates (default: kafka.partitions).', example: 6 },
-    topicGuard: {
-      description: 'Set by the control plane on a tenant\'s sinks (refused from a tenant): `{ internalPrefix, forbidden, granted }` (topic patterns; internal topics are always refused); a record to a refused topic is rejected (docs/security.md).',
-      example: { internalPrefix: 'changeflow', forbidden: ['changeflow.*'], granted: ['changeflow.team-a.*'] },
-    },
-  },
   create: (config, dependencies) => new KafkaSink(config, dependencies),
 };

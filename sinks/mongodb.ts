@@ -24,16 +24,45 @@ class UnappliableDelta extends ChangeflowError {
 }
 
 export const mongodbSinkSchema = sinkEntrySchema('mongodb', {
-  uri: z.string().startsWith('mongodb', { error: 'expected a MongoDB connection string (mongodb:// or mongodb+srv://)' }),
-  db: z.string().min(1, { error: 'name the target database, e.g. db: shop_copy' }),
-  coll: z.string().min(1).optional(),
-  collections: z.record(z.string(), z.string().min(1)).optional(),
-  updateMode: z.enum(['delta', 'document']).default('delta'),
-  staleGuard: z.boolean().default(true),
-  echoLedger: z.boolean().default(false),
-  stateDb: z.string().min(1).default(defaultStateDb),
-  echoRetentionSeconds: z.number().int().positive().default(600),
-  timeoutMs: z.number().int().positive().default(10_000),
+  uri: z
+    .string()
+    .startsWith('mongodb', { error: 'expected a MongoDB connection string (mongodb:// or mongodb+srv://)' })
+    .meta({ description: 'Connection string of the target cluster.', example: 'mongodb://replica-b:27017/?replicaSet=rs0', secret: true }),
+  db: z.string().min(1, { error: 'name the target database, e.g. db: shop_copy' }).meta({ description: 'Target database.', example: 'shop_copy' }),
+  coll: z
+    .string()
+    .min(1)
+    .optional()
+    .meta({ description: "Write every event into this one collection (default: the event's own collection name).", example: 'orders' }),
+  collections: z
+    .record(z.string(), z.string().min(1))
+    .optional()
+    .meta({
+      description: 'Map of source collection → target collection; unmapped collections keep their name. Not together with `coll`.',
+      example: { orders: 'orders_copy' },
+    }),
+  updateMode: z
+    .enum(['delta', 'document'])
+    .default('delta')
+    .meta({
+      description:
+        "`delta`: apply an update event's updateDescription as $set/$unset (merges concurrent edits of different fields); `document`: write the whole post-image when the event has one (use on mongo-java-server, whose $set updates cannot be keyed by a source).",
+    }),
+  staleGuard: z.boolean().default(true).meta({
+    description: 'Remember the last applied source position (clusterTime + event id) per document in `<stateDb>.versions` and skip older or repeated events.',
+  }),
+  echoLedger: z.boolean().default(false).meta({
+    description:
+      'Record each write in `<stateDb>.echoes` so a source on the target cluster with `skipEchoes: true` drops the resulting change events (bidirectional sync). Enable on both sinks of an A↔B pair.',
+  }),
+  stateDb: z.string().min(1).default(defaultStateDb).meta({ description: "Database on the target cluster for the sink's bookkeeping (versions, echo ledger)." }),
+  echoRetentionSeconds: z.number().int().positive().default(600).meta({ description: 'Echo ledger entries not matched by a change event within this time are deleted.' }),
+  timeoutMs: z
+    .number()
+    .int()
+    .positive()
+    .default(10_000)
+    .meta({ description: 'Server selection / connect timeout; when it passes the batch fails and the processor backs off.' }),
 }).refine((c) => !(c.coll !== undefined && c.collections !== undefined), {
   error: 'give either coll (one target collection) or collections (a map), not both',
   path: ['collections'],
@@ -408,31 +437,5 @@ export const mongodbSinkKind: SinkKind<typeof mongodbSinkSchema> = {
     'Applies changes to a MongoDB database (cross-cluster sync): pass-through events become upserts, $set/$unset updates and deletes by documentKey, ' +
     'one bulkWrite per batch, order kept per document, older redelivered events never overwrite newer state; function actions upsert/insert/update/delete.',
   configSchema: mongodbSinkSchema,
-  options: {
-    uri: { description: 'Connection string of the target cluster.', example: 'mongodb://replica-b:27017/?replicaSet=rs0', secret: true },
-    db: { description: 'Target database.', example: 'shop_copy' },
-    coll: { description: "Write every event into this one collection (default: the event's own collection name).", example: 'orders' },
-    collections: {
-      description: 'Map of source collection → target collection; unmapped collections keep their name. Not together with `coll`.',
-      example: { orders: 'orders_copy' },
-    },
-    updateMode: {
-      description:
-        "`delta`: apply an update event's updateDescription as $set/$unset (merges concurrent edits of different fields); `document`: write the whole post-image when the event has one (use on mongo-java-server, whose $set updates cannot be keyed by a source).",
-      default: 'delta',
-    },
-    staleGuard: {
-      description: 'Remember the last applied source position (clusterTime + event id) per document in `<stateDb>.versions` and skip older or repeated events.',
-      default: true,
-    },
-    echoLedger: {
-      description:
-        'Record each write in `<stateDb>.echoes` so a source on the target cluster with `skipEchoes: true` drops the resulting change events (bidirectional sync). Enable on both sinks of an A↔B pair.',
-      default: false,
-    },
-    stateDb: { description: "Database on the target cluster for the sink's bookkeeping (versions, echo ledger).", default: defaultStateDb },
-    echoRetentionSeconds: { description: 'Echo ledger entries not matched by a change event within this time are deleted.', default: 600 },
-    timeoutMs: { description: 'Server selection / connect timeout; when it passes the batch fails and the processor backs off.', default: 10_000 },
-  },
   create: (config, dependencies) => new MongodbSink(config, dependencies),
 };

@@ -12,13 +12,24 @@ import { isValidTemplate, renderTemplate, TemplateError, toBson } from '../schem
 const template = z.string().min(1).refine(isValidTemplate, { error: 'unbalanced braces: write fields as {documentKey._id}' });
 
 export const redisSinkSchema = sinkEntrySchema('redis', {
-  url: z.string().startsWith('redis', { error: 'expected a redis:// URL' }).optional(),
-  key: template.default('{ns.coll}:{documentKey._id}'),
-  keyPrefix: z.string().default(''),
-  mode: z.enum(['refresh', 'invalidate']).default('refresh'),
-  ttlSeconds: z.number().int().positive().optional(),
-  json: z.enum(['relaxed', 'canonical']).default('relaxed'),
-  timeoutMs: z.number().int().positive().default(5_000),
+  url: z
+    .string()
+    .startsWith('redis', { error: 'expected a redis:// URL' })
+    .optional()
+    .meta({ description: 'Redis URL (default: `redis.url` of changeflow.yaml or REDIS_URL).', example: 'redis://127.0.0.1:6379', secret: true }),
+  key: template.default('{ns.coll}:{documentKey._id}').meta({
+    description: 'Key template for pass-through events; `{path}` is replaced by that field of the event (ObjectIds as hex).',
+    example: 'user:{documentKey._id}',
+  }),
+  keyPrefix: z.string().default('').meta({ description: 'Prepended to every key, including keys from function actions.', example: 'cache:' }),
+  mode: z.enum(['refresh', 'invalidate']).default('refresh').meta({
+    description: '`refresh`: write the full document (delete when the event has none); `invalidate`: delete the key of every changed document.',
+  }),
+  ttlSeconds: z.number().int().positive().optional().meta({ description: 'Expiry of keys set by pass-through events.', example: 3600 }),
+  json: z.enum(['relaxed', 'canonical']).default('relaxed').meta({
+    description: 'How documents are stored: `relaxed` Extended JSON (plain numbers, for applications) or `canonical` (every BSON type kept).',
+  }),
+  timeoutMs: z.number().int().positive().default(5_000).meta({ description: 'Connect and command timeout; a batch that exceeds it fails and is retried.' }),
 });
 export type RedisSinkConfig = z.output<typeof redisSinkSchema>;
 
@@ -214,24 +225,5 @@ export const redisSinkKind: SinkKind<typeof redisSinkSchema> = {
     'Keeps a Redis cache up to date. Without a function: sets `<coll>:<_id>` to the document on insert/update/replace/snapshot and deletes it on delete (`mode: invalidate` deletes on every change). ' +
     'Function actions: set (JSON, optional ttlSeconds), del, hset, expire. One MULTI/EXEC per batch.',
   configSchema: redisSinkSchema,
-  options: {
-    url: { description: 'Redis URL (default: `redis.url` of changeflow.yaml or REDIS_URL).', example: 'redis://127.0.0.1:6379', secret: true },
-    key: {
-      description: 'Key template for pass-through events; `{path}` is replaced by that field of the event (ObjectIds as hex).',
-      default: '{ns.coll}:{documentKey._id}',
-      example: 'user:{documentKey._id}',
-    },
-    keyPrefix: { description: 'Prepended to every key, including keys from function actions.', default: '', example: 'cache:' },
-    mode: {
-      description: '`refresh`: write the full document (delete when the event has none); `invalidate`: delete the key of every changed document.',
-      default: 'refresh',
-    },
-    ttlSeconds: { description: 'Expiry of keys set by pass-through events.', example: 3600 },
-    json: {
-      description: 'How documents are stored: `relaxed` Extended JSON (plain numbers, for applications) or `canonical` (every BSON type kept).',
-      default: 'relaxed',
-    },
-    timeoutMs: { description: 'Connect and command timeout; a batch that exceeds it fails and is retried.', default: 5_000 },
-  },
   create: (config, dependencies) => new RedisSink(config, dependencies),
 };

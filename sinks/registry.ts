@@ -7,11 +7,11 @@ import type { SinkKind } from './sink.js';
 
 /** Every sink kind, one line each. */
 export const sinkKinds: readonly SinkKind[] = [
-  mongodbSinkKind as unknown as SinkKind,
-  redisSinkKind as unknown as SinkKind,
-  auditSinkKind as unknown as SinkKind,
-  kafkaSinkKind as unknown as SinkKind,
-  httpSinkKind as unknown as SinkKind,
+  mongodbSinkKind,
+  redisSinkKind,
+  auditSinkKind,
+  kafkaSinkKind,
+  httpSinkKind,
 ];
 
 export function findSinkKind(kind: string): SinkKind | undefined {

@@ -63,20 +63,14 @@ export interface SinkDependencies {
   context: Pick<AppContext, 'config' | 'logger' | 'metrics' | 'health' | 'kafka' | 'topics' | 'metadata'>;
 }
 
-/** One option of a sink kind, for generated docs. */
-export interface SinkOptionDoc {
-  description: string;
-  default?: unknown;
-  example?: unknown;
-  secret?: boolean;
-}
-
-/** A kind of sink: its config schema (validated at the edge) and how to make one. One file per kind. */
+/**
+ * A kind of sink: its config schema (validated at the edge; each option documented once on the schema
+ * with `.meta`, see core/component-spec.ts) and how to make one. One file per kind, one registry line.
+ */
 export interface SinkKind<S extends z.ZodType = z.ZodType> {
   kind: string;
   description: string;
   /** Validates the sink's entry in a trigger (`{ name, kind, ...options }`). */
   configSchema: S;
-  options: Record<string, SinkOptionDoc>;
   create(config: z.output<S>, dependencies: SinkDependencies): Sink;
 }

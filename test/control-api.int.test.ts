@@ -22,11 +22,12 @@ const SOURCE = 'mongodb://shop-user:hunter2@db.example.net:27017/?authSource=adm
 type Msg = Record<string, unknown>;
 
 /** Sink kinds for this test: any options, except `strict`, which needs a `bucket`; `mongodb` marks `password` secret. */
-const kind = (name: string, schema: z.ZodType = z.looseObject({ name: z.string(), kind: z.literal(name) })): SinkKind => ({
+const looseKind = (name: string): z.ZodType =>
+  z.looseObject({ name: z.string(), kind: z.literal(name), ...(name === 'mongodb' ? { password: z.string().optional().meta({ description: 'password', secret: true }) } : {}) });
+const kind = (name: string, schema: z.ZodType = looseKind(name)): SinkKind => ({
   kind: name,
   description: name,
   configSchema: schema,
-  options: name === 'mongodb' ? { password: { description: 'password', secret: true } } : {},
   create: () => {
     throw new Error('sinks are not created by the control plane');
   },

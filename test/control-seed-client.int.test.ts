@@ -88,7 +88,7 @@ describe('a client generated from the published protos (docs/control-plane.md) w
   const dbName = uniqueName('ctl-seed');
   const dir = mkdtempSync(join(tmpdir(), 'cf-seed-'));
   const controller = new RecordingTriggerController();
-  const audit: SinkKind = { kind: 'audit', description: 'audit', configSchema: z.looseObject({ name: z.string(), kind: z.literal('audit') }), options: {}, create: () => { throw new Error('not created here'); } };
+  const audit: SinkKind = { kind: 'audit', description: 'audit', configSchema: z.looseObject({ name: z.string(), kind: z.literal('audit') }), create: () => { throw new Error('not created here'); } };
   let app: RunningApp;
   let plane: ControlPlane;
   let triggers: grpc.Client & Record<string, (...args: unknown[]) => unknown>;

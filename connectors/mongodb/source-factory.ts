@@ -1,16 +1,8 @@
 import type { AppContext } from '../../core/app.js';
-import type { HealthOwner } from '../../core/health.js';
-import type { AvroCodec } from '../../schemas/avro-codec.js';
+import type { SourceServices } from '../source.js';
 import { MongoSource } from './mongo-source.js';
 import type { SourceConfig } from './source-config.js';
 import { sourceMetrics } from './source-metrics.js';
-
-export interface SourceServices {
-  /** The service's Avro codec, when it has a schema registry (required by `format: avro`). */
-  avro?: AvroCodec;
-  /** Who answers for the source in health; config sources are the instance's. */
-  owner?: HealthOwner;
-}
 
 /** The one way a MongoDB source is built, for config sources and for sources a trigger needs alike. */
 export function createMongoSource(config: SourceConfig, context: AppContext, services: SourceServices = {}): MongoSource {

@@ -28,7 +28,6 @@ export const fileSinkKind: SinkKind<typeof configSchema> = {
   kind: 'file',
   description: 'Appends records as JSON lines to a local file, fsynced before the ack (tests only)',
   configSchema,
-  options: { path: { description: 'file to append to' }, delayMs: { description: 'pause before each ack', default: 0 } },
   create(config): Sink {
     let handle: FileHandle | undefined;
     return {

@@ -33,7 +33,7 @@ export function dropMemoryBucket(name: string): void {
 const configSchema = z.strictObject({
   name: nameSchema,
   kind: z.literal('memory'),
-  bucket: z.string({ error: 'expected the name of the in-memory bucket (a string)' }).min(1),
+  bucket: z.string({ error: 'expected the name of the in-memory bucket (a string)' }).min(1).meta({ description: 'name of the in-memory bucket the test reads', example: 'orders' }),
 });
 
 /** A sink kind for tests: keeps acknowledged records in memory, with hooks to delay or fail acks. */
@@ -41,7 +41,6 @@ export const memorySinkKind: SinkKind<typeof configSchema> = {
   kind: 'memory',
   description: 'Keeps records in process memory (tests only)',
   configSchema,
-  options: { bucket: { description: 'name of the in-memory bucket the test reads', example: 'orders' } },
   create(config): Sink {
     const bucket = memoryBucket(config.bucket);
     return {
@@ -73,7 +72,6 @@ export const noopSinkKind: SinkKind<typeof noopSchema> = {
   kind: 'noop',
   description: 'Acknowledges and discards records (benchmarks)',
   configSchema: noopSchema,
-  options: {},
   create(config): Sink {
     return { name: config.name, kind: 'noop', start: async () => undefined, stop: async () => undefined, write: async () => undefined };
   },
