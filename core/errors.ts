@@ -8,17 +8,23 @@ export interface ChangeflowErrorOptions {
   cause?: unknown;
   /** Machine-readable code, stable across releases (e.g. `CONFIG_INVALID`). */
   code?: string;
+  /** The outside system that failed, when the error came from one: what logs and /healthz name. */
+  dependency?: Dependency;
 }
+
+export type Dependency = 'Kafka' | 'MongoDB' | 'Redis' | 'HTTP' | 'schema registry';
 
 export class ChangeflowError extends Error {
   readonly retriable: boolean;
   readonly code: string;
+  readonly dependency: Dependency | undefined;
 
   constructor(message: string, options: ChangeflowErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.retriable = options.retriable ?? false;
     this.code = options.code ?? 'CHANGEFLOW_ERROR';
+    this.dependency = options.dependency;
   }
 }
 
@@ -66,4 +72,12 @@ export function isRetriable(error: unknown): boolean {
 export function errorMessage(error: unknown): string {
   if (error instanceof Error) return error.message;
   return String(error);
+}
+
+/** The dependency an error names, looking through its causes; undefined when none does. */
+export function dependencyOf(error: unknown): Dependency | undefined {
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    if (e instanceof ChangeflowError && e.dependency) return e.dependency;
+  }
+  return undefined;
 }
