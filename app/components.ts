@@ -26,18 +26,26 @@ const withAvro = (config: CoreConfig): { avro?: AvroCodec } => {
 
 /** The processor component: the file's triggers, plus whatever the control plane applies. */
 export function processorComponent(options: ProcessorManagerOptions = {}): ComponentFactory<Config> {
-  return (config) => new ProcessorManager(definitionsFromConfig(config), { ...withAvro(config), ...options });
+  return (config) => createProcessors(config, options);
+}
+
+function createProcessors(config: Config, options: ProcessorManagerOptions = {}): ProcessorManager {
+  return new ProcessorManager(definitionsFromConfig(config), { ...withAvro(config), ...options });
 }
 
 export const sourcesComponent: ComponentFactory<Config> = (config) => configSourcesComponent(config.sources, withAvro(config));
 
 /**
  * Every part of the running service, in start order (stopped in reverse). A new part is one
- * line here; each factory returns null when the config does not ask for it.
+ * line here; each factory returns null when the config does not ask for it. The control plane is
+ * handed this service's processors (the runtime its triggers are applied to).
  */
-export const componentFactories: readonly ComponentFactory<Config>[] = [
-  sourcesComponent,
-  processorComponent(),
-  (config) => createControlPlane(config, withAvro(config)),
-  eventSyncComponentFactory,
-];
+export function componentFactories(): readonly ComponentFactory<Config>[] {
+  let processors: ProcessorManager | undefined;
+  return [
+    sourcesComponent,
+    (config) => (processors = createProcessors(config)),
+    (config) => createControlPlane(config, { ...withAvro(config), controller: () => processors }),
+    eventSyncComponentFactory,
+  ];
+}

@@ -5,7 +5,6 @@ import type { ControlConfig } from './control-config.js';
 import { ownerOfUser } from '../core/health.js';
 import type { Logger } from '../core/logger.js';
 import { counter, histogram } from '../core/metrics.js';
-import { triggerControllerOf } from '../processors/manager.js';
 import type { TriggerController } from '../processors/trigger-definition.js';
 import { sinkKinds as registeredSinkKinds } from '../sinks/registry.js';
 import type { SinkKind } from '../sinks/sink.js';
@@ -21,7 +20,7 @@ import { capsFor, TenantPolicy } from './tenant-policy.js';
 import { TriggerService } from './trigger-service.js';
 
 export interface ControlPlaneOptions {
-  /** Where the trigger runtime comes from; default: the processor component started before this one (`triggerControllerOf`). */
+  /** The trigger runtime of this process (the processor component, handed over by app/components.ts); none: triggers are stored but run elsewhere. */
   controller?: (context: AppContext) => TriggerController | undefined;
   /** Sink kinds requests are checked against; default: the sink registry. */
   sinkKinds?: () => readonly SinkKind[];
@@ -99,7 +98,7 @@ export class ControlPlane implements Component {
     this.boundPort = await bindServer(this.server, host, this.options.port ?? this.config.grpc.port);
     logger.info({ address: `${host}:${this.boundPort}` }, 'grpc listening');
 
-    const controller = this.options.controller ? this.options.controller(context) : triggerControllerOf(context);
+    const controller = this.options.controller?.(context);
     if (!controller) {
       logger.warn('no trigger runtime in this process: the API stores triggers, but none run here');
       return;

@@ -31,13 +31,6 @@ export interface TriggerStatus {
   stats: TriggerStats | undefined;
 }
 
-const controllers = new WeakMap<object, ProcessorManager>();
-
-/** The running processors of an app, for the control plane (components started after the processors). */
-export function triggerControllerOf(context: AppContext): (TriggerController & { status(key: string): TriggerStatus | undefined }) | undefined {
-  return controllers.get(context);
-}
-
 /**
  * Runs every trigger's consumer: starts the triggers of changeflow.yaml with the app and lets the
  * control plane apply, change and remove triggers while it runs. Each trigger is its own consumer
@@ -47,8 +40,6 @@ export function triggerControllerOf(context: AppContext): (TriggerController & {
 export class ProcessorManager implements Component, TriggerController {
   readonly name = 'processors';
   private context: RuntimeContext | undefined;
-  /** The context the app started us with: the key under which the control plane finds this manager. */
-  private startedWith: AppContext | RuntimeContext | undefined;
   private log: Logger | undefined;
   private metrics: ProcessorMetrics | undefined;
   private readonly definitions = new Map<string, { definition: TriggerDefinition; fingerprint: string }>();
@@ -67,14 +58,12 @@ export class ProcessorManager implements Component, TriggerController {
   }
 
   async start(context: AppContext | RuntimeContext): Promise<void> {
-    this.startedWith = context;
     this.context = this.options.avro ? { ...context, avro: this.options.avro } : context;
     this.log = context.logger.child({ component: 'processors' });
     this.metrics = new ProcessorMetrics(context.metrics);
     // Every sink entry of the file's triggers is checked before anything starts, all problems at once.
     const problems = this.initial.flatMap((d) => checkTriggerSinks(d.sinks, this.sinkKinds, this.whereOf(d.key)).problems);
     if (problems.length > 0) throw new ValidationError(`changeflow.yaml is not valid:\n  - ${problems.join('\n  - ')}`, { code: 'CONFIG_INVALID' });
-    controllers.set(context, this);
     try {
       for (const definition of this.initial) await this.apply(definition);
     } catch (error) {
@@ -93,7 +82,6 @@ export class ProcessorManager implements Component, TriggerController {
     this.refreshTimer = undefined;
     const keys = [...this.runtimes.keys()];
     await Promise.all(keys.map((key) => this.serial(key, () => this.stopRuntime(key))));
-    if (this.startedWith) controllers.delete(this.startedWith);
   }
 
   apply(definition: TriggerDefinition): Promise<void> {

@@ -64,7 +64,7 @@ describe('format: avro from the source to a MongoDB sink', () => {
       },
       {},
     );
-    app = await startApp(config, componentFactories, { logger: silentLogger });
+    app = await startApp(config, componentFactories(), { logger: silentLogger });
 
     // Streamed changes after the snapshot: inserts, an update and a delete.
     await eventually(async () => (await mongo.db(dbB).collection('items').countDocuments()) === 20, 'the snapshot to reach B', 90_000, 250);

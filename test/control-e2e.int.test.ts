@@ -6,7 +6,7 @@ import { createMetricsRegistry } from '../core/metrics.js';
 import { ControlClient } from '../control/client.js';
 import { createControlPlane, type ControlPlane } from '../control/component.js';
 import { Scheduler } from '../control/scheduler.js';
-import { ProcessorManager, triggerControllerOf } from '../processors/manager.js';
+import { ProcessorManager } from '../processors/manager.js';
 import { makeChangeEvent } from '../processors/testing/events.js';
 import { dropMemoryBucket, memoryBucket, memorySinkKind } from '../processors/testing/memory-sink.js';
 import type { TriggerController, TriggerDefinition } from '../processors/trigger-definition.js';
@@ -59,15 +59,12 @@ describe('control plane driving the real processors: changes flow, stop, resume 
       // Granted by an admin: team-a's triggers may read shop.orders without a data_source (the test produces those events itself; no source component runs here).
       sources: [{ name: 'shop-orders', uri: infra.mongodb, watch: { db: 'shop', coll: 'orders' }, readers: ['team-a'] }],
     });
+    const processors = new ProcessorManager([], { extraSinkKinds: [memorySinkKind], topicRefreshMs: 0 });
     plane = createControlPlane(config, {
       sinkKinds: () => [memorySinkKind],
-      controller: (context) => {
-        const processors = triggerControllerOf(context);
-        observed = processors ? new Observed(processors) : undefined;
-        return observed;
-      },
+      controller: () => (observed = new Observed(processors)),
     });
-    app = await startApp(config, [() => new ProcessorManager([], { extraSinkKinds: [memorySinkKind], topicRefreshMs: 0 }), () => plane], {
+    app = await startApp(config, [() => processors, () => plane], {
       logger: silentLogger,
       metrics: createMetricsRegistry({ defaultMetrics: false }),
     });

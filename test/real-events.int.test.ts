@@ -155,7 +155,7 @@ describe('real server change events through a trigger to MongoDB, Redis and audi
     await producer.connect();
     await producer.send(published.flatMap((p) => p.records));
     await producer.disconnect();
-    app = await startApp(config, componentFactories, { logger: silentLogger });
+    app = await startApp(config, componentFactories(), { logger: silentLogger });
 
     for (const { fixture, db, events } of published) {
       const coll = collOf(fixture);

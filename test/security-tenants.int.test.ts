@@ -9,7 +9,7 @@ import { ControlClient } from '../control/client.js';
 import { createControlPlane, type ControlPlane } from '../control/component.js';
 import type { TriggerDoc } from '../control/documents.js';
 import { triggerKey } from '../control/trigger-key.js';
-import { ProcessorManager, triggerControllerOf } from '../processors/manager.js';
+import { ProcessorManager } from '../processors/manager.js';
 import type { TriggerController } from '../processors/trigger-definition.js';
 import { eventually, testInfra, uniqueName } from './support/infra.js';
 
@@ -56,11 +56,12 @@ describe('tenant boundaries: tokens cannot be minted, other tenants\' data and i
       grpc: { port: 0 },
       auth: { tokens: [{ token: TOKENS.a, userId: 'team-a' }, { token: TOKENS.b, userId: 'team-b' }, { token: TOKENS.admin, userId: 'ops', admin: true }] },
     });
+    const manager = new ProcessorManager([], { topicRefreshMs: 1_000 });
     plane = createControlPlane(config, {
       scheduler: false,
-      controller: (context) => (processors = triggerControllerOf(context)),
+      controller: () => (processors = manager),
     });
-    app = await startApp(config, [() => new ProcessorManager([], { topicRefreshMs: 1_000 }), () => plane], { logger: silentLogger, metrics: createMetricsRegistry({ defaultMetrics: false }) });
+    app = await startApp(config, [() => manager, () => plane], { logger: silentLogger, metrics: createMetricsRegistry({ defaultMetrics: false }) });
     mongo = new MongoClient(infra.mongodb);
     await mongo.connect();
     a = new ControlClient(plane.address, TOKENS.a);

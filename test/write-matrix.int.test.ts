@@ -230,7 +230,7 @@ describe('the write matrix: every accepted write reaches B exactly (both updateM
       },
       {},
     );
-    app = await startApp(config, componentFactories, { logger: silentLogger });
+    app = await startApp(config, componentFactories(), { logger: silentLogger });
     await eventually(() => app?.context.health.report().components['source:json']?.detail === 'streaming' && app.context.health.report().components['source:avro']?.detail === 'streaming', 'both sources streaming', 90_000, 200);
   }, 180_000);
 

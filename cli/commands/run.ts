@@ -36,7 +36,7 @@ export function registerRunCommand(program: Command): void {
         console.log(`${opts.config}: ok (${config.sources.length} sources, ${config.functions.length} functions, ${config.triggers.length} triggers, ${config.eventsync.length} EventSync services)`);
         return;
       }
-      const app = await startApp(config, componentFactories);
+      const app = await startApp(config, componentFactories());
       const grpcAt = config.grpc.port === 0 ? `${config.grpc.host} on a free port (see the "grpc listening" log line)` : `${config.grpc.host}:${config.grpc.port}`;
       console.error(`changeflow running: http ${app.httpUrl} (healthz, readyz, metrics), grpc ${grpcAt}`);
       // A component that fails after startup is shown failed in /readyz and stays down or retries by itself:

@@ -132,7 +132,7 @@ export class DemoSession {
     await generator.seed(options.initial);
     if (this.stopping) return;
 
-    const app = (this.app = await startApp(config, componentFactories, { logger, metrics: registry }));
+    const app = (this.app = await startApp(config, componentFactories(), { logger, metrics: registry }));
     this.undo.push({ what: 'the service', run: () => app.stop() });
     if (this.stopping) return;
     // The source fixes its start position a moment after the service is up (lease, stored offsets,
