@@ -3,6 +3,7 @@ import { Metadata } from '@grpc/grpc-js';
 import { z } from 'zod';
 import { ChangeflowError, UnavailableError, errorMessage } from '../core/errors.js';
 import { formatPath } from '../core/schema-errors.js';
+import { isConnectivityError, isDuplicateKeyError } from '../core/mongo-errors.js';
 
 /** A request the API refuses, with the gRPC status code the caller gets. */
 export class ApiError extends ChangeflowError {
@@ -27,23 +28,14 @@ export function fromZodError(error: z.ZodError, root = ''): ApiError {
   return invalidArgument(lines.join('; '));
 }
 
-function isDuplicateKey(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && 'code' in error && (error as { code: unknown }).code === 11000;
-}
-
-function isMongoConnectivity(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  return /MongoNetwork|MongoServerSelection|MongoNotConnected|MongoTopologyClosed/.test(error.name);
-}
-
 /** Any error thrown by a handler, as the ServiceError grpc-js sends back. Unknown errors hide their details. */
 export function toServiceError(error: unknown): Partial<ServiceError> & { code: status; details: string } {
   let code: status;
   let details: string;
   if (error instanceof ApiError) [code, details] = [error.status, error.message];
   else if (error instanceof z.ZodError) [code, details] = [status.INVALID_ARGUMENT, fromZodError(error).message];
-  else if (isDuplicateKey(error)) [code, details] = [status.ALREADY_EXISTS, 'an object with this name already exists for this user; names are unique per user'];
-  else if (error instanceof UnavailableError || isMongoConnectivity(error)) [code, details] = [status.UNAVAILABLE, `metadata store unavailable: ${errorMessage(error)}`];
+  else if (isDuplicateKeyError(error)) [code, details] = [status.ALREADY_EXISTS, 'an object with this name already exists for this user; names are unique per user'];
+  else if (error instanceof UnavailableError || isConnectivityError(error)) [code, details] = [status.UNAVAILABLE, `metadata store unavailable: ${errorMessage(error)}`];
   else [code, details] = [status.INTERNAL, 'internal error (see the server log)'];
   return { code, details, message: details, metadata: new Metadata(), name: 'ServiceError' };
 }

@@ -5,6 +5,7 @@ import type { Admin, KafkaTransport, Producer } from '../core/kafka/index.js';
 import type { Logger } from '../core/logger.js';
 import type { TopicNames } from '../core/topics.js';
 import type { ChangeEvent } from '../schemas/envelope.js';
+import { isDuplicateKeyError } from '../core/mongo-errors.js';
 
 /** What the reconciler tells the scheduler: this trigger fires on `schedule`, or (undefined) not at all. */
 export interface ScheduleTable {
@@ -73,7 +74,7 @@ export class Scheduler implements ScheduleTable {
     try {
       await this.claims.insertOne({ _id: `${key}@${stamp}`, at });
     } catch (error) {
-      if ((error as { code?: unknown }).code === 11000) return false;
+      if (isDuplicateKeyError(error)) return false;
       throw error;
     }
     const event: ChangeEvent = {

@@ -3,13 +3,10 @@ import { ApiError, failedPrecondition, invalidArgument, notFound } from './api-e
 import type { Principal } from './auth.js';
 import { FUNCTIONS, TRIGGERS, type FunctionDoc, type TriggerDoc } from './documents.js';
 import { status } from '@grpc/grpc-js';
+import { isDuplicateKeyError } from '../core/mongo-errors.js';
 
 export function newId(): string {
   return new ObjectId().toHexString();
-}
-
-function isDuplicateKey(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && 'code' in error && (error as { code: unknown }).code === 11000;
 }
 
 /**
@@ -60,7 +57,7 @@ export class MetadataStore {
       this.onWrite?.('triggers', doc._id);
       return doc;
     } catch (error) {
-      if (isDuplicateKey(error)) throw new ApiError(status.ALREADY_EXISTS, `trigger.name: "${doc.name}" is already used by another trigger of user "${doc.user_id}"; names are unique per user`);
+      if (isDuplicateKeyError(error)) throw new ApiError(status.ALREADY_EXISTS, `trigger.name: "${doc.name}" is already used by another trigger of user "${doc.user_id}"; names are unique per user`);
       throw error;
     }
   }
@@ -109,7 +106,7 @@ export class MetadataStore {
       this.onWrite?.('functions', doc._id);
       return doc;
     } catch (error) {
-      if (isDuplicateKey(error)) throw new ApiError(status.ALREADY_EXISTS, `function.name: "${doc.name}" is already used by another function of user "${doc.user_id}"; names are unique per user`);
+      if (isDuplicateKeyError(error)) throw new ApiError(status.ALREADY_EXISTS, `function.name: "${doc.name}" is already used by another function of user "${doc.user_id}"; names are unique per user`);
       throw error;
     }
   }

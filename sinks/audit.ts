@@ -5,7 +5,7 @@ import type { Producer } from '../core/kafka/transport.js';
 import { changeOperations, type ChangeEvent } from '../schemas/envelope.js';
 import { auditCollections, ensureAuditIndexes, GENESIS_HASH, recordHash, type AuditRecord } from './audit-chain.js';
 import { SinkWriteError, type Sink, type SinkDependencies, type SinkKind, type SinkRecord } from './sink.js';
-import { isTransientMongoError, targetRefused } from './mongo-errors.js';
+import { isTransientTargetError, targetRefused } from './mongo-errors.js';
 import { sinkEntrySchema } from './sink-config.js';
 import { SinkStatus } from './sink-status.js';
 import { InvalidValueError } from '../schemas/value-errors.js';
@@ -137,7 +137,7 @@ class AuditSink implements Sink {
       if (this.producer && seen.size > 0) await this.publish([...seen]);
     } catch (error) {
       // Only a MongoDB answer about the records is final here; anything else (Kafka, network) waits and retries.
-      if (error instanceof MongoError && !isTransientMongoError(error)) throw targetRefused(`audit sink "${this.name}"`, error);
+      if (error instanceof MongoError && !isTransientTargetError(error)) throw targetRefused(`audit sink "${this.name}"`, error);
       const wrapped = new UnavailableError(`audit sink "${this.name}": ${errorMessage(error)}`, { cause: error });
       this.status.failing('writing the audit log failed', wrapped);
       throw wrapped;

@@ -1,6 +1,7 @@
 import { MongoClient, type MongoClientOptions } from 'mongodb';
 import { backoffDelay, sleep } from '../core/retry.js';
-import { isClosedClientError, isTransientMongoError } from './mongo-errors.js';
+import { isClosedClientError } from '../core/mongo-errors.js';
+import { isTransientTargetError } from './mongo-errors.js';
 import { InternalError } from '../core/errors.js';
 
 export interface MongoTargetOptions {
@@ -66,7 +67,7 @@ export class MongoTarget {
     const dropped = this.connecting;
     this.connecting = undefined;
     void dropped.then((c) => c.close()).catch(() => undefined);
-    if (isTransientMongoError(error)) this.reconnectInBackground();
+    if (isTransientTargetError(error)) this.reconnectInBackground();
   }
 
   private reconnectInBackground(): void {

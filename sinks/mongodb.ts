@@ -6,7 +6,7 @@ import type { ChangeEvent } from '../schemas/envelope.js';
 import { applyDelta, needsWholeDocument, PathConflictError } from './doc-paths.js';
 import { defaultStateDb, echoEntryId, echoes, ensureEchoIndexes, postImageHash, purgeExpiredEchoes, versionCollection } from '../schemas/echo-ledger.js';
 import { actionToWrite, parseMongoAction } from './mongodb-actions.js';
-import { isDuplicateIdError, isTransientMongoError, permanentWriteFailures, targetRefused, targetUnavailable } from './mongo-errors.js';
+import { isDuplicateIdError, isTransientTargetError, permanentWriteFailures, targetRefused, targetUnavailable } from './mongo-errors.js';
 import { MongoTarget } from './mongo-target.js';
 import { dropStale, intentFromRecord, planWaves, type DocWrite, type Intent, type Version } from './mongodb-plan.js';
 import { SinkWriteError, type Sink, type SinkDependencies, type SinkKind, type SinkRecord } from './sink.js';
@@ -167,7 +167,7 @@ class MongodbSink implements Sink {
       if (actions.length > 0) await this.applyActions(records, actions, rejected);
     } catch (error) {
       const what = `mongodb sink "${this.name}" (${this.config.db})`;
-      if (!isTransientMongoError(error)) throw targetRefused(what, error);
+      if (!isTransientTargetError(error)) throw targetRefused(what, error);
       this.target.failed(error);
       const wrapped = targetUnavailable(what, error);
       this.status.failing(`writing to ${this.config.db} failed`, wrapped);

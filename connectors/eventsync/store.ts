@@ -1,5 +1,6 @@
-import { MongoServerError, type Collection, type Db } from 'mongodb';
+import type { Collection, Db } from 'mongodb';
 import type { SyncEvent } from './message.js';
+import { isDuplicateKeyError } from '../../core/mongo-errors.js';
 
 /** An event document in the service's collection. `claimId` marks events taken by one trigger run. */
 export interface EventDoc {
@@ -37,8 +38,6 @@ export interface ClaimDoc {
 
 export type EventRef = Pick<EventDoc, '_id' | 'eventKey' | 'datetime'>;
 
-const isDuplicateKey = (error: unknown): boolean => error instanceof MongoServerError && error.code === 11000;
-
 export function toSyncEvent(doc: EventDoc): SyncEvent {
   return { id: doc._id, eventKey: doc.eventKey, datetime: doc.datetime, headers: doc.headers, queryParams: doc.queryParams, content: doc.content, ...(doc.encoding ? { encoding: doc.encoding } : {}) };
 }
@@ -72,7 +71,7 @@ export class EventStore {
         await this.events.insertOne(doc);
         inserted++;
       } catch (error) {
-        if (!isDuplicateKey(error)) throw error;
+        if (!isDuplicateKeyError(error)) throw error;
       }
     }
     return inserted;

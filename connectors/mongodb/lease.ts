@@ -1,5 +1,6 @@
 import type { Collection, Db } from 'mongodb';
 import { ChangeflowError } from '../../core/errors.js';
+import { isDuplicateKeyError } from '../../core/mongo-errors.js';
 
 interface LeaseDocument {
   _id: string;
@@ -54,7 +55,7 @@ export class Lease {
       return ours;
     } catch (error) {
       // The upsert collided with a live lease of another instance.
-      if ((error as { code?: unknown }).code === 11000) {
+      if (isDuplicateKeyError(error)) {
         this.heldUntil = 0;
         return false;
       }

@@ -1,5 +1,5 @@
-import { BSON, Long, MongoCompatibilityError, MongoServerError, type ClientSession, type Document, type MongoClient } from 'mongodb';
-import { isTransientMongoError } from './mongo-errors.js';
+import { BSON, Long, MongoCompatibilityError, type ClientSession, type Document, type MongoClient } from 'mongodb';
+import { isResumableStreamError } from '../../core/mongo-errors.js';
 import { InternalError, ChangeflowError } from '../../core/errors.js';
 
 /** What is watched: a collection, a database, or (neither) the whole cluster. */
@@ -36,15 +36,6 @@ export function decodeSourceBson(bytes: Uint8Array): Document {
   return BSON.deserialize(bytes, { promoteValues: false, promoteLongs: false, promoteBuffers: false, bsonRegExp: true });
 }
 
-/** Server errors after which a change stream resumes where it was (the driver's list, plus CursorNotFound). */
-function isResumable(error: unknown): boolean {
-  if (isTransientMongoError(error)) return true;
-  if (!(error instanceof MongoServerError)) return false;
-  if (error.hasErrorLabel('NonResumableChangeStreamError')) return false;
-  const code = Number(error.code);
-  return [43, 63, 133, 150, 234, 262, 9001, 13388].includes(code);
-}
-
 interface CursorReply {
   cursor: { id: Long | number; ns?: string; firstBatch?: Uint8Array[]; nextBatch?: Uint8Array[]; postBatchResumeToken?: Document };
 }
@@ -78,7 +69,7 @@ export class RawChangeStream {
     try {
       return await this.read();
     } catch (error) {
-      if (this.closed || !isResumable(error)) throw error;
+      if (this.closed || !isResumableStreamError(error)) throw error;
       // One attempt from the last token, as the driver does; a second failure goes to the caller.
       await this.killCursor();
       this.cursorId = null;

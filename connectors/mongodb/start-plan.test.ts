@@ -1,4 +1,4 @@
-import { isHistoryLost, isNotReplicaSet } from './mongo-errors.js';
+import { isHistoryLost, isNotReplicaSet } from '../../core/mongo-errors.js';
 import { SourcePosition } from './source-position.js';
 import { onHistoryLost, planStart } from './start-plan.js';
 
