@@ -1,9 +1,9 @@
 /**
  * Throughput of the function sandbox on ~1 KiB change events (not a test). Build, then run:
- *   npm run build && node dist/processors/sandbox/bench.js
+ *   npm run build && node dist/bench/sandbox.js
  */
-import { FunctionPool } from './pool.js';
-import { FunctionSandbox, type MarshalMode } from './sandbox.js';
+import { FunctionPool } from '../processors/sandbox/pool.js';
+import { FunctionSandbox, type MarshalMode } from '../processors/sandbox/sandbox.js';
 
 const BATCH = 1000;
 const CODE = `export default function handle(events, ctx) {
