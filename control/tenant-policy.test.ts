@@ -191,6 +191,27 @@ describe('TenantPolicy: sinks', () => {
     expect('sinks' in plan && plan.sinks[0]?.options).toEqual({ collection: 'audit.team-a' });
   });
 
+  it('keeps each tenant\'s Redis keys in its own namespace, so one tenant can never set or delete another\'s (or the operator\'s) keys', () => {
+    const redis = (options: Record<string, unknown>): SinkDoc => ({ name: 'cache', kind: 'redis', options });
+    const prefixOf = (owner: { userId: string; admin: boolean }, options: Record<string, unknown>): unknown => {
+      const plan = policy.plan(owner, withSink(redis(options), owner.userId));
+      return 'sinks' in plan ? plan.sinks[0]?.options['keyPrefix'] : plan.reason;
+    };
+    expect(prefixOf(tenantA, {})).toBe('tenant:team-a:');
+    expect(prefixOf(tenantA, { keyPrefix: 'user:' })).toBe('tenant:team-a:user:');
+    expect(prefixOf(admin, {})).toBeUndefined();
+    // No choice of userId and keyPrefix lets one tenant's keys reach into another's namespace.
+    fc.assert(
+      fc.property(fc.string({ minLength: 1 }), fc.string({ minLength: 1 }), fc.string(), fc.string(), (a, b, prefixA, prefixB) => {
+        fc.pre(a !== b);
+        const keyA = String(prefixOf({ userId: a, admin: false }, { keyPrefix: prefixA }));
+        const keyB = String(prefixOf({ userId: b, admin: false }, { keyPrefix: prefixB }));
+        expect(keyA.startsWith(`tenant:`)).toBe(true);
+        expect(keyA.startsWith(keyB.slice(0, keyB.indexOf(':', 'tenant:'.length) + 1))).toBe(false);
+      }),
+    );
+  });
+
   it('turns a stored trigger that its owner may no longer have into a reason instead of a plan', () => {
     expect(policy.plan(tenantB, withSink(mongo({ db: 'changeflow' }), 'team-b'))).toEqual({ reason: expect.stringMatching(/^not allowed for user "team-b": trigger\.sinks\[0\]\.options_json\.db: "changeflow" is the metadata store/) });
   });

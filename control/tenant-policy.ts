@@ -3,7 +3,7 @@ import type { ControlConfig } from './control-config.js';
 import { isInternalTopic, topicMatches } from '../sinks/topic-guard.js';
 import type { TriggerDefinition } from '../processors/trigger-definition.js';
 import { TRIGGER_TYPE, type SinkDoc, type TriggerDoc } from './documents.js';
-import { auditCollectionOf, protectedDb, runtimeSinkOptions, sinkProblems, type SinkLimits } from './tenant-sinks.js';
+import { auditCollectionOf, protectedDb, redisKeyNamespaceOf, runtimeSinkOptions, sinkProblems, type SinkLimits } from './tenant-sinks.js';
 import { coversNamespace, describeSource, ownSource, ownTopicPrefix, overlapsNamespace, sourceTopicPattern, type WatchedSource } from './tenant-sources.js';
 import { uriGranted } from './uri-grants.js';
 
@@ -98,6 +98,7 @@ export class TenantPolicy {
       sinkUris: rules.sinkUris,
       sinkTopics: rules.sinkTopics ?? [],
       auditCollection: auditCollectionOf(userId),
+      redisKeyNamespace: redisKeyNamespaceOf(userId),
     };
   }
 

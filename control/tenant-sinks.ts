@@ -14,6 +14,8 @@ export interface SinkLimits {
   sinkTopics: readonly string[];
   /** The only collection the tenant's audit sinks write. */
   auditCollection: string;
+  /** Put before every key the tenant's Redis sinks write (before the sink's own `keyPrefix`). */
+  redisKeyNamespace: string;
 }
 
 const SYSTEM_DBS = ['admin', 'local', 'config'];
@@ -30,6 +32,14 @@ export function protectedDb(db: string, limits: Pick<SinkLimits, 'metadataDb'>):
 /** `<prefix>.audit.<userId>` style, but a valid collection name whatever the userId holds. */
 export function auditCollectionOf(userId: string): string {
   return /^[A-Za-z0-9_-]{1,64}$/.test(userId) ? `audit.${userId}` : `audit.u${Buffer.from(userId, 'utf8').toString('hex').slice(0, 60)}`;
+}
+
+/**
+ * `tenant:<userId>:`, with the userId percent-encoded so it holds no `:`: the namespace ends at its
+ * first `:` after `tenant:`, and no userId or keyPrefix can make one tenant's keys fall in another's.
+ */
+export function redisKeyNamespaceOf(userId: string): string {
+  return `tenant:${encodeURIComponent(userId)}:`;
 }
 
 function uriProblem(field: string, uri: string, limits: SinkLimits): string | undefined {
@@ -94,9 +104,13 @@ export function sinkProblems(sink: SinkDoc, at: string, limits: SinkLimits): str
   return problems.filter((p): p is string => p !== undefined);
 }
 
-/** A tenant's sink as it runs: audit sinks in the tenant's own collection, Kafka sinks behind a topic guard. */
+/**
+ * A tenant's sink as it runs: audit sinks in the tenant's own collection, Redis sinks in the
+ * tenant's own key namespace (tenants may share one Redis), Kafka sinks behind a topic guard.
+ */
 export function runtimeSinkOptions(sink: SinkDoc, limits: SinkLimits): Record<string, unknown> {
   if (sink.kind === 'audit') return { ...sink.options, collection: limits.auditCollection };
+  if (sink.kind === 'redis') return { ...sink.options, keyPrefix: limits.redisKeyNamespace + (str(sink.options['keyPrefix']) ?? '') };
   if (sink.kind === 'kafka') {
     const guard: TopicGuard = { internalPrefix: limits.prefix, forbidden: [`${limits.prefix}.*`], granted: [...limits.sinkTopics] };
     return { ...sink.options, topicGuard: guard };

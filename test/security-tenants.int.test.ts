@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
 import { startApp, type RunningApp } from '../core/app.js';
 import { compileConfig } from '../app/config.js';
@@ -54,6 +55,7 @@ describe('tenant boundaries: tokens cannot be minted, other tenants\' data and i
       mongodb: { uri: infra.mongodb, db: metaDb },
       http: { port: 0 },
       grpc: { port: 0 },
+      ...(infra.redis ? { redis: { url: infra.redis } } : {}),
       auth: { tokens: [{ token: TOKENS.a, userId: 'team-a' }, { token: TOKENS.b, userId: 'team-b' }, { token: TOKENS.admin, userId: 'ops', admin: true }] },
     });
     const manager = new ProcessorManager([], { topicRefreshMs: 1_000 });
@@ -183,5 +185,45 @@ describe('tenant boundaries: tokens cannot be minted, other tenants\' data and i
     expect(await countIn(copyB, 'offsets')).toBe(0);
     const mine = await createTrigger(admin, { ...topicTrigger('ops-offsets', `${prefix}.__offsets`), enabled: false });
     expect(mine['database']).toMatchObject({ topic: `${prefix}.__offsets` });
+  });
+
+  it('a tenant\'s Redis sink writes only its own key namespace: it cannot set or delete another tenant\'s or the operator\'s keys on the shared Redis', async () => {
+    if (!infra.redis) throw new Error('this test needs Redis (REDIS_URL or the local infra)');
+    const redis = new Redis(infra.redis);
+    const tag = uniqueName('k');
+    const operatorKey = `session:${tag}`;
+    const otherTenantKey = `tenant:team-a:${tag}`;
+    try {
+      await redis.set(operatorKey, 'operator');
+      await redis.set(otherTenantKey, 'team-a');
+      const attacker = `export default function handle(events) {
+        return events.flatMap(() => [
+          { sink: "cache", op: "set", key: "${operatorKey}", value: "overwritten" },
+          { sink: "cache", op: "del", key: "${otherTenantKey}" },
+        ]);
+      }`;
+      const fn = (await b.call<{ function: Msg }>('functions', 'create', { function: { name: 'cache-attacker', function_type: 2, javascript: attacker } })).function;
+      await createTrigger(b, {
+        name: 'cache-attack',
+        trigger_type: 1,
+        database: { data_source: infra.mongodb, database: srcB, collection: 'sessions', operation_types: [1] },
+        function_id: fn['id'],
+        enabled: true,
+        sinks: [{ name: 'cache', kind: 'redis', options_json: '{}' }],
+        batch: { max_size: 10, max_wait_ms: 10 },
+      });
+      const sessions = mongo.db(srcB).collection<{ _id: number }>('sessions');
+      let n = 0;
+      await eventually(async () => {
+        await sessions.insertOne({ _id: n++ });
+        return (await redis.get(`tenant:team-b:${operatorKey}`)) !== null;
+      }, 'B\'s function output written under B\'s own namespace', 45_000, 1_000);
+      expect(await redis.get(`tenant:team-b:${operatorKey}`)).toBe('"overwritten"');
+      expect(await redis.get(operatorKey)).toBe('operator');
+      expect(await redis.get(otherTenantKey)).toBe('team-a');
+    } finally {
+      await redis.del(operatorKey, otherTenantKey, `tenant:team-b:${operatorKey}`);
+      redis.disconnect();
+    }
   });
 });
