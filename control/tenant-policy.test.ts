@@ -212,6 +212,22 @@ describe('TenantPolicy: sinks', () => {
     );
   });
 
+  it('runs a tenant\'s HTTP sinks on public addresses only unless sinkUris grants targets, refuses private literals at once, and never lets a tenant lift the guard', () => {
+    const http = (options: Record<string, unknown>): SinkDoc => ({ name: 'hook', kind: 'http', options });
+    const optionsOf = (p: TenantPolicy, owner: { userId: string; admin: boolean }, options: Record<string, unknown>): unknown => {
+      const plan = p.plan(owner, withSink(http(options), owner.userId));
+      return 'sinks' in plan ? plan.sinks[0]?.options : plan.reason;
+    };
+    expect(optionsOf(policy, tenantA, { url: 'https://hooks.example.com/x' })).toEqual({ url: 'https://hooks.example.com/x', publicOnly: true });
+    expect(optionsOf(policy, admin, { url: 'http://127.0.0.1:9/x' })).toEqual({ url: 'http://127.0.0.1:9/x' });
+    for (const url of ['http://127.0.0.1:8080/metrics', 'http://localhost/x', 'http://169.254.169.254/latest/meta-data/', 'http://[::1]/x', 'http://10.0.0.5/x']) {
+      expect(policy.problems(tenantA, withSink(http({ url })), 'trigger')[0]).toMatch(/^trigger\.sinks\[0\]\.options_json\.url: .* tenants' HTTP sinks reach public addresses only .*sinkUris/);
+    }
+    expect(policy.problems(tenantA, withSink(http({ url: 'https://hooks.example.com/x', publicOnly: false })), 'trigger')[0]).toMatch(/publicOnly: set by the control plane/);
+    const granted = policyOf({ auth: { tenants: [{ userId: 'team-a', sinkUris: ['http://10.0.0.5/team-a/'] }] } });
+    expect(optionsOf(granted, tenantA, { url: 'http://10.0.0.5/team-a/hook' })).toEqual({ url: 'http://10.0.0.5/team-a/hook' });
+  });
+
   it('turns a stored trigger that its owner may no longer have into a reason instead of a plan', () => {
     expect(policy.plan(tenantB, withSink(mongo({ db: 'changeflow' }), 'team-b'))).toEqual({ reason: expect.stringMatching(/^not allowed for user "team-b": trigger\.sinks\[0\]\.options_json\.db: "changeflow" is the metadata store/) });
   });

@@ -1,4 +1,5 @@
 import { defaultStateDb } from '../schemas/echo-ledger.js';
+import { literalHostRefusal } from '../sinks/address-guard.js';
 import { isInternalTopic, topicMatches, type TopicGuard } from '../sinks/topic-guard.js';
 import type { SinkDoc } from './documents.js';
 import { uriGranted } from './uri-grants.js';
@@ -42,6 +43,18 @@ export function redisKeyNamespaceOf(userId: string): string {
   return `tenant:${encodeURIComponent(userId)}:`;
 }
 
+/** Without `sinkUris`, a tenant's HTTP sink may not name this machine or a private address (DNS is checked when it connects). */
+function privateTargetProblem(field: string, url: string): string | undefined {
+  let host: string;
+  try {
+    host = new URL(url).hostname;
+  } catch {
+    return undefined; // the sink's own schema explains a malformed URL
+  }
+  const refusal = literalHostRefusal(host);
+  return refusal && `${field}: ${refusal}; tenants' HTTP sinks reach public addresses only (an admin can grant a target in auth.tenants[].sinkUris)`;
+}
+
 function uriProblem(field: string, uri: string, limits: SinkLimits): string | undefined {
   if (!limits.sinkUris || uriGranted(uri, limits.sinkUris)) return undefined;
   return `${field}: this target is not granted; your sinks may write to URIs starting with ${limits.sinkUris.map((u) => `"${u}"`).join(', ') || '(none)'} (auth.tenants[].sinkUris)`;
@@ -80,8 +93,9 @@ export function sinkProblems(sink: SinkDoc, at: string, limits: SinkLimits): str
       break;
     }
     case 'http': {
+      if (o['publicOnly'] !== undefined) problems.push(`${field('publicOnly')}: set by the control plane, not by a tenant; remove it`);
       const url = str(o['url']);
-      if (url !== undefined) problems.push(uriProblem(field('url'), url, limits));
+      if (url !== undefined) problems.push(limits.sinkUris ? uriProblem(field('url'), url, limits) : privateTargetProblem(field('url'), url));
       break;
     }
     case 'kafka': {
@@ -106,10 +120,12 @@ export function sinkProblems(sink: SinkDoc, at: string, limits: SinkLimits): str
 
 /**
  * A tenant's sink as it runs: audit sinks in the tenant's own collection, Redis sinks in the
- * tenant's own key namespace (tenants may share one Redis), Kafka sinks behind a topic guard.
+ * tenant's own key namespace (tenants may share one Redis), HTTP sinks on public addresses only
+ * (unless an admin granted targets), Kafka sinks behind a topic guard.
  */
 export function runtimeSinkOptions(sink: SinkDoc, limits: SinkLimits): Record<string, unknown> {
   if (sink.kind === 'audit') return { ...sink.options, collection: limits.auditCollection };
+  if (sink.kind === 'http' && !limits.sinkUris) return { ...sink.options, publicOnly: true };
   if (sink.kind === 'redis') return { ...sink.options, keyPrefix: limits.redisKeyNamespace + (str(sink.options['keyPrefix']) ?? '') };
   if (sink.kind === 'kafka') {
     const guard: TopicGuard = { internalPrefix: limits.prefix, forbidden: [`${limits.prefix}.*`], granted: [...limits.sinkTopics] };

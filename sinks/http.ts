@@ -5,6 +5,8 @@ import { retry } from '../core/retry.js';
 import { SinkWriteError, type Sink, type SinkDependencies, type SinkKind, type SinkRecord } from './sink.js';
 import { retrySettingsSchema, sinkEntrySchema } from './sink-config.js';
 import { SinkStatus } from './sink-status.js';
+import { NonPublicAddressError } from './address-guard.js';
+import { sendRequest, type EndpointAnswer } from './http-request.js';
 import { sha256Hex } from '../schemas/values.js';
 
 export const httpSinkSchema = sinkEntrySchema('http', {
@@ -24,6 +26,10 @@ export const httpSinkSchema = sinkEntrySchema('http', {
     .optional()
     .meta({ description: 'When set, the header named by `signatureHeader` carries `sha256=<hex HMAC-SHA256 of the raw body with this secret>`.', secret: true }),
   signatureHeader: z.string().min(1).default('x-changeflow-signature').meta({ description: 'Header carrying the signature.' }),
+  publicOnly: z.boolean().default(false).meta({
+    description:
+      'Refuse to connect to loopback, private, link-local and reserved addresses (checked after DNS, on every connection; redirects are never followed). The control plane sets it on tenants\' sinks unless `auth.tenants[].sinkUris` grants targets; a tenant cannot set it.',
+  }),
 });
 export type HttpSinkConfig = z.output<typeof httpSinkSchema>;
 
@@ -41,10 +47,11 @@ export function signBody(body: string, secret: string): string {
 /** The endpoint answered with a status that will not change on retry (4xx other than 408/429). */
 class EndpointRefused extends ChangeflowError {
   constructor(
+    /** 0: the request was not sent (the target is not allowed). */
     readonly status: number,
     detail: string,
   ) {
-    super(`the endpoint refused the batch: HTTP ${status} ${detail}`.trim(), { retriable: false, code: 'HTTP_REFUSED' });
+    super(status === 0 ? `the batch was ${detail}` : `the endpoint refused the batch: HTTP ${status} ${detail}`.trim(), { retriable: false, code: 'HTTP_REFUSED' });
   }
 }
 
@@ -52,12 +59,14 @@ class HttpSink implements Sink {
   readonly kind = 'http';
   readonly name: string;
   private readonly status: SinkStatus;
+  private readonly url: URL;
 
   constructor(
     private readonly config: HttpSinkConfig,
     private readonly dependencies: SinkDependencies,
   ) {
     this.name = config.name;
+    this.url = new URL(config.url);
     this.status = new SinkStatus(dependencies, this.kind, this.name);
   }
 
@@ -77,18 +86,18 @@ class HttpSink implements Sink {
       'x-changeflow-trigger': this.dependencies.trigger,
     };
     if (this.config.secret) headers[this.config.signatureHeader] = signBody(body, this.config.secret);
-    let response: Response;
+    let answer: EndpointAnswer;
     try {
-      response = await fetch(this.config.url, { method: this.config.method, headers, body, signal: AbortSignal.timeout(this.config.timeoutMs) });
+      answer = await sendRequest(this.url, { method: this.config.method, headers, body, timeoutMs: this.config.timeoutMs, publicOnly: this.config.publicOnly });
     } catch (error) {
+      if (error instanceof NonPublicAddressError) throw new EndpointRefused(0, `not sent: ${error.message}; an admin can grant the target in auth.tenants[].sinkUris`);
       throw new UnavailableError(`${this.config.method} ${this.config.url} failed: ${errorMessage(error)}`, { cause: error });
     }
-    const text = await response.text().catch(() => '');
-    if (response.ok) return;
-    const detail = text.slice(0, 200);
-    if (response.status >= 500 || response.status === 408 || response.status === 429)
-      throw new UnavailableError(`${this.config.method} ${this.config.url}: HTTP ${response.status} ${detail}`.trim());
-    throw new EndpointRefused(response.status, detail);
+    if (answer.status >= 200 && answer.status < 300) return;
+    const detail = answer.text.slice(0, 200);
+    if (answer.status >= 500 || answer.status === 408 || answer.status === 429)
+      throw new UnavailableError(`${this.config.method} ${this.config.url}: HTTP ${answer.status} ${detail}`.trim());
+    throw new EndpointRefused(answer.status, answer.status >= 300 && answer.status < 400 ? `${detail} (redirects are not followed; point url at the final endpoint)`.trim() : detail);
   }
 
   async write(records: readonly SinkRecord[]): Promise<void> {

@@ -1,5 +1,6 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import { isRetriable } from '../core/errors.js';
 import type { ChangeEvent } from '../schemas/envelope.js';
 import { httpSinkKind, httpSinkSchema, signBody } from '../sinks/http.js';
@@ -94,6 +95,31 @@ describe('http sink against a local endpoint', () => {
       expect(isRetriable(timedOut)).toBe(true);
       expect(hanging.received).toHaveLength(2);
       expect(dependencies.context.health.report().components['sink:fire2:slow']?.ok).toBe(false);
+    } finally {
+      await close();
+    }
+  });
+
+  it('with publicOnly (tenants\' sinks) sends nothing to this machine or a private network, by IP, by localhost or by a name resolving there, and follows no redirect', async () => {
+    const hook = await endpoint([200]);
+    const redirecting = await endpoint([302]);
+    servers.push(hook.server, redirecting.server);
+    const port = new URL(hook.url).port;
+    const { dependencies, close } = await sinkTestContext('fire3', { metadataDb: uniqueName('http-meta') });
+    try {
+      for (const url of [hook.url, `http://localhost:${port}/hook`, `http://[::ffff:127.0.0.1]:${port}/hook`, `http://${hostname()}:${port}/hook`, 'http://169.254.169.254/latest/meta-data/']) {
+        const guarded = httpSinkKind.create(httpSinkSchema.parse({ name: 'hook', kind: 'http', url, publicOnly: true, timeoutMs: 2_000 }), dependencies);
+        const refused = await guarded.write(records(events)).catch((e: unknown) => e);
+        expect(refused).toBeInstanceOf(SinkWriteError);
+        expect((refused as SinkWriteError).rejected).toHaveLength(3);
+        expect((refused as SinkWriteError).rejected[0]?.reason).toMatch(/not sent: .*(not a public address|is this machine).*sinkUris/);
+      }
+      expect(hook.received).toHaveLength(0);
+
+      const unguarded = httpSinkKind.create(httpSinkSchema.parse({ name: 'hook', kind: 'http', url: redirecting.url }), dependencies);
+      const redirected = await unguarded.write(records(events)).catch((e: unknown) => e);
+      expect((redirected as SinkWriteError).rejected[0]?.reason).toMatch(/HTTP 302 .*redirects are not followed/);
+      expect(redirecting.received).toHaveLength(1);
     } finally {
       await close();
     }
