@@ -1,51 +1,73 @@
-import type { ComponentFactory } from '../core/app.js';
+import type { Component, ComponentFactory } from '../core/app.js';
 import type { CoreConfig } from '../core/config.js';
+import { InternalError } from '../core/errors.js';
 import { createAvroCodec, type AvroCodec } from '../schemas/avro-codec.js';
 import { eventSyncComponentFactory } from '../connectors/eventsync/component.js';
 import { sourcesComponent as configSourcesComponent } from '../connectors/sources-component.js';
 import { ProcessorManager, type ProcessorManagerOptions } from '../processors/manager.js';
 import { definitionsFromConfig } from '../processors/definitions.js';
+import { FunctionPool } from '../processors/sandbox/index.js';
 import { createControlPlane } from '../control/component.js';
 import type { Config } from './config.js';
 
-const avroCodecs = new WeakMap<CoreConfig, AvroCodec>();
+/** What the parts of one service share: one Avro codec (schema ids cached once), one pool of function workers. */
+interface SharedServices {
+  avro?: AvroCodec;
+  functionPool: ServiceFunctionPool;
+}
 
-/** The service's one Avro codec (schema ids are cached once), when `kafka.schemaRegistry` is set. */
-export function avroCodecOf(config: CoreConfig): AvroCodec | undefined {
+/** The service's function workers, started on first use (a service without functions starts none). */
+class ServiceFunctionPool {
+  private pool: FunctionPool | undefined;
+  private closed = false;
+  readonly get = (): FunctionPool => {
+    if (!this.pool && this.closed) throw new InternalError('the service is stopping: its function pool is closed');
+    return (this.pool ??= new FunctionPool());
+  };
+
+  close(): Promise<void> {
+    this.closed = true;
+    return this.pool?.close() ?? Promise.resolve();
+  }
+}
+
+function avroOf(config: CoreConfig): { avro?: AvroCodec } {
   const registry = config.kafka.schemaRegistry;
-  if (!registry) return undefined;
-  let codec = avroCodecs.get(config);
-  if (!codec) avroCodecs.set(config, (codec = createAvroCodec({ registryUrl: registry.url })));
-  return codec;
+  return registry ? { avro: createAvroCodec({ registryUrl: registry.url }) } : {};
 }
 
-const withAvro = (config: CoreConfig): { avro?: AvroCodec } => {
-  const avro = avroCodecOf(config);
-  return avro ? { avro } : {};
-};
+/** The function workers' lifetime: started first, so stopped last, after every part that runs functions. */
+function functionPoolComponent(pool: ServiceFunctionPool): Component {
+  return { name: 'function-pool', start: () => Promise.resolve(), stop: () => pool.close() };
+}
 
-/** The processor component: the file's triggers, plus whatever the control plane applies. */
+/** The processor component alone (benchmarks): the file's triggers, on the process-wide function pool. */
 export function processorComponent(options: ProcessorManagerOptions = {}): ComponentFactory<Config> {
-  return (config) => createProcessors(config, options);
+  return (config) => new ProcessorManager(definitionsFromConfig(config), { ...avroOf(config), ...options });
 }
 
-function createProcessors(config: Config, options: ProcessorManagerOptions = {}): ProcessorManager {
-  return new ProcessorManager(definitionsFromConfig(config), { ...withAvro(config), ...options });
-}
-
-export const sourcesComponent: ComponentFactory<Config> = (config) => configSourcesComponent(config.sources, withAvro(config));
+/** The config's sources alone (benchmarks). */
+export const sourcesComponent: ComponentFactory<Config> = (config) => configSourcesComponent(config.sources, avroOf(config));
 
 /**
  * Every part of the running service, in start order (stopped in reverse). A new part is one
- * line here; each factory returns null when the config does not ask for it. The control plane is
- * handed this service's processors (the runtime its triggers are applied to).
+ * line here; each factory returns null when the config does not ask for it. The parts share one
+ * Avro codec and one function pool, and the control plane is handed this service's processors
+ * (the runtime its triggers are applied to).
  */
 export function componentFactories(): readonly ComponentFactory<Config>[] {
+  let shared: SharedServices | undefined;
+  const servicesFor = (config: Config): SharedServices => (shared ??= { ...avroOf(config), functionPool: new ServiceFunctionPool() });
+  const avro = (config: Config): { avro?: AvroCodec } => {
+    const { avro: codec } = servicesFor(config);
+    return codec ? { avro: codec } : {};
+  };
   let processors: ProcessorManager | undefined;
   return [
-    sourcesComponent,
-    (config) => (processors = createProcessors(config)),
-    (config) => createControlPlane(config, { ...withAvro(config), controller: () => processors }),
+    (config) => functionPoolComponent(servicesFor(config).functionPool),
+    (config) => configSourcesComponent(config.sources, avro(config)),
+    (config) => (processors = new ProcessorManager(definitionsFromConfig(config), { ...avro(config), functionPool: servicesFor(config).functionPool.get })),
+    (config) => createControlPlane(config, { ...avro(config), functionPool: servicesFor(config).functionPool.get, controller: () => processors }),
     eventSyncComponentFactory,
   ];
 }

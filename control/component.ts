@@ -1,3 +1,4 @@
+import type { FunctionPool } from '../processors/sandbox/index.js';
 import type * as grpc from '@grpc/grpc-js';
 import type { AppContext, Component } from '../core/app.js';
 import type { AvroCodec } from '../schemas/avro-codec.js';
@@ -38,6 +39,8 @@ export interface ControlPlaneOptions {
   scheduler?: boolean;
   /** The service's Avro codec, for the sources it starts (when the service has a schema registry). */
   avro?: AvroCodec;
+  /** Where functions are checked and test-run (the service's own, from app/components.ts). Default the process-wide sharedFunctionPool(). */
+  functionPool?: () => FunctionPool;
 }
 
 /**
@@ -88,7 +91,7 @@ export class ControlPlane implements Component {
     };
     this.server = createControlServer({
       triggers: new TriggerService({ store, sinkKinds, policy, ownerOf }),
-      functions: new FunctionService(store, { caps: capsFor(this.config) }),
+      functions: new FunctionService(store, { caps: capsFor(this.config), ...(this.options.functionPool ? { pool: this.options.functionPool } : {}) }),
       auth,
       logger,
       calls: counter(context.metrics, 'changeflow_control_calls_total', 'Control-plane gRPC calls by result code', ['service', 'method', 'code']),

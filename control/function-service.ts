@@ -74,7 +74,7 @@ function checkFailure(result: Extract<FunctionCheckResult, { ok: false }>): stri
 
 export interface FunctionServiceOptions {
   /** Where functions are checked and executed. Default the process-wide sharedFunctionPool(). */
-  pool?: FunctionPool;
+  pool?: () => FunctionPool;
   /** The largest timeout_ms / memory_mib a caller may set or execute with. Default defaultFunctionCaps. */
   caps?: FunctionCapsOf;
 }
@@ -82,7 +82,7 @@ export interface FunctionServiceOptions {
 /** The trigger API's FunctionService (plus `execute`, a test run), every call scoped to the caller. */
 export class FunctionService {
   private readonly caps: FunctionCapsOf;
-  private readonly explicitPool: FunctionPool | undefined;
+  private readonly explicitPool: (() => FunctionPool) | undefined;
 
   constructor(
     private readonly store: MetadataStore,
@@ -93,7 +93,7 @@ export class FunctionService {
   }
 
   private get pool(): FunctionPool {
-    return this.explicitPool ?? sharedFunctionPool();
+    return this.explicitPool?.() ?? sharedFunctionPool();
   }
 
   /**

@@ -1,3 +1,4 @@
+import type { FunctionPool } from './sandbox/index.js';
 import type { AppContext, Component } from '../core/app.js';
 import { errorMessage, ValidationError, InternalError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
@@ -11,6 +12,8 @@ import { availableSinkKinds, checkTriggerSinks } from './trigger-sinks.js';
 export interface ProcessorManagerOptions extends TriggerControllerOptions {
   /** How often database-wide triggers (`source: { db }`) look for new collection topics. Default 30 s; 0 = never. */
   topicRefreshMs?: number;
+  /** Worker threads functions run in (the service's own, from app/components.ts). Default the process-wide sharedFunctionPool(). */
+  functionPool?: () => FunctionPool;
   /** Partitions of one trigger processed at the same time (each keeps its order). Default 4. */
   partitionConcurrency?: number;
   /** How long stopping a trigger waits for a batch in flight. Default 10 s. */
@@ -146,6 +149,7 @@ export class ProcessorManager implements Component, TriggerController {
       ...(this.options.partitionConcurrency === undefined ? {} : { partitionConcurrency: this.options.partitionConcurrency }),
       ...(this.options.stopTimeoutMs === undefined ? {} : { stopTimeoutMs: this.options.stopTimeoutMs }),
       ...(this.options.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: this.options.sessionTimeoutMs }),
+      ...(this.options.functionPool ? { functionPool: this.options.functionPool } : {}),
     });
     try {
       await runtime.start();

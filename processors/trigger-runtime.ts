@@ -36,8 +36,8 @@ export interface TriggerRuntimeOptions {
   sessionTimeoutMs?: number;
   /** How often lag is reported and a stuck partition's log end asked of the broker. Default 5 s. */
   lagIntervalMs?: number;
-  /** Worker threads the function runs in. Default the process-wide sharedFunctionPool(). */
-  functionPool?: FunctionPool;
+  /** Worker threads the function runs in, asked for when the function starts. Default the process-wide sharedFunctionPool(). */
+  functionPool?: () => FunctionPool;
 }
 
 /** Buffered, not yet processed records of one partition, and the flush in progress. */
@@ -187,7 +187,7 @@ export class TriggerRuntime {
     const fn = this.options.definition.functionCode;
     if (!fn) return undefined;
     const log = this.log.child({ function: fn.name });
-    const pooled = (this.options.functionPool ?? sharedFunctionPool()).function({
+    const pooled = (this.options.functionPool?.() ?? sharedFunctionPool()).function({
       // File triggers have no owner: they share one queue, beside each API user's.
       tenant: this.options.definition.userId ?? '(config)',
       name: fn.name,
