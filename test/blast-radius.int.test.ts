@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +11,7 @@ import { ownSource } from '../control/tenant-sources.js';
 import { triggerKey } from '../control/trigger-key.js';
 import type { HealthReport } from '../core/health.js';
 import { eventually, testInfra, uniqueName } from './support/infra.js';
+import { freePort } from '../core/infra/net.js';
 
 /**
  * Issue 16 item 5 and 6 as `changeflow run` meets them: one source's oversized document, a tenant's
@@ -24,17 +24,6 @@ const infra = testInfra();
 const BIG = 3 * 1024 * 1024;
 const bigDoc = (id: string): { _id: string; blob: string } => ({ _id: id, blob: 'x'.repeat(BIG) });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 interface Running {
   child: ChildProcess;

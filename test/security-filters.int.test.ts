@@ -1,6 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +8,7 @@ import { MongoClient } from 'mongodb';
 import { stringify } from 'yaml';
 import { ControlClient } from '../control/client.js';
 import { eventually, testInfra, uniqueName } from './support/infra.js';
+import { freePort } from '../core/infra/net.js';
 
 // Issue 16 item 1 ("filters are data, never code") and item 6's invalid match, against `changeflow run` as a tenant uses it.
 const bin = fileURLToPath(new URL('../bin/changeflow.js', import.meta.url));
@@ -26,16 +26,6 @@ function cli(args: string[], env: Record<string, string>, cwd: string): Promise<
   });
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
 
 describe('a tenant\'s match is data, never code (changeflow run, real gRPC control plane)', () => {
   const db = uniqueName('sec-filters');

@@ -1,6 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +9,7 @@ import { MongoClient } from 'mongodb';
 import { stringify } from 'yaml';
 import { ControlClient } from '../control/client.js';
 import { testInfra, uniqueName } from './support/infra.js';
+import { freePort } from '../core/infra/net.js';
 
 // Issue 16 item 4 (functions off the main thread) and the function checks of items 6 and 7.
 
@@ -44,16 +44,6 @@ async function timed<T>(work: () => Promise<T>): Promise<{ value: T; ms: number 
 const mib = (bytes: number): string => `${(bytes / 1048576).toFixed(0)} MiB`;
 
 /** A port nobody listens on right now. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 /** Resident set size of a process, from /proc (Linux). */
 function rssOf(pid: number): number {
