@@ -1,5 +1,6 @@
 import type { TenantRules } from '../core/auth-config.js';
 import type { ControlConfig } from './control-config.js';
+import { TENANT_FUNCTION_CAPS, type FunctionCaps } from './function-caps.js';
 import { isInternalTopic, topicMatches } from '../sinks/topic-guard.js';
 import type { TriggerDefinition } from '../processors/trigger-definition.js';
 import { TRIGGER_TYPE, type SinkDoc, type TriggerDoc } from './documents.js';
@@ -12,14 +13,6 @@ export interface Owner {
   userId: string;
   admin: boolean;
 }
-
-export interface FunctionCaps {
-  maxTimeoutMs: number;
-  maxMemoryMiB: number;
-}
-
-/** A tenant's function limits unless `auth.tenants` / `auth.tenantDefaults` say otherwise. */
-export const TENANT_CAPS: FunctionCaps = { maxTimeoutMs: 10_000, maxMemoryMiB: 256 };
 
 /** The trigger fields the policy looks at (a stored document, or a request about to become one). */
 export type TriggerShape = Pick<TriggerDoc, 'user_id' | 'trigger_type' | 'config' | 'sinks'>;
@@ -183,12 +176,12 @@ export class TenantPolicy {
   }
 }
 
-/** The function limits of a principal: admins `auth.adminLimits`, tenants their rules or TENANT_CAPS. */
+/** The function limits of a principal: admins `auth.adminLimits`, tenants their rules or TENANT_FUNCTION_CAPS. */
 export function capsFor(config: ControlConfig): (principal: Owner) => FunctionCaps {
   const policy = TenantPolicy.fromConfig(config);
   return (principal) => {
     if (principal.admin) return { ...config.auth.adminLimits };
     const rules = policy.rulesFor(principal.userId);
-    return { maxTimeoutMs: rules.maxTimeoutMs ?? TENANT_CAPS.maxTimeoutMs, maxMemoryMiB: rules.maxMemoryMiB ?? TENANT_CAPS.maxMemoryMiB };
+    return { maxTimeoutMs: rules.maxTimeoutMs ?? TENANT_FUNCTION_CAPS.maxTimeoutMs, maxMemoryMiB: rules.maxMemoryMiB ?? TENANT_FUNCTION_CAPS.maxMemoryMiB };
   };
 }
