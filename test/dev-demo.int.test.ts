@@ -80,6 +80,8 @@ describe('npx changeflow dev (child process)', () => {
     expect(stdout).toContain(`http://127.0.0.1:${httpPort}/metrics`);
     expect(stdout).toContain(`127.0.0.1:${grpcPort}`);
     expect(stdout).toContain(`topic changeflow.${demoDb}.users`);
+    // Which client each role uses (issue 20: a newcomer sees whether the faster producer is in use).
+    expect(stdout).toMatch(/kafka +127\.0\.0\.1:\d+ +\(produce on (kafkajs|librdkafka), consume on (kafkajs|librdkafka)/);
 
     // The generator's writes are counted in the service's own registry, served on /metrics.
     let metrics = '';

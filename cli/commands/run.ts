@@ -3,6 +3,7 @@ import { startApp } from '../../core/app.js';
 import { loadConfigFile } from '../../app/config.js';
 import { checkConfigFunctions } from '../../processors/check-functions.js';
 import { componentFactories } from '../../app/components.js';
+import { describeKafkaClients } from '../kafka-clients.js';
 
 /** Resolves when the process is asked to stop (Ctrl-C or SIGTERM). */
 export function untilSignal(): Promise<NodeJS.Signals> {
@@ -38,7 +39,7 @@ export function registerRunCommand(program: Command): void {
       }
       const app = await startApp(config, componentFactories());
       const grpcAt = config.grpc.port === 0 ? `${config.grpc.host} on a free port (see the "grpc listening" log line)` : `${config.grpc.host}:${config.grpc.port}`;
-      console.error(`changeflow running: http ${app.httpUrl} (healthz, readyz, metrics), grpc ${grpcAt}`);
+      console.error(`changeflow running: http ${app.httpUrl} (healthz, readyz, metrics), grpc ${grpcAt}; kafka: ${describeKafkaClients(config.kafka.client, config.kafka.producerClient)}`);
       // A component that fails after startup is shown failed in /readyz and stays down or retries by itself:
       // exiting would restart into the same failure (a crash loop) and stop every other pipeline with it.
       await untilSignal();

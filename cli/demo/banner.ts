@@ -5,6 +5,8 @@ import type { DemoNames } from './config.js';
 export interface BannerInput {
   names: DemoNames;
   kafka: string;
+  /** Which Kafka client each role uses, e.g. `produce on librdkafka, consume on kafkajs`. */
+  kafkaClients: string;
   mongodb: string;
   redis: string | null;
   redisProblem?: string;
@@ -30,7 +32,7 @@ export function banner(b: BannerInput): string {
   return [
     '',
     'changeflow dev is running',
-    `  kafka     ${b.kafka}`,
+    `  kafka     ${b.kafka}  (${b.kafkaClients})`,
     `  mongodb   ${b.mongodb}`,
     `  redis     ${b.redis ?? `unavailable (${b.redisProblem ?? 'not reachable'}): the cache trigger is left out`}`,
     `  http      ${b.httpUrl}/healthz  ${b.httpUrl}/metrics`,

@@ -14,6 +14,7 @@ import { redisAnswers } from '../../core/infra/redis-server.js';
 import { createLogger, type Logger } from '../../core/logger.js';
 import { createMetricsRegistry } from '../../core/metrics.js';
 import { componentFactories } from '../../app/components.js';
+import { describeKafkaClients } from '../kafka-clients.js';
 import { banner } from './banner.js';
 import { demoConfig, demoNames, type DemoNames } from './config.js';
 import { DemoGenerator } from './generator.js';
@@ -161,6 +162,7 @@ export class DemoSession {
       banner({
         names,
         kafka: infra.kafka,
+        kafkaClients: describeKafkaClients(config.kafka.client, config.kafka.producerClient),
         mongodb: infra.mongodb,
         redis,
         redisProblem,
