@@ -7,6 +7,7 @@ import { Health } from './health.js';
 import { createHttpServer, listen } from './http.js';
 import { createKafkaTransport, type KafkaTransport } from './kafka/index.js';
 import { createLogger, type Logger } from './logger.js';
+import { watchKafka } from './kafka-health.js';
 import { watchMetadata } from './metadata-health.js';
 import { createMetricsRegistry } from './metrics.js';
 import { TopicNames } from './topics.js';
@@ -70,10 +71,12 @@ export async function startApp<C extends CoreConfig>(config: C, factories: reado
   };
 
   const stopWatching = watchMetadata(context.metadata.db, health, logger.child({ component: 'metadata' }));
+  const stopWatchingKafka = watchKafka(context.kafka, config.kafka.brokers, health, logger.child({ component: 'kafka' }));
 
   const started: Component[] = [];
   const stopAll = async (): Promise<void> => {
     stopWatching();
+    await stopWatchingKafka();
     for (const component of started.reverse()) {
       await component.stop().catch((error: unknown) => logger.error({ component: component.name, err: errorMessage(error) }, 'stop failed'));
     }
