@@ -8,8 +8,8 @@ import {
   type Message,
   type IHeaders,
 } from 'kafkajs';
-import { UnavailableError } from '../errors.js';
 import { sleep } from '../retry.js';
+import { fromKafkajs, guarded, guardedSync, kafkaFailure, type KafkaOperation } from './kafka-errors.js';
 import type { Logger } from '../logger.js';
 import type {
   Admin,
@@ -52,10 +52,9 @@ function isRetriableKafkaError(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { retriable?: boolean }).retriable === true;
 }
 
-function wrap(error: unknown, what: string): Error {
-  const retriable = typeof error === 'object' && error !== null && (error as { retriable?: boolean }).retriable === true;
-  const message = error instanceof Error ? error.message : String(error);
-  return retriable ? new UnavailableError(`Kafka ${what} failed: ${message}`, { cause: error }) : error instanceof Error ? error : new Error(message);
+/** One kafkajs call, its failure as the transport's error. */
+function call<T>(operation: KafkaOperation, run: () => Promise<T>): Promise<T> {
+  return guarded(fromKafkajs, operation, run);
 }
 
 /** One `send()` call waiting in the producer's queue. */
@@ -97,7 +96,7 @@ export class KafkajsProducer implements Producer {
   ) {}
 
   connect(): Promise<void> {
-    return this.producer.connect();
+    return call('connect', () => this.producer.connect());
   }
 
   /** An empty send resolves once every send before it is acknowledged (it still waits its turn). */
@@ -159,13 +158,13 @@ export class KafkajsProducer implements Producer {
         waiting.resolve(group.length === 1 ? acks : acks.filter((a) => topics.has(a.topic)));
       }
     } catch (error) {
-      const wrapped = wrap(error, 'produce');
+      const wrapped = fromKafkajs(error, 'produce');
       for (const waiting of group) waiting.reject(wrapped);
     }
   }
 
   disconnect(): Promise<void> {
-    return this.producer.disconnect();
+    return call('disconnect', () => this.producer.disconnect());
   }
 }
 
@@ -178,63 +177,64 @@ class KafkajsConsumer implements Consumer {
   ) {}
 
   connect(): Promise<void> {
-    return this.consumer.connect();
+    return call('connect', () => this.consumer.connect());
   }
 
-  async subscribe(topics: readonly (string | RegExp)[]): Promise<void> {
-    await this.consumer.subscribe({ topics: [...topics], fromBeginning: this.fromBeginning });
+  subscribe(topics: readonly (string | RegExp)[]): Promise<void> {
+    return call('subscribe', () => this.consumer.subscribe({ topics: [...topics], fromBeginning: this.fromBeginning }));
   }
 
-  async run(eachBatch: (batch: Batch, context: { isStale(): boolean; heartbeat(): Promise<void> }) => Promise<void>, options: { partitionsConsumedConcurrently?: number } = {}): Promise<void> {
-    await this.consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 1,
-      eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
-        const records: IncomingRecord[] = batch.messages.map((m) => ({
-          topic: batch.topic,
-          partition: batch.partition,
-          offset: m.offset,
-          key: m.key ?? null,
-          value: m.value ?? null,
-          headers: decodeHeaders(m.headers),
-          timestamp: Number(m.timestamp),
-        }));
-        await eachBatch(
-          { topic: batch.topic, partition: batch.partition, records, highWatermark: batch.highWatermark },
-          { isStale: () => this.stopping || !isRunning() || isStale(), heartbeat },
-        );
-        // Offsets are committed explicitly by the caller; resolving only advances the fetch position.
-        const last = records[records.length - 1];
-        if (last && !isStale()) resolveOffset(last.offset);
-      },
-    });
+  run(
+    eachBatch: (batch: Batch, context: { isStale(): boolean; heartbeat(): Promise<void> }) => Promise<void>,
+    options: { partitionsConsumedConcurrently?: number } = {},
+  ): Promise<void> {
+    return call('run', () =>
+      this.consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 1,
+        eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
+          const records: IncomingRecord[] = batch.messages.map((m) => ({
+            topic: batch.topic,
+            partition: batch.partition,
+            offset: m.offset,
+            key: m.key ?? null,
+            value: m.value ?? null,
+            headers: decodeHeaders(m.headers),
+            timestamp: Number(m.timestamp),
+          }));
+          await eachBatch(
+            { topic: batch.topic, partition: batch.partition, records, highWatermark: batch.highWatermark },
+            { isStale: () => this.stopping || !isRunning() || isStale(), heartbeat },
+          );
+          // Offsets are committed explicitly by the caller; resolving only advances the fetch position.
+          const last = records[records.length - 1];
+          if (last && !isStale()) resolveOffset(last.offset);
+        },
+      }),
+    );
   }
 
   async commit(offsets: readonly TopicPartitionOffset[]): Promise<void> {
     if (offsets.length === 0) return;
-    try {
-      await this.consumer.commitOffsets(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset })));
-    } catch (error) {
-      throw wrap(error, 'commit');
-    }
+    await call('commit', () => this.consumer.commitOffsets(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset }))));
   }
 
   pause(partitions: readonly TopicPartition[]): void {
-    this.consumer.pause(groupByTopic(partitions));
+    guardedSync(fromKafkajs, 'pause', () => this.consumer.pause(groupByTopic(partitions)));
   }
 
   resume(partitions: readonly TopicPartition[]): void {
-    this.consumer.resume(groupByTopic(partitions));
+    guardedSync(fromKafkajs, 'resume', () => this.consumer.resume(groupByTopic(partitions)));
   }
 
   seek(position: TopicPartitionOffset): void {
-    this.consumer.seek({ topic: position.topic, partition: position.partition, offset: position.offset });
+    guardedSync(fromKafkajs, 'seek', () => this.consumer.seek({ topic: position.topic, partition: position.partition, offset: position.offset }));
   }
 
   async disconnect(): Promise<void> {
     this.stopping = true;
-    await this.consumer.disconnect();
+    await call('disconnect', () => this.consumer.disconnect());
   }
 }
 
@@ -248,12 +248,12 @@ class KafkajsAdmin implements Admin {
   constructor(private readonly admin: KjsAdmin) {}
 
   connect(): Promise<void> {
-    return this.admin.connect();
+    return call('connect', () => this.admin.connect());
   }
 
   async ensureTopics(topics: readonly TopicSpec[]): Promise<void> {
     if (topics.length === 0) return;
-    const existing = new Set(await this.admin.listTopics());
+    const existing = new Set(await this.listTopics());
     const missing = topics.filter((t) => !existing.has(t.topic));
     if (missing.length === 0) return;
     try {
@@ -272,7 +272,7 @@ class KafkajsAdmin implements Admin {
       if (already) return;
       // kafkajs's own wait for leaders gives up after its request timeout on a loaded single-node KRaft and
       // reports the topic it has just created as unknown: keep waiting, with our own deadline.
-      if (!isRetriableKafkaError(error)) throw wrap(error, 'create topics');
+      if (!isRetriableKafkaError(error)) throw fromKafkajs(error, 'create topics');
       await this.waitForLeaders(missing.map((t) => t.topic));
     }
   }
@@ -283,44 +283,51 @@ class KafkajsAdmin implements Admin {
     for (let attempt = 1; ; attempt++) {
       try {
         const { topics: described } = await this.admin.fetchTopicMetadata({ topics });
-        const ready = described.length === topics.length && described.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.partitionErrorCode === 0 && p.leader >= 0));
+        const ready =
+          described.length === topics.length &&
+          described.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.partitionErrorCode === 0 && p.leader >= 0));
         if (ready) return;
       } catch (error) {
         lastError = error;
       }
       if (Date.now() > deadline) {
         const why = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
-        throw new UnavailableError(`Kafka topics ${topics.join(', ')} have no partition leaders after ${TOPIC_LEADER_WAIT_MS} ms${why}`, { cause: lastError });
+        throw kafkaFailure(
+          'create topics',
+          `Kafka topics ${topics.join(', ')} have no partition leaders after ${TOPIC_LEADER_WAIT_MS} ms${why}`,
+          true,
+          lastError,
+        );
       }
       await sleep(Math.min(500, 25 * attempt));
     }
   }
 
   listTopics(): Promise<string[]> {
-    return this.admin.listTopics();
+    return call('list topics', () => this.admin.listTopics());
   }
 
   async deleteTopics(topics: readonly string[]): Promise<void> {
-    if (topics.length > 0) await this.admin.deleteTopics({ topics: [...topics] });
+    if (topics.length > 0) await call('delete topics', () => this.admin.deleteTopics({ topics: [...topics] }));
   }
 
   async topicOffsets(topic: string): Promise<{ partition: number; low: string; high: string }[]> {
-    const offsets = await this.admin.fetchTopicOffsets(topic);
+    const offsets = await call('list offsets', () => this.admin.fetchTopicOffsets(topic));
     return offsets.map((o) => ({ partition: o.partition, low: o.low, high: o.high })).sort((a, b) => a.partition - b.partition);
   }
 
   async groupOffsets(groupId: string, topic: string): Promise<TopicPartitionOffset[]> {
-    const result = await this.admin.fetchOffsets({ groupId, topics: [topic] });
+    const result = await call('list group offsets', () => this.admin.fetchOffsets({ groupId, topics: [topic] }));
     return result.flatMap((t) => t.partitions.map((p) => ({ topic: t.topic, partition: p.partition, offset: p.offset })));
   }
 
   async describeCluster(): Promise<{ brokers: string[]; controller: number | null; clusterId: string }> {
-    const c = await this.admin.describeCluster();
+    const c = await call('describe cluster', () => this.admin.describeCluster());
     return { brokers: c.brokers.map((b) => `${b.host}:${b.port}`), controller: c.controller, clusterId: c.clusterId };
   }
 
   disconnect(): Promise<void> {
-    return this.admin.disconnect();
+    return call('disconnect', () => this.admin.disconnect());
   }
 }
 

@@ -1,8 +1,19 @@
-import { isRetriable, UnavailableError, InternalError, ValidationError } from '../errors.js';
+import { isRetriable, InternalError, ValidationError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { backoffDelay, retry, sleep } from '../retry.js';
+import { fromLibrdkafka, guarded, guardedSync, kafkaFailure, type KafkaOperation } from './kafka-errors.js';
 import { createKafkajsTransport } from './kafkajs.js';
-import { RD_ERR, type RdAdmin, type RdConfig, type RdConsumer, type RdError, type RdMessage, type RdModule, type RdProducer, type RdTopicPartition } from './librdkafka-binding.js';
+import {
+  RD_ERR,
+  type RdAdmin,
+  type RdConfig,
+  type RdConsumer,
+  type RdError,
+  type RdMessage,
+  type RdModule,
+  type RdProducer,
+  type RdTopicPartition,
+} from './librdkafka-binding.js';
 import type {
   Admin,
   Batch,
@@ -47,15 +58,13 @@ const CONSUME_WAIT_MS = 200;
 const CONNECT_TIMEOUT_MS = 15_000;
 const ADMIN_TIMEOUT_MS = 10_000;
 
-/** Kafka error codes after which the same request may succeed later (coordinator moves, rebalances, timeouts). */
-const RETRIABLE_CODES = new Set([-195, -187, -185, -192, 6, 7, 13, 14, 15, 16, 22, 25, 27]);
+/** One librdkafka call, its failure as the transport's error. */
+function call<T>(operation: KafkaOperation, run: () => Promise<T>): Promise<T> {
+  return guarded(fromLibrdkafka, operation, run);
+}
 
-function rdError(error: unknown, what: string): Error {
-  const rd = error as Partial<RdError> | null;
-  const message = error instanceof Error ? error.message : String(error);
-  const retriable = rd?.isRetriable === true || (typeof rd?.code === 'number' && RETRIABLE_CODES.has(rd.code));
-  if (retriable) return new UnavailableError(`Kafka ${what} failed: ${message}`, { cause: error });
-  return error instanceof Error ? error : new Error(`Kafka ${what} failed: ${message}`);
+function callSync<T>(operation: KafkaOperation, run: () => T): T {
+  return guardedSync(fromLibrdkafka, operation, run);
 }
 
 function tpKey(topic: string, partition: number): string {
@@ -98,9 +107,14 @@ const connecting = new WeakMap<RdProducer | RdConsumer, Promise<void>>();
 
 function connectClient(client: RdProducer | RdConsumer, what: string): Promise<void> {
   const connected = new Promise<void>((resolve, reject) => {
-    client.connect({ timeout: CONNECT_TIMEOUT_MS }, (err) => (err ? reject(new UnavailableError(`Kafka ${what} could not connect: ${err.message}`, { cause: err })) : resolve()));
+    // Whatever the code, a failed connect may succeed later (the broker starting, a network blip).
+    const failed = (err: RdError): Error => kafkaFailure('connect', `Kafka ${what} could not connect: ${err.message}`, true, err);
+    callSync('connect', () => client.connect({ timeout: CONNECT_TIMEOUT_MS }, (err) => (err ? reject(failed(err)) : resolve())));
   });
-  connecting.set(client, connected.catch(() => undefined));
+  connecting.set(
+    client,
+    connected.catch(() => undefined),
+  );
   return connected;
 }
 
@@ -160,7 +174,7 @@ class RdkafkaProducer implements Producer {
       if (err) {
         pending.failed = true;
         this.pending.delete(id);
-        pending.reject(rdError(err, 'produce'));
+        pending.reject(fromLibrdkafka(err, 'produce'));
         return;
       }
       const key = tpKey(report.topic, report.partition);
@@ -190,7 +204,7 @@ class RdkafkaProducer implements Producer {
       void this.enqueue(records, id, pending).catch((error: unknown) => {
         pending.failed = true;
         this.pending.delete(id);
-        reject(rdError(error, 'produce'));
+        reject(fromLibrdkafka(error, 'produce'));
       });
     });
   }
@@ -227,7 +241,7 @@ class RdkafkaProducer implements Producer {
   }
 
   disconnect(): Promise<void> {
-    return closeRdProducer(this.producer, 10_000);
+    return call('disconnect', () => closeRdProducer(this.producer, 10_000));
   }
 }
 
@@ -345,8 +359,8 @@ class RdkafkaConsumer implements Consumer {
 
   subscribe(topics: readonly (string | RegExp)[]): Promise<void> {
     // librdkafka treats a subscription starting with ^ as a regular expression.
-    this.consumer.subscribe(topics.map((t) => (typeof t === 'string' ? t : t.source.startsWith('^') ? t.source : `^${t.source}`)));
-    return Promise.resolve();
+    const subscription = topics.map((t) => (typeof t === 'string' ? t : t.source.startsWith('^') ? t.source : `^${t.source}`));
+    return call('subscribe', () => Promise.resolve(this.consumer.subscribe(subscription)).then(() => undefined));
   }
 
   run(eachBatch: (batch: Batch, context: BatchContext) => Promise<void>, options: { partitionsConsumedConcurrently?: number } = {}): Promise<void> {
@@ -373,7 +387,9 @@ class RdkafkaConsumer implements Consumer {
     do await this.seeksSettled();
     while (this.seeksInFlight.size > 0);
     const issuedAt = this.clock;
-    const messages = await new Promise<RdMessage[]>((resolve, reject) => this.consumer.consume(CONSUME_BATCH, (err, batch) => (err ? reject(err) : resolve(batch))));
+    const messages = await new Promise<RdMessage[]>((resolve, reject) =>
+      this.consumer.consume(CONSUME_BATCH, (err, batch) => (err ? reject(err) : resolve(batch))),
+    );
     return { messages, issuedAt };
   }
 
@@ -478,7 +494,10 @@ class RdkafkaConsumer implements Consumer {
       // As kafkajs does: the batch is read again after a backoff; nothing was committed for it.
       state.failures += 1;
       const delayMs = backoffDelay(state.failures, { initialDelayMs: 300, maxDelayMs: 30_000, jitter: 0.2, factor: 2 });
-      this.logger?.error({ topic: batch.topic, partition: batch.partition, offset: first.offset, delayMs, err: (error as Error).message }, 'eachBatch failed; the batch is read again');
+      this.logger?.error(
+        { topic: batch.topic, partition: batch.partition, offset: first.offset, delayMs, err: (error as Error).message },
+        'eachBatch failed; the batch is read again',
+      );
       this.seek({ topic: batch.topic, partition: batch.partition, offset: first.offset });
       await sleep(delayMs);
     }
@@ -495,20 +514,24 @@ class RdkafkaConsumer implements Consumer {
    */
   async commit(offsets: readonly TopicPartitionOffset[]): Promise<void> {
     const owned = () =>
-      offsets.filter((o) => this.partitions.get(tpKey(o.topic, o.partition))?.assigned === true).map((o) => ({ topic: o.topic, partition: o.partition, offset: Number(o.offset) }));
+      offsets
+        .filter((o) => this.partitions.get(tpKey(o.topic, o.partition))?.assigned === true)
+        .map((o) => ({ topic: o.topic, partition: o.partition, offset: Number(o.offset) }));
     if (owned().length === 0) return;
-    await retry(
-      () => {
-        const list = owned();
-        for (const o of list) {
-          const state = this.state(o.topic, o.partition);
-          state.committing = o.offset;
-          state.commitRetries = 0;
-        }
-        if (list.length === 0) return Promise.resolve();
-        return new Promise<void>((resolve, reject) => this.consumer.commitCb(list, (err) => (err ? reject(rdError(err, 'commit')) : resolve())));
-      },
-      { attempts: 8, initialDelayMs: 100, maxDelayMs: 3_000, shouldRetry: (error) => isRetriable(error) && !this.stopping },
+    await call('commit', () =>
+      retry(
+        () => {
+          const list = owned();
+          for (const o of list) {
+            const state = this.state(o.topic, o.partition);
+            state.committing = o.offset;
+            state.commitRetries = 0;
+          }
+          if (list.length === 0) return Promise.resolve();
+          return new Promise<void>((resolve, reject) => this.consumer.commitCb(list, (err) => (err ? reject(fromLibrdkafka(err, 'commit')) : resolve())));
+        },
+        { attempts: 8, initialDelayMs: 100, maxDelayMs: 3_000, shouldRetry: (error) => isRetriable(error) && !this.stopping },
+      ),
     );
   }
 
@@ -518,7 +541,7 @@ class RdkafkaConsumer implements Consumer {
    * commit was asked for; before this, such commits were lost silently (librdkafka only logs them).
    */
   private onCommitted(err: RdError | undefined, offsets: RdTopicPartition[]): void {
-    if (!err || this.stopping || !isRetriable(rdError(err, 'commit'))) return;
+    if (!err || this.stopping || !fromLibrdkafka(err, 'commit').retriable) return;
     const again: { topic: string; partition: number; offset: number }[] = [];
     let attempt = 0;
     for (const tp of offsets) {
@@ -530,13 +553,16 @@ class RdkafkaConsumer implements Consumer {
     }
     if (again.length === 0) return;
     this.logger?.warn({ err: err.message, partitions: again.map((o) => o.partition) }, 'librdkafka commit refused; sending it again');
-    setTimeout(() => {
-      const still = again.filter((o) => {
-        const state = this.partitions.get(tpKey(o.topic, o.partition));
-        return state?.assigned === true && state.committing === o.offset && !this.stopping;
-      });
-      if (still.length > 0) this.consumer.commitCb(still, () => undefined);
-    }, backoffDelay(attempt, { initialDelayMs: 200, maxDelayMs: 3_000, jitter: 0.2, factor: 2 })).unref();
+    setTimeout(
+      () => {
+        const still = again.filter((o) => {
+          const state = this.partitions.get(tpKey(o.topic, o.partition));
+          return state?.assigned === true && state.committing === o.offset && !this.stopping;
+        });
+        if (still.length > 0) this.consumer.commitCb(still, () => undefined);
+      },
+      backoffDelay(attempt, { initialDelayMs: 200, maxDelayMs: 3_000, jitter: 0.2, factor: 2 }),
+    ).unref();
   }
 
   pause(partitions: readonly TopicPartition[]): void {
@@ -548,7 +574,7 @@ class RdkafkaConsumer implements Consumer {
       this.bump(state);
       if (state.assigned) assigned.push({ topic, partition });
     }
-    if (assigned.length > 0) this.consumer.pause(assigned);
+    if (assigned.length > 0) callSync('pause', () => this.consumer.pause(assigned));
   }
 
   resume(partitions: readonly TopicPartition[]): void {
@@ -560,7 +586,7 @@ class RdkafkaConsumer implements Consumer {
       if (state.assigned) assigned.push({ topic, partition });
     }
     if (assigned.length === 0) return;
-    this.consumer.resume(assigned);
+    callSync('resume', () => this.consumer.resume(assigned));
     // Records fetched while paused were dropped; read on from the first one not handed out.
     for (const { topic, partition } of assigned) {
       const position = this.state(topic, partition).position;
@@ -581,10 +607,13 @@ class RdkafkaConsumer implements Consumer {
       return;
     }
     const done = new Promise<void>((resolve) =>
-      this.consumer.seek({ topic: position.topic, partition: position.partition, offset }, 0, (err) => {
-        if (err && !this.stopping) this.logger?.warn({ topic: position.topic, partition: position.partition, offset, err: err.message }, 'librdkafka seek failed');
-        resolve();
-      }),
+      callSync('seek', () =>
+        this.consumer.seek({ topic: position.topic, partition: position.partition, offset }, 0, (err) => {
+          if (err && !this.stopping)
+            this.logger?.warn({ topic: position.topic, partition: position.partition, offset, err: err.message }, 'librdkafka seek failed');
+          resolve();
+        }),
+      ),
     );
     this.seeksInFlight.add(done);
     void done.then(() => this.seeksInFlight.delete(done));
@@ -595,12 +624,12 @@ class RdkafkaConsumer implements Consumer {
     await this.loop;
     // Native calls still running on the thread pool must not outlive the handle they use.
     await this.seeksSettled();
-    await disconnectClient(this.consumer);
+    await call('disconnect', () => disconnectClient(this.consumer));
   }
 }
 
-function adminCall<T>(what: string, call: (cb: (err: RdError | null, result: T) => void) => void): Promise<T> {
-  return new Promise((resolve, reject) => call((err, result) => (err ? reject(rdError(err, what)) : resolve(result))));
+function adminCall<T>(operation: KafkaOperation, run: (cb: (err: RdError | null, result: T) => void) => void): Promise<T> {
+  return call(operation, () => new Promise<T>((resolve, reject) => run((err, result) => (err ? reject(err) : resolve(result)))));
 }
 
 class RdkafkaAdmin implements Admin {
@@ -620,7 +649,7 @@ class RdkafkaAdmin implements Admin {
   }
 
   connect(): Promise<void> {
-    if (!this.admin) this.admin = this.module.AdminClient.create(this.config);
+    if (!this.admin) this.admin = callSync('connect', () => this.module.AdminClient.create(this.config));
     return Promise.resolve();
   }
 
@@ -630,12 +659,17 @@ class RdkafkaAdmin implements Admin {
     const missing = topics.filter((t) => !existing.has(t.topic));
     for (const t of missing) {
       try {
-        await adminCall<void>('create topic', (cb) =>
-          this.client().createTopic({ topic: t.topic, num_partitions: t.partitions ?? -1, replication_factor: t.replicationFactor ?? -1, config: t.config ?? {} }, ADMIN_TIMEOUT_MS, (err) => cb(err, undefined)),
+        await adminCall<void>('create topics', (cb) =>
+          this.client().createTopic(
+            { topic: t.topic, num_partitions: t.partitions ?? -1, replication_factor: t.replicationFactor ?? -1, config: t.config ?? {} },
+            ADMIN_TIMEOUT_MS,
+            (err) => cb(err, undefined),
+          ),
         );
       } catch (error) {
         // Another process may have created the same topic between our list and create.
-        if ((error as Partial<RdError>).code !== RD_ERR.TOPIC_ALREADY_EXISTS && !/already exists/i.test((error as Error).message)) throw error;
+        if ((error as { cause?: Partial<RdError> }).cause?.code !== RD_ERR.TOPIC_ALREADY_EXISTS && !/already exists/i.test((error as Error).message))
+          throw error;
       }
     }
     if (missing.length > 0) await this.waitForLeaders(missing.map((t) => t.topic));
@@ -648,9 +682,11 @@ class RdkafkaAdmin implements Admin {
       const described = await adminCall<{ name: string; partitions: { leader: { id: number } | null }[]; error?: RdError }[]>('describe topics', (cb) =>
         this.client().describeTopics(topics, { timeout: ADMIN_TIMEOUT_MS }, cb),
       ).catch(() => []);
-      const ready = described.length === topics.length && described.every((d) => !d.error && d.partitions.length > 0 && d.partitions.every((p) => p.leader !== null));
+      const ready =
+        described.length === topics.length && described.every((d) => !d.error && d.partitions.length > 0 && d.partitions.every((p) => p.leader !== null));
       if (ready) return;
-      if (Date.now() > deadline) throw new UnavailableError(`Kafka topics ${topics.join(', ')} have no partition leaders after ${TOPIC_LEADER_WAIT_MS} ms`);
+      if (Date.now() > deadline)
+        throw kafkaFailure('create topics', `Kafka topics ${topics.join(', ')} have no partition leaders after ${TOPIC_LEADER_WAIT_MS} ms`, true);
       await sleep(Math.min(500, 25 * attempt));
     }
   }
@@ -660,14 +696,15 @@ class RdkafkaAdmin implements Admin {
   }
 
   async deleteTopics(topics: readonly string[]): Promise<void> {
-    for (const topic of topics) await adminCall<void>('delete topic', (cb) => this.client().deleteTopic(topic, ADMIN_TIMEOUT_MS, (err) => cb(err, undefined)));
+    for (const topic of topics) await adminCall<void>('delete topics', (cb) => this.client().deleteTopic(topic, ADMIN_TIMEOUT_MS, (err) => cb(err, undefined)));
   }
 
   private async partitionsOf(topic: string): Promise<number[]> {
-    const [described] = await adminCall<{ name: string; partitions: { partition: number }[]; error?: RdError }[]>('describe topic', (cb) =>
+    const [described] = await adminCall<{ name: string; partitions: { partition: number }[]; error?: RdError }[]>('describe topics', (cb) =>
       this.client().describeTopics([topic], { timeout: ADMIN_TIMEOUT_MS }, cb),
     );
-    if (!described || described.error) throw rdError(described?.error ?? new Error(`topic ${topic} not found`), 'describe topic');
+    if (!described) throw kafkaFailure('describe topics', `Kafka describe topics failed: topic ${topic} not found`, false);
+    if (described.error) throw fromLibrdkafka(described.error, 'describe topics');
     return described.partitions.map((p) => p.partition).sort((a, b) => a - b);
   }
 
@@ -686,7 +723,13 @@ class RdkafkaAdmin implements Admin {
     const read = async (): Promise<PartitionOffsets[]> => {
       const [low, high] = await Promise.all([list(this.module.OffsetSpec.EARLIEST), list(this.module.OffsetSpec.LATEST)]);
       const unknown = [...low, ...high].find((o) => o.error || o.offset < 0);
-      if (unknown) throw new UnavailableError(`Kafka offsets of ${topic} partition ${unknown.partition} are not available yet${unknown.error ? `: ${unknown.error.message}` : ''}`);
+      if (unknown)
+        throw kafkaFailure(
+          'list offsets',
+          `Kafka offsets of ${topic} partition ${unknown.partition} are not available yet${unknown.error ? `: ${unknown.error.message}` : ''}`,
+          true,
+          unknown.error,
+        );
       return partitions.map((partition) => ({
         partition,
         low: String(low.find((o) => o.partition === partition)?.offset ?? 0),
@@ -699,9 +742,13 @@ class RdkafkaAdmin implements Admin {
   async groupOffsets(groupId: string, topic: string): Promise<TopicPartitionOffset[]> {
     const partitions = await this.partitionsOf(topic);
     const [result] = await adminCall<{ groupId: string; error?: RdError; partitions: RdTopicPartition[] }[]>('list group offsets', (cb) =>
-      this.client().listConsumerGroupOffsets([{ groupId, partitions: partitions.map((partition) => ({ topic, partition })) }], { timeout: ADMIN_TIMEOUT_MS }, cb),
+      this.client().listConsumerGroupOffsets(
+        [{ groupId, partitions: partitions.map((partition) => ({ topic, partition })) }],
+        { timeout: ADMIN_TIMEOUT_MS },
+        cb,
+      ),
     );
-    if (result?.error) throw rdError(result.error, 'list group offsets');
+    if (result?.error) throw fromLibrdkafka(result.error, 'list group offsets');
     return partitions.map((partition) => {
       const found = result?.partitions.find((p) => p.partition === partition && p.topic === topic);
       const offset = found?.offset;
@@ -719,8 +766,9 @@ class RdkafkaAdmin implements Admin {
   }
 
   async disconnect(): Promise<void> {
-    this.admin?.disconnect();
+    const admin = this.admin;
     this.admin = undefined;
+    if (admin) callSync('disconnect', () => admin.disconnect());
     await this.kafkajsAdmin?.disconnect();
     this.kafkajsAdmin = undefined;
   }
