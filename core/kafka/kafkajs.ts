@@ -6,17 +6,15 @@ import {
   type Producer as KjsProducer,
   type Admin as KjsAdmin,
   type Message,
-  type IHeaders,
 } from 'kafkajs';
-import { sleep } from '../retry.js';
-import { fromKafkajs, guarded, guardedSync, kafkaFailure, type KafkaOperation } from './kafka-errors.js';
+import { fromKafkajs, guarded, guardedSync, type KafkaOperation } from './kafka-errors.js';
+import { decodeHeaders, isTopicAlreadyExists, waitForLeaders } from './shared.js';
 import type { Logger } from '../logger.js';
 import type {
   Admin,
   Batch,
   Consumer,
   ConsumerOptions,
-  Headers,
   IncomingRecord,
   KafkaConnectionOptions,
   KafkaTransport,
@@ -28,7 +26,6 @@ import type {
   TopicPartitionOffset,
   TopicSpec,
 } from './transport.js';
-import { TOPIC_LEADER_WAIT_MS } from './transport.js';
 
 const compressionCodes = {
   none: CompressionTypes.None,
@@ -37,16 +34,6 @@ const compressionCodes = {
   lz4: CompressionTypes.LZ4,
   zstd: CompressionTypes.ZSTD,
 } as const;
-
-function decodeHeaders(headers: IHeaders | undefined): Headers {
-  const out: Headers = {};
-  for (const [name, value] of Object.entries(headers ?? {})) {
-    if (value === undefined) continue;
-    const first = Array.isArray(value) ? value[0] : value;
-    if (first !== undefined) out[name] = first.toString();
-  }
-  return out;
-}
 
 function isRetriableKafkaError(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { retriable?: boolean }).retriable === true;
@@ -268,8 +255,7 @@ class KafkajsAdmin implements Admin {
       });
     } catch (error) {
       // Another process may have created the same topic between our list and create.
-      const already = error instanceof Error && /already exists/i.test(JSON.stringify((error as { errors?: unknown }).errors ?? error.message));
-      if (already) return;
+      if (isTopicAlreadyExists(error)) return;
       // kafkajs's own wait for leaders gives up after its request timeout on a loaded single-node KRaft and
       // reports the topic it has just created as unknown: keep waiting, with our own deadline.
       if (!isRetriableKafkaError(error)) throw fromKafkajs(error, 'create topics');
@@ -277,30 +263,11 @@ class KafkajsAdmin implements Admin {
     }
   }
 
-  private async waitForLeaders(topics: string[]): Promise<void> {
-    const deadline = Date.now() + TOPIC_LEADER_WAIT_MS;
-    let lastError: unknown;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const { topics: described } = await this.admin.fetchTopicMetadata({ topics });
-        const ready =
-          described.length === topics.length &&
-          described.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.partitionErrorCode === 0 && p.leader >= 0));
-        if (ready) return;
-      } catch (error) {
-        lastError = error;
-      }
-      if (Date.now() > deadline) {
-        const why = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
-        throw kafkaFailure(
-          'create topics',
-          `Kafka topics ${topics.join(', ')} have no partition leaders after ${TOPIC_LEADER_WAIT_MS} ms${why}`,
-          true,
-          lastError,
-        );
-      }
-      await sleep(Math.min(500, 25 * attempt));
-    }
+  private waitForLeaders(topics: string[]): Promise<void> {
+    return waitForLeaders(topics, async () => {
+      const { topics: described } = await this.admin.fetchTopicMetadata({ topics });
+      return described.length === topics.length && described.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.partitionErrorCode === 0 && p.leader >= 0));
+    });
   }
 
   listTopics(): Promise<string[]> {

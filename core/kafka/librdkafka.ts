@@ -3,6 +3,7 @@ import type { Logger } from '../logger.js';
 import { backoffDelay, retry, sleep } from '../retry.js';
 import { fromLibrdkafka, guarded, guardedSync, kafkaFailure, type KafkaOperation } from './kafka-errors.js';
 import { createKafkajsTransport } from './kafkajs.js';
+import { decodeHeaders, isTopicAlreadyExists, waitForLeaders } from './shared.js';
 import {
   RD_ERR,
   type RdAdmin,
@@ -20,7 +21,6 @@ import type {
   BatchContext,
   Consumer,
   ConsumerOptions,
-  Headers,
   KafkaConnectionOptions,
   KafkaTransport,
   OutgoingRecord,
@@ -32,7 +32,6 @@ import type {
   TopicPartitionOffset,
   TopicSpec,
 } from './transport.js';
-import { TOPIC_LEADER_WAIT_MS } from './transport.js';
 
 /** Producer settings chosen by `npm run bench` on a 2-core machine (docs/performance.md). */
 export const RDKAFKA_PRODUCER_DEFAULTS = {
@@ -74,15 +73,6 @@ function tpKey(topic: string, partition: number): string {
 function toBuffer(data: Buffer | string | null): Buffer | null {
   if (data === null) return null;
   return typeof data === 'string' ? Buffer.from(data) : data;
-}
-
-function decodeHeaders(headers: RdMessage['headers']): Headers {
-  const out: Headers = {};
-  if (headers === undefined) return out;
-  for (const entry of headers) {
-    for (const name in entry) if (out[name] === undefined) out[name] = String(entry[name]);
-  }
-  return out;
 }
 
 function baseConfig(options: KafkaConnectionOptions): RdConfig {
@@ -668,27 +658,20 @@ class RdkafkaAdmin implements Admin {
         );
       } catch (error) {
         // Another process may have created the same topic between our list and create.
-        if ((error as { cause?: Partial<RdError> }).cause?.code !== RD_ERR.TOPIC_ALREADY_EXISTS && !/already exists/i.test((error as Error).message))
-          throw error;
+        if (!isTopicAlreadyExists(error)) throw error;
       }
     }
     if (missing.length > 0) await this.waitForLeaders(missing.map((t) => t.topic));
   }
 
   /** kafkajs's createTopics waits for partition leaders; librdkafka returns earlier, so wait here. */
-  private async waitForLeaders(topics: string[]): Promise<void> {
-    const deadline = Date.now() + TOPIC_LEADER_WAIT_MS;
-    for (let attempt = 1; ; attempt++) {
+  private waitForLeaders(topics: string[]): Promise<void> {
+    return waitForLeaders(topics, async () => {
       const described = await adminCall<{ name: string; partitions: { leader: { id: number } | null }[]; error?: RdError }[]>('describe topics', (cb) =>
         this.client().describeTopics(topics, { timeout: ADMIN_TIMEOUT_MS }, cb),
-      ).catch(() => []);
-      const ready =
-        described.length === topics.length && described.every((d) => !d.error && d.partitions.length > 0 && d.partitions.every((p) => p.leader !== null));
-      if (ready) return;
-      if (Date.now() > deadline)
-        throw kafkaFailure('create topics', `Kafka topics ${topics.join(', ')} have no partition leaders after ${TOPIC_LEADER_WAIT_MS} ms`, true);
-      await sleep(Math.min(500, 25 * attempt));
-    }
+      );
+      return described.length === topics.length && described.every((d) => !d.error && d.partitions.length > 0 && d.partitions.every((p) => p.leader !== null));
+    });
   }
 
   listTopics(): Promise<string[]> {
