@@ -327,7 +327,6 @@ export function createKafkajsTransport(options: KafkaConnectionOptions, logger?:
         idempotent,
         maxInFlightRequests: idempotent ? 5 : undefined,
         allowAutoTopicCreation: false,
-        ...(opts.transactionalId ? { transactionalId: opts.transactionalId } : {}),
       });
       return new KafkajsProducer(producer, compressionCodes[opts.compression ?? 'none'], opts.maxRequestBytes ?? KAFKAJS_COALESCE_BYTES);
     },

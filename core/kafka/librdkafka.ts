@@ -1,4 +1,4 @@
-import { isRetriable, InternalError, ValidationError } from '../errors.js';
+import { isRetriable, InternalError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { backoffDelay, retry, sleep } from '../retry.js';
 import { fromLibrdkafka, guarded, guardedSync, kafkaFailure, type KafkaOperation } from './kafka-errors.js';
@@ -765,7 +765,6 @@ export function createLibrdkafkaTransport(module: RdModule, options: KafkaConnec
   return {
     name: 'librdkafka',
     producer(opts: ProducerOptions = {}): Producer {
-      if (opts.transactionalId) throw new ValidationError('the librdkafka transport does not support transactional producers; use kafka.client: kafkajs');
       const idempotent = opts.idempotent ?? true;
       const config: RdConfig = {
         ...base,

@@ -28,7 +28,6 @@ export interface ProducerOptions {
   maxRequestBytes?: number;
   /** How long the producer may wait to fill a batch, ms (librdkafka only; kafkajs sends each call at once). */
   lingerMs?: number;
-  transactionalId?: string;
 }
 
 export interface Producer {
