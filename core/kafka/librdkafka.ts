@@ -1,8 +1,9 @@
 import { isRetriable, InternalError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { backoffDelay, retry, sleep } from '../retry.js';
+import { retry } from '../retry.js';
 import { fromLibrdkafka, guarded, guardedSync, kafkaFailure, type KafkaOperation } from './kafka-errors.js';
 import { createKafkajsTransport } from './kafkajs.js';
+import { COMMIT_RESEND_RETRY, COMMIT_RETRY, CONSUME_RETRY, NEW_TOPIC_OFFSETS_RETRY, REDELIVERY_RETRY } from './retry-policies.js';
 import { decodeHeaders, isTopicAlreadyExists, waitForLeaders } from './shared.js';
 import {
   RD_ERR,
@@ -250,10 +251,14 @@ interface PartitionState {
   position: number | undefined;
   paused: boolean;
   assigned: boolean;
-  failures: number;
-  /** The offset last asked to be committed, and how often the broker's refusal of it was retried. */
+  /** The offset last asked to be committed: a refused commit is sent again only while it still is. */
   committing: number | undefined;
-  commitRetries: number;
+}
+
+interface CommitOffset {
+  topic: string;
+  partition: number;
+  offset: number;
 }
 
 /** One consume call's messages and the consumer's clock when it was issued. */
@@ -278,8 +283,12 @@ class RdkafkaConsumer implements Consumer {
    * before the seek: the next consume call waits for these, and `clock` tells stale records apart.
    */
   private readonly seeksInFlight = new Set<Promise<void>>();
+  /** Resends of refused commits waiting for the broker's answer, by partition and offset. */
+  private readonly commitAnswers = new Map<string, ((err: RdError | undefined) => void)[]>();
   private clock = 0;
   private stopping = false;
+  /** Ends the waits between retries when the consumer stops. */
+  private readonly stop = new AbortController();
   private loop: Promise<void> | undefined;
 
   constructor(
@@ -299,7 +308,7 @@ class RdkafkaConsumer implements Consumer {
     const key = tpKey(topic, partition);
     let state = this.partitions.get(key);
     if (!state) {
-      state = { epoch: 0, changedAt: 0, position: undefined, paused: false, assigned: false, failures: 0, committing: undefined, commitRetries: 0 };
+      state = { epoch: 0, changedAt: 0, position: undefined, paused: false, assigned: false, committing: undefined };
       this.partitions.set(key, state);
     }
     return state;
@@ -384,26 +393,28 @@ class RdkafkaConsumer implements Consumer {
   }
 
   private async consumeLoop(eachBatch: (batch: Batch, context: BatchContext) => Promise<void>, concurrency: number): Promise<void> {
-    let fetchFailures = 0;
     let next = this.fetch();
+    // The first attempt takes the call already made; a failed one is made again after a backoff.
+    const fetched = () =>
+      retry((attempt) => (attempt === 1 ? next : (next = this.fetch())), {
+        ...CONSUME_RETRY,
+        shouldRetry: () => !this.stopping,
+        onRetry: (error) => this.logger?.warn({ err: (error as Error).message }, 'librdkafka consume failed; retrying'),
+        signal: this.stop.signal,
+      });
     try {
       while (!this.stopping) {
-        let fetched: Fetched;
+        let batch: Fetched;
         try {
-          fetched = await next;
-          fetchFailures = 0;
+          batch = await fetched();
         } catch (error) {
           if (this.stopping) return;
-          fetchFailures += 1;
-          this.logger?.warn({ err: (error as Error).message }, 'librdkafka consume failed; retrying');
-          await sleep(backoffDelay(fetchFailures, { initialDelayMs: 100, maxDelayMs: 5_000, jitter: 0.2, factor: 2 }));
-          next = this.fetch();
-          continue;
+          throw error;
         }
         // One consume call ahead: the binding pops the next messages on a libuv thread while this thread
         // hands out these (profiled: this thread, building the binding's message objects, is the limit).
         next = this.fetch();
-        const queue = this.group(fetched);
+        const queue = this.group(batch);
         const workers = Array.from({ length: Math.min(concurrency, queue.length) }, async () => {
           for (let entry = queue.shift(); entry && !this.stopping; entry = queue.shift()) await this.deliver(entry, eachBatch);
         });
@@ -475,21 +486,19 @@ class RdkafkaConsumer implements Consumer {
       isStale: () => this.stopping || state.epoch !== epoch || !state.assigned,
       heartbeat: () => Promise.resolve(), // librdkafka heartbeats from its own thread
     };
+    const ours = () => !this.stopping && state.epoch === epoch && state.assigned;
     try {
-      await eachBatch(batch, context);
-      state.failures = 0;
+      await retry(() => eachBatch(batch, context), {
+        ...REDELIVERY_RETRY,
+        shouldRetry: () => ours() && !state.paused,
+        onRetry: (error, _attempt, delayMs) =>
+          this.logger?.error({ topic: batch.topic, partition: batch.partition, offset: first.offset, delayMs, err: (error as Error).message }, 'eachBatch failed; the batch is handed out again'),
+        signal: this.stop.signal,
+      });
       if (state.epoch === epoch) state.position = Number(last.offset) + 1;
-    } catch (error) {
-      if (this.stopping || state.epoch !== epoch) return;
-      // As kafkajs does: the batch is read again after a backoff; nothing was committed for it.
-      state.failures += 1;
-      const delayMs = backoffDelay(state.failures, { initialDelayMs: 300, maxDelayMs: 30_000, jitter: 0.2, factor: 2 });
-      this.logger?.error(
-        { topic: batch.topic, partition: batch.partition, offset: first.offset, delayMs, err: (error as Error).message },
-        'eachBatch failed; the batch is read again',
-      );
-      this.seek({ topic: batch.topic, partition: batch.partition, offset: first.offset });
-      await sleep(delayMs);
+    } catch {
+      // Paused while failing: read again from this batch once resumed (a seek or revoke has moved on already).
+      if (ours()) this.seek({ topic: batch.topic, partition: batch.partition, offset: first.offset });
     }
   }
 
@@ -512,15 +521,11 @@ class RdkafkaConsumer implements Consumer {
       retry(
         () => {
           const list = owned();
-          for (const o of list) {
-            const state = this.state(o.topic, o.partition);
-            state.committing = o.offset;
-            state.commitRetries = 0;
-          }
+          for (const o of list) this.state(o.topic, o.partition).committing = o.offset;
           if (list.length === 0) return Promise.resolve();
           return new Promise<void>((resolve, reject) => this.consumer.commitCb(list, (err) => (err ? reject(fromLibrdkafka(err, 'commit')) : resolve())));
         },
-        { attempts: 8, initialDelayMs: 100, maxDelayMs: 3_000, shouldRetry: (error) => isRetriable(error) && !this.stopping },
+        { ...COMMIT_RETRY, shouldRetry: (error) => isRetriable(error) && !this.stopping, signal: this.stop.signal },
       ),
     );
   }
@@ -529,30 +534,50 @@ class RdkafkaConsumer implements Consumer {
    * The broker's answer to a commit. A retriable refusal (the group's generation moved during a
    * rebalance, the coordinator moved) is sent again while the partition is still owned and no newer
    * commit was asked for; before this, such commits were lost silently (librdkafka only logs them).
+   * An answer to such a resend goes to the resend waiting for it.
    */
   private onCommitted(err: RdError | undefined, offsets: RdTopicPartition[]): void {
-    if (!err || this.stopping || !fromLibrdkafka(err, 'commit').retriable) return;
-    const again: { topic: string; partition: number; offset: number }[] = [];
-    let attempt = 0;
+    const unanswered: CommitOffset[] = [];
     for (const tp of offsets) {
-      const state = this.partitions.get(tpKey(tp.topic, tp.partition));
-      if (!state?.assigned || tp.offset === undefined || state.committing !== tp.offset || state.commitRetries >= 20) continue;
-      state.commitRetries += 1;
-      attempt = Math.max(attempt, state.commitRetries);
-      again.push({ topic: tp.topic, partition: tp.partition, offset: tp.offset });
+      if (tp.offset === undefined) continue;
+      const key = `${tpKey(tp.topic, tp.partition)}@${tp.offset}`;
+      const waiting = this.commitAnswers.get(key);
+      this.commitAnswers.delete(key);
+      if (waiting) for (const answer of waiting) answer(err);
+      else unanswered.push({ topic: tp.topic, partition: tp.partition, offset: tp.offset });
     }
-    if (again.length === 0) return;
+    if (!err || this.stopping || unanswered.length === 0) return;
+    const refusal = fromLibrdkafka(err, 'commit');
+    const again = unanswered.filter((o) => this.stillCommitting(o));
+    if (!refusal.retriable || again.length === 0) return;
     this.logger?.warn({ err: err.message, partitions: again.map((o) => o.partition) }, 'librdkafka commit refused; sending it again');
-    setTimeout(
-      () => {
-        const still = again.filter((o) => {
-          const state = this.partitions.get(tpKey(o.topic, o.partition));
-          return state?.assigned === true && state.committing === o.offset && !this.stopping;
-        });
-        if (still.length > 0) this.consumer.commitCb(still, () => undefined);
-      },
-      backoffDelay(attempt, { initialDelayMs: 200, maxDelayMs: 3_000, jitter: 0.2, factor: 2 }),
-    ).unref();
+    // The refusal just received is the first attempt: each next one sends the commit again and waits for its answer.
+    void retry((attempt) => (attempt === 1 ? Promise.reject(refusal) : this.commitAgain(again)), {
+      ...COMMIT_RESEND_RETRY,
+      shouldRetry: (error) => isRetriable(error) && !this.stopping,
+      signal: this.stop.signal,
+    }).catch(() => undefined);
+  }
+
+  private stillCommitting(o: CommitOffset): boolean {
+    const state = this.partitions.get(tpKey(o.topic, o.partition));
+    return state?.assigned === true && state.committing === o.offset && !this.stopping;
+  }
+
+  /** Sends those of `offsets` still to be committed and resolves with the broker's answer. */
+  private async commitAgain(offsets: readonly CommitOffset[]): Promise<void> {
+    const still = offsets.filter((o) => this.stillCommitting(o));
+    if (still.length === 0) return;
+    const answers = still.map(
+      (o) =>
+        new Promise<RdError | undefined>((resolve) => {
+          const key = `${tpKey(o.topic, o.partition)}@${o.offset}`;
+          this.commitAnswers.set(key, [...(this.commitAnswers.get(key) ?? []), resolve]);
+        }),
+    );
+    callSync('commit', () => this.consumer.commitCb(still, () => undefined));
+    const refused = (await Promise.all(answers)).find((err) => err !== undefined);
+    if (refused) throw fromLibrdkafka(refused, 'commit');
   }
 
   pause(partitions: readonly TopicPartition[]): void {
@@ -611,6 +636,10 @@ class RdkafkaConsumer implements Consumer {
 
   async disconnect(): Promise<void> {
     this.stopping = true;
+    this.stop.abort();
+    // Answers are served by consume calls, which stop now: resends waiting for one give up.
+    for (const waiting of this.commitAnswers.values()) for (const answer of waiting) answer(undefined);
+    this.commitAnswers.clear();
     await this.loop;
     // Native calls still running on the thread pool must not outlive the handle they use.
     await this.seeksSettled();
@@ -719,7 +748,7 @@ class RdkafkaAdmin implements Admin {
         high: String(high.find((o) => o.partition === partition)?.offset ?? 0),
       }));
     };
-    return retry(read, { attempts: 10, initialDelayMs: 100, maxDelayMs: 2_000 });
+    return retry(read, NEW_TOPIC_OFFSETS_RETRY);
   }
 
   async groupOffsets(groupId: string, topic: string): Promise<TopicPartitionOffset[]> {

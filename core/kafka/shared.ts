@@ -1,5 +1,6 @@
-import { sleep } from '../retry.js';
+import { retry } from '../retry.js';
 import { kafkaFailure } from './kafka-errors.js';
+import { LEADERS_POLL } from './retry-policies.js';
 import { TOPIC_LEADER_WAIT_MS, type Headers } from './transport.js';
 
 /** A header value as either client hands it over. */
@@ -51,16 +52,20 @@ export function isTopicAlreadyExists(error: unknown): boolean {
 export async function waitForLeaders(topics: readonly string[], ready: () => Promise<boolean>): Promise<void> {
   const deadline = Date.now() + TOPIC_LEADER_WAIT_MS;
   let lastError: unknown;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      if (await ready()) return;
-    } catch (error) {
-      lastError = error;
-    }
-    if (Date.now() > deadline) {
-      const why = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
-      throw kafkaFailure('create topics', `Kafka topics ${topics.join(', ')} have no partition leaders after ${TOPIC_LEADER_WAIT_MS} ms${why}`, true, lastError);
-    }
-    await sleep(Math.min(500, 25 * attempt));
+  const notYet = new Error('partition leaders not elected yet');
+  try {
+    await retry(
+      async () => {
+        const answered = await ready().catch((error: unknown) => {
+          lastError = error;
+          return false;
+        });
+        if (!answered) throw notYet;
+      },
+      { ...LEADERS_POLL, shouldRetry: () => Date.now() <= deadline },
+    );
+  } catch {
+    const why = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
+    throw kafkaFailure('create topics', `Kafka topics ${topics.join(', ')} have no partition leaders after ${TOPIC_LEADER_WAIT_MS} ms${why}`, true, lastError);
   }
 }
