@@ -8,6 +8,8 @@ import {
   type Message,
 } from 'kafkajs';
 import { fromKafkajs, guarded, guardedSync, type KafkaOperation } from './kafka-errors.js';
+import { retry } from '../retry.js';
+import { GROUP_COORDINATOR_RETRY } from './retry-policies.js';
 import { decodeHeaders, isTopicAlreadyExists, waitForLeaders } from './shared.js';
 import type { Logger } from '../logger.js';
 import type {
@@ -284,7 +286,9 @@ class KafkajsAdmin implements Admin {
   }
 
   async groupOffsets(groupId: string, topic: string): Promise<TopicPartitionOffset[]> {
-    const result = await call('list group offsets', () => this.admin.fetchOffsets({ groupId, topics: [topic] }));
+    // kafkajs's fetchOffsets does not retry a coordinator that is still loading the group (NOT_COORDINATOR
+    // from a fresh broker right after the group's first join).
+    const result = await retry(() => call('list group offsets', () => this.admin.fetchOffsets({ groupId, topics: [topic] })), GROUP_COORDINATOR_RETRY);
     return result.flatMap((t) => t.partitions.map((p) => ({ topic: t.topic, partition: p.partition, offset: p.offset })));
   }
 

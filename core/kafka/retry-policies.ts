@@ -23,3 +23,6 @@ export const NEW_TOPIC_OFFSETS_RETRY: KafkaRetryPolicy = { attempts: 10, initial
 
 /** Asking for the partition leaders of new topics, until TOPIC_LEADER_WAIT_MS has passed. */
 export const LEADERS_POLL: KafkaRetryPolicy = { attempts: Number.POSITIVE_INFINITY, initialDelayMs: 25, maxDelayMs: 500, jitter: 0, factor: 2 };
+
+/** Asking a group's committed offsets while its coordinator is still loading it (a fresh broker, the group's first join). */
+export const GROUP_COORDINATOR_RETRY: KafkaRetryPolicy = { attempts: 10, initialDelayMs: 100, maxDelayMs: 2_000, jitter: 0.2, factor: 2 };

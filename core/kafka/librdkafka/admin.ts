@@ -3,7 +3,7 @@ import type { Logger } from '../../logger.js';
 import { retry } from '../../retry.js';
 import { fromLibrdkafka, kafkaFailure, type KafkaOperation } from '../kafka-errors.js';
 import { createKafkajsTransport } from '../kafkajs.js';
-import type { RdAdmin, RdConfig, RdError, RdModule, RdTopicPartition } from '../librdkafka-binding.js';
+import type { RdAdmin, RdConfig, RdError, RdModule } from '../librdkafka-binding.js';
 import { NEW_TOPIC_OFFSETS_RETRY } from '../retry-policies.js';
 import { isTopicAlreadyExists, waitForLeaders } from '../shared.js';
 import type { Admin, KafkaConnectionOptions, PartitionOffsets, TopicPartitionOffset, TopicSpec } from '../transport.js';
@@ -17,7 +17,7 @@ function adminCall<T>(operation: KafkaOperation, run: (cb: (err: RdError | null,
 
 export class RdkafkaAdmin implements Admin {
   private admin: RdAdmin | undefined;
-  private kafkajsAdmin: Admin | undefined;
+  private kafkajsAdmin: Promise<Admin> | undefined;
 
   constructor(
     private readonly module: RdModule,
@@ -115,38 +115,41 @@ export class RdkafkaAdmin implements Admin {
     return retry(read, NEW_TOPIC_OFFSETS_RETRY);
   }
 
+  /**
+   * Asked through kafkajs's admin: librdkafka's ListConsumerGroupOffsets dereferences a null consumer group
+   * when the broker answers NOT_COORDINATOR (a group it has not seen yet, a loaded broker) and takes the
+   * whole process down with SIGSEGV (confluentinc/librdkafka#5040, confluent-kafka-javascript#374; seen
+   * here under test/processor-delivery with CHANGEFLOW_KAFKA_CLIENT=librdkafka).
+   */
   async groupOffsets(groupId: string, topic: string): Promise<TopicPartitionOffset[]> {
-    const partitions = await this.partitionsOf(topic);
-    const [result] = await adminCall<{ groupId: string; error?: RdError; partitions: RdTopicPartition[] }[]>('list group offsets', (cb) =>
-      this.client().listConsumerGroupOffsets(
-        [{ groupId, partitions: partitions.map((partition) => ({ topic, partition })) }],
-        { timeout: ADMIN_TIMEOUT_MS },
-        cb,
-      ),
-    );
-    if (result?.error) throw fromLibrdkafka(result.error, 'list group offsets');
-    return partitions.map((partition) => {
-      const found = result?.partitions.find((p) => p.partition === partition && p.topic === topic);
-      const offset = found?.offset;
-      return { topic, partition, offset: offset === undefined || offset < 0 ? '-1' : String(offset) };
-    });
+    const offsets = await (await this.borrowedKafkajs()).groupOffsets(groupId, topic);
+    return offsets.sort((a, b) => a.partition - b.partition);
   }
 
   /** librdkafka's bindings expose neither the cluster id nor the controller: kafkajs's admin answers this one. */
   async describeCluster(): Promise<{ brokers: string[]; controller: number | null; clusterId: string }> {
+    return (await this.borrowedKafkajs()).describeCluster();
+  }
+
+  /** A kafkajs admin for what librdkafka's cannot do (safely), connected on first use. */
+  private borrowedKafkajs(): Promise<Admin> {
     if (!this.kafkajsAdmin) {
-      this.kafkajsAdmin = createKafkajsTransport(this.options, this.logger).admin();
-      await this.kafkajsAdmin.connect();
+      const admin = createKafkajsTransport(this.options, this.logger).admin();
+      const connected = admin.connect().then(() => admin);
+      // A failed connect is tried again by the next call.
+      connected.catch(() => (this.kafkajsAdmin = undefined));
+      this.kafkajsAdmin = connected;
     }
-    return this.kafkajsAdmin.describeCluster();
+    return this.kafkajsAdmin;
   }
 
   async disconnect(): Promise<void> {
     const admin = this.admin;
     this.admin = undefined;
     if (admin) callSync('disconnect', () => admin.disconnect());
-    await this.kafkajsAdmin?.disconnect();
+    const borrowed = this.kafkajsAdmin;
     this.kafkajsAdmin = undefined;
+    await (await borrowed?.catch(() => undefined))?.disconnect();
   }
 }
 
