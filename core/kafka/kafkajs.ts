@@ -6,17 +6,17 @@ import {
   type Producer as KjsProducer,
   type Admin as KjsAdmin,
   type Message,
-  type IHeaders,
 } from 'kafkajs';
-import { UnavailableError } from '../errors.js';
-import { sleep } from '../retry.js';
+import { fromKafkajs, guarded, guardedSync, type KafkaOperation } from './kafka-errors.js';
+import { retry } from '../retry.js';
+import { GROUP_COORDINATOR_RETRY } from './retry-policies.js';
+import { decodeHeaders, isTopicAlreadyExists, waitForLeaders } from './shared.js';
 import type { Logger } from '../logger.js';
 import type {
   Admin,
   Batch,
   Consumer,
   ConsumerOptions,
-  Headers,
   IncomingRecord,
   KafkaConnectionOptions,
   KafkaTransport,
@@ -28,7 +28,6 @@ import type {
   TopicPartitionOffset,
   TopicSpec,
 } from './transport.js';
-import { TOPIC_LEADER_WAIT_MS } from './transport.js';
 
 const compressionCodes = {
   none: CompressionTypes.None,
@@ -38,24 +37,13 @@ const compressionCodes = {
   zstd: CompressionTypes.ZSTD,
 } as const;
 
-function decodeHeaders(headers: IHeaders | undefined): Headers {
-  const out: Headers = {};
-  for (const [name, value] of Object.entries(headers ?? {})) {
-    if (value === undefined) continue;
-    const first = Array.isArray(value) ? value[0] : value;
-    if (first !== undefined) out[name] = first.toString();
-  }
-  return out;
-}
-
 function isRetriableKafkaError(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { retriable?: boolean }).retriable === true;
 }
 
-function wrap(error: unknown, what: string): Error {
-  const retriable = typeof error === 'object' && error !== null && (error as { retriable?: boolean }).retriable === true;
-  const message = error instanceof Error ? error.message : String(error);
-  return retriable ? new UnavailableError(`Kafka ${what} failed: ${message}`, { cause: error }) : error instanceof Error ? error : new Error(message);
+/** One kafkajs call, its failure as the transport's error. */
+function call<T>(operation: KafkaOperation, run: () => Promise<T>): Promise<T> {
+  return guarded(fromKafkajs, operation, run);
 }
 
 /** One `send()` call waiting in the producer's queue. */
@@ -97,7 +85,7 @@ export class KafkajsProducer implements Producer {
   ) {}
 
   connect(): Promise<void> {
-    return this.producer.connect();
+    return call('connect', () => this.producer.connect());
   }
 
   /** An empty send resolves once every send before it is acknowledged (it still waits its turn). */
@@ -159,13 +147,13 @@ export class KafkajsProducer implements Producer {
         waiting.resolve(group.length === 1 ? acks : acks.filter((a) => topics.has(a.topic)));
       }
     } catch (error) {
-      const wrapped = wrap(error, 'produce');
+      const wrapped = fromKafkajs(error, 'produce');
       for (const waiting of group) waiting.reject(wrapped);
     }
   }
 
   disconnect(): Promise<void> {
-    return this.producer.disconnect();
+    return call('disconnect', () => this.producer.disconnect());
   }
 }
 
@@ -178,63 +166,64 @@ class KafkajsConsumer implements Consumer {
   ) {}
 
   connect(): Promise<void> {
-    return this.consumer.connect();
+    return call('connect', () => this.consumer.connect());
   }
 
-  async subscribe(topics: readonly (string | RegExp)[]): Promise<void> {
-    await this.consumer.subscribe({ topics: [...topics], fromBeginning: this.fromBeginning });
+  subscribe(topics: readonly (string | RegExp)[]): Promise<void> {
+    return call('subscribe', () => this.consumer.subscribe({ topics: [...topics], fromBeginning: this.fromBeginning }));
   }
 
-  async run(eachBatch: (batch: Batch, context: { isStale(): boolean; heartbeat(): Promise<void> }) => Promise<void>, options: { partitionsConsumedConcurrently?: number } = {}): Promise<void> {
-    await this.consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 1,
-      eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
-        const records: IncomingRecord[] = batch.messages.map((m) => ({
-          topic: batch.topic,
-          partition: batch.partition,
-          offset: m.offset,
-          key: m.key ?? null,
-          value: m.value ?? null,
-          headers: decodeHeaders(m.headers),
-          timestamp: Number(m.timestamp),
-        }));
-        await eachBatch(
-          { topic: batch.topic, partition: batch.partition, records, highWatermark: batch.highWatermark },
-          { isStale: () => this.stopping || !isRunning() || isStale(), heartbeat },
-        );
-        // Offsets are committed explicitly by the caller; resolving only advances the fetch position.
-        const last = records[records.length - 1];
-        if (last && !isStale()) resolveOffset(last.offset);
-      },
-    });
+  run(
+    eachBatch: (batch: Batch, context: { isStale(): boolean; heartbeat(): Promise<void> }) => Promise<void>,
+    options: { partitionsConsumedConcurrently?: number } = {},
+  ): Promise<void> {
+    return call('run', () =>
+      this.consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 1,
+        eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
+          const records: IncomingRecord[] = batch.messages.map((m) => ({
+            topic: batch.topic,
+            partition: batch.partition,
+            offset: m.offset,
+            key: m.key ?? null,
+            value: m.value ?? null,
+            headers: decodeHeaders(m.headers),
+            timestamp: Number(m.timestamp),
+          }));
+          await eachBatch(
+            { topic: batch.topic, partition: batch.partition, records, highWatermark: batch.highWatermark },
+            { isStale: () => this.stopping || !isRunning() || isStale(), heartbeat },
+          );
+          // Offsets are committed explicitly by the caller; resolving only advances the fetch position.
+          const last = records[records.length - 1];
+          if (last && !isStale()) resolveOffset(last.offset);
+        },
+      }),
+    );
   }
 
   async commit(offsets: readonly TopicPartitionOffset[]): Promise<void> {
     if (offsets.length === 0) return;
-    try {
-      await this.consumer.commitOffsets(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset })));
-    } catch (error) {
-      throw wrap(error, 'commit');
-    }
+    await call('commit', () => this.consumer.commitOffsets(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset }))));
   }
 
   pause(partitions: readonly TopicPartition[]): void {
-    this.consumer.pause(groupByTopic(partitions));
+    guardedSync(fromKafkajs, 'pause', () => this.consumer.pause(groupByTopic(partitions)));
   }
 
   resume(partitions: readonly TopicPartition[]): void {
-    this.consumer.resume(groupByTopic(partitions));
+    guardedSync(fromKafkajs, 'resume', () => this.consumer.resume(groupByTopic(partitions)));
   }
 
   seek(position: TopicPartitionOffset): void {
-    this.consumer.seek({ topic: position.topic, partition: position.partition, offset: position.offset });
+    guardedSync(fromKafkajs, 'seek', () => this.consumer.seek({ topic: position.topic, partition: position.partition, offset: position.offset }));
   }
 
   async disconnect(): Promise<void> {
     this.stopping = true;
-    await this.consumer.disconnect();
+    await call('disconnect', () => this.consumer.disconnect());
   }
 }
 
@@ -248,12 +237,12 @@ class KafkajsAdmin implements Admin {
   constructor(private readonly admin: KjsAdmin) {}
 
   connect(): Promise<void> {
-    return this.admin.connect();
+    return call('connect', () => this.admin.connect());
   }
 
   async ensureTopics(topics: readonly TopicSpec[]): Promise<void> {
     if (topics.length === 0) return;
-    const existing = new Set(await this.admin.listTopics());
+    const existing = new Set(await this.listTopics());
     const missing = topics.filter((t) => !existing.has(t.topic));
     if (missing.length === 0) return;
     try {
@@ -268,59 +257,48 @@ class KafkajsAdmin implements Admin {
       });
     } catch (error) {
       // Another process may have created the same topic between our list and create.
-      const already = error instanceof Error && /already exists/i.test(JSON.stringify((error as { errors?: unknown }).errors ?? error.message));
-      if (already) return;
+      if (isTopicAlreadyExists(error)) return;
       // kafkajs's own wait for leaders gives up after its request timeout on a loaded single-node KRaft and
       // reports the topic it has just created as unknown: keep waiting, with our own deadline.
-      if (!isRetriableKafkaError(error)) throw wrap(error, 'create topics');
+      if (!isRetriableKafkaError(error)) throw fromKafkajs(error, 'create topics');
       await this.waitForLeaders(missing.map((t) => t.topic));
     }
   }
 
-  private async waitForLeaders(topics: string[]): Promise<void> {
-    const deadline = Date.now() + TOPIC_LEADER_WAIT_MS;
-    let lastError: unknown;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const { topics: described } = await this.admin.fetchTopicMetadata({ topics });
-        const ready = described.length === topics.length && described.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.partitionErrorCode === 0 && p.leader >= 0));
-        if (ready) return;
-      } catch (error) {
-        lastError = error;
-      }
-      if (Date.now() > deadline) {
-        const why = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
-        throw new UnavailableError(`Kafka topics ${topics.join(', ')} have no partition leaders after ${TOPIC_LEADER_WAIT_MS} ms${why}`, { cause: lastError });
-      }
-      await sleep(Math.min(500, 25 * attempt));
-    }
+  private waitForLeaders(topics: string[]): Promise<void> {
+    return waitForLeaders(topics, async () => {
+      const { topics: described } = await this.admin.fetchTopicMetadata({ topics });
+      return described.length === topics.length && described.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.partitionErrorCode === 0 && p.leader >= 0));
+    });
   }
 
   listTopics(): Promise<string[]> {
-    return this.admin.listTopics();
+    return call('list topics', () => this.admin.listTopics());
   }
 
   async deleteTopics(topics: readonly string[]): Promise<void> {
-    if (topics.length > 0) await this.admin.deleteTopics({ topics: [...topics] });
+    if (topics.length > 0) await call('delete topics', () => this.admin.deleteTopics({ topics: [...topics] }));
   }
 
   async topicOffsets(topic: string): Promise<{ partition: number; low: string; high: string }[]> {
-    const offsets = await this.admin.fetchTopicOffsets(topic);
+    const offsets = await call('list offsets', () => this.admin.fetchTopicOffsets(topic));
     return offsets.map((o) => ({ partition: o.partition, low: o.low, high: o.high })).sort((a, b) => a.partition - b.partition);
   }
 
   async groupOffsets(groupId: string, topic: string): Promise<TopicPartitionOffset[]> {
-    const result = await this.admin.fetchOffsets({ groupId, topics: [topic] });
+    // kafkajs's fetchOffsets does not retry a coordinator that is still loading the group (NOT_COORDINATOR
+    // from a fresh broker right after the group's first join).
+    const result = await retry(() => call('list group offsets', () => this.admin.fetchOffsets({ groupId, topics: [topic] })), GROUP_COORDINATOR_RETRY);
     return result.flatMap((t) => t.partitions.map((p) => ({ topic: t.topic, partition: p.partition, offset: p.offset })));
   }
 
   async describeCluster(): Promise<{ brokers: string[]; controller: number | null; clusterId: string }> {
-    const c = await this.admin.describeCluster();
+    const c = await call('describe cluster', () => this.admin.describeCluster());
     return { brokers: c.brokers.map((b) => `${b.host}:${b.port}`), controller: c.controller, clusterId: c.clusterId };
   }
 
   disconnect(): Promise<void> {
-    return this.admin.disconnect();
+    return call('disconnect', () => this.admin.disconnect());
   }
 }
 
@@ -353,7 +331,6 @@ export function createKafkajsTransport(options: KafkaConnectionOptions, logger?:
         idempotent,
         maxInFlightRequests: idempotent ? 5 : undefined,
         allowAutoTopicCreation: false,
-        ...(opts.transactionalId ? { transactionalId: opts.transactionalId } : {}),
       });
       return new KafkajsProducer(producer, compressionCodes[opts.compression ?? 'none'], opts.maxRequestBytes ?? KAFKAJS_COALESCE_BYTES);
     },

@@ -1,6 +1,8 @@
 /**
- * The one Kafka interface the rest of changeflow uses. Implementations: kafkajs (kafkajs.ts) now,
- * a librdkafka-based one beside it later; callers never import a client library directly.
+ * The one Kafka interface the rest of changeflow uses. Implementations: kafkajs (kafkajs.ts) and
+ * librdkafka (librdkafka.ts, its producer, consumer and admin in librdkafka/); index.ts picks one.
+ * Callers never import a client library directly, and every error out of it is a ChangeflowError
+ * with dependency Kafka (kafka-errors.ts).
  */
 
 export type Headers = Record<string, string>;
@@ -28,7 +30,6 @@ export interface ProducerOptions {
   maxRequestBytes?: number;
   /** How long the producer may wait to fill a batch, ms (librdkafka only; kafkajs sends each call at once). */
   lingerMs?: number;
-  transactionalId?: string;
 }
 
 export interface Producer {
