@@ -1,5 +1,5 @@
 import type { ChangeStream, Db } from 'mongodb';
-import { ChangeflowError, errorMessage } from '../core/errors.js';
+import { ChangeflowError, dependencyOf, errorMessage } from '../core/errors.js';
 import type { Health, HealthOwner } from '../core/health.js';
 import type { Logger } from '../core/logger.js';
 import { backoffDelay, sleep } from '../core/retry.js';
@@ -285,7 +285,8 @@ export class TriggerReconciler {
     } catch (error) {
       const key = triggerKey(doc);
       const reason = errorMessage(error);
-      const permanent = error instanceof ChangeflowError && !error.retriable;
+      // A failed dependency (Kafka, MongoDB, …) is never the trigger's own fault: it is retried, however the client judged it.
+      const permanent = error instanceof ChangeflowError && !error.retriable && dependencyOf(error) === undefined;
       const attempt = failure && failure.inputs === inputs ? failure.attempt + 1 : 1;
       const delay = permanent ? null : backoffDelay(attempt, { initialDelayMs: this.options.retryMs ?? 5_000, maxDelayMs: this.options.maxRetryMs ?? 300_000, jitter: 0.2, factor: 2 });
       this.failing.set(doc._id, { key, inputs, reason, attempt, retryAt: delay === null ? null : Date.now() + delay });

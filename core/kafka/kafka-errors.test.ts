@@ -32,9 +32,10 @@ describe('fromKafkajs', () => {
     expect(dependencyOf(error)).toBe('Kafka');
   });
 
-  it('takes KafkaJS at its word when its own retries ran out', () => {
+  it('keeps retrying when KafkaJS\'s own retries ran out: the broker was only down for longer than its budget', () => {
     const exhausted = new KafkaJSNumberOfRetriesExceeded(new KafkaJSConnectionError('broker down'), { retryCount: 8, retryTime: 10_000 });
-    expect(fromKafkajs(exhausted, 'connect').retriable).toBe(false);
+    expect(fromKafkajs(exhausted, 'connect').retriable).toBe(true);
+    expect(fromKafkajs(exhausted, 'connect').dependency).toBe('Kafka');
     expect(fromKafkajs(new KafkaJSNonRetriableError('nope'), 'commit').code).toBe('KAFKA_COMMIT');
   });
 });

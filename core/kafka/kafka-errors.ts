@@ -42,11 +42,15 @@ function wrapped(error: unknown, operation: KafkaOperation, retriable: boolean):
 
 /**
  * KafkaJS marks its errors `retriable`. After its own retries run out it throws
- * KafkaJSNumberOfRetriesExceeded, which is not retriable: its flag is taken as it is.
+ * KafkaJSNumberOfRetriesExceeded, marked not retriable, though all it says is that the broker stayed
+ * unreachable for KafkaJS's retry budget (about a minute): an outage that may pass, so it is retriable
+ * here, as KafkaJS's own consumer treats it when deciding to restart. A source or a trigger must not
+ * stop for good because the broker was down for longer than that.
  */
 export function fromKafkajs(error: unknown, operation: KafkaOperation): ChangeflowError {
-  const retriable = typeof error === 'object' && error !== null && (error as { retriable?: unknown }).retriable === true;
-  return wrapped(error, operation, retriable);
+  const flagged = typeof error === 'object' && error !== null && (error as { retriable?: unknown }).retriable === true;
+  const exhausted = error instanceof Error && error.name === 'KafkaJSNumberOfRetriesExceeded';
+  return wrapped(error, operation, flagged || exhausted);
 }
 
 /**
