@@ -25,6 +25,7 @@ import { serviceConfig, soakNames, SoakService } from './lib/soak-pipeline.js';
 import { FaultProxy } from './lib/soak-proxy.js';
 import { longestLag, recoveryTimes, writeSoakReport } from './lib/soak-report.js';
 import { pause, resume, startSoakServers, type SoakServers } from './lib/soak-servers.js';
+import { killDescendants, Teardown } from './lib/soak-teardown.js';
 import { SoakWriter } from './lib/soak-writer.js';
 
 const USAGE = `npm run soak -- [--minutes N] [--seed S] [--rate W] [--ids N] [--settle-seconds S]
@@ -131,18 +132,21 @@ async function runFaults(plan: readonly PlannedFault[], h: Harness, startedAt: n
   }
 }
 
-async function main(): Promise<number> {
+async function main(teardown: Teardown): Promise<number> {
   const args = parse(process.argv.slice(2));
   // The service must talk to the soak's servers only, whatever this shell points at.
   for (const name of ['KAFKA_BROKERS', 'MONGODB_URI', 'REDIS_URL']) delete process.env[name];
   const runId = `${args.seed}-${Date.now().toString(36)}`;
   const names = soakNames(runId.replace(/[^a-z0-9]/gi, ''));
   const workDir = mkdtempSync(join(tmpdir(), 'changeflow-soak-'));
+  teardown.add('work dir', () => rmSync(workDir, { recursive: true, force: true }));
   log(`seed ${args.seed}, ${args.minutes} min at ${args.rate} writes/s on ${names.collections.length}×${args.ids} documents; work dir ${workDir}`);
   const began = Date.now();
   const servers = await startSoakServers(workDir, log);
+  teardown.add('servers', () => servers.stop());
   const proxyA = new FaultProxy(servers.a.port);
   const proxyB = new FaultProxy(servers.b.port);
+  teardown.add('proxies', () => Promise.all([proxyA.stop(), proxyB.stop()]).then(() => undefined));
   await Promise.all([proxyA.start(), proxyB.start()]);
   const redisUrl = servers.redis?.url ?? 'redis://127.0.0.1:6379';
   if (!servers.redis) log('no redis-server binary: using 127.0.0.1:6379 with a key prefix of its own, without Redis faults');
@@ -153,13 +157,19 @@ async function main(): Promise<number> {
     redisUrl,
   });
   const service = new SoakService(config);
+  teardown.add('service', () => service.stop());
   const h: Harness = { servers, proxyA, proxyB, service, redisRestartedAt: undefined };
   const clientA = new MongoClient(servers.a.uri, { serverSelectionTimeoutMS: 60_000 });
   const clientB = new MongoClient(servers.b.uri, { serverSelectionTimeoutMS: 60_000 });
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
   redis.on('error', () => undefined);
   const kafka = createKafkajsTransport({ brokers: [servers.broker.brokers] });
+  teardown.add('clients', async () => {
+    redis.disconnect();
+    await Promise.all([clientA.close(), clientB.close()]);
+  });
   let reader: TopicReader | undefined;
+  teardown.add('topic reader', () => reader?.stop());
   try {
     await Promise.all([clientA.connect(), clientB.connect()]);
     const dbA = clientA.db(names.dbA);
@@ -266,13 +276,7 @@ async function main(): Promise<number> {
     }
     return 0;
   } finally {
-    await reader?.stop().catch(() => undefined);
-    await service.stop().catch(() => undefined);
-    await Promise.all([proxyA.stop(), proxyB.stop()]);
-    redis.disconnect();
-    await Promise.all([clientA.close(), clientB.close()]).catch(() => undefined);
-    await servers.stop();
-    rmSync(workDir, { recursive: true, force: true });
+    await teardown.run();
   }
 }
 
@@ -317,7 +321,18 @@ function printSummary(report: { [key: string]: unknown; delivered: { records: nu
   console.log(`\n${JSON.stringify(summary, null, 2)}`);
 }
 
-process.exitCode = await main().catch((error: unknown) => {
+// A killed or crashed soak must not leave its broker, MongoDB servers, Redis or service behind.
+const teardown = new Teardown({
+  graceMs: 30_000,
+  hardKill: () => {
+    const killed = killDescendants();
+    if (killed.length > 0) console.log(`[soak] killed what was still running: pids ${killed.join(', ')}`);
+  },
+  exit: (code) => process.exit(code),
+  log,
+});
+teardown.install();
+process.exitCode = await main(teardown).catch((error: unknown) => {
   console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
   return 1;
 });
