@@ -192,7 +192,7 @@ async function main(teardown: Teardown): Promise<number> {
     log(`service up, snapshot in B after ${((Date.now() - ready) / 1000).toFixed(1)} s; writer and faults start`);
 
     const windowMs = args.minutes * 60_000;
-    const plan = planFaults({ seed: args.seed, windowMs, redis: servers.redis !== null });
+    const plan = planFaults({ seed: args.seed, windowMs, skip: new Set(servers.redis ? [] : ['redis-restart', 'pause-redis']) });
     const faults: FaultRecord[] = [];
     const writerStarted = Date.now();
     writer.start();
