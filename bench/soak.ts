@@ -24,16 +24,22 @@ import { planFaults, type FaultRecord, type PlannedFault } from './lib/soak-faul
 import { serviceConfig, soakNames, SoakService } from './lib/soak-pipeline.js';
 import { FaultProxy } from './lib/soak-proxy.js';
 import { longestLag, recoveryTimes, writeSoakReport } from './lib/soak-report.js';
-import { pause, resume, startSoakServers, type SoakServers } from './lib/soak-servers.js';
+import { removeRunData } from './lib/soak-cleanup.js';
+import { proxiedMongoUri } from './lib/soak-endpoints.js';
+import { pause, resume, skippedFaults, startSoakServers, type ExternalServers, type SoakServers } from './lib/soak-servers.js';
 import { killDescendants, Teardown } from './lib/soak-teardown.js';
 import { SoakWriter } from './lib/soak-writer.js';
 
 const USAGE = `npm run soak -- [--minutes N] [--seed S] [--rate W] [--ids N] [--settle-seconds S]
+                    [--kafka HOST:PORT] [--mongo-a URI] [--mongo-b URI] [--redis URL]
   --minutes         how long the writer runs while faults are injected (default 3)
   --seed            seed of the writes and the fault schedule (default: from the clock; printed)
   --rate            writes per second (default 100)
   --ids             documents per collection the writer draws from (default 200)
-  --settle-seconds  how long the pipeline may take to catch up after the writer stops (default 60 + 15 per minute, at most 180)`;
+  --settle-seconds  how long the pipeline may take to catch up after the writer stops (default 60 + 15 per minute, at most 180)
+  --kafka, --mongo-a, --mongo-b, --redis
+                    run against a server of yours instead of the soak's own (A must serve change streams);
+                    kills and pauses of it are skipped, proxy faults of A and B still apply (docs/reliability.md)`;
 
 const argsSchema = z.object({
   minutes: z.coerce.number().positive('--minutes: e.g. --minutes 2'),
@@ -41,6 +47,10 @@ const argsSchema = z.object({
   rate: z.coerce.number().positive('--rate: writes per second'),
   ids: z.coerce.number().int().min(10, '--ids: at least 10'),
   settleSeconds: z.coerce.number().positive(),
+  kafka: z.string().optional(),
+  mongoA: z.string().optional(),
+  mongoB: z.string().optional(),
+  redis: z.string().url('--redis: a URL, e.g. redis://127.0.0.1:6379').optional(),
 });
 
 function parse(argv: string[]): z.infer<typeof argsSchema> {
@@ -52,6 +62,10 @@ function parse(argv: string[]): z.infer<typeof argsSchema> {
       rate: { type: 'string', default: '100' },
       ids: { type: 'string', default: '200' },
       'settle-seconds': { type: 'string' },
+      kafka: { type: 'string' },
+      'mongo-a': { type: 'string' },
+      'mongo-b': { type: 'string' },
+      redis: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -62,7 +76,7 @@ function parse(argv: string[]): z.infer<typeof argsSchema> {
   }
   // Long enough for the backlog of the last faults; short enough that a 2-minute run ends within 4.
   const settleSeconds = values['settle-seconds'] ?? String(Math.min(180, 60 + 15 * Number(values.minutes)));
-  const parsed = argsSchema.safeParse({ ...values, settleSeconds });
+  const parsed = argsSchema.safeParse({ ...values, settleSeconds, mongoA: values['mongo-a'], mongoB: values['mongo-b'] });
   if (!parsed.success) throw new Error(`${parsed.error.issues.map((i) => i.message).join('\n')}\n\n${USAGE}`);
   return parsed.data;
 }
@@ -105,7 +119,7 @@ async function inject(fault: PlannedFault, h: Harness): Promise<void> {
     case 'pause-b':
     case 'pause-redis': {
       const server = { 'pause-broker': h.servers.broker, 'pause-a': h.servers.a, 'pause-b': h.servers.b, 'pause-redis': h.servers.redis }[fault.kind];
-      if (!server) return;
+      if (!server) throw new Error(`${fault.kind}: no such server (the plan should have skipped it)`);
       pause(server);
       await sleep(d);
       resume(server);
@@ -142,18 +156,20 @@ async function main(teardown: Teardown): Promise<number> {
   teardown.add('work dir', () => rmSync(workDir, { recursive: true, force: true }));
   log(`seed ${args.seed}, ${args.minutes} min at ${args.rate} writes/s on ${names.collections.length}×${args.ids} documents; work dir ${workDir}`);
   const began = Date.now();
-  const servers = await startSoakServers(workDir, log);
+  const external: ExternalServers = { kafka: args.kafka, mongoA: args.mongoA, mongoB: args.mongoB, redis: args.redis };
+  const servers = await startSoakServers(workDir, log, external);
   teardown.add('servers', () => servers.stop());
-  const proxyA = new FaultProxy(servers.a.port);
-  const proxyB = new FaultProxy(servers.b.port);
+  const skipped = skippedFaults(servers, external);
+  for (const why of new Set(skipped.map((s) => s.why))) log(`skipping ${skipped.filter((s) => s.why === why).map((s) => s.kind).join(', ')}: ${why}`);
+  const proxyA = new FaultProxy(servers.a);
+  const proxyB = new FaultProxy(servers.b);
   teardown.add('proxies', () => Promise.all([proxyA.stop(), proxyB.stop()]).then(() => undefined));
   await Promise.all([proxyA.start(), proxyB.start()]);
   const redisUrl = servers.redis?.url ?? 'redis://127.0.0.1:6379';
-  if (!servers.redis) log('no redis-server binary: using 127.0.0.1:6379 with a key prefix of its own, without Redis faults');
   const config = serviceConfig(names, {
     brokers: servers.broker.brokers,
-    aUri: `mongodb://127.0.0.1:${proxyA.port}/?directConnection=true`,
-    bUri: `mongodb://127.0.0.1:${proxyB.port}/?directConnection=true`,
+    aUri: proxiedMongoUri(servers.a.uri, proxyA.port),
+    bUri: proxiedMongoUri(servers.b.uri, proxyB.port),
     redisUrl,
   });
   const service = new SoakService(config);
@@ -192,7 +208,7 @@ async function main(teardown: Teardown): Promise<number> {
     log(`service up, snapshot in B after ${((Date.now() - ready) / 1000).toFixed(1)} s; writer and faults start`);
 
     const windowMs = args.minutes * 60_000;
-    const plan = planFaults({ seed: args.seed, windowMs, skip: new Set(servers.redis ? [] : ['redis-restart', 'pause-redis']) });
+    const plan = planFaults({ seed: args.seed, windowMs, skip: new Set(skipped.map((s) => s.kind)) });
     const faults: FaultRecord[] = [];
     const writerStarted = Date.now();
     writer.start();
@@ -257,6 +273,10 @@ async function main(teardown: Teardown): Promise<number> {
       delivered: { records: deliveries.records, distinctEvents: deliveries.distinctEvents, repeats: deliveries.repeats, losses },
       longestLagMs: lag.ms,
       faultsByKind,
+      skippedFaults: skipped,
+      servers: Object.fromEntries(
+        (['broker', 'a', 'b', 'redis'] as const).map((key) => [key, servers[key]?.pid === undefined ? `${servers[key]?.host ?? '127.0.0.1'}:${servers[key]?.port ?? 6379} (not the soak's own)` : 'the soak\'s own']),
+      ),
       faults: measured.map((f) => ({ kind: f.kind, atSeconds: Math.round(f.atMs / 100) / 10, durationMs: f.durationMs, startedAt: new Date(f.startedAt).toISOString(), endedAt: new Date(f.endedAt).toISOString(), recoveryMs: f.recoveryMs })),
       serviceRestarts: { planned: service.restarts - unplanned.count, unplanned: unplanned.count },
       b: copies.map((c) => ({ coll: c.coll, a: c.a, b: c.b, differing: c.differing.length, fieldOrderOnly: c.fieldOrderOnly, samples: c.samples.map((x) => ({ ...x, events: eventsOf(reader?.records ?? [], names.outTopic, c.coll, x.id) })) })),
@@ -272,8 +292,11 @@ async function main(teardown: Teardown): Promise<number> {
       console.log(`SOAK FAILED (seed ${args.seed}; rerun with --seed ${args.seed}):\n  ${failures.join('\n  ')}`);
       if (losses > 0) console.log(`missing writer-log entries:\n${deliveries.missing.slice(0, 50).map((e) => `  #${e.seq} ${new Date(e.at).toISOString()} ${e.op} ${e.coll}:${e.id}`).join('\n')}`);
       console.log(`service output (last lines):\n${service.tail(20)}`);
+      if (Object.values(external).some(Boolean)) log(`this run's data stays on your servers for a look: databases ${names.dbA}, ${names.meta}, ${names.dbB}, Redis keys ${names.redisKeyPrefix}*, topics ${names.prefix}.*`);
       return 1;
     }
+    await service.stop();
+    await removeRunData({ clientA, clientB, redis }, names, external, log).catch((error: unknown) => log(`could not remove this run's data from your servers: ${String(error)}`));
     return 0;
   } finally {
     await teardown.run();
