@@ -103,6 +103,13 @@ async function inject(fault: PlannedFault, h: Harness): Promise<void> {
     case 'broker-kill':
       await h.servers.broker.restart?.();
       return;
+    case 'a-kill':
+    case 'b-kill': {
+      const server = fault.kind === 'a-kill' ? h.servers.a : h.servers.b;
+      if (!server.restart) throw new Error(`${fault.kind}: ${server.name} is not the soak's own server (the plan should have skipped it)`);
+      await server.restart(d);
+      return;
+    }
     case 'redis-restart':
       await h.servers.redis?.restart?.();
       h.redisRestartedAt = Date.now();
@@ -278,7 +285,7 @@ async function main(teardown: Teardown): Promise<number> {
         (['broker', 'a', 'b', 'redis'] as const).map((key) => [key, servers[key]?.pid === undefined ? `${servers[key]?.host ?? '127.0.0.1'}:${servers[key]?.port ?? 6379} (not the soak's own)` : 'the soak\'s own']),
       ),
       faults: measured.map((f) => ({ kind: f.kind, atSeconds: Math.round(f.atMs / 100) / 10, durationMs: f.durationMs, startedAt: new Date(f.startedAt).toISOString(), endedAt: new Date(f.endedAt).toISOString(), recoveryMs: f.recoveryMs })),
-      serviceRestarts: { planned: service.restarts - unplanned.count, unplanned: unplanned.count },
+      serviceRestarts: { planned: service.restarts - unplanned.count, unplanned: unplanned.count, unplannedExits: unplanned.exits },
       b: copies.map((c) => ({ coll: c.coll, a: c.a, b: c.b, differing: c.differing.length, fieldOrderOnly: c.fieldOrderOnly, samples: c.samples.map((x) => ({ ...x, events: eventsOf(reader?.records ?? [], names.outTopic, c.coll, x.id) })) })),
       redis: { private: servers.redis !== null, restartedAt: h.redisRestartedAt ? new Date(h.redisRestartedAt).toISOString() : null, keysHeld: cache.checkedKeys, keysExpected: cache.expectedLive, wrong: cache.wrong.length },
       audit: { verifies: audit.ok, records: audit.records, missingDeletes: audit.missingDeletes },
@@ -303,9 +310,9 @@ async function main(teardown: Teardown): Promise<number> {
   }
 }
 
-/** Restarts the service if it exits on its own (say, started while the broker was down); counts those restarts. */
-function watchService(service: SoakService, active: () => boolean): { count: number } {
-  const state = { count: 0 };
+/** Restarts the service if it exits on its own (say, started while the broker was down); counts those restarts and keeps why it ended. */
+function watchService(service: SoakService, active: () => boolean): { count: number; exits: { at: string; lastErrors: string[] }[] } {
+  const state = { count: 0, exits: [] as { at: string; lastErrors: string[] }[] };
   const timer = setInterval(() => {
     if (!active()) {
       clearInterval(timer);
@@ -313,7 +320,15 @@ function watchService(service: SoakService, active: () => boolean): { count: num
     }
     if (service.exited) {
       state.count++;
-      log('the service exited on its own; restarting it');
+      const lastErrors = service
+        .tail(200)
+        .split('\n')
+        // Errors it logged, and what it printed that is not a log line (the CLI's last word on stderr).
+        .filter((line) => /"level":(50|60|"error"|"fatal")/.test(line) || !line.startsWith('{'))
+        .slice(-4)
+        .map((line) => line.slice(0, 600));
+      state.exits.push({ at: new Date().toISOString(), lastErrors });
+      log(`the service exited on its own; restarting it. Its last errors:\n  ${lastErrors.join('\n  ') || '(none logged)'}`);
       void service.restart();
     }
   }, 1_000);

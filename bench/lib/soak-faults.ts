@@ -3,6 +3,8 @@ import { SeededRandom } from './soak-random.js';
 export type FaultKind =
   | 'service-kill'
   | 'broker-kill'
+  | 'a-kill'
+  | 'b-kill'
   | 'redis-restart'
   | 'pause-broker'
   | 'pause-a'
@@ -46,6 +48,9 @@ function durations(long: boolean): Record<FaultKind, (r: SeededRandom) => number
   return {
     'service-kill': seconds(1, 3),
     'broker-kill': () => 0,
+    // Down for a while before the restart: the service meets a refused connection, not just a blip.
+    'a-kill': seconds(2, 10),
+    'b-kill': seconds(2, 10),
     'redis-restart': () => 0,
     'pause-broker': pause,
     'pause-a': pause,

@@ -3,12 +3,13 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startKafka } from '../../core/infra/kafka-server.js';
 import { resolveJars } from '../../core/infra/maven.js';
-import { startMongo } from '../../core/infra/mongo-server.js';
 import { freePort, waitFor } from '../../core/infra/net.js';
 import { spawnDetached, stopProcess } from '../../core/infra/process.js';
 import { redisAnswers } from '../../core/infra/redis-server.js';
+import { sleep } from '../../core/retry.js';
 import { mongoTarget, parseHostPort } from './soak-endpoints.js';
 import type { FaultKind } from './soak-faults.js';
+import { startDurableMongo } from './soak-mongo.js';
 
 /** A server the soak talks to: its own (it may pause it, and where its data survives, kill it), or the user's. */
 export interface SoakServer {
@@ -17,8 +18,8 @@ export interface SoakServer {
   readonly port: number;
   /** Undefined for a server the user runs (--kafka, --mongo-a, --mongo-b, --redis): the soak cannot signal it. */
   pid: number | undefined;
-  /** Kill -9 and start again on the same port (and data dir). Absent for in-memory and external servers. */
-  restart?: () => Promise<void>;
+  /** Kill -9, wait `downMs`, and start again on the same port and data. Absent for external servers. */
+  restart?: (downMs?: number) => Promise<void>;
 }
 
 /** Servers the user already runs, from the command line; each one given replaces the soak's own. */
@@ -46,8 +47,8 @@ export interface SkippedFault {
 /** The fault kinds that need a server's process, per server. */
 const processFaults = {
   broker: ['broker-kill', 'pause-broker'],
-  a: ['pause-a'],
-  b: ['pause-b'],
+  a: ['a-kill', 'pause-a'],
+  b: ['b-kill', 'pause-b'],
   redis: ['redis-restart', 'pause-redis'],
 } as const satisfies Record<string, readonly FaultKind[]>;
 
@@ -79,8 +80,8 @@ export function resume(server: SoakServer): void {
 /**
  * The servers of the soak: its own by default, never the machine's shared ones — a Kafka broker
  * (KRaft) with its own data dir and ports, two mongo-java-servers A and B, and a redis-server when the
- * binary exists — or, per server, one the user names (`external`). mongo-java-server keeps its data in
- * memory, so A and B are only ever paused (or cut off by a proxy), never killed.
+ * binary exists — or, per server, one the user names (`external`). A and B keep their data in H2 files
+ * (soak-mongo.ts), so they too can be killed and restarted.
  */
 export async function startSoakServers(workDir: string, log: (line: string) => void, external: ExternalServers = {}): Promise<SoakServers> {
   const own = [!external.kafka && 'Kafka', !external.mongoA && 'mongo-java-server A', !external.mongoB && 'mongo-java-server B', !external.redis && 'redis-server'].filter(Boolean);
@@ -104,8 +105,9 @@ export async function startSoakServers(workDir: string, log: (line: string) => v
       port: kafka.port,
       pid: kafka.pid,
       brokers: kafka.brokers,
-      restart: async () => {
+      restart: async (downMs = 0) => {
         if (broker.pid !== undefined) await stopProcess(broker.pid, 0);
+        await sleep(downMs);
         const again = await startKafka({ jars: jarsOrThrow(), workDir: kafkaDir, port: kafka.port, controllerPort: kafka.controllerPort });
         broker.pid = again.pid;
       },
@@ -116,8 +118,20 @@ export async function startSoakServers(workDir: string, log: (line: string) => v
     if (uri) return { name, ...mongoTarget(uri, flag), pid: undefined, uri };
     const dir = join(workDir, name.toLowerCase());
     mkdirSync(dir, { recursive: true });
-    const server = await startMongo({ jars: jarsOrThrow(), workDir: dir });
-    return { name, ...mongoTarget(server.uri, flag), pid: server.pid, uri: server.uri };
+    const first = await startDurableMongo({ jars: jarsOrThrow(), workDir: dir });
+    const server: SoakServers['a'] = {
+      name,
+      host: '127.0.0.1',
+      port: first.port,
+      pid: first.pid,
+      uri: first.uri,
+      restart: async (downMs = 0) => {
+        if (server.pid !== undefined) await stopProcess(server.pid, 0);
+        await sleep(downMs);
+        server.pid = (await startDurableMongo({ jars: jarsOrThrow(), workDir: dir, port: first.port })).pid;
+      },
+    };
+    return server;
   };
   const [broker, a, b] = await Promise.all([startBroker(), startMongoServer('A', external.mongoA, '--mongo-a'), startMongoServer('B', external.mongoB, '--mongo-b')]);
   const redis = external.redis ? await userRedis(external.redis) : await startRedis(workDir);
@@ -163,8 +177,9 @@ async function startRedis(workDir: string): Promise<(SoakServer & { url: string 
     url,
     pid: await launch(),
     // No persistence: it comes back empty, as a cache restarted without a dump does.
-    restart: async () => {
+    restart: async (downMs = 0) => {
       if (server.pid !== undefined) await stopProcess(server.pid, 0);
+      await sleep(downMs);
       server.pid = await launch();
     },
   };
