@@ -31,7 +31,7 @@ import { killDescendants, Teardown } from './lib/soak-teardown.js';
 import { SoakWriter } from './lib/soak-writer.js';
 
 const USAGE = `npm run soak -- [--minutes N] [--seed S] [--rate W] [--ids N] [--settle-seconds S]
-                    [--kafka HOST:PORT] [--mongo-a URI] [--mongo-b URI] [--redis URL]
+                    [--kafka HOST:PORT] [--mongo-a URI] [--mongo-b URI] [--redis URL] [--kill-mongo]
   --minutes         how long the writer runs while faults are injected (default 3)
   --seed            seed of the writes and the fault schedule (default: from the clock; printed)
   --rate            writes per second (default 100)
@@ -39,7 +39,9 @@ const USAGE = `npm run soak -- [--minutes N] [--seed S] [--rate W] [--ids N] [--
   --settle-seconds  how long the pipeline may take to catch up after the writer stops (default 60 + 15 per minute, at most 180)
   --kafka, --mongo-a, --mongo-b, --redis
                     run against a server of yours instead of the soak's own (A must serve change streams);
-                    kills and pauses of it are skipped, proxy faults of A and B still apply (docs/reliability.md)`;
+                    kills and pauses of it are skipped, proxy faults of A and B still apply (docs/reliability.md)
+  --kill-mongo      A and B on H2 files instead of memory, and a-kill / b-kill faults (runs of a few minutes:
+                    a restart reads the whole stored oplog back, see docs/reliability.md)`;
 
 const argsSchema = z.object({
   minutes: z.coerce.number().positive('--minutes: e.g. --minutes 2'),
@@ -51,6 +53,7 @@ const argsSchema = z.object({
   mongoA: z.string().optional(),
   mongoB: z.string().optional(),
   redis: z.string().url('--redis: a URL, e.g. redis://127.0.0.1:6379').optional(),
+  killMongo: z.boolean(),
 });
 
 function parse(argv: string[]): z.infer<typeof argsSchema> {
@@ -66,6 +69,7 @@ function parse(argv: string[]): z.infer<typeof argsSchema> {
       'mongo-a': { type: 'string' },
       'mongo-b': { type: 'string' },
       redis: { type: 'string' },
+      'kill-mongo': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -76,7 +80,7 @@ function parse(argv: string[]): z.infer<typeof argsSchema> {
   }
   // Long enough for the backlog of the last faults; short enough that a 2-minute run ends within 4.
   const settleSeconds = values['settle-seconds'] ?? String(Math.min(180, 60 + 15 * Number(values.minutes)));
-  const parsed = argsSchema.safeParse({ ...values, settleSeconds, mongoA: values['mongo-a'], mongoB: values['mongo-b'] });
+  const parsed = argsSchema.safeParse({ ...values, settleSeconds, mongoA: values['mongo-a'], mongoB: values['mongo-b'], killMongo: values['kill-mongo'] });
   if (!parsed.success) throw new Error(`${parsed.error.issues.map((i) => i.message).join('\n')}\n\n${USAGE}`);
   return parsed.data;
 }
@@ -160,13 +164,16 @@ async function main(teardown: Teardown): Promise<number> {
   const runId = `${args.seed}-${Date.now().toString(36)}`;
   const names = soakNames(runId.replace(/[^a-z0-9]/gi, ''));
   const workDir = mkdtempSync(join(tmpdir(), 'changeflow-soak-'));
-  teardown.add('work dir', () => rmSync(workDir, { recursive: true, force: true }));
+  // Kept after a failure (the servers' logs are in it), removed after a pass.
+  let keepWorkDir = true;
+  teardown.add('work dir', () => (keepWorkDir ? log(`work dir kept for a look: ${workDir}`) : rmSync(workDir, { recursive: true, force: true })));
   log(`seed ${args.seed}, ${args.minutes} min at ${args.rate} writes/s on ${names.collections.length}×${args.ids} documents; work dir ${workDir}`);
   const began = Date.now();
   const external: ExternalServers = { kafka: args.kafka, mongoA: args.mongoA, mongoB: args.mongoB, redis: args.redis };
-  const servers = await startSoakServers(workDir, log, external);
+  const serverOptions = { durableMongo: args.killMongo };
+  const servers = await startSoakServers(workDir, log, external, serverOptions);
   teardown.add('servers', () => servers.stop());
-  const skipped = skippedFaults(servers, external);
+  const skipped = skippedFaults(servers, external, serverOptions);
   for (const why of new Set(skipped.map((s) => s.why))) log(`skipping ${skipped.filter((s) => s.why === why).map((s) => s.kind).join(', ')}: ${why}`);
   const proxyA = new FaultProxy(servers.a);
   const proxyB = new FaultProxy(servers.b);
@@ -202,6 +209,8 @@ async function main(teardown: Teardown): Promise<number> {
     await admin.disconnect();
 
     const writer = new SoakWriter({ db: dbA, collections: names.collections, idsPerCollection: args.ids, ratePerSec: args.rate, seed: args.seed });
+    // A failed run must not leave it retrying against closed clients (it would keep the process alive).
+    teardown.add('writer', () => writer.stop());
     // Documents before the service starts: the sources' initial snapshot copies them.
     await writer.prefill(Math.floor(args.ids / 2));
     service.start();
@@ -302,6 +311,7 @@ async function main(teardown: Teardown): Promise<number> {
       if (Object.values(external).some(Boolean)) log(`this run's data stays on your servers for a look: databases ${names.dbA}, ${names.meta}, ${names.dbB}, Redis keys ${names.redisKeyPrefix}*, topics ${names.prefix}.*`);
       return 1;
     }
+    keepWorkDir = false;
     await service.stop();
     await removeRunData({ clientA, clientB, redis }, names, external, log).catch((error: unknown) => log(`could not remove this run's data from your servers: ${String(error)}`));
     return 0;
@@ -323,9 +333,9 @@ function watchService(service: SoakService, active: () => boolean): { count: num
       const lastErrors = service
         .tail(200)
         .split('\n')
-        // Errors it logged, and what it printed that is not a log line (the CLI's last word on stderr).
-        .filter((line) => /"level":(50|60|"error"|"fatal")/.test(line) || !line.startsWith('{'))
-        .slice(-4)
+        // Errors it logged, and the CLI's last word on stderr ("changeflow: …"; not the stack under it).
+        .filter((line) => /"level":(50|60|"error"|"fatal")/.test(line) || line.startsWith('changeflow: '))
+        .slice(-3)
         .map((line) => line.slice(0, 600));
       state.exits.push({ at: new Date().toISOString(), lastErrors });
       log(`the service exited on its own; restarting it. Its last errors:\n  ${lastErrors.join('\n  ') || '(none logged)'}`);
@@ -370,7 +380,9 @@ const teardown = new Teardown({
   log,
 });
 teardown.install();
-process.exitCode = await main(teardown).catch((error: unknown) => {
+const code = await main(teardown).catch((error: unknown) => {
   console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
   return 1;
 });
+// The teardown has run; nothing left (a writer still retrying, a socket) may keep a failed soak alive.
+process.exit(code);

@@ -24,6 +24,12 @@ describe('soak servers', () => {
     expect(skipped.find((s) => s.kind === 'a-kill')?.why).toMatch(/^--mongo-a: a server the soak did not start/);
   });
 
+  it('skips kills of A and B when they keep their data in memory (without --kill-mongo)', () => {
+    const skipped = skippedFaults(servers(false), {}, { durableMongo: false });
+    expect(skipped.map((s) => s.kind)).toEqual(['a-kill', 'b-kill']);
+    expect(skipped[0]?.why).toMatch(/--kill-mongo/);
+  });
+
   it('skips Redis faults when there is no redis-server binary (the machine Redis is not the soak’s)', () => {
     expect(skippedFaults(servers(false, false), {}).map((s) => s.kind)).toEqual(['redis-restart', 'pause-redis']);
   });

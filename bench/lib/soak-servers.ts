@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startKafka } from '../../core/infra/kafka-server.js';
 import { resolveJars } from '../../core/infra/maven.js';
+import { startMongo } from '../../core/infra/mongo-server.js';
 import { freePort, waitFor } from '../../core/infra/net.js';
 import { spawnDetached, stopProcess } from '../../core/infra/process.js';
 import { redisAnswers } from '../../core/infra/redis-server.js';
@@ -30,6 +31,11 @@ export interface ExternalServers {
   redis?: string | undefined;
 }
 
+export interface SoakServerOptions {
+  /** A and B on H2 files (soak-mongo.ts), so they can be killed and restarted; else in memory, never killed. */
+  durableMongo: boolean;
+}
+
 export interface SoakServers {
   broker: SoakServer & { brokers: string };
   a: SoakServer & { uri: string };
@@ -53,7 +59,7 @@ const processFaults = {
 } as const satisfies Record<string, readonly FaultKind[]>;
 
 /** Kinds the soak cannot inject here, and why: kills and pauses of servers it did not start. */
-export function skippedFaults(servers: SoakServers, external: ExternalServers): SkippedFault[] {
+export function skippedFaults(servers: SoakServers, external: ExternalServers, options: SoakServerOptions = { durableMongo: true }): SkippedFault[] {
   const flags = { broker: external.kafka && '--kafka', a: external.mongoA && '--mongo-a', b: external.mongoB && '--mongo-b', redis: external.redis && '--redis' };
   const out: SkippedFault[] = [];
   for (const [server, kinds] of Object.entries(processFaults) as [keyof typeof processFaults, readonly FaultKind[]][]) {
@@ -64,6 +70,9 @@ export function skippedFaults(servers: SoakServers, external: ExternalServers): 
         ? 'no redis-server binary: the soak uses 127.0.0.1:6379, which it must not kill or pause'
         : undefined;
     if (why) for (const kind of kinds) out.push({ kind, why });
+    else if ((server === 'a' || server === 'b') && !options.durableMongo) {
+      out.push({ kind: `${server}-kill`, why: 'A and B keep their data in memory, which a kill would lose: --kill-mongo puts them on H2 files and kills them too (docs/reliability.md)' });
+    }
   }
   return out;
 }
@@ -80,10 +89,10 @@ export function resume(server: SoakServer): void {
 /**
  * The servers of the soak: its own by default, never the machine's shared ones — a Kafka broker
  * (KRaft) with its own data dir and ports, two mongo-java-servers A and B, and a redis-server when the
- * binary exists — or, per server, one the user names (`external`). A and B keep their data in H2 files
- * (soak-mongo.ts), so they too can be killed and restarted.
+ * binary exists — or, per server, one the user names (`external`). A and B keep their data in memory
+ * (never killed), or with `durableMongo` in H2 files (soak-mongo.ts), so they too can be killed.
  */
-export async function startSoakServers(workDir: string, log: (line: string) => void, external: ExternalServers = {}): Promise<SoakServers> {
+export async function startSoakServers(workDir: string, log: (line: string) => void, external: ExternalServers = {}, options: SoakServerOptions = { durableMongo: true }): Promise<SoakServers> {
   const own = [!external.kafka && 'Kafka', !external.mongoA && 'mongo-java-server A', !external.mongoB && 'mongo-java-server B', !external.redis && 'redis-server'].filter(Boolean);
   if (own.length > 0) log(`starting the soak servers: ${own.join(', ')}…`);
   const jars = own.some((s) => s !== 'redis-server') ? await resolveJars(log) : undefined;
@@ -118,6 +127,10 @@ export async function startSoakServers(workDir: string, log: (line: string) => v
     if (uri) return { name, ...mongoTarget(uri, flag), pid: undefined, uri };
     const dir = join(workDir, name.toLowerCase());
     mkdirSync(dir, { recursive: true });
+    if (!options.durableMongo) {
+      const memory = await startMongo({ jars: jarsOrThrow(), workDir: dir });
+      return { name, ...mongoTarget(memory.uri, flag), pid: memory.pid, uri: memory.uri };
+    }
     const first = await startDurableMongo({ jars: jarsOrThrow(), workDir: dir });
     const server: SoakServers['a'] = {
       name,
