@@ -24,15 +24,24 @@ import { planFaults, type FaultRecord, type PlannedFault } from './lib/soak-faul
 import { serviceConfig, soakNames, SoakService } from './lib/soak-pipeline.js';
 import { FaultProxy } from './lib/soak-proxy.js';
 import { longestLag, recoveryTimes, writeSoakReport } from './lib/soak-report.js';
-import { pause, resume, startSoakServers, type SoakServers } from './lib/soak-servers.js';
+import { removeRunData } from './lib/soak-cleanup.js';
+import { proxiedMongoUri } from './lib/soak-endpoints.js';
+import { pause, resume, skippedFaults, startSoakServers, type ExternalServers, type SoakServers } from './lib/soak-servers.js';
+import { killDescendants, Teardown } from './lib/soak-teardown.js';
 import { SoakWriter } from './lib/soak-writer.js';
 
 const USAGE = `npm run soak -- [--minutes N] [--seed S] [--rate W] [--ids N] [--settle-seconds S]
+                    [--kafka HOST:PORT] [--mongo-a URI] [--mongo-b URI] [--redis URL] [--kill-mongo]
   --minutes         how long the writer runs while faults are injected (default 3)
   --seed            seed of the writes and the fault schedule (default: from the clock; printed)
   --rate            writes per second (default 100)
   --ids             documents per collection the writer draws from (default 200)
-  --settle-seconds  how long the pipeline may take to catch up after the writer stops (default 60 + 15 per minute, at most 180)`;
+  --settle-seconds  how long the pipeline may take to catch up after the writer stops (default 60 + 15 per minute, at most 180)
+  --kafka, --mongo-a, --mongo-b, --redis
+                    run against a server of yours instead of the soak's own (A must serve change streams);
+                    kills and pauses of it are skipped, proxy faults of A and B still apply (docs/reliability.md)
+  --kill-mongo      A and B on H2 files instead of memory, and a-kill / b-kill faults (runs of a few minutes:
+                    a restart reads the whole stored oplog back, see docs/reliability.md)`;
 
 const argsSchema = z.object({
   minutes: z.coerce.number().positive('--minutes: e.g. --minutes 2'),
@@ -40,6 +49,11 @@ const argsSchema = z.object({
   rate: z.coerce.number().positive('--rate: writes per second'),
   ids: z.coerce.number().int().min(10, '--ids: at least 10'),
   settleSeconds: z.coerce.number().positive(),
+  kafka: z.string().optional(),
+  mongoA: z.string().optional(),
+  mongoB: z.string().optional(),
+  redis: z.string().url('--redis: a URL, e.g. redis://127.0.0.1:6379').optional(),
+  killMongo: z.boolean(),
 });
 
 function parse(argv: string[]): z.infer<typeof argsSchema> {
@@ -51,6 +65,11 @@ function parse(argv: string[]): z.infer<typeof argsSchema> {
       rate: { type: 'string', default: '100' },
       ids: { type: 'string', default: '200' },
       'settle-seconds': { type: 'string' },
+      kafka: { type: 'string' },
+      'mongo-a': { type: 'string' },
+      'mongo-b': { type: 'string' },
+      redis: { type: 'string' },
+      'kill-mongo': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -61,7 +80,7 @@ function parse(argv: string[]): z.infer<typeof argsSchema> {
   }
   // Long enough for the backlog of the last faults; short enough that a 2-minute run ends within 4.
   const settleSeconds = values['settle-seconds'] ?? String(Math.min(180, 60 + 15 * Number(values.minutes)));
-  const parsed = argsSchema.safeParse({ ...values, settleSeconds });
+  const parsed = argsSchema.safeParse({ ...values, settleSeconds, mongoA: values['mongo-a'], mongoB: values['mongo-b'], killMongo: values['kill-mongo'] });
   if (!parsed.success) throw new Error(`${parsed.error.issues.map((i) => i.message).join('\n')}\n\n${USAGE}`);
   return parsed.data;
 }
@@ -88,6 +107,13 @@ async function inject(fault: PlannedFault, h: Harness): Promise<void> {
     case 'broker-kill':
       await h.servers.broker.restart?.();
       return;
+    case 'a-kill':
+    case 'b-kill': {
+      const server = fault.kind === 'a-kill' ? h.servers.a : h.servers.b;
+      if (!server.restart) throw new Error(`${fault.kind}: ${server.name} is not the soak's own server (the plan should have skipped it)`);
+      await server.restart(d);
+      return;
+    }
     case 'redis-restart':
       await h.servers.redis?.restart?.();
       h.redisRestartedAt = Date.now();
@@ -104,7 +130,7 @@ async function inject(fault: PlannedFault, h: Harness): Promise<void> {
     case 'pause-b':
     case 'pause-redis': {
       const server = { 'pause-broker': h.servers.broker, 'pause-a': h.servers.a, 'pause-b': h.servers.b, 'pause-redis': h.servers.redis }[fault.kind];
-      if (!server) return;
+      if (!server) throw new Error(`${fault.kind}: no such server (the plan should have skipped it)`);
       pause(server);
       await sleep(d);
       resume(server);
@@ -131,35 +157,49 @@ async function runFaults(plan: readonly PlannedFault[], h: Harness, startedAt: n
   }
 }
 
-async function main(): Promise<number> {
+async function main(teardown: Teardown): Promise<number> {
   const args = parse(process.argv.slice(2));
   // The service must talk to the soak's servers only, whatever this shell points at.
   for (const name of ['KAFKA_BROKERS', 'MONGODB_URI', 'REDIS_URL']) delete process.env[name];
   const runId = `${args.seed}-${Date.now().toString(36)}`;
   const names = soakNames(runId.replace(/[^a-z0-9]/gi, ''));
   const workDir = mkdtempSync(join(tmpdir(), 'changeflow-soak-'));
+  // Kept after a failure (the servers' logs are in it), removed after a pass.
+  let keepWorkDir = true;
+  teardown.add('work dir', () => (keepWorkDir ? log(`work dir kept for a look: ${workDir}`) : rmSync(workDir, { recursive: true, force: true })));
   log(`seed ${args.seed}, ${args.minutes} min at ${args.rate} writes/s on ${names.collections.length}×${args.ids} documents; work dir ${workDir}`);
   const began = Date.now();
-  const servers = await startSoakServers(workDir, log);
-  const proxyA = new FaultProxy(servers.a.port);
-  const proxyB = new FaultProxy(servers.b.port);
+  const external: ExternalServers = { kafka: args.kafka, mongoA: args.mongoA, mongoB: args.mongoB, redis: args.redis };
+  const serverOptions = { durableMongo: args.killMongo };
+  const servers = await startSoakServers(workDir, log, external, serverOptions);
+  teardown.add('servers', () => servers.stop());
+  const skipped = skippedFaults(servers, external, serverOptions);
+  for (const why of new Set(skipped.map((s) => s.why))) log(`skipping ${skipped.filter((s) => s.why === why).map((s) => s.kind).join(', ')}: ${why}`);
+  const proxyA = new FaultProxy(servers.a);
+  const proxyB = new FaultProxy(servers.b);
+  teardown.add('proxies', () => Promise.all([proxyA.stop(), proxyB.stop()]).then(() => undefined));
   await Promise.all([proxyA.start(), proxyB.start()]);
   const redisUrl = servers.redis?.url ?? 'redis://127.0.0.1:6379';
-  if (!servers.redis) log('no redis-server binary: using 127.0.0.1:6379 with a key prefix of its own, without Redis faults');
   const config = serviceConfig(names, {
     brokers: servers.broker.brokers,
-    aUri: `mongodb://127.0.0.1:${proxyA.port}/?directConnection=true`,
-    bUri: `mongodb://127.0.0.1:${proxyB.port}/?directConnection=true`,
+    aUri: proxiedMongoUri(servers.a.uri, proxyA.port),
+    bUri: proxiedMongoUri(servers.b.uri, proxyB.port),
     redisUrl,
   });
   const service = new SoakService(config);
+  teardown.add('service', () => service.stop());
   const h: Harness = { servers, proxyA, proxyB, service, redisRestartedAt: undefined };
   const clientA = new MongoClient(servers.a.uri, { serverSelectionTimeoutMS: 60_000 });
   const clientB = new MongoClient(servers.b.uri, { serverSelectionTimeoutMS: 60_000 });
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
   redis.on('error', () => undefined);
   const kafka = createKafkajsTransport({ brokers: [servers.broker.brokers] });
+  teardown.add('clients', async () => {
+    redis.disconnect();
+    await Promise.all([clientA.close(), clientB.close()]);
+  });
   let reader: TopicReader | undefined;
+  teardown.add('topic reader', () => reader?.stop());
   try {
     await Promise.all([clientA.connect(), clientB.connect()]);
     const dbA = clientA.db(names.dbA);
@@ -169,6 +209,8 @@ async function main(): Promise<number> {
     await admin.disconnect();
 
     const writer = new SoakWriter({ db: dbA, collections: names.collections, idsPerCollection: args.ids, ratePerSec: args.rate, seed: args.seed });
+    // A failed run must not leave it retrying against closed clients (it would keep the process alive).
+    teardown.add('writer', () => writer.stop());
     // Documents before the service starts: the sources' initial snapshot copies them.
     await writer.prefill(Math.floor(args.ids / 2));
     service.start();
@@ -182,7 +224,7 @@ async function main(): Promise<number> {
     log(`service up, snapshot in B after ${((Date.now() - ready) / 1000).toFixed(1)} s; writer and faults start`);
 
     const windowMs = args.minutes * 60_000;
-    const plan = planFaults({ seed: args.seed, windowMs, redis: servers.redis !== null });
+    const plan = planFaults({ seed: args.seed, windowMs, skip: new Set(skipped.map((s) => s.kind)) });
     const faults: FaultRecord[] = [];
     const writerStarted = Date.now();
     writer.start();
@@ -247,8 +289,12 @@ async function main(): Promise<number> {
       delivered: { records: deliveries.records, distinctEvents: deliveries.distinctEvents, repeats: deliveries.repeats, losses },
       longestLagMs: lag.ms,
       faultsByKind,
+      skippedFaults: skipped,
+      servers: Object.fromEntries(
+        (['broker', 'a', 'b', 'redis'] as const).map((key) => [key, servers[key]?.pid === undefined ? `${servers[key]?.host ?? '127.0.0.1'}:${servers[key]?.port ?? 6379} (not the soak's own)` : 'the soak\'s own']),
+      ),
       faults: measured.map((f) => ({ kind: f.kind, atSeconds: Math.round(f.atMs / 100) / 10, durationMs: f.durationMs, startedAt: new Date(f.startedAt).toISOString(), endedAt: new Date(f.endedAt).toISOString(), recoveryMs: f.recoveryMs })),
-      serviceRestarts: { planned: service.restarts - unplanned.count, unplanned: unplanned.count },
+      serviceRestarts: { planned: service.restarts - unplanned.count, unplanned: unplanned.count, unplannedExits: unplanned.exits },
       b: copies.map((c) => ({ coll: c.coll, a: c.a, b: c.b, differing: c.differing.length, fieldOrderOnly: c.fieldOrderOnly, samples: c.samples.map((x) => ({ ...x, events: eventsOf(reader?.records ?? [], names.outTopic, c.coll, x.id) })) })),
       redis: { private: servers.redis !== null, restartedAt: h.redisRestartedAt ? new Date(h.redisRestartedAt).toISOString() : null, keysHeld: cache.checkedKeys, keysExpected: cache.expectedLive, wrong: cache.wrong.length },
       audit: { verifies: audit.ok, records: audit.records, missingDeletes: audit.missingDeletes },
@@ -262,23 +308,21 @@ async function main(): Promise<number> {
       console.log(`SOAK FAILED (seed ${args.seed}; rerun with --seed ${args.seed}):\n  ${failures.join('\n  ')}`);
       if (losses > 0) console.log(`missing writer-log entries:\n${deliveries.missing.slice(0, 50).map((e) => `  #${e.seq} ${new Date(e.at).toISOString()} ${e.op} ${e.coll}:${e.id}`).join('\n')}`);
       console.log(`service output (last lines):\n${service.tail(20)}`);
+      if (Object.values(external).some(Boolean)) log(`this run's data stays on your servers for a look: databases ${names.dbA}, ${names.meta}, ${names.dbB}, Redis keys ${names.redisKeyPrefix}*, topics ${names.prefix}.*`);
       return 1;
     }
+    keepWorkDir = false;
+    await service.stop();
+    await removeRunData({ clientA, clientB, redis }, names, external, log).catch((error: unknown) => log(`could not remove this run's data from your servers: ${String(error)}`));
     return 0;
   } finally {
-    await reader?.stop().catch(() => undefined);
-    await service.stop().catch(() => undefined);
-    await Promise.all([proxyA.stop(), proxyB.stop()]);
-    redis.disconnect();
-    await Promise.all([clientA.close(), clientB.close()]).catch(() => undefined);
-    await servers.stop();
-    rmSync(workDir, { recursive: true, force: true });
+    await teardown.run();
   }
 }
 
-/** Restarts the service if it exits on its own (say, started while the broker was down); counts those restarts. */
-function watchService(service: SoakService, active: () => boolean): { count: number } {
-  const state = { count: 0 };
+/** Restarts the service if it exits on its own (say, started while the broker was down); counts those restarts and keeps why it ended. */
+function watchService(service: SoakService, active: () => boolean): { count: number; exits: { at: string; lastErrors: string[] }[] } {
+  const state = { count: 0, exits: [] as { at: string; lastErrors: string[] }[] };
   const timer = setInterval(() => {
     if (!active()) {
       clearInterval(timer);
@@ -286,7 +330,15 @@ function watchService(service: SoakService, active: () => boolean): { count: num
     }
     if (service.exited) {
       state.count++;
-      log('the service exited on its own; restarting it');
+      const lastErrors = service
+        .tail(200)
+        .split('\n')
+        // Errors it logged, and the CLI's last word on stderr ("changeflow: …"; not the stack under it).
+        .filter((line) => /"level":(50|60|"error"|"fatal")/.test(line) || line.startsWith('changeflow: '))
+        .slice(-3)
+        .map((line) => line.slice(0, 600));
+      state.exits.push({ at: new Date().toISOString(), lastErrors });
+      log(`the service exited on its own; restarting it. Its last errors:\n  ${lastErrors.join('\n  ') || '(none logged)'}`);
       void service.restart();
     }
   }, 1_000);
@@ -317,7 +369,20 @@ function printSummary(report: { [key: string]: unknown; delivered: { records: nu
   console.log(`\n${JSON.stringify(summary, null, 2)}`);
 }
 
-process.exitCode = await main().catch((error: unknown) => {
+// A killed or crashed soak must not leave its broker, MongoDB servers, Redis or service behind.
+const teardown = new Teardown({
+  graceMs: 30_000,
+  hardKill: () => {
+    const killed = killDescendants();
+    if (killed.length > 0) console.log(`[soak] killed what was still running: pids ${killed.join(', ')}`);
+  },
+  exit: (code) => process.exit(code),
+  log,
+});
+teardown.install();
+const code = await main(teardown).catch((error: unknown) => {
   console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
   return 1;
 });
+// The teardown has run; nothing left (a writer still retrying, a socket) may keep a failed soak alive.
+process.exit(code);

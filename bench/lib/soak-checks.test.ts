@@ -1,6 +1,6 @@
 import type { IncomingRecord } from '../../core/kafka/index.js';
 import { checkDeliveries, writeSeqOf } from './soak-checks.js';
-import { planFaults } from './soak-faults.js';
+import { planFaults, type FaultKind } from './soak-faults.js';
 import { recoveryTimes } from './soak-report.js';
 import type { WriteEntry } from './soak-writer.js';
 
@@ -43,8 +43,8 @@ describe('soak checks', () => {
   });
 
   it('plans the same faults for the same seed, issue 18 first, within the window', () => {
-    const plan = planFaults({ seed: 42, windowMs: 180_000, redis: true });
-    expect(planFaults({ seed: 42, windowMs: 180_000, redis: true })).toEqual(plan);
+    const plan = planFaults({ seed: 42, windowMs: 180_000 });
+    expect(planFaults({ seed: 42, windowMs: 180_000 })).toEqual(plan);
     expect(plan.slice(0, 4).map((f) => [f.kind, f.durationMs])).toEqual([
       ['pause-broker', 15_000],
       ['pause-a', 8_000],
@@ -52,7 +52,25 @@ describe('soak checks', () => {
       ['pause-broker', 5_000],
     ]);
     expect(plan.every((f) => f.atMs + f.durationMs <= 180_000)).toBe(true);
-    expect(planFaults({ seed: 42, windowMs: 180_000, redis: false }).some((f) => f.kind.includes('redis'))).toBe(false);
-    expect(planFaults({ seed: 42, windowMs: 300_000, redis: true }).some((f) => f.kind === 'b-outage')).toBe(true);
+    const withoutRedis = planFaults({ seed: 42, windowMs: 180_000, skip: new Set(['redis-restart', 'pause-redis']) });
+    expect(withoutRedis.some((f) => f.kind.includes('redis'))).toBe(false);
+    expect(planFaults({ seed: 42, windowMs: 300_000 }).some((f) => f.kind === 'b-outage')).toBe(true);
+  });
+
+  it('pauses 5–20 s in short runs and up to 60 s in runs of 5 minutes or more', () => {
+    const pauses = (windowMs: number): number[] =>
+      [1, 2, 3, 4, 5, 6, 7, 8].flatMap((seed) => planFaults({ seed, windowMs }).slice(4)).filter((f) => f.kind.startsWith('pause-')).map((f) => f.durationMs);
+    expect(Math.max(...pauses(120_000))).toBeLessThanOrEqual(20_000);
+    const long = pauses(600_000);
+    expect(Math.min(...long)).toBeGreaterThanOrEqual(5_000);
+    expect(Math.max(...long)).toBeLessThanOrEqual(60_000);
+    expect(Math.max(...long)).toBeGreaterThan(20_000);
+  });
+
+  it('never plans a skipped kind, not even in the issue 18 sequence', () => {
+    const skip = new Set<FaultKind>(['broker-kill', 'pause-broker', 'pause-a']);
+    const plan = planFaults({ seed: 3, windowMs: 600_000, skip });
+    expect(plan.some((f) => skip.has(f.kind))).toBe(false);
+    expect(plan[0]?.kind).toBe('service-kill');
   });
 });

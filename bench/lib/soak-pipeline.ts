@@ -17,9 +17,10 @@ export function soakNames(runId: string): SoakNames {
   const prefix = `soak${runId}`;
   return {
     prefix,
-    dbA: 'shop',
-    dbB: 'shop_copy',
-    meta: 'changeflow_meta',
+    // Names of this run only: on a user's own servers (--mongo-a …) they must not meet anything else.
+    dbA: `${prefix}_shop`,
+    dbB: `${prefix}_shop_copy`,
+    meta: `${prefix}_meta`,
     collections: ['orders', 'users', 'items'],
     auditCollection: 'soak_audit',
     outTopic: `${prefix}.soak.out`,

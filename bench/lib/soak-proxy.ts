@@ -1,10 +1,11 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import type { HostPort } from './soak-endpoints.js';
 
 /** How the proxy treats traffic: forward it, cut every connection, swallow it, or pass it on slowly. */
 export type ProxyMode = 'pass' | 'drop' | 'blackhole' | 'trickle';
 
 /**
- * A loopback TCP proxy in front of a server, for network faults the server itself cannot show:
+ * A TCP proxy on loopback in front of a server (the soak's own, or one of the user's), for network faults the server itself cannot show:
  * `drop` resets every connection and refuses new ones, `blackhole` keeps connections open but
  * forwards nothing (a partition: clients wait for their timeouts), `trickle` forwards in small
  * chunks with a delay (a congested link).
@@ -16,7 +17,7 @@ export class FaultProxy {
   port = 0;
 
   constructor(
-    private readonly targetPort: number,
+    private readonly target: HostPort,
     private readonly trickle = { chunkBytes: 512, delayMs: 20 },
   ) {}
 
@@ -51,7 +52,7 @@ export class FaultProxy {
       client.resetAndDestroy();
       return;
     }
-    const upstream = connect({ host: '127.0.0.1', port: this.targetPort });
+    const upstream = connect(this.target);
     const pair = { client, upstream };
     this.pairs.add(pair);
     const end = (): void => this.close(pair);

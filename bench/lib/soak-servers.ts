@@ -2,73 +2,159 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startKafka } from '../../core/infra/kafka-server.js';
-import { resolveJars, type ResolvedJars } from '../../core/infra/maven.js';
+import { resolveJars } from '../../core/infra/maven.js';
 import { startMongo } from '../../core/infra/mongo-server.js';
 import { freePort, waitFor } from '../../core/infra/net.js';
 import { spawnDetached, stopProcess } from '../../core/infra/process.js';
 import { redisAnswers } from '../../core/infra/redis-server.js';
+import { sleep } from '../../core/retry.js';
+import { mongoTarget, parseHostPort } from './soak-endpoints.js';
+import type { FaultKind } from './soak-faults.js';
+import { startDurableMongo } from './soak-mongo.js';
 
-/** A server process the soak owns: it may pause it, and (where its data survives) kill and restart it. */
+/** A server the soak talks to: its own (it may pause it, and where its data survives, kill it), or the user's. */
 export interface SoakServer {
   readonly name: string;
+  readonly host: string;
   readonly port: number;
-  pid: number;
-  /** Kill -9 and start again on the same port (and data dir). Absent for in-memory servers whose data a kill would lose. */
-  restart?: () => Promise<void>;
+  /** Undefined for a server the user runs (--kafka, --mongo-a, --mongo-b, --redis): the soak cannot signal it. */
+  pid: number | undefined;
+  /** Kill -9, wait `downMs`, and start again on the same port and data. Absent for external servers. */
+  restart?: (downMs?: number) => Promise<void>;
+}
+
+/** Servers the user already runs, from the command line; each one given replaces the soak's own. */
+export interface ExternalServers {
+  kafka?: string | undefined;
+  mongoA?: string | undefined;
+  mongoB?: string | undefined;
+  redis?: string | undefined;
+}
+
+export interface SoakServerOptions {
+  /** A and B on H2 files (soak-mongo.ts), so they can be killed and restarted; else in memory, never killed. */
+  durableMongo: boolean;
 }
 
 export interface SoakServers {
-  jars: ResolvedJars;
   broker: SoakServer & { brokers: string };
   a: SoakServer & { uri: string };
   b: SoakServer & { uri: string };
-  /** Null: no redis-server binary; the soak then uses 127.0.0.1:6379 (if it answers) without Redis faults. */
+  /** Null: no redis-server binary and no --redis; the soak then uses 127.0.0.1:6379 (if it answers) without Redis faults. */
   redis: (SoakServer & { url: string }) | null;
   stop(): Promise<void>;
 }
 
+export interface SkippedFault {
+  kind: FaultKind;
+  why: string;
+}
+
+/** The fault kinds that need a server's process, per server. */
+const processFaults = {
+  broker: ['broker-kill', 'pause-broker'],
+  a: ['a-kill', 'pause-a'],
+  b: ['b-kill', 'pause-b'],
+  redis: ['redis-restart', 'pause-redis'],
+} as const satisfies Record<string, readonly FaultKind[]>;
+
+/** Kinds the soak cannot inject here, and why: kills and pauses of servers it did not start. */
+export function skippedFaults(servers: SoakServers, external: ExternalServers, options: SoakServerOptions = { durableMongo: true }): SkippedFault[] {
+  const flags = { broker: external.kafka && '--kafka', a: external.mongoA && '--mongo-a', b: external.mongoB && '--mongo-b', redis: external.redis && '--redis' };
+  const out: SkippedFault[] = [];
+  for (const [server, kinds] of Object.entries(processFaults) as [keyof typeof processFaults, readonly FaultKind[]][]) {
+    const flag = flags[server];
+    const why = flag
+      ? `${flag}: a server the soak did not start, so it cannot kill or pause its process (proxy faults still apply where a proxy sits in front of it: A and B)`
+      : server === 'redis' && !servers.redis
+        ? 'no redis-server binary: the soak uses 127.0.0.1:6379, which it must not kill or pause'
+        : undefined;
+    if (why) for (const kind of kinds) out.push({ kind, why });
+    else if ((server === 'a' || server === 'b') && !options.durableMongo) {
+      out.push({ kind: `${server}-kill`, why: 'A and B keep their data in memory, which a kill would lose: --kill-mongo puts them on H2 files and kills them too (docs/reliability.md)' });
+    }
+  }
+  return out;
+}
+
 export function pause(server: SoakServer): void {
+  if (server.pid === undefined) throw new Error(`${server.name} is not the soak's own server: it cannot be paused`);
   process.kill(server.pid, 'SIGSTOP');
 }
 
 export function resume(server: SoakServer): void {
-  process.kill(server.pid, 'SIGCONT');
+  if (server.pid !== undefined) process.kill(server.pid, 'SIGCONT');
 }
 
 /**
- * The soak's own servers, never the machine's shared ones: a Kafka broker (KRaft) with its own data dir
- * and ports, two mongo-java-servers A and B, and a redis-server when the binary exists. mongo-java-server
- * keeps its data in memory, so A and B are only ever paused (or cut off by a proxy), never killed.
+ * The servers of the soak: its own by default, never the machine's shared ones — a Kafka broker
+ * (KRaft) with its own data dir and ports, two mongo-java-servers A and B, and a redis-server when the
+ * binary exists — or, per server, one the user names (`external`). A and B keep their data in memory
+ * (never killed), or with `durableMongo` in H2 files (soak-mongo.ts), so they too can be killed.
  */
-export async function startSoakServers(workDir: string, log: (line: string) => void): Promise<SoakServers> {
-  const jars = await resolveJars(log);
-  const kafkaDir = join(workDir, 'kafka');
-  mkdirSync(kafkaDir, { recursive: true });
-  mkdirSync(join(workDir, 'a'), { recursive: true });
-  mkdirSync(join(workDir, 'b'), { recursive: true });
-  log('starting the soak servers: Kafka, mongo-java-server A and B, redis-server…');
-  const [kafka, a, b] = await Promise.all([startKafka({ jars, workDir: kafkaDir }), startMongo({ jars, workDir: join(workDir, 'a') }), startMongo({ jars, workDir: join(workDir, 'b') })]);
-  const broker: SoakServers['broker'] = {
-    name: 'broker',
-    port: kafka.port,
-    pid: kafka.pid,
-    brokers: kafka.brokers,
-    restart: async () => {
-      await stopProcess(broker.pid, 0);
-      const again = await startKafka({ jars, workDir: kafkaDir, port: kafka.port, controllerPort: kafka.controllerPort });
-      broker.pid = again.pid;
-    },
+export async function startSoakServers(workDir: string, log: (line: string) => void, external: ExternalServers = {}, options: SoakServerOptions = { durableMongo: true }): Promise<SoakServers> {
+  const own = [!external.kafka && 'Kafka', !external.mongoA && 'mongo-java-server A', !external.mongoB && 'mongo-java-server B', !external.redis && 'redis-server'].filter(Boolean);
+  if (own.length > 0) log(`starting the soak servers: ${own.join(', ')}…`);
+  const jars = own.some((s) => s !== 'redis-server') ? await resolveJars(log) : undefined;
+  const jarsOrThrow = (): NonNullable<typeof jars> => {
+    if (!jars) throw new Error('the jars were not resolved');
+    return jars;
   };
-  const portOf = (uri: string): number => Number(new URL(uri.replace('mongodb://', 'http://')).port);
-  const redis = await startRedis(workDir);
+  const kafkaDir = join(workDir, 'kafka');
+  const startBroker = async (): Promise<SoakServers['broker']> => {
+    if (external.kafka) {
+      const at = parseHostPort(external.kafka, '--kafka');
+      return { name: 'broker', ...at, pid: undefined, brokers: external.kafka };
+    }
+    mkdirSync(kafkaDir, { recursive: true });
+    const kafka = await startKafka({ jars: jarsOrThrow(), workDir: kafkaDir });
+    const broker: SoakServers['broker'] = {
+      name: 'broker',
+      host: '127.0.0.1',
+      port: kafka.port,
+      pid: kafka.pid,
+      brokers: kafka.brokers,
+      restart: async (downMs = 0) => {
+        if (broker.pid !== undefined) await stopProcess(broker.pid, 0);
+        await sleep(downMs);
+        const again = await startKafka({ jars: jarsOrThrow(), workDir: kafkaDir, port: kafka.port, controllerPort: kafka.controllerPort });
+        broker.pid = again.pid;
+      },
+    };
+    return broker;
+  };
+  const startMongoServer = async (name: 'A' | 'B', uri: string | undefined, flag: string): Promise<SoakServers['a']> => {
+    if (uri) return { name, ...mongoTarget(uri, flag), pid: undefined, uri };
+    const dir = join(workDir, name.toLowerCase());
+    mkdirSync(dir, { recursive: true });
+    if (!options.durableMongo) {
+      const memory = await startMongo({ jars: jarsOrThrow(), workDir: dir });
+      return { name, ...mongoTarget(memory.uri, flag), pid: memory.pid, uri: memory.uri };
+    }
+    const first = await startDurableMongo({ jars: jarsOrThrow(), workDir: dir });
+    const server: SoakServers['a'] = {
+      name,
+      host: '127.0.0.1',
+      port: first.port,
+      pid: first.pid,
+      uri: first.uri,
+      restart: async (downMs = 0) => {
+        if (server.pid !== undefined) await stopProcess(server.pid, 0);
+        await sleep(downMs);
+        server.pid = (await startDurableMongo({ jars: jarsOrThrow(), workDir: dir, port: first.port })).pid;
+      },
+    };
+    return server;
+  };
+  const [broker, a, b] = await Promise.all([startBroker(), startMongoServer('A', external.mongoA, '--mongo-a'), startMongoServer('B', external.mongoB, '--mongo-b')]);
+  const redis = external.redis ? await userRedis(external.redis) : await startRedis(workDir);
   return {
-    jars,
     broker,
-    a: { name: 'A', port: portOf(a.uri), pid: a.pid, uri: a.uri },
-    b: { name: 'B', port: portOf(b.uri), pid: b.pid, uri: b.uri },
+    a,
+    b,
     redis,
     async stop() {
-      const pids = [broker.pid, a.pid, b.pid, ...(redis ? [redis.pid] : [])];
+      const pids = [broker.pid, a.pid, b.pid, redis?.pid].filter((pid): pid is number => pid !== undefined);
       // A paused process ignores SIGTERM until it runs again.
       for (const pid of pids) {
         try {
@@ -82,6 +168,12 @@ export async function startSoakServers(workDir: string, log: (line: string) => v
   };
 }
 
+async function userRedis(url: string): Promise<SoakServer & { url: string }> {
+  const parsed = new URL(url);
+  if (!(await redisAnswers(url))) throw new Error(`--redis: nothing answers at ${url}`);
+  return { name: 'redis', host: parsed.hostname, port: Number(parsed.port || 6379), pid: undefined, url };
+}
+
 async function startRedis(workDir: string): Promise<(SoakServer & { url: string }) | null> {
   if (spawnSync('redis-server', ['--version']).status !== 0) return null;
   const port = await freePort();
@@ -93,12 +185,14 @@ async function startRedis(workDir: string): Promise<(SoakServer & { url: string 
   };
   const server: SoakServer & { url: string } = {
     name: 'redis',
+    host: '127.0.0.1',
     port,
     url,
     pid: await launch(),
     // No persistence: it comes back empty, as a cache restarted without a dump does.
-    restart: async () => {
-      await stopProcess(server.pid, 0);
+    restart: async (downMs = 0) => {
+      if (server.pid !== undefined) await stopProcess(server.pid, 0);
+      await sleep(downMs);
       server.pid = await launch();
     },
   };

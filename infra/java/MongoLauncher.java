@@ -1,7 +1,13 @@
 // Starts mongo-java-server (in-memory backend) for changeflow's local infrastructure.
 // Run in Java's source-file mode:
-//   java -cp "<jars>/*" MongoLauncher.java <host> <port> <version> <wireVersion> [<oplogMaxEntries>]
+//   java -cp "<jars>/*" MongoLauncher.java [--data-file <path>] <host> <port> <version> <wireVersion> [<oplogMaxEntries>]
 // Prints "LISTENING <host>:<port>" once bound, then serves until killed.
+//
+// --data-file keeps the data in an H2 MVStore file instead of memory, so a SIGKILLed server comes back
+// with its data (the fault soak kills A and B). Every command is committed before its reply (MVStore
+// commits only once a second by itself, so a kill would lose acknowledged writes), and the oplog
+// entries are stored in the file too, so change streams resume across a restart. Without the flag
+// nothing changes: memory, as `changeflow dev` and the tests use.
 //
 // mongo-java-server's own version enum tops out at wire version 8, below what the 7.x Node driver
 // accepts (9 = MongoDB 4.4). The server uses the version only for what hello/buildInfo report, so we
@@ -21,6 +27,7 @@ import de.bwaldvogel.mongo.backend.Cursor;
 import de.bwaldvogel.mongo.backend.CursorRegistry;
 import de.bwaldvogel.mongo.backend.Utils;
 import de.bwaldvogel.mongo.backend.aggregation.Aggregation;
+import de.bwaldvogel.mongo.backend.h2.H2Backend;
 import de.bwaldvogel.mongo.backend.memory.MemoryBackend;
 import de.bwaldvogel.mongo.bson.BsonTimestamp;
 import de.bwaldvogel.mongo.bson.Document;
@@ -28,6 +35,7 @@ import de.bwaldvogel.mongo.oplog.CollectionBackedOplog;
 import de.bwaldvogel.mongo.oplog.Oplog;
 import de.bwaldvogel.mongo.oplog.OplogCursor;
 import de.bwaldvogel.mongo.oplog.OplogPosition;
+import io.netty.channel.Channel;
 import java.lang.reflect.Constructor;
 import java.lang.reflect.Field;
 import java.lang.reflect.InvocationTargetException;
@@ -45,7 +53,16 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
 public class MongoLauncher {
-    public static void main(String[] args) throws Exception {
+    public static void main(String[] argv) throws Exception {
+        List<String> rest = new ArrayList<>(List.of(argv));
+        String dataFile = null;
+        int flag = rest.indexOf("--data-file");
+        if (flag >= 0) {
+            if (flag + 1 >= rest.size()) throw new IllegalArgumentException("--data-file needs a path");
+            dataFile = rest.get(flag + 1);
+            rest.subList(flag, flag + 2).clear();
+        }
+        String[] args = rest.toArray(new String[0]);
         String host = args.length > 0 ? args[0] : "127.0.0.1";
         int port = args.length > 1 ? Integer.parseInt(args[1]) : 0;
         String versionString = args.length > 2 ? args[2] : "4.4.0";
@@ -54,7 +71,7 @@ public class MongoLauncher {
         List<Integer> versionArray = new ArrayList<>();
         for (String part : versionString.split("\\.")) versionArray.add(Integer.parseInt(part));
 
-        IndexedOplogBackend backend = new IndexedOplogBackend();
+        OplogTrimming backend = dataFile == null ? new IndexedOplogBackend() : new DurableH2Backend(dataFile);
         backend.version(new MongoVersion() {
             public List<Integer> getVersionArray() { return versionArray; }
             public int getWireVersion() { return wireVersion; }
@@ -77,7 +94,7 @@ public class MongoLauncher {
     }
 
     /** Removes the oldest oplog entries beyond {@code maxEntries}, as a capped oplog would. */
-    private static void trimOplog(IndexedOplogBackend backend, int maxEntries) {
+    private static void trimOplog(OplogTrimming backend, int maxEntries) {
         try {
             long started = System.nanoTime();
             int removed = backend.trimOplog(maxEntries);
@@ -91,8 +108,67 @@ public class MongoLauncher {
     }
 }
 
+/** A backend whose oplog the launcher caps and reports on. */
+interface OplogTrimming extends MongoBackend {
+    int trimOplog(int maxEntries);
+    String oplogKind();
+}
+
+/**
+ * The H2 backend on a file, committed after every command (so an acknowledged write survives a
+ * SIGKILL: the page cache has it, no fsync needed for a process kill), with {@link IndexedOplog}
+ * storing its entries in the file's local.oplog.rs as well and reading them back at start.
+ */
+class DurableH2Backend extends H2Backend implements OplogTrimming {
+    private IndexedOplog indexed;
+
+    DurableH2Backend(String fileName) {
+        super(fileName);
+        // A commit per command writes a chunk per command; kept for the default 45 s, they bloated the
+        // file to 300 MB after 8,000 writes and a restart then took over 30 s. Reusing their space at
+        // once is safe against a process kill (the page cache keeps the write order); only a power
+        // failure could catch a chunk half overwritten, which the soak does not do.
+        getMvStore().setRetentionTime(0);
+    }
+
+    @Override
+    @SuppressWarnings("unchecked")
+    protected Oplog createOplog() {
+        MongoDatabase local = resolveDatabase("local");
+        MongoCollection<Document> collection = (MongoCollection<Document>) local.resolveCollection("oplog.rs", false);
+        if (collection == null) collection = (MongoCollection<Document>) local.createCollectionOrThrowIfExists("oplog.rs");
+        try {
+            indexed = new IndexedOplog(this, collection, getCursorRegistry(), true);
+        } catch (ReflectiveOperationException e) {
+            // Without it the stock oplog would work but its clock restarts unaware of the stored entries.
+            throw new IllegalStateException("the indexed oplog cannot be built on this mongo-java-server version", e);
+        }
+        commit();
+        return indexed;
+    }
+
+    @Override
+    public Document handleCommand(Channel channel, String databaseName, String command, Document query) {
+        try {
+            return super.handleCommand(channel, databaseName, command, query);
+        } finally {
+            commit();
+        }
+    }
+
+    public int trimOplog(int maxEntries) {
+        int removed = indexed == null ? 0 : indexed.keepNewest(maxEntries);
+        if (removed > 0) commit();
+        return removed;
+    }
+
+    public String oplogKind() {
+        return "indexed by timestamp, stored in the data file (" + indexed.size() + " entries read back)";
+    }
+}
+
 /** The memory backend with {@link IndexedOplog} in place of the stock oplog when it can be built. */
-class IndexedOplogBackend extends MemoryBackend {
+class IndexedOplogBackend extends MemoryBackend implements OplogTrimming {
     private IndexedOplog indexed;
     private String fallbackReason;
 
@@ -103,7 +179,7 @@ class IndexedOplogBackend extends MemoryBackend {
         MongoCollection<Document> collection = (MongoCollection<Document>) local.resolveCollection("oplog.rs", false);
         if (collection == null) collection = (MongoCollection<Document>) local.createCollectionOrThrowIfExists("oplog.rs");
         try {
-            indexed = new IndexedOplog(this, collection, getCursorRegistry());
+            indexed = new IndexedOplog(this, collection, getCursorRegistry(), false);
             return indexed;
         } catch (ReflectiveOperationException | RuntimeException e) {
             // A mongo-java-server version whose internals differ: keep its own oplog (correct, only slower).
@@ -112,7 +188,7 @@ class IndexedOplogBackend extends MemoryBackend {
         }
     }
 
-    String oplogKind() {
+    public String oplogKind() {
         return indexed != null ? "indexed by timestamp" : "stock full scan (" + fallbackReason + ")";
     }
 
@@ -123,7 +199,7 @@ class IndexedOplogBackend extends MemoryBackend {
      * timestamps, not the collection's order (the memory backend reuses the slots of removed documents,
      * so after a trim new entries sit among old ones).
      */
-    int trimOplog(int maxEntries) {
+    public int trimOplog(int maxEntries) {
         if (indexed != null) return indexed.keepNewest(maxEntries);
         MongoCollection<?> oplog = resolveDatabase("local").resolveCollection("oplog.rs", false);
         if (oplog == null) return 0;
@@ -160,9 +236,13 @@ class IndexedOplog implements Oplog {
     private final Object clock;
     private final Method clockNow;
     private final Constructor<?> invalidateCursor;
+    /** Entries also go to (and are trimmed from) the oplog collection, read back at start: a durable backend. */
+    private final MongoCollection<Document> stored;
 
-    IndexedOplog(MongoBackend backend, MongoCollection<Document> collection, CursorRegistry cursorRegistry) throws ReflectiveOperationException {
+    IndexedOplog(MongoBackend backend, MongoCollection<Document> collection, CursorRegistry cursorRegistry, boolean persist) throws ReflectiveOperationException {
         this.cursorRegistry = cursorRegistry;
+        this.stored = persist ? collection : null;
+        if (persist) collection.queryAllAsStream().forEach(entry -> entries.put((BsonTimestamp) entry.get("ts"), entry));
         this.stock = new CollectionBackedOplog(backend, recordingProxy(collection), cursorRegistry);
         toChangeEvent = CollectionBackedOplog.class.getDeclaredMethod("toChangeStreamResponseDocument", Document.class, Document.class);
         toChangeEvent.setAccessible(true);
@@ -200,12 +280,18 @@ class IndexedOplog implements Oplog {
 
     private void record(Document entry) {
         entries.put((BsonTimestamp) entry.get("ts"), entry);
+        if (stored != null) stored.addDocument(entry);
+    }
+
+    int size() {
+        return entries.size();
     }
 
     /** Removes the oldest entries beyond {@code maxEntries}; returns how many. */
     int keepNewest(int maxEntries) {
         int removed = 0;
         for (int excess = entries.size() - maxEntries; excess > 0 && entries.pollFirstEntry() != null; excess--) removed++;
+        if (removed > 0 && stored != null && !entries.isEmpty()) stored.deleteDocuments(new Document("ts", new Document("$lt", entries.firstKey())), 0);
         return removed;
     }
 
