@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /**
  * utime + stime (fields 14 and 15, clock ticks) of a `/proc/<pid>/stat` line. The command name (field
@@ -29,6 +29,37 @@ export function clockTicksPerSecond(): number {
 /** CPU seconds (user + system) process `pid` has used so far. */
 export function processCpuSeconds(pid: number): number {
   return cpuTicksOfStat(readFileSync(`/proc/${pid}/stat`, 'utf8')) / clockTicksPerSecond();
+}
+
+/** A JVM thread's name without its number ("ZWorker#3" → "ZWorker", "mongo-server-worker-12" → "mongo-server-worker"). */
+export function threadGroup(name: string): string {
+  return name.trim().replace(/[#\-_ ]*\d+$/, '') || name.trim();
+}
+
+/**
+ * CPU seconds per thread group of process `pid` so far (/proc/<pid>/task/<tid>/stat; a thread's name is
+ * its stat's command field): in a JVM, request handling apart from the collector (ZWorker) and the JIT.
+ * Threads that ended meanwhile are not counted.
+ */
+export function threadCpuSeconds(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  const tick = clockTicksPerSecond();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    } catch {
+      continue; // the thread ended
+    }
+    const name = threadGroup(stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')));
+    out.set(name, (out.get(name) ?? 0) + cpuTicksOfStat(stat) / tick);
+  }
+  return out;
+}
+
+/** What each thread group used between two `threadCpuSeconds` readings. */
+export function threadCpuDelta(before: ReadonlyMap<string, number>, after: ReadonlyMap<string, number>): Map<string, number> {
+  return new Map([...after].map(([name, seconds]) => [name, seconds - (before.get(name) ?? 0)]));
 }
 
 /** The server's CPU over one figure: started where timing starts, read where it ends. */
