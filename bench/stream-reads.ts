@@ -6,9 +6,10 @@
  *   - empty: getMores on an idle change stream, back to back: server CPU and time per empty read;
  *   - backlog: a change stream read from before a backlog at getMore batch sizes 100…5,000 and unset:
  *     server CPU per 1,000 events and per getMore, events/s;
+ *   - writes: the scenario's inserts with nothing reading (the server CPU reading does not add);
  *   - scenario: the bench's scenario row (bench/source.ts) at source batchSize 500, 1,000, 5,000,
  *     beside the bare watch() loop on it.
- * `--only idle|empty|backlog|scenario` runs one; the other bench flags (--quick, --size) apply.
+ * `--only idle|empty|backlog|writes|scenario` runs one (or several, comma-separated; idle then also runs last, on a heap that holds the others' data); the other bench flags (--quick, --size) apply.
  */
 import { parseArgs } from 'node:util';
 import { Long, MongoClient, type Document } from 'mongodb';
@@ -18,7 +19,7 @@ import { serverCpuMeter, threadCpuDelta, threadCpuSeconds } from './lib/server-c
 import type { BenchContext, BenchFigure } from './lib/stage.js';
 import { nowMs } from './lib/timing.js';
 import { scenarioFigure } from './source.js';
-import { watchScenario } from './watch-scenario.js';
+import { scenarioSize, watchScenario } from './watch-scenario.js';
 
 const { values } = parseArgs({ args: process.argv.slice(2), options: { rounds: { type: 'string', default: '3' }, only: { type: 'string' } }, strict: false });
 const rounds = Number(values.rounds);
@@ -178,6 +179,27 @@ async function backlog(ctx: BenchContext): Promise<Sample[]> {
   return out;
 }
 
+/** The scenario's writes with no reader: the part of the scenario's server CPU that reading does not add. */
+async function writes(ctx: BenchContext): Promise<Sample[]> {
+  requirePid(ctx);
+  const client = new MongoClient(ctx.mongodb);
+  await client.connect();
+  const out: Sample[] = [];
+  try {
+    for (let r = 0; r < rounds; r++) {
+      const db = `reads_writes_${Date.now().toString(36)}_${r}`;
+      const count = scenarioSize(ctx);
+      const cpu = serverCpuMeter(ctx.mongodbPid);
+      const seconds = await insertBacklog(client.db(db).collection<BacklogDoc>('docs'), count, ctx);
+      out.push({ variant: `${count} inserts in batches of 1,000, nothing reading`, values: { 'inserts/s': count / seconds, 'server CPU s per 1k events': ((cpu.seconds() ?? 0) * 1000) / count } });
+      await client.db(db).dropDatabase().catch(() => undefined);
+    }
+  } finally {
+    await client.close();
+  }
+  return out;
+}
+
 /** "123 reads (45 empty)" → numbers, from a scenario row's note. */
 function readsOf(figure: BenchFigure): Record<string, number> {
   const m = /([\d,]+) reads \(([\d,]+) empty\)/.exec(figure.note ?? '');
@@ -220,6 +242,7 @@ const experiments: [string, string, (ctx: BenchContext) => Promise<Sample[]>][] 
   ['idle', 'The server with nothing running', idle],
   ['empty', 'Empty getMores, back to back', empty],
   ['backlog', 'A backlog read at several getMore batch sizes (nothing writing)', backlog],
+  ['writes', "The scenario's writes alone (nothing reading)", writes],
   ['scenario', 'The scenario: inserts in batches of 1,000 while the reader streams', scenario],
   ['idle', 'The server with nothing running, after the other experiments (its heap now holds their data)', idle],
 ];
@@ -227,7 +250,7 @@ const experiments: [string, string, (ctx: BenchContext) => Promise<Sample[]>][] 
 const opened = await openBenchContext(parseBenchArgs(benchArgs), log);
 try {
   for (const [key, title, run] of experiments) {
-    if (only ? only !== key : key === 'idle' && title.includes('after')) continue;
+    if (only ? !only.split(',').includes(key) : key === 'idle' && title.includes('after')) continue;
     log(`▶ ${title}`);
     printTable(title, await run(opened.ctx));
   }
