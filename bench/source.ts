@@ -268,9 +268,11 @@ export async function scenarioFigure(ctx: BenchContext, batchSize?: number): Pro
     let lastAckAt = started;
     const writing = insertBacklog(coll, count, ctx);
     let insertSeconds: number | undefined;
-    void writing.then((s) => (insertSeconds = s), () => undefined);
+    let writeError: unknown;
+    void writing.then((s) => (insertSeconds = s), (error: unknown) => (writeError = error ?? new Error('the writer failed')));
     await rig.until(
       async () => {
+        if (writeError !== undefined) throw writeError;
         const acked = (await rig.acked()) - before;
         lastAckAt = nowMs();
         return acked >= count;
