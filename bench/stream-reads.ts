@@ -59,10 +59,12 @@ function requirePid(ctx: BenchContext): number {
 async function idle(ctx: BenchContext): Promise<Sample[]> {
   requirePid(ctx);
   const out: Sample[] = [];
+  // Successive windows, so a collection still running after the previous experiment shows as a decay.
   for (let r = 0; r < rounds; r++) {
+    const threads = threadCpuSeconds(requirePid(ctx));
     const cpu = serverCpuMeter(ctx.mongodbPid);
     await new Promise((resolve) => setTimeout(resolve, 3_000));
-    out.push({ variant: 'nothing running', values: { 'server CPU s per s': (cpu.seconds() ?? 0) / 3 } });
+    out.push({ variant: `nothing running, window ${r + 1} of 3 s`, values: { 'server CPU s per s': (cpu.seconds() ?? 0) / 3, ...shares(threadCpuDelta(threads, threadCpuSeconds(requirePid(ctx)))) } });
   }
   return out;
 }
