@@ -15,8 +15,10 @@ import type { KafkaTransport, OutgoingRecord } from '../core/kafka/transport.js'
 import { backlogSize, insertBacklog, type BacklogDoc } from './lib/backlog.js';
 import { parseConsumerPerf, parseProducerPerf, runKafkaTool } from './lib/kafka-tools.js';
 import { payloadPool } from './lib/payload.js';
+import { serverCpuMeter } from './lib/server-cpu.js';
 import type { BenchContext, BenchFigure, BenchStage } from './lib/stage.js';
 import { atFixedRate, forDuration, LatencySamples, nowMs } from './lib/timing.js';
+import { WATCH_SCENARIO, watchScenario } from './watch-scenario.js';
 
 /** Names of the limit rows, for changeflow stages' `limitName`. */
 export const LIMIT = {
@@ -29,6 +31,7 @@ export const LIMIT = {
   roundTrip: (client: KafkaClientName) => `produce→consume latency @1000/s, ${client}`,
   watch: 'mongodb watch() loop',
   watchCatchUp: 'mongodb watch() catch-up on a backlog',
+  watchScenario: WATCH_SCENARIO,
   find: 'mongodb find() loop (raw documents, by _id)',
 } as const;
 
@@ -453,6 +456,7 @@ const watchLoop: BenchStage = {
     }
     if (!markerSeen) throw new Error('the change stream delivered no event within 30 s');
     let inserted = 0;
+    const cpu = serverCpuMeter(ctx.mongodbPid);
     const started = Date.now();
     while (Date.now() - started < ctx.durationMs) {
       const t = Date.now();
@@ -462,11 +466,12 @@ const watchLoop: BenchStage = {
     }
     const deadline = Date.now() + 30_000;
     while (received < inserted && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const serverCpuSecPer1k = cpu.per1k(received);
     await stream.close();
     await writer.db(dbName).dropDatabase();
     await Promise.all([writer.close(), watcher.close()]);
     const seconds = Math.max(ctx.durationMs, lastAt - started) / 1000;
-    return figure(ctx, received, seconds, latency, `inserts of 500 docs from a second client; ${received}/${inserted} events; p50/p99: insert→event under full load`);
+    return { ...figure(ctx, received, seconds, latency, `inserts of 500 docs from a second client; ${received}/${inserted} events; p50/p99: insert→event under full load`), serverCpuSecPer1k };
   },
 };
 
@@ -504,6 +509,7 @@ const watchCatchUp: BenchStage = {
       const resumeAfter = await positionAfterMarker(coll);
       const count = backlogSize(ctx);
       const insertSeconds = await insertBacklog(coll, count, ctx);
+      const cpu = serverCpuMeter(ctx.mongodbPid);
       const stream = coll.watch([], { batchSize: 1000, resumeAfter });
       const started = nowMs();
       let received = 0;
@@ -528,7 +534,8 @@ const watchCatchUp: BenchStage = {
       } finally {
         await stream.close();
       }
-      return figure(ctx, received, (lastAt - started) / 1000, undefined, `${count} documents written first (${insertSeconds.toFixed(1)} s), then read from a resume token before them`);
+      const serverCpuSecPer1k = cpu.per1k(received);
+      return { ...figure(ctx, received, (lastAt - started) / 1000, undefined, `${count} documents written first (${insertSeconds.toFixed(1)} s), then read from a resume token before them`), serverCpuSecPer1k };
     } finally {
       await client.db(dbName).dropDatabase().catch(() => undefined);
       await client.close();
@@ -557,6 +564,7 @@ const findLoop: BenchStage = {
       const insertSeconds = await insertBacklog(coll, count, ctx);
       let read = 0;
       let bytes = 0;
+      const cpu = serverCpuMeter(ctx.mongodbPid);
       const started = nowMs();
       do {
         for await (const doc of coll.find({}, { sort: { _id: 1 }, batchSize: 1_000, raw: true })) {
@@ -565,7 +573,8 @@ const findLoop: BenchStage = {
         }
       } while (nowMs() - started < ctx.durationMs);
       const seconds = (nowMs() - started) / 1000;
-      return figure(ctx, read, seconds, undefined, `passes over ${count} documents (written first, ${insertSeconds.toFixed(1)} s), ${Math.round(bytes / read)} B each`);
+      const serverCpuSecPer1k = cpu.per1k(read);
+      return { ...figure(ctx, read, seconds, undefined, `passes over ${count} documents (written first, ${insertSeconds.toFixed(1)} s), ${Math.round(bytes / read)} B each`), serverCpuSecPer1k };
     } finally {
       await client.db(dbName).dropDatabase().catch(() => undefined);
       await client.close();
@@ -588,6 +597,7 @@ export function limitStages(): BenchStage[] {
     ...all.map(roundTrip),
     watchLoop,
     watchCatchUp,
+    watchScenario,
     findLoop,
   ];
 }

@@ -21,9 +21,12 @@ import { sourceConfigSchema } from '../connectors/mongodb/source-config.js';
 import { sourceMetrics } from '../connectors/mongodb/source-metrics.js';
 import { LIMIT } from './limits.js';
 import { backlogSize, insertBacklog, type BacklogDoc } from './lib/backlog.js';
+import { describeReads } from './lib/get-more-counter.js';
 import { runIfMain } from './lib/runner.js';
+import { serverCpuMeter } from './lib/server-cpu.js';
 import type { BenchContext, BenchFigure, BenchStage } from './lib/stage.js';
 import { LatencySamples, nowMs, rssMiB } from './lib/timing.js';
+import { scenarioSize } from './watch-scenario.js';
 
 /** Documents per insertMany, as in the watch() limit row. */
 const INSERT_BATCH = 500;
@@ -34,7 +37,9 @@ interface Rig {
   dbName: string;
   /** Events the sources acknowledged so far (their own metric), all sources of the rig together. */
   acked(): Promise<number>;
-  source(name: string, snapshot: 'never' | 'initial'): MongoSource;
+  /** Change-stream reads of the rig's sources so far: all, and those that returned nothing. */
+  reads(): Promise<{ reads: number; empty: number }>;
+  source(name: string, snapshot: 'never' | 'initial', batchSize?: number): MongoSource;
   /** Polls `check` every 20 ms until it holds, or throws naming `what`. */
   until(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void>;
   health: Health;
@@ -64,8 +69,13 @@ async function openRig(ctx: BenchContext): Promise<Rig> {
       const metric = await registry.getSingleMetric('changeflow_source_events_total')?.get();
       return (metric?.values ?? []).reduce((sum, v) => sum + v.value, 0);
     },
-    source(name, snapshot) {
-      const source = new MongoSource(sourceConfigSchema.parse({ name, uri: ctx.mongodb, watch: { db: dbName, coll: 'docs' }, snapshot }), {
+    async reads() {
+      const metric = await registry.getSingleMetric('changeflow_source_stream_reads_total')?.get();
+      const values = metric?.values ?? [];
+      return { reads: values.reduce((sum, v) => sum + v.value, 0), empty: values.filter((v) => v.labels['result'] === 'empty').reduce((sum, v) => sum + v.value, 0) };
+    },
+    source(name, snapshot, batchSize) {
+      const source = new MongoSource(sourceConfigSchema.parse({ name, uri: ctx.mongodb, watch: { db: dbName, coll: 'docs' }, snapshot, ...(batchSize ? { batchSize } : {}) }), {
         kafka,
         topics,
         logger: silentLogger,
@@ -116,6 +126,7 @@ async function changeStreamFigure(rig: Rig): Promise<BenchFigure> {
   let lastAckAt = 0;
   let lastAcked = 0;
   let done = false;
+  const cpu = serverCpuMeter(ctx.mongodbPid);
   const watcher = (async () => {
     while (!done || pendingBatches.length > 0) {
       const acked = (await rig.acked()) - before;
@@ -150,6 +161,7 @@ async function changeStreamFigure(rig: Rig): Promise<BenchFigure> {
     events: inserted,
     seconds,
     rssMiB: rssMiB(),
+    serverCpuSecPer1k: cpu.per1k(inserted),
     note: `inserts of ${INSERT_BATCH} docs from a second client (${insertSeconds.toFixed(1)} s); p50/p99: insert → Kafka ack per insert batch, under full load`,
   };
   const p50 = latency.percentile(50);
@@ -167,6 +179,7 @@ async function snapshotFigure(rig: Rig): Promise<BenchFigure> {
   if (docs === 0) throw new Error('no documents to copy');
   let copied = 0;
   let seconds = 0;
+  const cpu = serverCpuMeter(ctx.mongodbPid);
   for (let pass = 1; pass <= 20 && seconds * 1000 < ctx.durationMs; pass++) {
     const before = await rig.acked();
     const started = nowMs();
@@ -177,7 +190,7 @@ async function snapshotFigure(rig: Rig): Promise<BenchFigure> {
     copied += docs;
     await source.stop();
   }
-  return { eventsPerSec: copied / seconds, events: copied, seconds, rssMiB: rssMiB(), note: `passes over ${docs} documents, each by a new source (start-up included)` };
+  return { eventsPerSec: copied / seconds, events: copied, seconds, rssMiB: rssMiB(), serverCpuSecPer1k: cpu.per1k(copied), note: `passes over ${docs} documents, each by a new source (start-up included)` };
 }
 
 /**
@@ -201,6 +214,7 @@ async function catchUpFigure(ctx: BenchContext): Promise<BenchFigure> {
     const count = backlogSize(ctx);
     const insertSeconds = await insertBacklog(coll, count, ctx);
     const before = await rig.acked();
+    const cpu = serverCpuMeter(ctx.mongodbPid);
     const started = nowMs();
     let acked = 0;
     let lastAckAt = started;
@@ -224,7 +238,60 @@ async function catchUpFigure(ctx: BenchContext): Promise<BenchFigure> {
       events: count,
       seconds,
       rssMiB: rssMiB(),
+      serverCpuSecPer1k: cpu.per1k(count),
       note: `${count} documents written first (${insertSeconds.toFixed(1)} s), then read by the source resuming from its stored position; start-up included`,
+    };
+  } finally {
+    await rig.close();
+  }
+}
+
+/**
+ * Issue 20's scenario, beside `mongodb watch() loop, scenario …`: the source streams while a second
+ * client writes `scenarioSize` documents in insertMany batches of 1,000; events/s and the server's CPU
+ * from the first insert until the last change is acknowledged by Kafka.
+ */
+export async function scenarioFigure(ctx: BenchContext, batchSize?: number): Promise<BenchFigure> {
+  const rig = await openRig(ctx);
+  try {
+    const name = 'bench-scenario';
+    rig.source(name, 'never', batchSize).start();
+    await rig.until(streamingOf(rig, name), 60_000, 'the source to stream');
+    const coll = rig.client.db(rig.dbName).collection<BacklogDoc>('docs');
+    await coll.insertOne({ _id: -1, t: Date.now(), pad: '' });
+    await rig.until(async () => (await rig.acked()) >= 1, 60_000, 'the marker in Kafka');
+    const count = scenarioSize(ctx);
+    const before = await rig.acked();
+    const readsBefore = await rig.reads();
+    const cpu = serverCpuMeter(ctx.mongodbPid);
+    const started = nowMs();
+    let lastAckAt = started;
+    const writing = insertBacklog(coll, count, ctx);
+    let insertSeconds: number | undefined;
+    let writeError: unknown;
+    void writing.then((s) => (insertSeconds = s), (error: unknown) => (writeError = error ?? new Error('the writer failed')));
+    await rig.until(
+      async () => {
+        if (writeError !== undefined) throw writeError;
+        const acked = (await rig.acked()) - before;
+        lastAckAt = nowMs();
+        return acked >= count;
+      },
+      300_000,
+      `the source to acknowledge ${count} changes`,
+    );
+    const serverCpuSecPer1k = cpu.per1k(count);
+    await writing;
+    const seconds = (lastAckAt - started) / 1000;
+    const reads = await rig.reads();
+    const readsNote = describeReads(reads.reads - readsBefore.reads, reads.empty - readsBefore.empty, count);
+    return {
+      eventsPerSec: count / seconds,
+      events: count,
+      seconds,
+      rssMiB: rssMiB(),
+      serverCpuSecPer1k,
+      note: `${count} inserts in batches of 1,000 (${(insertSeconds ?? seconds).toFixed(1)} s) while the source streams${batchSize ? ` (batchSize ${batchSize})` : ''}; until the last Kafka ack; ${readsNote}`,
     };
   } finally {
     await rig.close();
@@ -265,6 +332,12 @@ export const stages: BenchStage[] = [
     },
     // Kept open for the snapshot row when it runs next; closed here when it does not (`--only`).
     finish: closeRig,
+  },
+  {
+    name: 'source, scenario: 200k inserts in batches of 1,000 (→ Kafka ack)',
+    kind: 'changeflow',
+    limitName: LIMIT.watchScenario,
+    run: (ctx) => scenarioFigure(ctx),
   },
   {
     name: 'source, change stream catch-up on a backlog (→ Kafka ack)',

@@ -63,6 +63,7 @@ export async function openBenchContext(args: BenchArgs, log: (line: string) => v
   let kafka = process.env['KAFKA_BROKERS'];
   let mongodb = process.env['MONGODB_URI'];
   let redis = process.env['REDIS_URL'] ?? null;
+  let mongodbPid: number | undefined;
   if (!kafka || !mongodb) {
     stateDir = mkdtempSync(join(tmpdir(), 'changeflow-bench-'));
     log('starting local Kafka and MongoDB-compatible server for this run…');
@@ -70,6 +71,7 @@ export async function openBenchContext(args: BenchArgs, log: (line: string) => v
     kafka = state.kafka;
     mongodb = state.mongodb;
     redis = state.redis;
+    mongodbPid = state.pids.mongodb;
   }
   const topics: string[] = [];
   // The product's default clients (core/config.ts), so the changeflow rows measure what users run by
@@ -88,6 +90,7 @@ export async function openBenchContext(args: BenchArgs, log: (line: string) => v
     producerClient,
     log,
     trackTopic: (topic) => topics.push(topic),
+    ...(mongodbPid === undefined ? {} : { mongodbPid }),
   };
   return {
     ctx,

@@ -56,6 +56,7 @@ export async function runStages(stages: readonly BenchStage[], ctx: BenchContext
     if (!limit || row.error) continue;
     row.limitName = limit.name;
     row.ratio = row.eventsPerSec / limit.eventsPerSec;
+    if (row.serverCpuSecPer1k && limit.serverCpuSecPer1k) row.serverCpuRatio = row.serverCpuSecPer1k / limit.serverCpuSecPer1k;
   }
   return rows;
 }

@@ -17,6 +17,8 @@ export interface BenchContext {
   client: KafkaClientName;
   /** The client changeflow rows produce with (the product's `kafka.producerClient: auto` unless `--client`). */
   producerClient: KafkaClientName;
+  /** The MongoDB server process the bench started (its CPU is read from /proc); absent for a server of `MONGODB_URI`. */
+  mongodbPid?: number;
   /** Progress for the person watching (stderr); not part of the table. */
   log(line: string): void;
   /** Topics created by stages; deleted at the end of the run. */
@@ -35,6 +37,11 @@ export interface BenchFigure {
   seconds: number;
   /** Resident memory of this process after the stage, MiB (filled in by the runner when absent). */
   rssMiB?: number;
+  /**
+   * CPU seconds the MongoDB server used per 1,000 events over the figure (bench/lib/server-cpu.ts), for
+   * rows that load it; null when its process is not ours to read (`MONGODB_URI`).
+   */
+  serverCpuSecPer1k?: number | null;
   note?: string;
 }
 
@@ -59,5 +66,7 @@ export interface BenchRow extends BenchFigure {
   limitName?: string;
   /** this / limit, on events/s. */
   ratio?: number;
+  /** this / limit, on server CPU per event (both rows measured it). */
+  serverCpuRatio?: number;
   error?: string;
 }

@@ -5,6 +5,7 @@ import { counter, gauge } from '../../core/metrics.js';
 export function sourceMetrics(registry: Registry) {
   return {
     events: counter(registry, 'changeflow_source_events_total', 'Change events acknowledged by Kafka, per source and operation', ['source', 'op']),
+    streamReads: counter(registry, 'changeflow_source_stream_reads_total', 'Change-stream reads (aggregate or getMore), per source and whether they returned events or nothing new', ['source', 'result']),
     lag: gauge(registry, 'changeflow_source_lag_seconds', 'Seconds between the cluster time of the newest acknowledged event and now (0 when caught up)', ['source']),
     checkpointAge: gauge(registry, 'changeflow_source_checkpoint_age_seconds', 'Seconds since the source position was last stored', ['source']),
     active: gauge(registry, 'changeflow_source_active', '1 while this instance holds the source lease and streams, 0 on standby', ['source']),

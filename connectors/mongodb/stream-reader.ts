@@ -170,6 +170,7 @@ export class StreamReader {
   private async readBatch(stream: RawChangeStream): Promise<ReadBatch> {
     const started = performance.now();
     const { events, token } = await stream.next();
+    this.session.parts.metrics.streamReads.inc({ source: this.session.config.name, result: events.length > 0 ? 'events' : 'empty' });
     return { events, token, elapsedMs: performance.now() - started };
   }
 
