@@ -14,6 +14,10 @@ import { ChangeflowError } from '../core/errors.js';
  * would not keep their BSON key order or keys: integer-like keys (enumerated first), duplicate keys
  * (collapsed), `__proto__`, and the keys the driver turns into something else (`$ref`: a DBRef;
  * `_bsontype`: EJSON rejects it).
+ *
+ * Longer than the project's ~450 lines on purpose: one byte walker whose per-type writers share the
+ * cursor, the output buffer and the fallback rule; split apart they would pass all three around on
+ * the hottest path of the source (every event's bytes go through here).
  */
 
 /** The bytes hold something this module does not reproduce exactly: use the object path. */
