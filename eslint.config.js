@@ -23,13 +23,18 @@ function layerRule(layer, forbidden) {
     files: [`${layer}/**/*.ts`],
     ignores: ['**/*.test.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
-        paths: [oneBsonBuild],
-        patterns: [{
-          regex: `^(\\.\\./)+(${forbidden.join('|')})/`,
-          message: `${layer}/ sits below ${forbidden.join(', ')}: move the shared piece down, or pass it in from the caller.`,
-        }],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [oneBsonBuild],
+          patterns: [
+            {
+              regex: `^(\\.\\./)+(${forbidden.join('|')})/`,
+              message: `${layer}/ sits below ${forbidden.join(', ')}: move the shared piece down, or pass it in from the caller.`,
+            },
+          ],
+        },
+      ],
     },
   };
 }

@@ -2,7 +2,8 @@ import { parseConfigText } from './config.js';
 import { ValidationError } from '../core/errors.js';
 
 const minimal = `kafka: { brokers: ["127.0.0.1:9092"] }\n`;
-const trigger = (extra: string): string => `${minimal}triggers:\n  - name: t\n    source: { db: shop, coll: orders }\n    sinks: [{ name: a, kind: audit }]\n${extra}`;
+const trigger = (extra: string): string =>
+  `${minimal}triggers:\n  - name: t\n    source: { db: shop, coll: orders }\n    sinks: [{ name: a, kind: audit }]\n${extra}`;
 
 function errorOf(text: string): string {
   try {
@@ -25,12 +26,19 @@ describe('changeflow.yaml: triggers refused at load exactly as running them woul
   });
 
   it('accepts allowed operators and Extended JSON values', () => {
-    const config = parseConfigText(trigger(`    operationTypes: [insert, update, drop]\n    match: { "fullDocument.qty": { $gt: 5 }, "fullDocument.ref": { $oid: "000000000000000000000007" }, $or: [{ op: insert }, { "fullDocument.tags": { $all: [a] } }] }\n`), {});
+    const config = parseConfigText(
+      trigger(
+        `    operationTypes: [insert, update, drop]\n    match: { "fullDocument.qty": { $gt: 5 }, "fullDocument.ref": { $oid: "000000000000000000000007" }, $or: [{ op: insert }, { "fullDocument.tags": { $all: [a] } }] }\n`,
+      ),
+      {},
+    );
     expect(config.triggers[0]?.operationTypes).toEqual(['insert', 'update', 'drop']);
   });
 
   it('refuses an unknown operation type, naming the allowed ones', () => {
-    expect(errorOf(trigger(`    operationTypes: [insert, explode]\n`))).toMatch(/triggers\[0\]\.operationTypes\[1\]: "explode" is not an operation type; allowed: insert, update, replace, delete, drop, rename, dropDatabase, invalidate/);
+    expect(errorOf(trigger(`    operationTypes: [insert, explode]\n`))).toMatch(
+      /triggers\[0\]\.operationTypes\[1\]: "explode" is not an operation type; allowed: insert, update, replace, delete, drop, rename, dropDatabase, invalidate/,
+    );
   });
 });
 
@@ -39,16 +47,24 @@ describe('changeflow.yaml: auth.tokens', () => {
   const SECRET = 'shared-secret-token-0123456789';
 
   it('refuses the same token given to two users, naming both userIds and never the token', () => {
-    const message = errorOf(tokens(`    - { token: ${SECRET}, userId: alice }\n    - { token: other-token-0123456789, userId: bob }\n    - { token: ${SECRET}, userId: mallory, admin: true }\n`));
+    const message = errorOf(
+      tokens(
+        `    - { token: ${SECRET}, userId: alice }\n    - { token: other-token-0123456789, userId: bob }\n    - { token: ${SECRET}, userId: mallory, admin: true }\n`,
+      ),
+    );
     expect(message).toMatch(/auth\.tokens\[2\]\.token: the same token as auth\.tokens\[0\] \(userIds "alice" and "mallory"\)/);
     expect(message).not.toContain(SECRET);
   });
 
   it('refuses the same token given twice to one user', () => {
-    expect(errorOf(tokens(`    - { token: ${SECRET}, userId: alice }\n    - { token: ${SECRET}, userId: alice }\n`))).toMatch(/auth\.tokens\[1\]\.token: the same token as auth\.tokens\[0\] \(userIds "alice" and "alice"\)/);
+    expect(errorOf(tokens(`    - { token: ${SECRET}, userId: alice }\n    - { token: ${SECRET}, userId: alice }\n`))).toMatch(
+      /auth\.tokens\[1\]\.token: the same token as auth\.tokens\[0\] \(userIds "alice" and "alice"\)/,
+    );
   });
 
   it('accepts distinct tokens', () => {
-    expect(parseConfigText(tokens(`    - { token: ${SECRET}, userId: alice }\n    - { token: other-token-0123456789, userId: alice }\n`), {}).auth.tokens).toHaveLength(2);
+    expect(
+      parseConfigText(tokens(`    - { token: ${SECRET}, userId: alice }\n    - { token: other-token-0123456789, userId: alice }\n`), {}).auth.tokens,
+    ).toHaveLength(2);
   });
 });

@@ -41,12 +41,14 @@ describe('changeflow.yaml', () => {
   });
 
   it('refuses a compression KafkaJS consumers cannot read, naming the way out', () => {
-    expect(errorOf(`kafka: { brokers: ["a:1"], compression: lz4 }\n`)).toMatch(/kafka\.compression: KafkaJS consumers .*cannot read lz4 batches: use gzip or none, or set kafka\.client: librdkafka/);
+    expect(errorOf(`kafka: { brokers: ["a:1"], compression: lz4 }\n`)).toMatch(
+      /kafka\.compression: KafkaJS consumers .*cannot read lz4 batches: use gzip or none, or set kafka\.client: librdkafka/,
+    );
     expect(parseConfigText(`kafka: { brokers: ["a:1"], compression: lz4, client: librdkafka }\n`, {}).kafka.compression).toBe('lz4');
     expect(parseConfigText(`kafka: { brokers: ["a:1"], compression: gzip }\n`, {}).kafka.compression).toBe('gzip');
   });
 
-  it('takes the trigger consumers\' session timeout, 30 s by default, within the broker\'s bounds', () => {
+  it("takes the trigger consumers' session timeout, 30 s by default, within the broker's bounds", () => {
     expect(parseConfigText(minimal, {}).kafka.sessionTimeoutMs).toBe(30_000);
     expect(parseConfigText(`kafka: { brokers: ["127.0.0.1:9092"], sessionTimeoutMs: 6000 }\n`, {}).kafka.sessionTimeoutMs).toBe(6_000);
     expect(errorOf(`kafka: { brokers: ["127.0.0.1:9092"], sessionTimeoutMs: 1000 }\n`)).toMatch(/kafka.sessionTimeoutMs: at least 6000/);
@@ -57,7 +59,11 @@ describe('changeflow.yaml', () => {
   });
 
   it('takes brokers, MongoDB and Redis from the environment', () => {
-    const config = parseConfigText(`mongodb: { uri: "mongodb://file" }\n`, { KAFKA_BROKERS: 'h1:1, h2:2', MONGODB_URI: 'mongodb://env', REDIS_URL: 'redis://r:1' });
+    const config = parseConfigText(`mongodb: { uri: "mongodb://file" }\n`, {
+      KAFKA_BROKERS: 'h1:1, h2:2',
+      MONGODB_URI: 'mongodb://env',
+      REDIS_URL: 'redis://r:1',
+    });
     expect(config.kafka.brokers).toEqual(['h1:1', 'h2:2']);
     expect(config.mongodb.uri).toBe('mongodb://env');
     expect(config.redis?.url).toBe('redis://r:1');
@@ -85,7 +91,9 @@ describe('changeflow.yaml', () => {
   it('takes sources of the default kind without `kind`, and names an unknown kind', () => {
     const ok = parseConfigText(`${minimal}sources:\n  - { name: shop, uri: "mongodb://127.0.0.1:27017", watch: { db: shop, coll: orders } }\n`, {});
     expect(ok.sources[0]).toMatchObject({ kind: 'mongodb', readers: [] });
-    expect(errorOf(`${minimal}sources:\n  - { name: shop, kind: postgres, uri: "mongodb://x" }\n`)).toMatch(/sources\[0\]\.kind: unknown source kind; known kinds: mongodb/);
+    expect(errorOf(`${minimal}sources:\n  - { name: shop, kind: postgres, uri: "mongodb://x" }\n`)).toMatch(
+      /sources\[0\]\.kind: unknown source kind; known kinds: mongodb/,
+    );
   });
 
   it('rejects names outside the naming rules of docs/configuration.md', () => {

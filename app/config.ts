@@ -43,7 +43,9 @@ function crossCheck(config: Config): string[] {
   problems.push(...duplicateTokens(config.auth.tokens));
   config.sources.forEach((s, i) => {
     if (s.format === 'avro' && !config.kafka.schemaRegistry) {
-      problems.push(`sources[${i}].format: avro needs a Confluent-compatible schema registry; set kafka.schemaRegistry.url (or SCHEMA_REGISTRY_URL), or use format: json`);
+      problems.push(
+        `sources[${i}].format: avro needs a Confluent-compatible schema registry; set kafka.schemaRegistry.url (or SCHEMA_REGISTRY_URL), or use format: json`,
+      );
     }
   });
   const functions = new Set(config.functions.map((f) => f.name));
@@ -65,7 +67,9 @@ function crossCheck(config: Config): string[] {
 /** Validates a parsed config object (from YAML, JSON or code) and applies defaults and environment overrides. */
 export function compileConfig(raw: unknown, env: Env = process.env, baseDir = process.cwd()): Config {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    throw new ValidationError('changeflow.yaml is not valid:\n  - (root): expected a mapping of top-level keys (kafka, mongodb, sources, triggers, …)', { code: 'CONFIG_INVALID' });
+    throw new ValidationError('changeflow.yaml is not valid:\n  - (root): expected a mapping of top-level keys (kafka, mongodb, sources, triggers, …)', {
+      code: 'CONFIG_INVALID',
+    });
   }
   const config = parseOrThrow(configSchema, applyEnvOverrides(raw as Record<string, unknown>, env), 'changeflow.yaml');
   const problems = crossCheck(config);
@@ -76,7 +80,10 @@ export function compileConfig(raw: unknown, env: Env = process.env, baseDir = pr
       try {
         fn.code = readFileSync(path, 'utf8');
       } catch (error) {
-        throw new ValidationError(`functions[${config.functions.indexOf(fn)}].file: cannot read ${path} (${(error as Error).message})`, { code: 'CONFIG_INVALID', cause: error });
+        throw new ValidationError(`functions[${config.functions.indexOf(fn)}].file: cannot read ${path} (${(error as Error).message})`, {
+          code: 'CONFIG_INVALID',
+          cause: error,
+        });
       }
     }
   }

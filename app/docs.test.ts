@@ -27,7 +27,10 @@ describe('generated option references in docs/', () => {
   });
 
   it('marks credentials secret', () => {
-    const secrets = (schema: z.ZodType): string[] => optionDocs(schema).filter((doc) => doc.secret).map((doc) => doc.name);
+    const secrets = (schema: z.ZodType): string[] =>
+      optionDocs(schema)
+        .filter((doc) => doc.secret)
+        .map((doc) => doc.name);
     expect(secrets(sourceKinds[0]!.configSchema)).toContain('uri');
     const sinkSecrets = Object.fromEntries(sinkKinds.map((k) => [k.kind, secrets(k.configSchema)]));
     expect(sinkSecrets).toMatchObject({ mongodb: ['uri'], redis: ['url'], http: ['headers', 'secret'] });

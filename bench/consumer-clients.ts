@@ -9,7 +9,11 @@ import { librdkafkaAvailable, type KafkaClientName } from '../core/kafka/index.j
 import { openBenchContext, parseBenchArgs } from './lib/context.js';
 import { stages as processorStages } from './processor.js';
 
-const ROWS = ['processor: bare consumer + decode on the same topic (no processor)', 'processor: no function → no-op sink', 'processor: trivial function → no-op sink'];
+const ROWS = [
+  'processor: bare consumer + decode on the same topic (no processor)',
+  'processor: no function → no-op sink',
+  'processor: trivial function → no-op sink',
+];
 
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -36,14 +40,18 @@ async function main(): Promise<void> {
         for (const client of order) {
           const figure = await row.run({ ...opened.ctx, client });
           rates.get(row.name)?.[client].push(figure.eventsPerSec);
-          log(`round ${round} ${client.padEnd(10)} ${row.name}: ${Math.round(figure.eventsPerSec).toLocaleString()} events/s over ${figure.seconds.toFixed(1)} s (${figure.note ?? ''})`);
+          log(
+            `round ${round} ${client.padEnd(10)} ${row.name}: ${Math.round(figure.eventsPerSec).toLocaleString()} events/s over ${figure.seconds.toFixed(1)} s (${figure.note ?? ''})`,
+          );
         }
       }
     }
   } finally {
     await opened.close();
   }
-  console.log(`| row (${opened.ctx.messageBytes} B events, ${opened.ctx.durationMs / 1000} s per figure, ${rounds} rounds) | kafkajs events/s | librdkafka events/s | librdkafka / kafkajs (median of rounds) |`);
+  console.log(
+    `| row (${opened.ctx.messageBytes} B events, ${opened.ctx.durationMs / 1000} s per figure, ${rounds} rounds) | kafkajs events/s | librdkafka events/s | librdkafka / kafkajs (median of rounds) |`,
+  );
   console.log('| --- | --- | --- | ---: |');
   for (const [name, by] of rates) {
     const ratios = by.kafkajs.map((k, i) => (by.librdkafka[i] ?? 0) / k);

@@ -65,7 +65,9 @@ function unique(prefix: string): string {
 
 function padFor(bytes: number): string {
   // _id, seq, writtenAt and the BSON framing take about 70 bytes.
-  return randomBytes(Math.ceil(bytes * 0.75)).toString('base64').slice(0, Math.max(0, bytes - 70));
+  return randomBytes(Math.ceil(bytes * 0.75))
+    .toString('base64')
+    .slice(0, Math.max(0, bytes - 70));
 }
 
 /**
@@ -86,7 +88,9 @@ async function startPipeline(ctx: BenchContext, label: string, split = false): P
       mongodb: { uri: ctx.mongodb, db: meta },
       http: { port: 0 },
       sources: [{ name, uri: ctx.mongodb, watch: { db: dbA, coll: 'docs' } }],
-      triggers: [{ name: trigger, source: { db: dbA, coll: 'docs' }, sinks: [{ name: 'b', kind: 'mongodb', uri: ctx.mongodb, db: dbB, stateDb: `${name}_sync` }] }],
+      triggers: [
+        { name: trigger, source: { db: dbA, coll: 'docs' }, sinks: [{ name: 'b', kind: 'mongodb', uri: ctx.mongodb, db: dbB, stateDb: `${name}_sync` }] },
+      ],
     },
     {},
   );
@@ -117,7 +121,9 @@ async function startPipeline(ctx: BenchContext, label: string, split = false): P
   // The side consumer splits the path in two: writer → Kafka (source) and Kafka → B (processor + sink).
   const inKafka = new Map<number, { createdAt: number; fetchedAt: number }>();
   const changeTopic = `${config.kafka.topicPrefix}.${dbA}.docs`;
-  const side: Consumer | undefined = split ? createKafkaTransport(ctx.client, { brokers: [ctx.kafka], clientId: 'changeflow-bench-side' }).consumer({ groupId: `${name}-side`, fromBeginning: true }) : undefined;
+  const side: Consumer | undefined = split
+    ? createKafkaTransport(ctx.client, { brokers: [ctx.kafka], clientId: 'changeflow-bench-side' }).consumer({ groupId: `${name}-side`, fromBeginning: true })
+    : undefined;
   if (side) {
     await side.connect();
     await side.subscribe([changeTopic]);
@@ -160,7 +166,11 @@ async function startPipeline(ctx: BenchContext, label: string, split = false): P
       await follower.stop();
       await side?.disconnect().catch(() => undefined);
       await app.stop();
-      for (const db of [dbA, dbB, meta, `${name}_sync`]) await client.db(db).dropDatabase().catch(() => undefined);
+      for (const db of [dbA, dbB, meta, `${name}_sync`])
+        await client
+          .db(db)
+          .dropDatabase()
+          .catch(() => undefined);
       await Promise.all([client.close(), watcher.close()]);
     },
   };
@@ -227,7 +237,15 @@ export async function measureFixedRate(ctx: BenchContext, rate: number, split = 
     // The same load for a few seconds first, not counted: the figure is the steady state, not the
     // first seconds of a cold path (JIT, connection pools, the consumer's first fetches).
     const warmupMs = ctx.quick ? 500 : FIXED_RATE_WARMUP_MS;
-    const { sent, seconds } = await runRateWriter({ uri: ctx.mongodb, db: pipeline.source.dbName, coll: pipeline.source.collectionName, ratePerSec: rate, warmupMs, durationMs: ctx.durationMs, pad });
+    const { sent, seconds } = await runRateWriter({
+      uri: ctx.mongodb,
+      db: pipeline.source.dbName,
+      coll: pipeline.source.collectionName,
+      ratePerSec: rate,
+      warmupMs,
+      durationMs: ctx.durationMs,
+      pad,
+    });
     await pipeline.allArrived(0, sent, 60_000);
     const latency = new LatencySamples();
     const toKafkaClient = new LatencySamples();
@@ -336,7 +354,15 @@ function fixedRateStage(name: string, split: boolean): BenchStage {
     limitName: (ctx) => LIMIT.roundTrip(ctx.client),
     async run(ctx): Promise<BenchFigure> {
       const r = await measureFixedRate(ctx, 1_000, split);
-      return { eventsPerSec: r.achievedPerSec, p50Ms: r.p50Ms, p99Ms: r.p99Ms, events: r.events, seconds: r.seconds, rssMiB: rssMiB(), note: `offered 1000/s after ${FIXED_RATE_WARMUP_MS / 1000} s at that rate; write in A → arrival in B; max ${r.maxMs.toFixed(0)} ms; ${segmentsText(r.segments)}; p99 per second ${r.p99PerSecondMs.join(' ')}` };
+      return {
+        eventsPerSec: r.achievedPerSec,
+        p50Ms: r.p50Ms,
+        p99Ms: r.p99Ms,
+        events: r.events,
+        seconds: r.seconds,
+        rssMiB: rssMiB(),
+        note: `offered 1000/s after ${FIXED_RATE_WARMUP_MS / 1000} s at that rate; write in A → arrival in B; max ${r.maxMs.toFixed(0)} ms; ${segmentsText(r.segments)}; p99 per second ${r.p99PerSecondMs.join(' ')}`,
+      };
     },
   };
 }
@@ -351,16 +377,29 @@ export const stages: BenchStage[] = [
     limitName: E2E_PARTS,
     async run(ctx): Promise<BenchFigure> {
       const r = await measureSaturationSized(ctx);
-      return { eventsPerSec: r.eventsPerSec, events: r.events, seconds: r.seconds, rssMiB: rssMiB(), note: `bulk insert ${r.insertSeconds.toFixed(1)} s; all in Kafka after ${r.sourceSeconds.toFixed(1)} s` };
+      return {
+        eventsPerSec: r.eventsPerSec,
+        events: r.events,
+        seconds: r.seconds,
+        rssMiB: rssMiB(),
+        note: `bulk insert ${r.insertSeconds.toFixed(1)} s; all in Kafka after ${r.sourceSeconds.toFixed(1)} s`,
+      };
     },
   },
 ];
 
 const argsSchema = z.object({
-  rate: z.coerce.number({ error: '--rate: writes per second, e.g. --rate 1000' }).positive({ error: '--rate: more than 0' }).max(50_000, { error: '--rate: at most 50000' }),
+  rate: z.coerce
+    .number({ error: '--rate: writes per second, e.g. --rate 1000' })
+    .positive({ error: '--rate: more than 0' })
+    .max(50_000, { error: '--rate: at most 50000' }),
   seconds: z.coerce.number({ error: '--seconds: e.g. --seconds 10' }).positive({ error: '--seconds: more than 0' }).optional(),
   docs: z.coerce.number().int({ error: '--docs: a whole number, e.g. --docs 20000' }).positive({ error: '--docs: at least 1' }).optional(),
-  size: z.coerce.number().int({ error: '--size: bytes, e.g. --size 1024' }).min(128, { error: '--size: at least 128 bytes' }).max(1_000_000, { error: '--size: at most 1000000' }),
+  size: z.coerce
+    .number()
+    .int({ error: '--size: bytes, e.g. --size 1024' })
+    .min(128, { error: '--size: at least 128 bytes' })
+    .max(1_000_000, { error: '--size: at most 1000000' }),
   partitions: z.coerce.number().int().min(1, { error: '--partitions: at least 1' }).max(64, { error: '--partitions: at most 64' }),
   client: z.enum(['kafkajs', 'librdkafka'], { error: '--client: kafkajs or librdkafka' }).optional(),
   quick: z.boolean(),
@@ -408,10 +447,15 @@ async function main(): Promise<void> {
   if (!parsed.success) throw new Error(`${parsed.error.issues.map((i) => i.message).join('\n')}\n\n${USAGE}`);
   const args = parsed.data;
   const log = (line: string): void => void process.stderr.write(`[bench:e2e] ${line}\n`);
-  const opened = await openBenchContext({ quick: args.quick, size: args.size, seconds: args.seconds, partitions: args.partitions, ...(args.client ? { client: args.client } : {}) }, log);
+  const opened = await openBenchContext(
+    { quick: args.quick, size: args.size, seconds: args.seconds, partitions: args.partitions, ...(args.client ? { client: args.client } : {}) },
+    log,
+  );
   const { ctx } = opened;
   try {
-    log(`kafka ${ctx.kafka}, mongodb ${ctx.mongodb}; ${ctx.messageBytes} B documents, ${ctx.partitions} partitions, ${ctx.client}${ctx.producerClient === ctx.client ? '' : ` (producing on ${ctx.producerClient})`}${ctx.quick ? ' (quick: figures not meaningful)' : ''}`);
+    log(
+      `kafka ${ctx.kafka}, mongodb ${ctx.mongodb}; ${ctx.messageBytes} B documents, ${ctx.partitions} partitions, ${ctx.client}${ctx.producerClient === ctx.client ? '' : ` (producing on ${ctx.producerClient})`}${ctx.quick ? ' (quick: figures not meaningful)' : ''}`,
+    );
     log(`(a) ${args.rate}/s for ${ctx.durationMs / 1000} s`);
     const fixed = await measureFixedRate(ctx, args.rate);
     if (args.split) log(`(a') ${args.rate}/s for ${ctx.durationMs / 1000} s, with a side consumer splitting the path`);
@@ -420,8 +464,28 @@ async function main(): Promise<void> {
     const saturation = await measureSaturationSized(ctx, args.docs);
     const rows = [
       ['measure', 'events/s', 'p50 ms', 'p99 ms', 'max ms', 'events', 's'],
-      [`fixed rate, offered ${fmt(args.rate)}/s (write in A → arrival in B)`, fmt(fixed.achievedPerSec), fmt(fixed.p50Ms, 1), fmt(fixed.p99Ms, 1), fmt(fixed.maxMs, 0), fmt(fixed.events), fmt(fixed.seconds, 1)],
-      ...(split ? [[`fixed rate, same, with the side consumer`, fmt(split.achievedPerSec), fmt(split.p50Ms, 1), fmt(split.p99Ms, 1), fmt(split.maxMs, 0), fmt(split.events), fmt(split.seconds, 1)]] : []),
+      [
+        `fixed rate, offered ${fmt(args.rate)}/s (write in A → arrival in B)`,
+        fmt(fixed.achievedPerSec),
+        fmt(fixed.p50Ms, 1),
+        fmt(fixed.p99Ms, 1),
+        fmt(fixed.maxMs, 0),
+        fmt(fixed.events),
+        fmt(fixed.seconds, 1),
+      ],
+      ...(split
+        ? [
+            [
+              `fixed rate, same, with the side consumer`,
+              fmt(split.achievedPerSec),
+              fmt(split.p50Ms, 1),
+              fmt(split.p99Ms, 1),
+              fmt(split.maxMs, 0),
+              fmt(split.events),
+              fmt(split.seconds, 1),
+            ],
+          ]
+        : []),
       [
         `saturation: bulk insert, until all in B (insert ${fmt(saturation.insertSeconds, 1)} s, all in Kafka after ${fmt(saturation.sourceSeconds, 1)} s)`,
         fmt(saturation.eventsPerSec),

@@ -37,8 +37,18 @@ async function main(): Promise<void> {
   const kafka = createKafkajsTransport({ brokers: infra.kafka.split(',') });
   const es = await startEventSyncInstance({
     services: [
-      { serviceName: 'throughput', trigger: { type: 'window', observationPeriod: 3600 }, endpoints: keys.map((eventKey) => ({ eventKey })), target: { topic: throughputTopic } },
-      { serviceName: 'latency', trigger: { type: 'window', observationPeriod: 3600 }, endpoints: [{ eventKey: 'a' }, { eventKey: 'b' }], target: { topic: latencyTopic } },
+      {
+        serviceName: 'throughput',
+        trigger: { type: 'window', observationPeriod: 3600 },
+        endpoints: keys.map((eventKey) => ({ eventKey })),
+        target: { topic: throughputTopic },
+      },
+      {
+        serviceName: 'latency',
+        trigger: { type: 'window', observationPeriod: 3600 },
+        endpoints: [{ eventKey: 'a' }, { eventKey: 'b' }],
+        target: { topic: latencyTopic },
+      },
     ],
     brokers: infra.kafka,
     mongodbUri: infra.mongodb,
@@ -98,16 +108,27 @@ async function main(): Promise<void> {
       publishedWithinSeconds: Number(drainSeconds.toFixed(2)),
       throughputMessages: tput.messages.length,
       latencyRounds: ROUNDS,
-      triggerLatencyMs: { p50: Number(percentile(latencies, 50).toFixed(1)), p99: Number(percentile(latencies, 99).toFixed(1)), max: Number((latencies[latencies.length - 1] ?? NaN).toFixed(1)) },
+      triggerLatencyMs: {
+        p50: Number(percentile(latencies, 50).toFixed(1)),
+        p99: Number(percentile(latencies, 99).toFixed(1)),
+        max: Number((latencies[latencies.length - 1] ?? NaN).toFixed(1)),
+      },
       serverSideMeanMs: Number(((sum / count) * 1000).toFixed(1)),
       lastMessageEvents: last ? Object.values(last.events).reduce((n, l) => n + l.numberOfEvents, 0) : 0,
     };
-    console.log(`EventSync bench: ${report.acceptedEventsPerSecond} accepted events/s (${EVENTS} events, ${CONCURRENCY} in flight, all published within ${report.publishedWithinSeconds} s in ${report.throughputMessages} messages)`);
-    console.log(`EventSync bench: trigger latency (completing POST → message consumed) p50 ${report.triggerLatencyMs.p50} ms, p99 ${report.triggerLatencyMs.p99} ms over ${ROUNDS} rounds; server-side mean (event stored → Kafka ack) ${report.serverSideMeanMs} ms`);
+    console.log(
+      `EventSync bench: ${report.acceptedEventsPerSecond} accepted events/s (${EVENTS} events, ${CONCURRENCY} in flight, all published within ${report.publishedWithinSeconds} s in ${report.throughputMessages} messages)`,
+    );
+    console.log(
+      `EventSync bench: trigger latency (completing POST → message consumed) p50 ${report.triggerLatencyMs.p50} ms, p99 ${report.triggerLatencyMs.p99} ms over ${ROUNDS} rounds; server-side mean (event stored → Kafka ack) ${report.serverSideMeanMs} ms`,
+    );
     console.log(JSON.stringify(report));
   } finally {
     await es.stop();
-    await mongo.connect().then(() => mongo.db(db).dropDatabase()).catch(() => undefined);
+    await mongo
+      .connect()
+      .then(() => mongo.db(db).dropDatabase())
+      .catch(() => undefined);
     await mongo.close();
     closeHttpAgent();
     if (ownDir) await stopInfra({ stateDir: ownDir });

@@ -207,14 +207,31 @@ const producerPerf: BenchStage = {
   async run(ctx) {
     const topic = await createTopic(ctx, 'perf-producer');
     const payloadFile = join(tmpdir(), `changeflow-bench-payloads-${process.pid}.txt`);
-    writeFileSync(payloadFile, payloadPool(ctx.messageBytes, 256).map((b) => b.toString()).join('\n'));
+    writeFileSync(
+      payloadFile,
+      payloadPool(ctx.messageBytes, 256)
+        .map((b) => b.toString())
+        .join('\n'),
+    );
     const run = async (records: number) =>
       parseProducerPerf(
         await runKafkaTool(
           'org.apache.kafka.tools.ProducerPerformance',
           [
-            '--topic', topic, '--num-records', String(records), '--payload-file', payloadFile, '--throughput', '-1',
-            '--command-property', `bootstrap.servers=${ctx.kafka}`, 'acks=all', 'enable.idempotence=true', 'linger.ms=5', 'batch.size=262144',
+            '--topic',
+            topic,
+            '--num-records',
+            String(records),
+            '--payload-file',
+            payloadFile,
+            '--throughput',
+            '-1',
+            '--command-property',
+            `bootstrap.servers=${ctx.kafka}`,
+            'acks=all',
+            'enable.idempotence=true',
+            'linger.ms=5',
+            'batch.size=262144',
           ],
           180_000,
         ),
@@ -226,7 +243,15 @@ const producerPerf: BenchStage = {
     // The probe includes the JVM's warm-up and underrates a fast broker (measured runs of 3.5-4.2 s for
     // 10 s asked): size once more from the measured run when it ended that early.
     if (!ctx.quick && result.records / result.recordsPerSec < (0.8 * ctx.durationMs) / 1000) result = await run(sizedBy(result.recordsPerSec));
-    return { eventsPerSec: result.recordsPerSec, mbPerSec: result.mbPerSec, p50Ms: result.p50Ms, p99Ms: result.p99Ms, events: result.records, seconds: result.records / result.recordsPerSec, note: 'p50/p99: per-record send→ack latency at full speed' };
+    return {
+      eventsPerSec: result.recordsPerSec,
+      mbPerSec: result.mbPerSec,
+      p50Ms: result.p50Ms,
+      p99Ms: result.p99Ms,
+      events: result.records,
+      seconds: result.records / result.recordsPerSec,
+      note: 'p50/p99: per-record send→ack latency at full speed',
+    };
   },
 };
 
@@ -240,7 +265,11 @@ const consumerPerf: BenchStage = {
     let fetchMs = 0;
     for (let pass = 0; pass < 10 && fetchMs < ctx.durationMs; pass++) {
       const result = parseConsumerPerf(
-        await runKafkaTool('org.apache.kafka.tools.ConsumerPerformance', ['--bootstrap-server', ctx.kafka, '--topic', topic, '--num-records', String(events), '--group', unique('perf-g'), '--timeout', '60000'], 180_000),
+        await runKafkaTool(
+          'org.apache.kafka.tools.ConsumerPerformance',
+          ['--bootstrap-server', ctx.kafka, '--topic', topic, '--num-records', String(events), '--group', unique('perf-g'), '--timeout', '60000'],
+          180_000,
+        ),
       );
       messages += result.messages;
       fetchMs += result.fetchMs;
@@ -473,7 +502,16 @@ const watchLoop: BenchStage = {
     await writer.db(dbName).dropDatabase();
     await Promise.all([writer.close(), watcher.close()]);
     const seconds = Math.max(ctx.durationMs, lastAt - started) / 1000;
-    return { ...figure(ctx, received, seconds, latency, `inserts of 500 docs from a second client; ${received}/${inserted} events; p50/p99: insert→event under full load`), serverCpuSecPer1k };
+    return {
+      ...figure(
+        ctx,
+        received,
+        seconds,
+        latency,
+        `inserts of 500 docs from a second client; ${received}/${inserted} events; p50/p99: insert→event under full load`,
+      ),
+      serverCpuSecPer1k,
+    };
   },
 };
 
@@ -537,9 +575,21 @@ const watchCatchUp: BenchStage = {
         await stream.close();
       }
       const serverCpuSecPer1k = cpu.per1k(received);
-      return { ...figure(ctx, received, (lastAt - started) / 1000, undefined, `${count} documents written first (${insertSeconds.toFixed(1)} s), then read from a resume token before them`), serverCpuSecPer1k };
+      return {
+        ...figure(
+          ctx,
+          received,
+          (lastAt - started) / 1000,
+          undefined,
+          `${count} documents written first (${insertSeconds.toFixed(1)} s), then read from a resume token before them`,
+        ),
+        serverCpuSecPer1k,
+      };
     } finally {
-      await client.db(dbName).dropDatabase().catch(() => undefined);
+      await client
+        .db(dbName)
+        .dropDatabase()
+        .catch(() => undefined);
       await client.close();
     }
   },
@@ -576,9 +626,21 @@ const findLoop: BenchStage = {
       } while (nowMs() - started < ctx.durationMs);
       const seconds = (nowMs() - started) / 1000;
       const serverCpuSecPer1k = cpu.per1k(read);
-      return { ...figure(ctx, read, seconds, undefined, `passes over ${count} documents (written first, ${insertSeconds.toFixed(1)} s), ${Math.round(bytes / read)} B each`), serverCpuSecPer1k };
+      return {
+        ...figure(
+          ctx,
+          read,
+          seconds,
+          undefined,
+          `passes over ${count} documents (written first, ${insertSeconds.toFixed(1)} s), ${Math.round(bytes / read)} B each`,
+        ),
+        serverCpuSecPer1k,
+      };
     } finally {
-      await client.db(dbName).dropDatabase().catch(() => undefined);
+      await client
+        .db(dbName)
+        .dropDatabase()
+        .catch(() => undefined);
       await client.close();
     }
   },

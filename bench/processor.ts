@@ -91,7 +91,12 @@ interface TriggerRun {
  * A trigger on the filled topic with a no-op sink, on the run's client, until `enough(count, elapsedMs)`
  * or the topic is drained; `tick` runs every 10 ms while it works.
  */
-async function runTrigger(ctx: BenchContext, functionCode: string | undefined, enough: (count: number, elapsedMs: number) => boolean, tick?: () => void): Promise<TriggerRun> {
+async function runTrigger(
+  ctx: BenchContext,
+  functionCode: string | undefined,
+  enough: (count: number, elapsedMs: number) => boolean,
+  tick?: () => void,
+): Promise<TriggerRun> {
   const { topic, events: total } = await processorTopic(ctx);
   const context = processorContext({ brokers: ctx.kafka, prefix: unique('p'), client: ctx.client });
   const manager = new ProcessorManager([], { extraSinkKinds: [noopSinkKind], topicRefreshMs: 0 });
@@ -156,10 +161,20 @@ const backlogRow: BenchStage = {
     const before = process.memoryUsage().rss;
     let peak = before;
     const backlog = ctx.quick ? 20_000 : BACKLOG;
-    const run = await runTrigger(ctx, TRIVIAL, (count) => count >= backlog, () => (peak = Math.max(peak, process.memoryUsage().rss)));
+    const run = await runTrigger(
+      ctx,
+      TRIVIAL,
+      (count) => count >= backlog,
+      () => (peak = Math.max(peak, process.memoryUsage().rss)),
+    );
     const short = run.events < backlog - 1_000 ? ` (the topic held only ${run.events.toLocaleString()})` : '';
     return {
-      ...figure(ctx, run.events, run.seconds, `backlog already in Kafka when the trigger starts${short}; RSS ${mib(before)} MiB before, peak ${mib(peak)} MiB; ${run.cpu}`),
+      ...figure(
+        ctx,
+        run.events,
+        run.seconds,
+        `backlog already in Kafka when the trigger starts${short}; RSS ${mib(before)} MiB before, peak ${mib(peak)} MiB; ${run.cpu}`,
+      ),
       rssMiB: mib(peak),
     };
   },
@@ -198,8 +213,19 @@ function sandboxRow(name: string, perEvent: boolean): BenchStage {
       const runCtx = { trigger: 'bench', now: Date.now(), sinkNames: ['out'] };
       const sandbox = new FunctionSandbox({ name: 'bench', code: TRIVIAL });
       try {
-        if (!perEvent) return forDurationSync(ctx, sample.length, () => void sandbox.runSync(sample, runCtx), `trivial function, ${SANDBOX_BATCH} events per call (${sandbox.marshal}), no Kafka`);
-        return forDurationSync(ctx, sample.length, () => sample.forEach((e) => sandbox.runSync([e], runCtx)), `trivial function, one call per event (${sandbox.marshal}), no Kafka`);
+        if (!perEvent)
+          return forDurationSync(
+            ctx,
+            sample.length,
+            () => void sandbox.runSync(sample, runCtx),
+            `trivial function, ${SANDBOX_BATCH} events per call (${sandbox.marshal}), no Kafka`,
+          );
+        return forDurationSync(
+          ctx,
+          sample.length,
+          () => sample.forEach((e) => sandbox.runSync([e], runCtx)),
+          `trivial function, one call per event (${sandbox.marshal}), no Kafka`,
+        );
       } finally {
         sandbox.dispose();
       }
@@ -238,9 +264,22 @@ function poolRow(name: string, workers: number, perEvent: boolean): BenchStage {
       const pool = new FunctionPool({ size: workers });
       const fn = pool.function({ tenant: 'bench', name: 'bench', code: TRIVIAL });
       try {
-        if (!perEvent) return await forDuration(ctx, sample.length, workers, () => fn.run(sample, runCtx), `trivial function, ${SANDBOX_BATCH} events per call, ${workers} in flight, no Kafka`);
+        if (!perEvent)
+          return await forDuration(
+            ctx,
+            sample.length,
+            workers,
+            () => fn.run(sample, runCtx),
+            `trivial function, ${SANDBOX_BATCH} events per call, ${workers} in flight, no Kafka`,
+          );
         let next = 0;
-        return await forDuration(ctx, 1, workers, () => fn.run([sample[next++ % sample.length]], runCtx), `trivial function, one call per event, ${workers} in flight, no Kafka`);
+        return await forDuration(
+          ctx,
+          1,
+          workers,
+          () => fn.run([sample[next++ % sample.length]], runCtx),
+          `trivial function, one call per event, ${workers} in flight, no Kafka`,
+        );
       } finally {
         await pool.close();
       }
@@ -269,7 +308,10 @@ const consumeDecodeRow: BenchStage = {
   limitName: (ctx) => LIMIT.consume(ctx.client),
   async run(ctx) {
     const { topic, events: total } = await processorTopic(ctx);
-    const consumer = createKafkaTransport(ctx.client, { brokers: [ctx.kafka], clientId: 'changeflow-bench' }).consumer({ groupId: unique('consume-decode'), fromBeginning: true });
+    const consumer = createKafkaTransport(ctx.client, { brokers: [ctx.kafka], clientId: 'changeflow-bench' }).consumer({
+      groupId: unique('consume-decode'),
+      fromBeginning: true,
+    });
     await consumer.connect();
     await consumer.subscribe([topic]);
     let count = 0;

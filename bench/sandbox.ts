@@ -63,7 +63,9 @@ async function measureAsync(label: string, eventsPerCall: number, calls: number,
   );
   const used = process.cpuUsage(cpu);
   const events = calls * eventsPerCall;
-  console.log(`${label.padEnd(44)} ${(((performance.now() - start) * 1000) / events).toFixed(2).padStart(7)} µs/event, ${((used.user + used.system) / events).toFixed(2)} µs CPU/event`);
+  console.log(
+    `${label.padEnd(44)} ${(((performance.now() - start) * 1000) / events).toFixed(2).padStart(7)} µs/event, ${((used.user + used.system) / events).toFixed(2)} µs CPU/event`,
+  );
 }
 
 const events = Array.from({ length: BATCH }, (_, i) => makeEvent(i));

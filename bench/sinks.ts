@@ -68,7 +68,14 @@ async function timeBatches(ctx: BenchContext, next: () => SinkRecord[], write: (
   const seconds = writingMs / 1000;
   const p50Ms = latency.percentile(50);
   const p99Ms = latency.percentile(99);
-  return { eventsPerSec: events / seconds, events, seconds, ...(p50Ms === undefined ? {} : { p50Ms }), ...(p99Ms === undefined ? {} : { p99Ms }), note: `batches of ${SINK_BATCH}; time in writes only; p50/p99 ms = one batch's write` };
+  return {
+    eventsPerSec: events / seconds,
+    events,
+    seconds,
+    ...(p50Ms === undefined ? {} : { p50Ms }),
+    ...(p99Ms === undefined ? {} : { p99Ms }),
+    note: `batches of ${SINK_BATCH}; time in writes only; p50/p99 ms = one batch's write`,
+  };
 }
 
 /** Starts the sink `create` makes and times its writes of fresh event batches. */

@@ -174,7 +174,13 @@ async function main(teardown: Teardown): Promise<number> {
   const servers = await startSoakServers(workDir, log, external, serverOptions);
   teardown.add('servers', () => servers.stop());
   const skipped = skippedFaults(servers, external, serverOptions);
-  for (const why of new Set(skipped.map((s) => s.why))) log(`skipping ${skipped.filter((s) => s.why === why).map((s) => s.kind).join(', ')}: ${why}`);
+  for (const why of new Set(skipped.map((s) => s.why)))
+    log(
+      `skipping ${skipped
+        .filter((s) => s.why === why)
+        .map((s) => s.kind)
+        .join(', ')}: ${why}`,
+    );
   const proxyA = new FaultProxy(servers.a);
   const proxyB = new FaultProxy(servers.b);
   teardown.add('proxies', () => Promise.all([proxyA.stop(), proxyB.stop()]).then(() => undefined));
@@ -205,7 +211,10 @@ async function main(teardown: Teardown): Promise<number> {
     const dbA = clientA.db(names.dbA);
     const admin = kafka.admin();
     await admin.connect();
-    await admin.ensureTopics([...names.collections.map((c) => ({ topic: `${names.prefix}.${names.dbA}.${c}`, partitions: 3 })), { topic: names.outTopic, partitions: 3 }]);
+    await admin.ensureTopics([
+      ...names.collections.map((c) => ({ topic: `${names.prefix}.${names.dbA}.${c}`, partitions: 3 })),
+      { topic: names.outTopic, partitions: 3 },
+    ]);
     await admin.disconnect();
 
     const writer = new SoakWriter({ db: dbA, collections: names.collections, idsPerCollection: args.ids, ratePerSec: args.rate, seed: args.seed });
@@ -251,13 +260,17 @@ async function main(teardown: Teardown): Promise<number> {
       const copies = await compareCollections(dbA, clientB.db(names.dbB), names.collections);
       const cache = await checkCache(redis, names.redisKeyPrefix, dbA, names.collections, writer.log, h.redisRestartedAt);
       const audit = await checkAudit(meta, names.auditCollection, writer.log);
-      const settled = deliveries.missing.length === 0 && copies.every((c) => c.differing.length === 0) && cache.wrong.length === 0 && audit.ok && audit.missingDeletes === 0;
+      const settled =
+        deliveries.missing.length === 0 && copies.every((c) => c.differing.length === 0) && cache.wrong.length === 0 && audit.ok && audit.missingDeletes === 0;
       outcome = { deliveries, copies, cache, audit };
       if (settled) {
         settledAfter = Date.now() - writerStopped;
         // Late dead letters and repeats: give the triggers a moment more before reading the topics for the report.
         await sleep(3_000);
-        outcome.deliveries = checkDeliveries(writer.log, reader.records.filter((r) => r.topic === names.outTopic));
+        outcome.deliveries = checkDeliveries(
+          writer.log,
+          reader.records.filter((r) => r.topic === names.outTopic),
+        );
         break;
       }
       if (Date.now() - writerStopped > args.settleSeconds * 1000) break;
@@ -272,10 +285,16 @@ async function main(teardown: Teardown): Promise<number> {
     const losses = deliveries.missing.length;
     const failures = [
       ...(losses > 0 ? [`${losses} writes never reached the Kafka-sink topic`] : []),
-      ...copies.filter((c) => c.differing.length > 0).map((c) => `B.${c.coll} differs from A in ${c.differing.length} documents (first: ${c.differing.slice(0, 3).join(', ')})`),
+      ...copies
+        .filter((c) => c.differing.length > 0)
+        .map((c) => `B.${c.coll} differs from A in ${c.differing.length} documents (first: ${c.differing.slice(0, 3).join(', ')})`),
       ...(cache.wrong.length > 0 ? [`Redis wrong for ${cache.wrong.length} keys (first: ${cache.wrong.slice(0, 3).join('; ')})`] : []),
-      ...(!audit.ok || audit.missingDeletes > 0 ? [`audit: chain ${audit.ok ? 'verifies' : `broken (${audit.broken.join('; ')})`}, ${audit.missingDeletes} deletes missing`] : []),
-      ...(deadLetters.unexplained.length > 0 ? [`${deadLetters.unexplained.length} unexplained dead letters (first: ${deadLetters.unexplained.slice(0, 3).join(' | ')})`] : []),
+      ...(!audit.ok || audit.missingDeletes > 0
+        ? [`audit: chain ${audit.ok ? 'verifies' : `broken (${audit.broken.join('; ')})`}, ${audit.missingDeletes} deletes missing`]
+        : []),
+      ...(deadLetters.unexplained.length > 0
+        ? [`${deadLetters.unexplained.length} unexplained dead letters (first: ${deadLetters.unexplained.slice(0, 3).join(' | ')})`]
+        : []),
     ];
     const report = {
       seed: args.seed,
@@ -291,12 +310,35 @@ async function main(teardown: Teardown): Promise<number> {
       faultsByKind,
       skippedFaults: skipped,
       servers: Object.fromEntries(
-        (['broker', 'a', 'b', 'redis'] as const).map((key) => [key, servers[key]?.pid === undefined ? `${servers[key]?.host ?? '127.0.0.1'}:${servers[key]?.port ?? 6379} (not the soak's own)` : 'the soak\'s own']),
+        (['broker', 'a', 'b', 'redis'] as const).map((key) => [
+          key,
+          servers[key]?.pid === undefined ? `${servers[key]?.host ?? '127.0.0.1'}:${servers[key]?.port ?? 6379} (not the soak's own)` : "the soak's own",
+        ]),
       ),
-      faults: measured.map((f) => ({ kind: f.kind, atSeconds: Math.round(f.atMs / 100) / 10, durationMs: f.durationMs, startedAt: new Date(f.startedAt).toISOString(), endedAt: new Date(f.endedAt).toISOString(), recoveryMs: f.recoveryMs })),
+      faults: measured.map((f) => ({
+        kind: f.kind,
+        atSeconds: Math.round(f.atMs / 100) / 10,
+        durationMs: f.durationMs,
+        startedAt: new Date(f.startedAt).toISOString(),
+        endedAt: new Date(f.endedAt).toISOString(),
+        recoveryMs: f.recoveryMs,
+      })),
       serviceRestarts: { planned: service.restarts - unplanned.count, unplanned: unplanned.count, unplannedExits: unplanned.exits },
-      b: copies.map((c) => ({ coll: c.coll, a: c.a, b: c.b, differing: c.differing.length, fieldOrderOnly: c.fieldOrderOnly, samples: c.samples.map((x) => ({ ...x, events: eventsOf(reader?.records ?? [], names.outTopic, c.coll, x.id) })) })),
-      redis: { private: servers.redis !== null, restartedAt: h.redisRestartedAt ? new Date(h.redisRestartedAt).toISOString() : null, keysHeld: cache.checkedKeys, keysExpected: cache.expectedLive, wrong: cache.wrong.length },
+      b: copies.map((c) => ({
+        coll: c.coll,
+        a: c.a,
+        b: c.b,
+        differing: c.differing.length,
+        fieldOrderOnly: c.fieldOrderOnly,
+        samples: c.samples.map((x) => ({ ...x, events: eventsOf(reader?.records ?? [], names.outTopic, c.coll, x.id) })),
+      })),
+      redis: {
+        private: servers.redis !== null,
+        restartedAt: h.redisRestartedAt ? new Date(h.redisRestartedAt).toISOString() : null,
+        keysHeld: cache.checkedKeys,
+        keysExpected: cache.expectedLive,
+        wrong: cache.wrong.length,
+      },
       audit: { verifies: audit.ok, records: audit.records, missingDeletes: audit.missingDeletes },
       deadLetters: { total: deadLetters.total, explained: deadLetters.explained, unexplained: deadLetters.unexplained.length },
       missingWrites: deliveries.missing.slice(0, 50),
@@ -306,14 +348,25 @@ async function main(teardown: Teardown): Promise<number> {
     log(`report: ${file}`);
     if (failures.length > 0) {
       console.log(`SOAK FAILED (seed ${args.seed}; rerun with --seed ${args.seed}):\n  ${failures.join('\n  ')}`);
-      if (losses > 0) console.log(`missing writer-log entries:\n${deliveries.missing.slice(0, 50).map((e) => `  #${e.seq} ${new Date(e.at).toISOString()} ${e.op} ${e.coll}:${e.id}`).join('\n')}`);
+      if (losses > 0)
+        console.log(
+          `missing writer-log entries:\n${deliveries.missing
+            .slice(0, 50)
+            .map((e) => `  #${e.seq} ${new Date(e.at).toISOString()} ${e.op} ${e.coll}:${e.id}`)
+            .join('\n')}`,
+        );
       console.log(`service output (last lines):\n${service.tail(20)}`);
-      if (Object.values(external).some(Boolean)) log(`this run's data stays on your servers for a look: databases ${names.dbA}, ${names.meta}, ${names.dbB}, Redis keys ${names.redisKeyPrefix}*, topics ${names.prefix}.*`);
+      if (Object.values(external).some(Boolean))
+        log(
+          `this run's data stays on your servers for a look: databases ${names.dbA}, ${names.meta}, ${names.dbB}, Redis keys ${names.redisKeyPrefix}*, topics ${names.prefix}.*`,
+        );
       return 1;
     }
     keepWorkDir = false;
     await service.stop();
-    await removeRunData({ clientA, clientB, redis }, names, external, log).catch((error: unknown) => log(`could not remove this run's data from your servers: ${String(error)}`));
+    await removeRunData({ clientA, clientB, redis }, names, external, log).catch((error: unknown) =>
+      log(`could not remove this run's data from your servers: ${String(error)}`),
+    );
     return 0;
   } finally {
     await teardown.run();
@@ -362,9 +415,15 @@ function countBy(items: readonly string[]): Record<string, number> {
   return out;
 }
 
-function printSummary(report: { [key: string]: unknown; delivered: { records: number; distinctEvents: number; repeats: number; losses: number } }, faults: readonly FaultRecord[]): void {
+function printSummary(
+  report: { [key: string]: unknown; delivered: { records: number; distinctEvents: number; repeats: number; losses: number } },
+  faults: readonly FaultRecord[],
+): void {
   console.log('\nfault                start    dur s  recovery s');
-  for (const f of faults) console.log(`${f.kind.padEnd(20)} ${(f.atMs / 1000).toFixed(0).padStart(5)}  ${(f.durationMs / 1000).toFixed(0).padStart(6)}  ${((f.recoveryMs ?? 0) / 1000).toFixed(1).padStart(10)}`);
+  for (const f of faults)
+    console.log(
+      `${f.kind.padEnd(20)} ${(f.atMs / 1000).toFixed(0).padStart(5)}  ${(f.durationMs / 1000).toFixed(0).padStart(6)}  ${((f.recoveryMs ?? 0) / 1000).toFixed(1).padStart(10)}`,
+    );
   const summary = Object.fromEntries(Object.entries(report).filter(([key]) => key !== 'missingWrites' && key !== 'faults'));
   console.log(`\n${JSON.stringify(summary, null, 2)}`);
 }

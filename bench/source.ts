@@ -72,18 +72,24 @@ async function openRig(ctx: BenchContext): Promise<Rig> {
     async reads() {
       const metric = await registry.getSingleMetric('changeflow_source_stream_reads_total')?.get();
       const values = metric?.values ?? [];
-      return { reads: values.reduce((sum, v) => sum + v.value, 0), empty: values.filter((v) => v.labels['result'] === 'empty').reduce((sum, v) => sum + v.value, 0) };
+      return {
+        reads: values.reduce((sum, v) => sum + v.value, 0),
+        empty: values.filter((v) => v.labels['result'] === 'empty').reduce((sum, v) => sum + v.value, 0),
+      };
     },
     source(name, snapshot, batchSize) {
-      const source = new MongoSource(sourceConfigSchema.parse({ name, uri: ctx.mongodb, watch: { db: dbName, coll: 'docs' }, snapshot, ...(batchSize ? { batchSize } : {}) }), {
-        kafka,
-        topics,
-        logger: silentLogger,
-        health,
-        metrics,
-        metadataDb: client.db(metaDb),
-        partitions: ctx.partitions,
-      });
+      const source = new MongoSource(
+        sourceConfigSchema.parse({ name, uri: ctx.mongodb, watch: { db: dbName, coll: 'docs' }, snapshot, ...(batchSize ? { batchSize } : {}) }),
+        {
+          kafka,
+          topics,
+          logger: silentLogger,
+          health,
+          metrics,
+          metadataDb: client.db(metaDb),
+          partitions: ctx.partitions,
+        },
+      );
       sources.push(source);
       return source;
     },
@@ -96,7 +102,11 @@ async function openRig(ctx: BenchContext): Promise<Rig> {
     },
     async close() {
       await Promise.all(sources.map((s) => s.stop().catch(() => undefined)));
-      for (const db of [dbName, metaDb]) await client.db(db).dropDatabase().catch(() => undefined);
+      for (const db of [dbName, metaDb])
+        await client
+          .db(db)
+          .dropDatabase()
+          .catch(() => undefined);
       await client.close();
     },
   };
@@ -190,7 +200,14 @@ async function snapshotFigure(rig: Rig): Promise<BenchFigure> {
     copied += docs;
     await source.stop();
   }
-  return { eventsPerSec: copied / seconds, events: copied, seconds, rssMiB: rssMiB(), serverCpuSecPer1k: cpu.per1k(copied), note: `passes over ${docs} documents, each by a new source (start-up included)` };
+  return {
+    eventsPerSec: copied / seconds,
+    events: copied,
+    seconds,
+    rssMiB: rssMiB(),
+    serverCpuSecPer1k: cpu.per1k(copied),
+    note: `passes over ${docs} documents, each by a new source (start-up included)`,
+  };
 }
 
 /**
@@ -269,7 +286,10 @@ export async function scenarioFigure(ctx: BenchContext, batchSize?: number): Pro
     const writing = insertBacklog(coll, count, ctx);
     let insertSeconds: number | undefined;
     let writeError: unknown;
-    void writing.then((s) => (insertSeconds = s), (error: unknown) => (writeError = error ?? new Error('the writer failed')));
+    void writing.then(
+      (s) => (insertSeconds = s),
+      (error: unknown) => (writeError = error ?? new Error('the writer failed')),
+    );
     await rig.until(
       async () => {
         if (writeError !== undefined) throw writeError;

@@ -41,7 +41,11 @@ function printTable(title: string, samples: readonly Sample[]): void {
   console.log(`| --- | ${keys.map(() => '---:').join(' | ')} |`);
   for (const variant of variants) {
     const cells = keys.map((key) => {
-      const xs = samples.filter((s) => s.variant === variant).map((s) => s.values[key]).filter((x): x is number => x !== undefined).sort((a, b) => a - b);
+      const xs = samples
+        .filter((s) => s.variant === variant)
+        .map((s) => s.values[key])
+        .filter((x): x is number => x !== undefined)
+        .sort((a, b) => a - b);
       if (xs.length === 0) return '';
       const median = xs[Math.floor(xs.length / 2)] as number;
       const fmt = (x: number): string => (Math.abs(x) >= 100 ? Math.round(x).toLocaleString('en-US') : x.toPrecision(3));
@@ -64,7 +68,10 @@ async function idle(ctx: BenchContext): Promise<Sample[]> {
     const threads = threadCpuSeconds(requirePid(ctx));
     const cpu = serverCpuMeter(ctx.mongodbPid);
     await new Promise((resolve) => setTimeout(resolve, 3_000));
-    out.push({ variant: `nothing running, window ${r + 1} of 3 s`, values: { 'server CPU s per s': (cpu.seconds() ?? 0) / 3, ...shares(threadCpuDelta(threads, threadCpuSeconds(requirePid(ctx)))) } });
+    out.push({
+      variant: `nothing running, window ${r + 1} of 3 s`,
+      values: { 'server CPU s per s': (cpu.seconds() ?? 0) / 3, ...shares(threadCpuDelta(threads, threadCpuSeconds(requirePid(ctx)))) },
+    });
   }
   return out;
 }
@@ -75,10 +82,22 @@ class RawReader {
   private coll = '';
   getMores = 0;
 
-  constructor(private readonly client: MongoClient, private readonly db: string, private readonly collection: string, private readonly batchSize: number | undefined) {}
+  constructor(
+    private readonly client: MongoClient,
+    private readonly db: string,
+    private readonly collection: string,
+    private readonly batchSize: number | undefined,
+  ) {}
 
   async open(start: Document): Promise<number> {
-    const reply = await this.command({ aggregate: this.collection, pipeline: [{ $changeStream: { ...start, fullDocument: 'updateLookup' } }], cursor: this.batchSize === undefined ? {} : { batchSize: this.batchSize } }, 'firstBatch');
+    const reply = await this.command(
+      {
+        aggregate: this.collection,
+        pipeline: [{ $changeStream: { ...start, fullDocument: 'updateLookup' } }],
+        cursor: this.batchSize === undefined ? {} : { batchSize: this.batchSize },
+      },
+      'firstBatch',
+    );
     this.coll = reply.cursor.ns?.slice(reply.cursor.ns.indexOf('.') + 1) ?? this.collection;
     return this.take(reply, 'firstBatch');
   }
@@ -86,12 +105,19 @@ class RawReader {
   async next(): Promise<number> {
     if (this.id === null) throw new Error('not open');
     this.getMores += 1;
-    const reply = await this.command({ getMore: this.id, collection: this.coll, maxTimeMS: 100, ...(this.batchSize === undefined ? {} : { batchSize: this.batchSize }) }, 'nextBatch');
+    const reply = await this.command(
+      { getMore: this.id, collection: this.coll, maxTimeMS: 100, ...(this.batchSize === undefined ? {} : { batchSize: this.batchSize }) },
+      'nextBatch',
+    );
     return this.take(reply, 'nextBatch');
   }
 
   async close(): Promise<void> {
-    if (this.id) await this.client.db(this.db).command({ killCursors: this.coll, cursors: [this.id] }).catch(() => undefined);
+    if (this.id)
+      await this.client
+        .db(this.db)
+        .command({ killCursors: this.coll, cursors: [this.id] })
+        .catch(() => undefined);
   }
 
   private take(reply: { cursor: { id: Long | number; firstBatch?: unknown[]; nextBatch?: unknown[] } }, field: 'firstBatch' | 'nextBatch'): number {
@@ -99,8 +125,13 @@ class RawReader {
     return reply.cursor[field]?.length ?? 0;
   }
 
-  private async command(command: Document, field: 'firstBatch' | 'nextBatch'): Promise<{ cursor: { id: Long | number; ns?: string; firstBatch?: unknown[]; nextBatch?: unknown[] } }> {
-    return (await this.client.db(this.db).command(command, { promoteLongs: false, fieldsAsRaw: { [field]: true } })) as { cursor: { id: Long | number; ns?: string } };
+  private async command(
+    command: Document,
+    field: 'firstBatch' | 'nextBatch',
+  ): Promise<{ cursor: { id: Long | number; ns?: string; firstBatch?: unknown[]; nextBatch?: unknown[] } }> {
+    return (await this.client.db(this.db).command(command, { promoteLongs: false, fieldsAsRaw: { [field]: true } })) as {
+      cursor: { id: Long | number; ns?: string };
+    };
   }
 }
 
@@ -137,11 +168,17 @@ async function empty(ctx: BenchContext): Promise<Sample[]> {
       const started = nowMs();
       for (let i = 0; i < n; i++) await reader.next();
       const ms = nowMs() - started;
-      out.push({ variant: 'empty getMore (batchSize 500)', values: { 'server CPU µs per getMore': ((cpu.seconds() ?? 0) * 1e6) / n, 'ms per getMore': ms / n, 'getMores/s': (n * 1000) / ms } });
+      out.push({
+        variant: 'empty getMore (batchSize 500)',
+        values: { 'server CPU µs per getMore': ((cpu.seconds() ?? 0) * 1e6) / n, 'ms per getMore': ms / n, 'getMores/s': (n * 1000) / ms },
+      });
       await reader.close();
     }
   } finally {
-    await client.db(db).dropDatabase().catch(() => undefined);
+    await client
+      .db(db)
+      .dropDatabase()
+      .catch(() => undefined);
     await client.close();
   }
   return out;
@@ -169,13 +206,21 @@ async function backlog(ctx: BenchContext): Promise<Sample[]> {
         const seconds = cpu.seconds() ?? 0;
         out.push({
           variant: `getMore batchSize ${size ?? 'unset'}`,
-          values: { 'events/s': (read * 1000) / ms, 'server CPU s per 1k events': (seconds * 1000) / read, getMores: reader.getMores, 'server CPU ms per getMore': reader.getMores ? (seconds * 1000) / reader.getMores : 0 },
+          values: {
+            'events/s': (read * 1000) / ms,
+            'server CPU s per 1k events': (seconds * 1000) / read,
+            getMores: reader.getMores,
+            'server CPU ms per getMore': reader.getMores ? (seconds * 1000) / reader.getMores : 0,
+          },
         });
         await reader.close();
       }
     }
   } finally {
-    await client.db(db).dropDatabase().catch(() => undefined);
+    await client
+      .db(db)
+      .dropDatabase()
+      .catch(() => undefined);
     await client.close();
   }
   return out;
@@ -193,8 +238,14 @@ async function writes(ctx: BenchContext): Promise<Sample[]> {
       const count = scenarioSize(ctx);
       const cpu = serverCpuMeter(ctx.mongodbPid);
       const seconds = await insertBacklog(client.db(db).collection<BacklogDoc>('docs'), count, ctx);
-      out.push({ variant: `${count} inserts in batches of 1,000, nothing reading`, values: { 'inserts/s': count / seconds, 'server CPU s per 1k events': ((cpu.seconds() ?? 0) * 1000) / count } });
-      await client.db(db).dropDatabase().catch(() => undefined);
+      out.push({
+        variant: `${count} inserts in batches of 1,000, nothing reading`,
+        values: { 'inserts/s': count / seconds, 'server CPU s per 1k events': ((cpu.seconds() ?? 0) * 1000) / count },
+      });
+      await client
+        .db(db)
+        .dropDatabase()
+        .catch(() => undefined);
     }
   } finally {
     await client.close();
@@ -234,7 +285,15 @@ async function scenario(ctx: BenchContext): Promise<Sample[]> {
       log(`scenario round ${r + 1}: ${variant.name}`);
       const threads = ctx.mongodbPid === undefined ? undefined : threadCpuSeconds(ctx.mongodbPid);
       const figure = await variant.run();
-      out.push({ variant: variant.name, values: { 'events/s': figure.eventsPerSec, 'server CPU s per 1k events': figure.serverCpuSecPer1k ?? NaN, ...readsOf(figure), ...(threads && ctx.mongodbPid !== undefined ? shares(threadCpuDelta(threads, threadCpuSeconds(ctx.mongodbPid))) : {}) } });
+      out.push({
+        variant: variant.name,
+        values: {
+          'events/s': figure.eventsPerSec,
+          'server CPU s per 1k events': figure.serverCpuSecPer1k ?? NaN,
+          ...readsOf(figure),
+          ...(threads && ctx.mongodbPid !== undefined ? shares(threadCpuDelta(threads, threadCpuSeconds(ctx.mongodbPid))) : {}),
+        },
+      });
     }
   }
   return out;

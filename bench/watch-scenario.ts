@@ -60,11 +60,17 @@ export const watchScenario: BenchStage = {
       const started = nowMs();
       const insertSeconds = await insertBacklog(coll, count, ctx);
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([all, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`watch() read ${received} of ${count} events within 300 s`)), 300_000)))]).finally(() => clearTimeout(timer));
+      await Promise.race([
+        all,
+        new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`watch() read ${received} of ${count} events within 300 s`)), 300_000))),
+      ]).finally(() => clearTimeout(timer));
       const seconds = (lastAt - started) / 1000;
       const serverCpuSecPer1k = cpu.per1k(count);
       await stream.close();
-      await writer.db(dbName).dropDatabase().catch(() => undefined);
+      await writer
+        .db(dbName)
+        .dropDatabase()
+        .catch(() => undefined);
       return {
         eventsPerSec: count / seconds,
         events: count,

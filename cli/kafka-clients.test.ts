@@ -7,7 +7,9 @@ describe('describeKafkaClients', () => {
 
   it('names the producing and consuming client of the defaults, with and without the native build', () => {
     expect(describeKafkaClients('kafkajs', 'auto', () => true)).toBe('produce on librdkafka, consume on kafkajs');
-    expect(describeKafkaClients('kafkajs', 'auto', () => false)).toBe('produce on kafkajs, consume on kafkajs; librdkafka is not built here: bash scripts/native-setup.sh builds the faster producer');
+    expect(describeKafkaClients('kafkajs', 'auto', () => false)).toBe(
+      'produce on kafkajs, consume on kafkajs; librdkafka is not built here: bash scripts/native-setup.sh builds the faster producer',
+    );
   });
 
   it('says nothing of the native build when the config asks for kafkajs only', () => {

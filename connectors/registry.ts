@@ -18,11 +18,9 @@ function schemasOf<T extends readonly { configSchema: unknown }[]>(list: T): Sch
 }
 
 /** Validates a `sources:` entry against the schema of the kind it names. */
-export const sourceEntrySchema = z.discriminatedUnion(
-  'kind',
-  schemasOf(kinds),
-  { error: (issue) => (issue.code === 'invalid_union' ? `unknown source kind; known kinds: ${kinds.map((k) => k.kind).join(', ')}` : undefined) },
-);
+export const sourceEntrySchema = z.discriminatedUnion('kind', schemasOf(kinds), {
+  error: (issue) => (issue.code === 'invalid_union' ? `unknown source kind; known kinds: ${kinds.map((k) => k.kind).join(', ')}` : undefined),
+});
 
 export function findSourceKind(kind: string): SourceKind | undefined {
   return sourceKinds.find((k) => k.kind === kind);

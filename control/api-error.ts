@@ -34,8 +34,10 @@ export function toServiceError(error: unknown): Partial<ServiceError> & { code: 
   let details: string;
   if (error instanceof ApiError) [code, details] = [error.status, error.message];
   else if (error instanceof z.ZodError) [code, details] = [status.INVALID_ARGUMENT, fromZodError(error).message];
-  else if (isDuplicateKeyError(error)) [code, details] = [status.ALREADY_EXISTS, 'an object with this name already exists for this user; names are unique per user'];
-  else if (error instanceof UnavailableError || isConnectivityError(error)) [code, details] = [status.UNAVAILABLE, `metadata store unavailable: ${errorMessage(error)}`];
+  else if (isDuplicateKeyError(error))
+    [code, details] = [status.ALREADY_EXISTS, 'an object with this name already exists for this user; names are unique per user'];
+  else if (error instanceof UnavailableError || isConnectivityError(error))
+    [code, details] = [status.UNAVAILABLE, `metadata store unavailable: ${errorMessage(error)}`];
   else [code, details] = [status.INTERNAL, 'internal error (see the server log)'];
   return { code, details, message: details, metadata: new Metadata(), name: 'ServiceError' };
 }

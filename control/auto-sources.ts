@@ -67,13 +67,19 @@ export class AutoSources {
       if (this.configured.some((s) => covers(s, need))) return;
       const covering = [...this.started.values()].find((s) => covers(s.config, need));
       if (covering && (await this.running(covering.config.name))) return;
-      const digest = createHash('sha256').update(`${need.dataSource}\n${need.db}\n${need.coll ?? ''}`).digest('hex').slice(0, 12);
+      const digest = createHash('sha256')
+        .update(`${need.dataSource}\n${need.db}\n${need.coll ?? ''}`)
+        .digest('hex')
+        .slice(0, 12);
       config = covering?.config ?? sourceConfigSchema.parse({ name: `auto-${digest}`, uri: need.dataSource, watch, oversized: 'dlq' });
     }
     const source = createMongoSource(config, this.context, { owner: need.owner ?? 'instance', ...(this.avro ? { avro: this.avro } : {}) });
     source.start();
     this.started.set(config.name, { config, source });
-    this.logger.info({ source: config.name, uri: redactUri(need.dataSource), db: need.db, coll: need.coll ?? null }, 'started a source for a trigger\'s namespace');
+    this.logger.info(
+      { source: config.name, uri: redactUri(need.dataSource), db: need.db, coll: need.coll ?? null },
+      "started a source for a trigger's namespace",
+    );
   };
 
   /** Whether the named source is started and working; one that stopped for good is stopped here, to be started afresh. */
@@ -95,6 +101,10 @@ export class AutoSources {
   async stop(): Promise<void> {
     const all = [...this.started.values()];
     this.started.clear();
-    await Promise.all(all.map((s) => s.source.stop().catch((error: unknown) => this.logger.warn({ source: s.config.name, err: errorMessage(error) }, 'auto source stop failed'))));
+    await Promise.all(
+      all.map((s) =>
+        s.source.stop().catch((error: unknown) => this.logger.warn({ source: s.config.name, err: errorMessage(error) }, 'auto source stop failed')),
+      ),
+    );
   }
 }

@@ -40,7 +40,9 @@ export class ControlClient {
   call<T = Record<string, unknown>>(service: ServiceName, name: string, request: object): Promise<T> {
     const fn = this.method(service, name);
     return new Promise((resolve, reject) => {
-      fn(request, this.metadata(), { deadline: Date.now() + this.deadlineMs }, (error: grpc.ServiceError | null, reply: T) => (error ? reject(error) : resolve(reply)));
+      fn(request, this.metadata(), { deadline: Date.now() + this.deadlineMs }, (error: grpc.ServiceError | null, reply: T) =>
+        error ? reject(error) : resolve(reply),
+      );
     });
   }
 

@@ -81,7 +81,8 @@ export class ControlPlane implements Component {
     await store.ensureIndexes();
     const sinkKinds = this.options.sinkKinds ?? (() => registeredSinkKinds);
     const auth = new TokenAuthenticator(this.config.auth.tokens, context.metadata.db);
-    if (this.config.auth.tokens.length === 0) logger.warn('no auth.tokens configured: only tokens in the metadata store\'s `tokens` collection (sha256) are accepted');
+    if (this.config.auth.tokens.length === 0)
+      logger.warn("no auth.tokens configured: only tokens in the metadata store's `tokens` collection (sha256) are accepted");
     const policy = TenantPolicy.fromConfig(this.config);
     const db = context.metadata.db;
     const refreshOwners = async (): Promise<void> => policy.setStoredAdmins(await storedAdminIds(db));
@@ -151,4 +152,3 @@ export class ControlPlane implements Component {
 export function createControlPlane(config: ControlConfig, options: ControlPlaneOptions = {}): ControlPlane {
   return new ControlPlane(config, options);
 }
-

@@ -11,13 +11,25 @@ const trigger = (over: Partial<TriggerDoc> = {}): TriggerDoc => ({
   trigger_type: 1,
   function_id: 'f1',
   enabled: true,
-  config: { database: { data_source: 'mongodb://h', database: 'shop', collection: 'orders', operation_types: [1, 4], match: '{"op":"insert"}', unordered: true } },
+  config: {
+    database: { data_source: 'mongodb://h', database: 'shop', collection: 'orders', operation_types: [1, 4], match: '{"op":"insert"}', unordered: true },
+  },
   sinks: [{ name: 'cache', kind: 'redis', options: { keyPrefix: 'o' } }],
   created_at: now,
   updated_at: now,
   ...over,
 });
-const fn: FunctionDoc = { _id: 'f1', user_id: 'team-a', name: 'to-cache', function_type: 2, func: { javascript: 'export default (e) => e' }, memory_mib: 16, timeout_ms: 200, created_at: now, updated_at: now };
+const fn: FunctionDoc = {
+  _id: 'f1',
+  user_id: 'team-a',
+  name: 'to-cache',
+  function_type: 2,
+  func: { javascript: 'export default (e) => e' },
+  memory_mib: 16,
+  timeout_ms: 200,
+  created_at: now,
+  updated_at: now,
+};
 const options = { scheduleTopic: (key: string) => `cf.__schedule.${key}` };
 
 describe('toDefinition', () => {
@@ -40,7 +52,11 @@ describe('toDefinition', () => {
   });
 
   it('uses a topic, a whole database, or the schedule topic as the source', () => {
-    const topic = toDefinition(trigger({ config: { database: { data_source: '', database: '', collection: '', operation_types: [], topic: 'ext.orders' } } }), fn, options);
+    const topic = toDefinition(
+      trigger({ config: { database: { data_source: '', database: '', collection: '', operation_types: [], topic: 'ext.orders' } } }),
+      fn,
+      options,
+    );
     expect(isRunnable(topic) && topic.source).toEqual({ topic: 'ext.orders' });
     const wholeDb = toDefinition(trigger({ config: { database: { data_source: '', database: 'shop', collection: '', operation_types: [] } } }), fn, options);
     expect(isRunnable(wholeDb) && [wholeDb.source, wholeDb.operationTypes]).toEqual([{ db: 'shop' }, undefined]);
@@ -53,15 +69,22 @@ describe('toDefinition', () => {
     expect(isRunnable(passThrough) && passThrough.functionCode).toBeUndefined();
     expect(toDefinition(trigger(), undefined, options)).toEqual({ reason: 'its function f1 does not exist' });
     expect(toDefinition(trigger(), { ...fn, function_type: 1, func: {} }, options)).toMatchObject({ reason: expect.stringContaining('WebAssembly') });
-    expect(toDefinition(trigger({ trigger_type: 2, config: { authentication: {} } }), fn, options)).toMatchObject({ reason: expect.stringContaining('AUTHENTICATION') });
+    expect(toDefinition(trigger({ trigger_type: 2, config: { authentication: {} } }), fn, options)).toMatchObject({
+      reason: expect.stringContaining('AUTHENTICATION'),
+    });
   });
 
-  it('runs a stored trigger as its owner\'s rules allow: its own source\'s topic and audit collection, or not at all', () => {
+  it("runs a stored trigger as its owner's rules allow: its own source's topic and audit collection, or not at all", () => {
     const policy = TenantPolicy.fromConfig(compileConfig({ kafka: { brokers: ['k:9092'] }, mongodb: { uri: 'mongodb://meta:27017', db: 'changeflow' } }, {}));
     const withPolicy = { ...options, plan: (doc: TriggerDoc) => policy.plan(policy.ownerOf(doc.user_id), doc) };
     const own = toDefinition(trigger({ sinks: [{ name: 'a', kind: 'audit', options: {} }] }), fn, withPolicy);
-    expect(isRunnable(own) && [own.source, own.sinks]).toEqual([{ topic: expect.stringMatching(/^changeflow\.ds-[0-9a-f]{24}$/) }, [{ name: 'a', kind: 'audit', collection: 'audit.team-a' }]]);
+    expect(isRunnable(own) && [own.source, own.sinks]).toEqual([
+      { topic: expect.stringMatching(/^changeflow\.ds-[0-9a-f]{24}$/) },
+      [{ name: 'a', kind: 'audit', collection: 'audit.team-a' }],
+    ]);
     const meta = toDefinition(trigger({ sinks: [{ name: 'm', kind: 'mongodb', options: { uri: 'mongodb://meta:27017', db: 'changeflow' } }] }), fn, withPolicy);
-    expect(meta).toEqual({ reason: expect.stringMatching(/^not allowed for user "team-a": trigger\.sinks\[0\]\.options_json\.db: "changeflow" is the metadata store/) });
+    expect(meta).toEqual({
+      reason: expect.stringMatching(/^not allowed for user "team-a": trigger\.sinks\[0\]\.options_json\.db: "changeflow" is the metadata store/),
+    });
   });
 });

@@ -63,7 +63,8 @@ export function toDefinition(doc: TriggerDoc, fn: FunctionDoc | undefined, optio
   let functionCode: TriggerDefinition['functionCode'];
   if (doc.function_id !== '') {
     if (!fn) return { reason: `its function ${doc.function_id} does not exist` };
-    if (fn.function_type !== FUNCTION_TYPE.JAVASCRIPT || fn.func.javascript === undefined) return { reason: `its function "${fn.name}" is WebAssembly, which this runtime cannot run yet` };
+    if (fn.function_type !== FUNCTION_TYPE.JAVASCRIPT || fn.func.javascript === undefined)
+      return { reason: `its function "${fn.name}" is WebAssembly, which this runtime cannot run yet` };
     functionCode = { name: fn.name, code: fn.func.javascript, memoryMiB: fn.memory_mib ?? DEFAULT_MEMORY_MIB, timeoutMs: fn.timeout_ms ?? DEFAULT_TIMEOUT_MS };
   }
 
@@ -77,7 +78,9 @@ export function toDefinition(doc: TriggerDoc, fn: FunctionDoc | undefined, optio
     ...(match ? { match } : {}),
     ...(functionCode ? { function: functionCode.name, functionCode } : {}),
     sinks: (plan?.sinks ?? doc.sinks).map((s) => ({ ...s.options, name: s.name, kind: s.kind })),
-    batch: doc.batch ? { maxSize: doc.batch.max_size || DEFAULT_BATCH.maxSize, maxWaitMs: doc.batch.max_wait_ms || DEFAULT_BATCH.maxWaitMs } : { ...DEFAULT_BATCH },
+    batch: doc.batch
+      ? { maxSize: doc.batch.max_size || DEFAULT_BATCH.maxSize, maxWaitMs: doc.batch.max_wait_ms || DEFAULT_BATCH.maxWaitMs }
+      : { ...DEFAULT_BATCH },
     ordering,
     retry: { ...DEFAULT_RETRY },
     enabled: doc.enabled,

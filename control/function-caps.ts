@@ -22,9 +22,15 @@ export const defaultFunctionCaps: FunctionCapsOf = (principal) => (principal.adm
  */
 export function enforceFunctionCaps(caps: FunctionCaps, limits: { timeout_ms?: number | undefined; memory_mib?: number | undefined }, root: string): void {
   if (limits.timeout_ms && limits.timeout_ms > caps.maxTimeoutMs) {
-    throw new ApiError(status.PERMISSION_DENIED, `${root}timeout_ms: ${limits.timeout_ms} ms is above your maximum of ${caps.maxTimeoutMs} ms (maxTimeoutMs, set by an admin)`);
+    throw new ApiError(
+      status.PERMISSION_DENIED,
+      `${root}timeout_ms: ${limits.timeout_ms} ms is above your maximum of ${caps.maxTimeoutMs} ms (maxTimeoutMs, set by an admin)`,
+    );
   }
   if (limits.memory_mib && limits.memory_mib > caps.maxMemoryMiB) {
-    throw new ApiError(status.PERMISSION_DENIED, `${root}memory_mib: ${limits.memory_mib} MiB is above your maximum of ${caps.maxMemoryMiB} MiB (maxMemoryMiB, set by an admin)`);
+    throw new ApiError(
+      status.PERMISSION_DENIED,
+      `${root}memory_mib: ${limits.memory_mib} MiB is above your maximum of ${caps.maxMemoryMiB} MiB (maxMemoryMiB, set by an admin)`,
+    );
   }
 }

@@ -37,8 +37,13 @@ export const functionInputSchema = z.looseObject({
 export type FunctionInput = z.output<typeof functionInputSchema>;
 
 /** The code a request carries, by its `func` oneof (grpc-js names the member that was set in `func`). */
-export function pickCode(input: { func?: string | null | undefined; wasm?: Uint8Array | null | undefined; javascript?: string | null | undefined }): { javascript: string } | { wasm: Uint8Array } | undefined {
-  if (input.func === 'javascript' || (input.func == null && typeof input.javascript === 'string' && input.javascript !== '')) return { javascript: input.javascript ?? '' };
+export function pickCode(input: {
+  func?: string | null | undefined;
+  wasm?: Uint8Array | null | undefined;
+  javascript?: string | null | undefined;
+}): { javascript: string } | { wasm: Uint8Array } | undefined {
+  if (input.func === 'javascript' || (input.func == null && typeof input.javascript === 'string' && input.javascript !== ''))
+    return { javascript: input.javascript ?? '' };
   if (input.func === 'wasm' || (input.func == null && input.wasm && input.wasm.length > 0)) return { wasm: input.wasm ?? new Uint8Array() };
   return undefined;
 }
@@ -48,7 +53,9 @@ export function resolveFunctionType(declared: number, code: { javascript: string
   const actual = 'javascript' in code ? FUNCTION_TYPE.JAVASCRIPT : FUNCTION_TYPE.WASM;
   if (declared === FUNCTION_TYPE.UNKNOWN || declared === actual) return actual;
   if (declared !== FUNCTION_TYPE.WASM && declared !== FUNCTION_TYPE.JAVASCRIPT) return 'expected FUNCTION_TYPE_WASM (1) or FUNCTION_TYPE_JAVASCRIPT (2)';
-  return declared === FUNCTION_TYPE.WASM ? 'FUNCTION_TYPE_WASM needs the `wasm` field (module bytes), not `javascript`' : 'FUNCTION_TYPE_JAVASCRIPT needs the `javascript` field (source text), not `wasm`';
+  return declared === FUNCTION_TYPE.WASM
+    ? 'FUNCTION_TYPE_WASM needs the `wasm` field (module bytes), not `javascript`'
+    : 'FUNCTION_TYPE_JAVASCRIPT needs the `javascript` field (source text), not `wasm`';
 }
 
 export function toFunctionMessage(doc: FunctionDoc): Partial<FunctionMessage> {

@@ -103,7 +103,8 @@ export class FunctionService {
    */
   private async checkCode(principal: Principal, code: { javascript: string } | { wasm: Uint8Array }, name: string, root: string): Promise<void> {
     if ('javascript' in code) {
-      if (Buffer.byteLength(code.javascript, 'utf8') > MAX_JAVASCRIPT_BYTES) throw invalidArgument(`${root}javascript: at most ${MAX_JAVASCRIPT_BYTES} bytes of source`);
+      if (Buffer.byteLength(code.javascript, 'utf8') > MAX_JAVASCRIPT_BYTES)
+        throw invalidArgument(`${root}javascript: at most ${MAX_JAVASCRIPT_BYTES} bytes of source`);
       const result = await this.pool.check({ tenant: principal.userId, name, code: code.javascript });
       if (!result.ok) throw invalidArgument(`${root}javascript: ${checkFailure(result)}`);
       return;
@@ -116,9 +117,10 @@ export class FunctionService {
     if (!request.function) throw invalidArgument('function: required');
     const input = parse(functionInputSchema, request.function, 'function');
     const owner = input.user_id || principal.userId;
-    if (owner !== principal.userId && !principal.admin) throw new ApiError(status.PERMISSION_DENIED, `function.user_id: you may only create functions for yourself ("${principal.userId}")`);
+    if (owner !== principal.userId && !principal.admin)
+      throw new ApiError(status.PERMISSION_DENIED, `function.user_id: you may only create functions for yourself ("${principal.userId}")`);
     const code = pickCode(input);
-    if (!code) throw invalidArgument('function.javascript: required (the function\'s source; or function.wasm for a WebAssembly module)');
+    if (!code) throw invalidArgument("function.javascript: required (the function's source; or function.wasm for a WebAssembly module)");
     const type = resolveFunctionType(input.function_type, code);
     if (typeof type === 'string') throw invalidArgument(`function.function_type: ${type}`);
     enforceFunctionCaps(this.caps(principal), input, 'function.');
@@ -216,7 +218,13 @@ export class FunctionService {
     const onLog = (entry: FunctionLogEntry): void => void logs.push(`${entry.level}: ${entry.message}`);
     const reply: ExecuteReply = { actions_json: '', logs, error: '', error_kind: '', line: 0, column: 0 };
     try {
-      const pooled = this.pool.function({ tenant: principal.userId, name, code, limits: { memoryLimitBytes: limits.memoryMiB * 1024 * 1024, cpuTimeMs: limits.timeoutMs }, onLog });
+      const pooled = this.pool.function({
+        tenant: principal.userId,
+        name,
+        code,
+        limits: { memoryLimitBytes: limits.memoryMiB * 1024 * 1024, cpuTimeMs: limits.timeoutMs },
+        onLog,
+      });
       const actions = await pooled.run(events, { trigger: 'test', now: Date.now(), ...(input.sink_names.length > 0 ? { sinkNames: input.sink_names } : {}) });
       reply.actions_json = JSON.stringify(actions);
     } catch (error) {

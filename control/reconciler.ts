@@ -10,7 +10,14 @@ import type { ScheduleTable } from './scheduler.js';
 import { triggerKey } from './trigger-key.js';
 
 /** Called before a DATABASE trigger is applied, so a source for its namespace can be started (sources are built elsewhere). */
-export type EnsureSource = (need: { dataSource: string; db: string; coll?: string; triggerKey: string; source?: { name: string; topic: string }; owner?: HealthOwner }) => Promise<void>;
+export type EnsureSource = (need: {
+  dataSource: string;
+  db: string;
+  coll?: string;
+  triggerKey: string;
+  source?: { name: string; topic: string };
+  owner?: HealthOwner;
+}) => Promise<void>;
 
 export interface ReconcilerOptions extends DefinitionOptions {
   db: Db;
@@ -219,7 +226,10 @@ export class TriggerReconciler {
 
   private async passAll(): Promise<void> {
     const db = this.options.db;
-    const [triggers, functions] = await Promise.all([db.collection<TriggerDoc>(TRIGGERS).find({}).toArray(), db.collection<FunctionDoc>(FUNCTIONS).find({}).toArray()]);
+    const [triggers, functions] = await Promise.all([
+      db.collection<TriggerDoc>(TRIGGERS).find({}).toArray(),
+      db.collection<FunctionDoc>(FUNCTIONS).find({}).toArray(),
+    ]);
     const byId = new Map(functions.map((f) => [f._id, f]));
     let applied = 0;
     let removed = 0;
@@ -288,13 +298,18 @@ export class TriggerReconciler {
       // A failed dependency (Kafka, MongoDB, …) is never the trigger's own fault: it is retried, however the client judged it.
       const permanent = error instanceof ChangeflowError && !error.retriable && dependencyOf(error) === undefined;
       const attempt = failure && failure.inputs === inputs ? failure.attempt + 1 : 1;
-      const delay = permanent ? null : backoffDelay(attempt, { initialDelayMs: this.options.retryMs ?? 5_000, maxDelayMs: this.options.maxRetryMs ?? 300_000, jitter: 0.2, factor: 2 });
+      const delay = permanent
+        ? null
+        : backoffDelay(attempt, { initialDelayMs: this.options.retryMs ?? 5_000, maxDelayMs: this.options.maxRetryMs ?? 300_000, jitter: 0.2, factor: 2 });
       this.failing.set(doc._id, { key, inputs, reason, attempt, retryAt: delay === null ? null : Date.now() + delay });
       const then = delay === null ? 'not retried until the trigger or its function changes' : `retrying in ${Math.round(delay / 1000)} s`;
       const fields = { trigger: key, name: doc.name, user: doc.user_id, attempt, err: reason };
       if (failure?.reason !== reason) this.options.logger.error(fields, `applying trigger failed; ${then}`);
       else this.options.logger.debug(fields, `applying trigger failed again; ${then}`);
-      this.options.health?.set(`processor:${key}`, false, `cannot be applied: ${reason} (attempt ${attempt}; ${then})`, { state: delay === null ? 'failed' : 'retrying', owner: this.ownerOf(doc) });
+      this.options.health?.set(`processor:${key}`, false, `cannot be applied: ${reason} (attempt ${attempt}; ${then})`, {
+        state: delay === null ? 'failed' : 'retrying',
+        owner: this.ownerOf(doc),
+      });
       if (delay !== null) this.retryAfter(delay);
       return false;
     }
@@ -348,7 +363,12 @@ export class TriggerReconciler {
       this.applied.set(doc._id, { key, fingerprint, running: false });
       // Its definition is what is wrong: shown failed in its own entry, not tried again until it changes.
       if (result.inert) this.options.health?.remove(`processor:${key}`);
-      else this.options.health?.fail(`processor:${key}`, `cannot run: ${result.reason} (not retried until the trigger or its function changes)`, this.ownerOf(doc));
+      else
+        this.options.health?.fail(
+          `processor:${key}`,
+          `cannot run: ${result.reason} (not retried until the trigger or its function changes)`,
+          this.ownerOf(doc),
+        );
       return previous?.running ?? false;
     }
     const fingerprint = JSON.stringify(definition);
@@ -357,7 +377,14 @@ export class TriggerReconciler {
       const db = doc.config.database;
       const plan = this.options.plan?.(doc);
       const own = plan && 'sinks' in plan ? plan.ownSource : undefined;
-      await this.options.ensureSource({ dataSource: db.data_source, db: db.database, ...(db.collection ? { coll: db.collection } : {}), triggerKey: definition.key, ...(own ? { source: own } : {}), owner: this.ownerOf(doc) });
+      await this.options.ensureSource({
+        dataSource: db.data_source,
+        db: db.database,
+        ...(db.collection ? { coll: db.collection } : {}),
+        triggerKey: definition.key,
+        ...(own ? { source: own } : {}),
+        owner: this.ownerOf(doc),
+      });
     }
     if (doc.config.scheduled) await this.options.schedules?.set(definition.key, doc.name, definition.enabled ? doc.config.scheduled.schedule : undefined);
     await controller.apply(definition);

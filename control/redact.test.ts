@@ -14,7 +14,9 @@ describe('redactUri', () => {
 
 describe('redactOptions', () => {
   it('redacts URIs and secret-looking keys at any depth', () => {
-    expect(redactOptions({ uri: 'redis://u:p@h:6379', db: 'x', headers: { Authorization: 'Bearer abc' }, nested: [{ password: 'x' }], size: 3 }, new Set(['db']))).toEqual({
+    expect(
+      redactOptions({ uri: 'redis://u:p@h:6379', db: 'x', headers: { Authorization: 'Bearer abc' }, nested: [{ password: 'x' }], size: 3 }, new Set(['db'])),
+    ).toEqual({
       uri: 'redis://u:***@h:6379',
       db: '***',
       headers: { Authorization: '***' },

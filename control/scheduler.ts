@@ -54,7 +54,9 @@ export class Scheduler implements ScheduleTable {
     if (schedule === undefined) return;
     await this.ensureReady(key);
     const cron = new Cron(schedule, { timezone: 'UTC', protect: true }, () => {
-      this.fire(key, name, new Date()).catch((error: unknown) => this.options.logger.error({ trigger: key, err: errorMessage(error) }, 'scheduled trigger failed to fire'));
+      this.fire(key, name, new Date()).catch((error: unknown) =>
+        this.options.logger.error({ trigger: key, err: errorMessage(error) }, 'scheduled trigger failed to fire'),
+      );
     });
     this.jobs.set(key, { schedule, cron });
   }
@@ -88,7 +90,14 @@ export class Scheduler implements ScheduleTable {
       source: { name: 'scheduler', cluster: 'changeflow' },
     };
     const producer = await this.connectProducer();
-    await producer.send([{ topic: Scheduler.topic(this.options.topics, key), key: stamp, value: JSON.stringify(event), headers: { op: event.op, ns: `__schedule.${name}`, id: event.id } }]);
+    await producer.send([
+      {
+        topic: Scheduler.topic(this.options.topics, key),
+        key: stamp,
+        value: JSON.stringify(event),
+        headers: { op: event.op, ns: `__schedule.${name}`, id: event.id },
+      },
+    ]);
     return true;
   }
 

@@ -32,7 +32,11 @@ export function createControlServer(options: ControlServerOptions): grpc.Server 
   };
 
   const unary =
-    (service: string, method: string, handler: (principal: Principal, request: Record<string, unknown>) => Promise<unknown>): grpc.handleUnaryCall<Record<string, unknown>, unknown> =>
+    (
+      service: string,
+      method: string,
+      handler: (principal: Principal, request: Record<string, unknown>) => Promise<unknown>,
+    ): grpc.handleUnaryCall<Record<string, unknown>, unknown> =>
     (call, callback) => {
       const started = performance.now();
       void (async () => {
@@ -50,7 +54,11 @@ export function createControlServer(options: ControlServerOptions): grpc.Server 
     };
 
   const stream =
-    (service: string, method: string, handler: (principal: Principal, request: Record<string, unknown>) => AsyncIterable<unknown>): grpc.handleServerStreamingCall<Record<string, unknown>, unknown> =>
+    (
+      service: string,
+      method: string,
+      handler: (principal: Principal, request: Record<string, unknown>) => AsyncIterable<unknown>,
+    ): grpc.handleServerStreamingCall<Record<string, unknown>, unknown> =>
     (call) => {
       const started = performance.now();
       void (async () => {

@@ -57,7 +57,11 @@ export class MetadataStore {
       this.onWrite?.('triggers', doc._id);
       return doc;
     } catch (error) {
-      if (isDuplicateKeyError(error)) throw new ApiError(status.ALREADY_EXISTS, `trigger.name: "${doc.name}" is already used by another trigger of user "${doc.user_id}"; names are unique per user`);
+      if (isDuplicateKeyError(error))
+        throw new ApiError(
+          status.ALREADY_EXISTS,
+          `trigger.name: "${doc.name}" is already used by another trigger of user "${doc.user_id}"; names are unique per user`,
+        );
       throw error;
     }
   }
@@ -106,7 +110,11 @@ export class MetadataStore {
       this.onWrite?.('functions', doc._id);
       return doc;
     } catch (error) {
-      if (isDuplicateKeyError(error)) throw new ApiError(status.ALREADY_EXISTS, `function.name: "${doc.name}" is already used by another function of user "${doc.user_id}"; names are unique per user`);
+      if (isDuplicateKeyError(error))
+        throw new ApiError(
+          status.ALREADY_EXISTS,
+          `function.name: "${doc.name}" is already used by another function of user "${doc.user_id}"; names are unique per user`,
+        );
       throw error;
     }
   }
@@ -123,9 +131,14 @@ export class MetadataStore {
   /** Refuses while a trigger still names the function (FAILED_PRECONDITION listing them). */
   async deleteFunction(principal: Principal, id: string): Promise<FunctionDoc> {
     const existing = await this.getFunction(principal, id);
-    const users = await this.triggers.find({ function_id: id }, { projection: { name: 1 } }).limit(5).toArray();
+    const users = await this.triggers
+      .find({ function_id: id }, { projection: { name: 1 } })
+      .limit(5)
+      .toArray();
     if (users.length > 0) {
-      throw failedPrecondition(`function "${existing.name}" is used by trigger(s) ${users.map((t) => `"${t.name}"`).join(', ')}; delete them or point them at another function first`);
+      throw failedPrecondition(
+        `function "${existing.name}" is used by trigger(s) ${users.map((t) => `"${t.name}"`).join(', ')}; delete them or point them at another function first`,
+      );
     }
     if ((await this.functions.deleteOne(this.byId(principal, id))).deletedCount === 0) throw notFound(`no function with id "${id}"`);
     this.onWrite?.('functions', id);

@@ -144,7 +144,9 @@ export class TenantPolicy {
     if (dataSource !== '') {
       const allowed = this.rulesFor(owner.userId).dataSources;
       if (!owner.admin && allowed && !uriGranted(dataSource, allowed)) {
-        return { problem: `${at}.data_source: this URI is not granted; your data sources must start with ${allowed.map((u) => `"${u}"`).join(', ') || '(none)'} (auth.tenants[].dataSources)` };
+        return {
+          problem: `${at}.data_source: this URI is not granted; your data sources must start with ${allowed.map((u) => `"${u}"`).join(', ') || '(none)'} (auth.tenants[].dataSources)`,
+        };
       }
       // The namespace topic is shared by every config source publishing the namespace: read it only when all of those are readable.
       const shared = readable.some((s) => s.uri.trim() === dataSource && coversNamespace(s, db.database, coll));
@@ -167,7 +169,10 @@ export class TenantPolicy {
     const readable = this.readableSources(owner).map((s) => sourceTopicPattern(prefix, s));
     const granted = this.rulesFor(owner.userId).topics ?? [];
     const allowed = `allowed: your own sources' topics (${ownTopicPrefix(prefix, owner.userId)}*), ${readable.length > 0 ? `the topics of sources you may read (${readable.join(', ')})` : 'no config source topics'}, topics granted in auth.tenants[].topics (${list(granted)})`;
-    if (isInternalTopic(topic, prefix)) return { problem: `${field}: "${topic}" is one of changeflow's internal topics (${prefix}.__*, offsets, dead letters, DDL), never a tenant's source; ${allowed}` };
+    if (isInternalTopic(topic, prefix))
+      return {
+        problem: `${field}: "${topic}" is one of changeflow's internal topics (${prefix}.__*, offsets, dead letters, DDL), never a tenant's source; ${allowed}`,
+      };
     if (topic.startsWith(ownTopicPrefix(prefix, owner.userId)) || topicMatches(topic, granted)) return { plan: {} };
     // A whole-server source's pattern (`<prefix>.*`) must not reach other users' own-source topics nor the audit topic.
     const othersOrAudit = topic.startsWith(`${prefix}.ds-`) || topic === `${prefix}.audit`;

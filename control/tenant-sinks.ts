@@ -24,8 +24,8 @@ const SYSTEM_DBS = ['admin', 'local', 'config'];
 /** Databases a tenant's MongoDB sink never writes, on any server: MongoDB reaches case variants of a name as the same database. */
 export function protectedDb(db: string, limits: Pick<SinkLimits, 'metadataDb'>): string | undefined {
   const name = db.toLowerCase();
-  if (name === limits.metadataDb.toLowerCase()) return 'the metadata store\'s database (mongodb.db: triggers, functions, tokens, leases)';
-  if (name === defaultStateDb) return 'the sinks\' state database (versions and echo ledger)';
+  if (name === limits.metadataDb.toLowerCase()) return "the metadata store's database (mongodb.db: triggers, functions, tokens, leases)";
+  if (name === defaultStateDb) return "the sinks' state database (versions and echo ledger)";
   if (SYSTEM_DBS.includes(name)) return 'a MongoDB system database';
   return undefined;
 }

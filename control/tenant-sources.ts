@@ -48,7 +48,10 @@ export function overlapsNamespace(source: Pick<WatchedSource, 'watch'>, db: stri
 /** The topics a config source writes, as patterns (`*` = any name within one segment is approximated by a prefix). */
 export function sourceTopicPattern(prefix: string, source: Pick<WatchedSource, 'watch' | 'topic'>): string {
   const template = source.topic ?? '{prefix}.{db}.{coll}';
-  const filled = template.replaceAll('{prefix}', prefix).replaceAll('{db}', source.watch.db ?? '\0').replaceAll('{coll}', source.watch.coll ?? '\0');
+  const filled = template
+    .replaceAll('{prefix}', prefix)
+    .replaceAll('{db}', source.watch.db ?? '\0')
+    .replaceAll('{coll}', source.watch.coll ?? '\0');
   const cut = filled.indexOf('\0');
   return cut === -1 ? filled : `${filled.slice(0, cut)}*`;
 }

@@ -69,7 +69,9 @@ export const databaseConfigSchema = z.looseObject({
   operation_types: z
     .array(z.number().int())
     .default([])
-    .refine((ops) => ops.every((op) => OPERATION_NAMES[op] !== undefined), { error: 'each operation type must be INSERT (1), UPDATE (2), REPLACE (3) or DELETE (4)' }),
+    .refine((ops) => ops.every((op) => OPERATION_NAMES[op] !== undefined), {
+      error: 'each operation type must be INSERT (1), UPDATE (2), REPLACE (3) or DELETE (4)',
+    }),
   unordered: z.boolean().default(false),
   match: z.string().default(''),
   topic: z
@@ -81,7 +83,7 @@ export const databaseConfigSchema = z.looseObject({
 const sinkSchema = z.looseObject({
   name: nameSchema,
   kind: z.string().regex(/^[a-z][a-z0-9_-]*$/, { error: 'expected a sink kind such as "mongodb", "redis", "audit", "kafka", "http"' }),
-  options_json: jsonObjectText('the sink kind\'s options').prefault(''),
+  options_json: jsonObjectText("the sink kind's options").prefault(''),
 });
 
 const batchSchema = z
@@ -91,9 +93,12 @@ const batchSchema = z
   })
   .nullish();
 
-const triggerTypeSchema = z.number().int().refine((t) => t === TRIGGER_TYPE.DATABASE || t === TRIGGER_TYPE.AUTHENTICATION || t === TRIGGER_TYPE.SCHEDULED, {
-  error: 'expected TRIGGER_TYPE_DATABASE (1), TRIGGER_TYPE_AUTHENTICATION (2) or TRIGGER_TYPE_SCHEDULED (3)',
-});
+const triggerTypeSchema = z
+  .number()
+  .int()
+  .refine((t) => t === TRIGGER_TYPE.DATABASE || t === TRIGGER_TYPE.AUTHENTICATION || t === TRIGGER_TYPE.SCHEDULED, {
+    error: 'expected TRIGGER_TYPE_DATABASE (1), TRIGGER_TYPE_AUTHENTICATION (2) or TRIGGER_TYPE_SCHEDULED (3)',
+  });
 
 export const triggerInputSchema = z.looseObject({
   user_id: z.string().default(''),
@@ -111,14 +116,20 @@ export type TriggerInput = z.output<typeof triggerInputSchema>;
 
 /** What a trigger's type demands of its config and sinks; problems named by field (`trigger.database.database`). */
 export function checkTriggerShape(
-  input: { trigger_type: number; database?: z.output<typeof databaseConfigSchema> | null; scheduled?: { schedule: string } | null; sinks: readonly { name: string; kind: string; options_json: Record<string, unknown> | undefined }[] },
+  input: {
+    trigger_type: number;
+    database?: z.output<typeof databaseConfigSchema> | null;
+    scheduled?: { schedule: string } | null;
+    sinks: readonly { name: string; kind: string; options_json: Record<string, unknown> | undefined }[];
+  },
   root: string,
   sinkKinds: readonly SinkKind[],
 ): string[] {
   const problems: string[] = [];
   if (input.trigger_type === TRIGGER_TYPE.DATABASE) {
     if (!input.database) problems.push(`${root}.database: required for TRIGGER_TYPE_DATABASE (data_source, database, collection, operation_types)`);
-    else if (input.database.database === '' && input.database.topic === '') problems.push(`${root}.database.database: required (the watched database), unless database.topic names a Kafka topic`);
+    else if (input.database.database === '' && input.database.topic === '')
+      problems.push(`${root}.database.database: required (the watched database), unless database.topic names a Kafka topic`);
     if (input.database?.match) {
       const parsed = jsonObjectText('a filter').safeParse(input.database.match);
       if (!parsed.success) problems.push(`${root}.database.match: expected a JSON object, e.g. {"fullDocument.status": "paid"}`);
@@ -207,4 +218,3 @@ export function toTriggerMessage(doc: TriggerDoc, secretKeysOf: (kind: string) =
   if (doc.batch) message.batch = { max_size: doc.batch.max_size, max_wait_ms: doc.batch.max_wait_ms };
   return message;
 }
-

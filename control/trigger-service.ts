@@ -57,7 +57,10 @@ const TYPE_NAMES: Record<string, number> = { DATABASE: TRIGGER_TYPE.DATABASE, AU
 
 /** TriggerQuery.trigger_type is a string in the upstream proto: accept "TRIGGER_TYPE_DATABASE", "database" or "1". */
 export function parseTriggerType(text: string): number {
-  const t = text.trim().toUpperCase().replace(/^TRIGGER_TYPE_/, '');
+  const t = text
+    .trim()
+    .toUpperCase()
+    .replace(/^TRIGGER_TYPE_/, '');
   const value = /^\d+$/.test(t) ? Number(t) : TYPE_NAMES[t];
   if (value === undefined || !Object.values(TYPE_NAMES).includes(value)) {
     throw invalidArgument(`query.trigger_type: "${text}" is not a trigger type; use DATABASE, AUTHENTICATION or SCHEDULED (or TRIGGER_TYPE_…, or 1–3)`);
@@ -91,7 +94,13 @@ export class TriggerService {
   /** Sink options a kind marks secret (redacted in replies besides URIs and secret-looking keys). */
   readonly secretKeysOf = (kind: string): ReadonlySet<string> => {
     const found = this.options.sinkKinds().find((k) => k.kind === kind);
-    return new Set(found ? optionDocs(found.configSchema).filter((doc) => doc.secret).map((doc) => doc.name) : []);
+    return new Set(
+      found
+        ? optionDocs(found.configSchema)
+            .filter((doc) => doc.secret)
+            .map((doc) => doc.name)
+        : [],
+    );
   };
 
   private defaultSinkAvailable(): boolean {
@@ -135,7 +144,8 @@ export class TriggerService {
     if (!request.trigger) throw invalidArgument('trigger: required');
     const input = parse(triggerInputSchema, request.trigger, 'trigger');
     const owner = input.user_id || principal.userId;
-    if (owner !== principal.userId && !principal.admin) throw new ApiError(status.PERMISSION_DENIED, `trigger.user_id: you may only create triggers for yourself ("${principal.userId}")`);
+    if (owner !== principal.userId && !principal.admin)
+      throw new ApiError(status.PERMISSION_DENIED, `trigger.user_id: you may only create triggers for yourself ("${principal.userId}")`);
     // The original trigger API has no sinks: a trigger created without any (as its clients do) records to the audit sink.
     if (input.sinks.length === 0 && input.trigger_type !== TRIGGER_TYPE.AUTHENTICATION && this.defaultSinkAvailable()) {
       input.sinks = [{ name: DEFAULT_SINK.name, kind: DEFAULT_SINK.kind, options_json: undefined }];
@@ -193,7 +203,14 @@ export class TriggerService {
     this.shapeProblems(
       {
         trigger_type: merged.trigger_type,
-        database: merged.config.database ? { ...merged.config.database, unordered: merged.config.database.unordered ?? false, match: merged.config.database.match ?? '', topic: merged.config.database.topic ?? '' } : null,
+        database: merged.config.database
+          ? {
+              ...merged.config.database,
+              unordered: merged.config.database.unordered ?? false,
+              match: merged.config.database.match ?? '',
+              topic: merged.config.database.topic ?? '',
+            }
+          : null,
         scheduled: merged.config.scheduled ?? null,
         sinks: merged.sinks.map((s) => ({ name: s.name, kind: s.kind, options_json: s.options })),
       },

@@ -8,6 +8,8 @@ describe('keeping secrets a client sends back redacted', () => {
   it('keeps stored sink secrets, takes new values', () => {
     const stored = [{ name: 'copy', kind: 'mongodb', options: { uri: 'mongodb://u:pw@h', db: 'x', headers: { token: 't1' } } }];
     const incoming = [{ name: 'copy', kind: 'mongodb', options: { uri: 'mongodb://u:***@h', db: 'y', headers: { token: '***' } } }];
-    expect(keepSinkSecrets(incoming, stored, () => new Set())).toEqual([{ name: 'copy', kind: 'mongodb', options: { uri: 'mongodb://u:pw@h', db: 'y', headers: { token: 't1' } } }]);
+    expect(keepSinkSecrets(incoming, stored, () => new Set())).toEqual([
+      { name: 'copy', kind: 'mongodb', options: { uri: 'mongodb://u:pw@h', db: 'y', headers: { token: 't1' } } },
+    ]);
   });
 });

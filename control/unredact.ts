@@ -16,7 +16,14 @@ export function keepSinkSecrets(incoming: readonly SinkDoc[], stored: readonly S
     const shown = redactOptions(old.options, secretKeysOf(old.kind));
     const merge = (value: unknown, shownValue: unknown, oldValue: unknown): unknown => {
       if (typeof value === 'string' && value === shownValue && value !== oldValue) return oldValue;
-      if (typeof value === 'object' && value !== null && !Array.isArray(value) && typeof oldValue === 'object' && oldValue !== null && !Array.isArray(oldValue)) {
+      if (
+        typeof value === 'object' &&
+        value !== null &&
+        !Array.isArray(value) &&
+        typeof oldValue === 'object' &&
+        oldValue !== null &&
+        !Array.isArray(oldValue)
+      ) {
         const v = value as Record<string, unknown>;
         const s = (shownValue ?? {}) as Record<string, unknown>;
         const o = oldValue as Record<string, unknown>;

@@ -50,14 +50,23 @@ export interface RunningApp {
  * Starts the components in order, with one shared context; stops them in reverse order.
  * A component that fails to start stops everything started before it and rethrows.
  */
-export async function startApp<C extends CoreConfig>(config: C, factories: readonly ComponentFactory<C>[], options: { logger?: Logger; metrics?: Registry } = {}): Promise<RunningApp> {
+export async function startApp<C extends CoreConfig>(
+  config: C,
+  factories: readonly ComponentFactory<C>[],
+  options: { logger?: Logger; metrics?: Registry } = {},
+): Promise<RunningApp> {
   const logger = options.logger ?? createLogger();
   const metrics = options.metrics ?? createMetricsRegistry();
   const health = new Health();
   const client = new MongoClient(config.mongodb.uri, { serverSelectionTimeoutMS: 10_000 });
   await client.connect();
   const http = createHttpServer({ ...config.http, health, metrics, logger });
-  const kafka = createKafkaTransport(config.kafka.client, { brokers: config.kafka.brokers, clientId: config.kafka.clientId }, logger, config.kafka.producerClient);
+  const kafka = createKafkaTransport(
+    config.kafka.client,
+    { brokers: config.kafka.brokers, clientId: config.kafka.clientId },
+    logger,
+    config.kafka.producerClient,
+  );
   logger.info({ consumers: kafka.name, producers: kafka.producerName ?? kafka.name }, 'kafka clients');
   const context: AppContext = {
     config,

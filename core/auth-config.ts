@@ -27,14 +27,18 @@ export const tenantRulesShape = {
 export const tenantRulesSchema = z.strictObject(tenantRulesShape);
 export type TenantRules = z.output<typeof tenantRulesSchema>;
 
-export const tenantSchema = z.strictObject({ userId: z.string().min(1, { error: 'the tenant\'s userId (as in auth.tokens)' }), ...tenantRulesShape });
+export const tenantSchema = z.strictObject({ userId: z.string().min(1, { error: "the tenant's userId (as in auth.tokens)" }), ...tenantRulesShape });
 export type TenantConfig = z.output<typeof tenantSchema>;
 
 export const adminLimitsSchema = z
   .strictObject({ maxTimeoutMs: z.number().int().positive().default(60_000), maxMemoryMiB: z.number().int().positive().default(1024) })
   .default({ maxTimeoutMs: 60_000, maxMemoryMiB: 1024 });
 
-const tokenSchema = z.strictObject({ token: z.string().min(16, { error: 'tokens must be at least 16 characters' }), userId: z.string().min(1), admin: z.boolean().default(false) });
+const tokenSchema = z.strictObject({
+  token: z.string().min(16, { error: 'tokens must be at least 16 characters' }),
+  userId: z.string().min(1),
+  admin: z.boolean().default(false),
+});
 
 export const authConfigSchema = z
   .strictObject({
@@ -49,7 +53,13 @@ export const authConfigSchema = z
     const seen = new Map<string, number>();
     ctx.value.tenants.forEach((t, i) => {
       const first = seen.get(t.userId);
-      if (first !== undefined) ctx.issues.push({ code: 'custom', input: t.userId, path: ['tenants', i, 'userId'], message: `"${t.userId}" is already listed in auth.tenants[${first}]; give each tenant one entry` });
+      if (first !== undefined)
+        ctx.issues.push({
+          code: 'custom',
+          input: t.userId,
+          path: ['tenants', i, 'userId'],
+          message: `"${t.userId}" is already listed in auth.tenants[${first}]; give each tenant one entry`,
+        });
       else seen.set(t.userId, i);
     });
   });

@@ -6,7 +6,10 @@ describe('optionDocs', () => {
     uri: z.string().meta({ description: 'where', example: 'mongodb://x', secret: true }),
     size: z.number().default(5).meta({ description: 'how many' }),
     hidden: z.string().optional(),
-    nested: z.strictObject({ a: z.number().default(1).meta({ description: 'inner a' }) }).default({ a: 1 }).meta({ description: 'a group' }),
+    nested: z
+      .strictObject({ a: z.number().default(1).meta({ description: 'inner a' }) })
+      .default({ a: 1 })
+      .meta({ description: 'a group' }),
   });
 
   it('reads descriptions, defaults, examples, secrets and required keys from the schema, nested fields dotted', () => {

@@ -18,21 +18,34 @@ describe('HTTP server', () => {
     health.set('sink:orders-cache:cache', false, 'Redis at 127.0.0.1:6379 unreachable (retrying)');
     const bad = await app.inject({ method: 'GET', url: '/healthz' });
     expect(bad.statusCode).toBe(200);
-    expect(bad.json()).toMatchObject({ status: 'degraded', ready: false, components: { 'sink:orders-cache:cache': { ok: false, state: 'retrying', detail: expect.stringContaining('Redis') } } });
+    expect(bad.json()).toMatchObject({
+      status: 'degraded',
+      ready: false,
+      components: { 'sink:orders-cache:cache': { ok: false, state: 'retrying', detail: expect.stringContaining('Redis') } },
+    });
     health.remove('sink:orders-cache:cache');
   });
 
-  it('/readyz is 503 naming the instance component that fails, 200 when only a tenant\'s does', async () => {
+  it("/readyz is 503 naming the instance component that fails, 200 when only a tenant's does", async () => {
     health.fail('source:big', 'source "big": change 1 is 3,000,100 bytes, more than maxRecordBytes (1,000,000)');
     const unready = await app.inject({ method: 'GET', url: '/readyz' });
     expect(unready.statusCode).toBe(503);
-    expect(unready.json()).toMatchObject({ ready: false, unready: ['source:big'], components: { 'source:big': { ok: false, state: 'failed', owner: 'instance' } } });
+    expect(unready.json()).toMatchObject({
+      ready: false,
+      unready: ['source:big'],
+      components: { 'source:big': { ok: false, state: 'failed', owner: 'instance' } },
+    });
     health.remove('source:big');
 
     health.fail('processor:api.team-b.x.1', 'cannot run: invalid match', 'tenant:team-b');
     const ready = await app.inject({ method: 'GET', url: '/readyz' });
     expect(ready.statusCode).toBe(200);
-    expect(ready.json()).toMatchObject({ status: 'degraded', ready: true, unready: [], components: { 'processor:api.team-b.x.1': { state: 'failed', owner: 'tenant:team-b' } } });
+    expect(ready.json()).toMatchObject({
+      status: 'degraded',
+      ready: true,
+      unready: [],
+      components: { 'processor:api.team-b.x.1': { state: 'failed', owner: 'tenant:team-b' } },
+    });
     health.remove('processor:api.team-b.x.1');
   });
 

@@ -8,7 +8,8 @@ function fakeKafka(state: { up: boolean; admins: number }): KafkaTransport {
   const admin = (): Admin =>
     ({
       connect: () => (state.up ? Promise.resolve() : Promise.reject(new Error('connect ECONNREFUSED'))),
-      describeCluster: () => (state.up ? Promise.resolve({ brokers: ['127.0.0.1:9092'], controller: 1, clusterId: 'c1' }) : Promise.reject(new Error('broker gone'))),
+      describeCluster: () =>
+        state.up ? Promise.resolve({ brokers: ['127.0.0.1:9092'], controller: 1, clusterId: 'c1' }) : Promise.reject(new Error('broker gone')),
       disconnect: () => Promise.resolve(),
     }) as unknown as Admin;
   return {

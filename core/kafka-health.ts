@@ -26,7 +26,13 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
  * source or processor only notices on its next request). Logs once per change of state, with how
  * long Kafka was unreachable. Returns a function that stops the checks.
  */
-export function watchKafka(kafka: KafkaTransport, brokers: readonly string[], health: Health, logger: Logger, options: KafkaWatchOptions = {}): () => Promise<void> {
+export function watchKafka(
+  kafka: KafkaTransport,
+  brokers: readonly string[],
+  health: Health,
+  logger: Logger,
+  options: KafkaWatchOptions = {},
+): () => Promise<void> {
   const everyMs = options.everyMs ?? 10_000;
   const timeoutMs = options.timeoutMs ?? 5_000;
   let admin: Admin | undefined;
@@ -49,7 +55,8 @@ export function watchKafka(kafka: KafkaTransport, brokers: readonly string[], he
         await within(admin.connect(), timeoutMs, 'connect');
       }
       const cluster = await within(admin.describeCluster(), timeoutMs, 'describe cluster');
-      if (downSince !== undefined) logger.info({ downMs: Date.now() - downSince }, `Kafka answers again after ${Math.round((Date.now() - downSince) / 1000)} s`);
+      if (downSince !== undefined)
+        logger.info({ downMs: Date.now() - downSince }, `Kafka answers again after ${Math.round((Date.now() - downSince) / 1000)} s`);
       downSince = undefined;
       health.set(KAFKA_HEALTH, true, `${cluster.brokers.length} broker(s) answering (cluster ${cluster.clusterId})`);
     } catch (error) {
@@ -60,7 +67,11 @@ export function watchKafka(kafka: KafkaTransport, brokers: readonly string[], he
         logger.error({ err: errorMessage(error), brokers }, 'Kafka does not answer');
       }
       const forS = Math.round((Date.now() - downSince) / 1000);
-      health.set(KAFKA_HEALTH, false, `Kafka (kafka.brokers ${brokers.join(',')}) does not answer for ${forS} s: ${errorMessage(error)} (checked every ${everyMs} ms; sources and processors retry and resume when it is back)`);
+      health.set(
+        KAFKA_HEALTH,
+        false,
+        `Kafka (kafka.brokers ${brokers.join(',')}) does not answer for ${forS} s: ${errorMessage(error)} (checked every ${everyMs} ms; sources and processors retry and resume when it is back)`,
+      );
     } finally {
       busy = false;
     }

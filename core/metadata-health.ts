@@ -24,7 +24,11 @@ export function watchMetadata(db: Db, health: Health, logger: Logger, everyMs = 
     } catch (error) {
       if (!down) logger.error({ err: errorMessage(error) }, 'metadata MongoDB does not answer');
       down = true;
-      health.set(METADATA_HEALTH, false, `metadata MongoDB (mongodb.uri, db ${db.databaseName}) does not answer: ${errorMessage(error)} (pinged every ${everyMs} ms)`);
+      health.set(
+        METADATA_HEALTH,
+        false,
+        `metadata MongoDB (mongodb.uri, db ${db.databaseName}) does not answer: ${errorMessage(error)} (pinged every ${everyMs} ms)`,
+      );
     } finally {
       busy = false;
     }

@@ -26,7 +26,13 @@ export function gauge<L extends string>(registry: Registry, name: string, help: 
   return reuse(registry, name, () => new Gauge<L>({ name, help, labelNames: [...labelNames], registers: [registry] }));
 }
 
-export function histogram<L extends string>(registry: Registry, name: string, help: string, labelNames: LabelNames & readonly L[] = [], buckets?: number[]): Histogram<L> {
+export function histogram<L extends string>(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: LabelNames & readonly L[] = [],
+  buckets?: number[],
+): Histogram<L> {
   return reuse(registry, name, () => new Histogram<L>({ name, help, labelNames: [...labelNames], registers: [registry], ...(buckets ? { buckets } : {}) }));
 }
 

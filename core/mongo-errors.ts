@@ -64,7 +64,12 @@ export function isClosedClientError(error: unknown): boolean {
 
 /** No server could be reached: network errors, no server to select, a closed client, a timeout. */
 export function isConnectivityError(error: unknown): boolean {
-  return isClosedClientError(error) || error instanceof MongoNetworkError || error instanceof MongoServerSelectionError || error instanceof MongoOperationTimeoutError;
+  return (
+    isClosedClientError(error) ||
+    error instanceof MongoNetworkError ||
+    error instanceof MongoServerSelectionError ||
+    error instanceof MongoOperationTimeoutError
+  );
 }
 
 const transientLabels = [

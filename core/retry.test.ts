@@ -30,10 +30,13 @@ describe('retry', () => {
     let calls = 0;
     const cause = new Error('socket closed');
     await expect(
-      retry(async () => {
-        calls++;
-        throw new ChangeflowError('kafka down', { retriable: true, cause });
-      }, { ...fast, attempts: 4 }),
+      retry(
+        async () => {
+          calls++;
+          throw new ChangeflowError('kafka down', { retriable: true, cause });
+        },
+        { ...fast, attempts: 4 },
+      ),
     ).rejects.toMatchObject({ message: 'kafka down', cause });
     expect(calls).toBe(4);
   });

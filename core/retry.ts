@@ -24,7 +24,11 @@ export const defaultRetryOptions: RetryOptions = {
 };
 
 /** The delay before attempt `attempt + 1` (attempt counts from 1). */
-export function backoffDelay(attempt: number, options: Pick<RetryOptions, 'initialDelayMs' | 'maxDelayMs' | 'jitter' | 'factor'>, random: () => number = Math.random): number {
+export function backoffDelay(
+  attempt: number,
+  options: Pick<RetryOptions, 'initialDelayMs' | 'maxDelayMs' | 'jitter' | 'factor'>,
+  random: () => number = Math.random,
+): number {
   const base = Math.min(options.maxDelayMs, options.initialDelayMs * options.factor ** (attempt - 1));
   const spread = 1 + options.jitter * (random() * 2 - 1);
   return Math.max(0, Math.round(Math.min(options.maxDelayMs, base * spread)));

@@ -16,7 +16,9 @@ export function describeZodError(error: z.ZodError, root = ''): string[] {
   return error.issues.map((issue) => {
     const base = issue.path as PropertyKey[];
     if (issue.code === 'unrecognized_keys') {
-      return issue.keys.map((key) => `${formatPath([...base, key], root)}: unknown key (allowed keys are listed in docs/configuration.md; check the spelling)`).join('\n');
+      return issue.keys
+        .map((key) => `${formatPath([...base, key], root)}: unknown key (allowed keys are listed in docs/configuration.md; check the spelling)`)
+        .join('\n');
     }
     return `${formatPath(base, root)}: ${issue.message}`;
   });

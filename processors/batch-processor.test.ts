@@ -48,7 +48,13 @@ const mapRunner = (body: (e: ChangeEvent) => Action | Action[]): FunctionRunner 
   return r;
 };
 
-function processor(options: { runner?: FunctionRunner; sinks: Sink[]; signal?: AbortSignal; match?: Record<string, unknown>; observer?: ConstructorParameters<typeof BatchProcessor>[0]['observer'] }): BatchProcessor {
+function processor(options: {
+  runner?: FunctionRunner;
+  sinks: Sink[];
+  signal?: AbortSignal;
+  match?: Record<string, unknown>;
+  observer?: ConstructorParameters<typeof BatchProcessor>[0]['observer'];
+}): BatchProcessor {
   return new BatchProcessor({
     trigger: 't',
     runner: options.runner,
@@ -93,7 +99,9 @@ describe('BatchProcessor', () => {
       return { sink: 'out', op: 'set', key: e.id };
     });
     const failures: string[] = [];
-    const outcome = await processor({ runner, sinks: [out], observer: { failure: (kind) => failures.push(kind) } }).process(records(16, (seq) => ({ poison: seq === 11 })));
+    const outcome = await processor({ runner, sinks: [out], observer: { failure: (kind) => failures.push(kind) } }).process(
+      records(16, (seq) => ({ poison: seq === 11 })),
+    );
     expect(outcome.delivered).toBe(15);
     expect(out.got.map((r) => seqOf(r.event))).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 13, 14, 15]);
     expect(outcome.deadLetters).toHaveLength(1);
@@ -183,7 +191,11 @@ describe('BatchProcessor', () => {
 
   it('dead-letters records that are not change events', async () => {
     const out = sink('out');
-    const input = [...records(2), { ...records(1)[0], offset: '2', value: Buffer.from('{"v":1}') } as IncomingRecord, { ...records(1)[0], offset: '3', value: null } as IncomingRecord];
+    const input = [
+      ...records(2),
+      { ...records(1)[0], offset: '2', value: Buffer.from('{"v":1}') } as IncomingRecord,
+      { ...records(1)[0], offset: '3', value: null } as IncomingRecord,
+    ];
     const outcome = await processor({ sinks: [out] }).process(input);
     expect(outcome.delivered).toBe(2);
     expect(outcome.deadLetters.map((d) => [d.record.offset, d.errorKind])).toEqual([

@@ -127,7 +127,12 @@ export class BatchProcessor {
   private async decodeAvro(record: IncomingRecord, deadLetters: DeadLetter[]): Promise<ChangeEvent | undefined> {
     const { avro } = this.options;
     if (!avro || record.value === null) {
-      deadLetters.push({ record, error: 'the value is Avro (Confluent wire format) but this processor has no schema registry: set kafka.schemaRegistry.url', errorKind: 'decode', attempts: 1 });
+      deadLetters.push({
+        record,
+        error: 'the value is Avro (Confluent wire format) but this processor has no schema registry: set kafka.schemaRegistry.url',
+        errorKind: 'decode',
+        attempts: 1,
+      });
       return undefined;
     }
     try {
@@ -215,7 +220,12 @@ export class BatchProcessor {
         const item = (positional ? items[index] : items[items.length - 1]) as Item;
         const target = perSink.get(action.sink);
         // The sandbox already rejects unknown sinks; a custom runner might not.
-        if (!target) throw new FunctionError({ kind: 'invalid-actions', functionName: this.options.trigger, message: `actions[${index}].sink: unknown sink "${action.sink}"; this trigger has sinks: ${this.sinkNames.join(', ')}` });
+        if (!target)
+          throw new FunctionError({
+            kind: 'invalid-actions',
+            functionName: this.options.trigger,
+            message: `actions[${index}].sink: unknown sink "${action.sink}"; this trigger has sinks: ${this.sinkNames.join(', ')}`,
+          });
         target.records.push({ event: item.event, action, origin: originOf(item.record) });
         target.items.push(item);
       });
@@ -236,13 +246,25 @@ export class BatchProcessor {
       if (refusals.length === 0) continue;
       const target = perSink.get(sink.name);
       if (!target) continue;
-      const culprits = actions && actions.length !== items.length ? await this.locate(items, refusals.map((r) => target.records[r.index]?.action)) : undefined;
+      const culprits =
+        actions && actions.length !== items.length
+          ? await this.locate(
+              items,
+              refusals.map((r) => target.records[r.index]?.action),
+            )
+          : undefined;
       for (const refusal of refusals) {
         const sources = culprits ?? [target.items[refusal.index]];
         for (const item of sources) {
           if (!item || seen.has(item.record.offset)) continue;
           seen.add(item.record.offset);
-          rejected.push({ record: item.record, error: `sink "${sink.name}" refused the record: ${refusal.reason}`, errorKind: 'sink-rejected', attempts: 1, sink: sink.name });
+          rejected.push({
+            record: item.record,
+            error: `sink "${sink.name}" refused the record: ${refusal.reason}`,
+            errorKind: 'sink-rejected',
+            attempts: 1,
+            sink: sink.name,
+          });
         }
       }
     }

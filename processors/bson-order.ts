@@ -240,7 +240,8 @@ export function bsonTypeNames(value: unknown): readonly string[] {
   if (value === undefined) return ['undefined', '6'];
   if (typeof value === 'string') return ['string', '2'];
   if (typeof value === 'boolean') return ['bool', '8'];
-  if (typeof value === 'number') return Number.isInteger(value) && value >= -(2 ** 31) && value < 2 ** 31 && !Object.is(value, -0) ? ['int', '16', 'number'] : ['double', '1', 'number'];
+  if (typeof value === 'number')
+    return Number.isInteger(value) && value >= -(2 ** 31) && value < 2 ** 31 && !Object.is(value, -0) ? ['int', '16', 'number'] : ['double', '1', 'number'];
   if (typeof value === 'bigint') return ['long', '18', 'number'];
   if (isDate(value)) return ['date', '9'];
   if (isRegExp(value)) return ['regex', '11'];
@@ -278,6 +279,26 @@ export function bsonTypeNames(value: unknown): readonly string[] {
 }
 
 export const BSON_TYPE_ALIASES: readonly string[] = [
-  'double', 'string', 'object', 'array', 'binData', 'undefined', 'objectId', 'bool', 'date', 'null', 'regex', 'dbPointer',
-  'javascript', 'symbol', 'javascriptWithScope', 'int', 'timestamp', 'long', 'decimal', 'minKey', 'maxKey', 'number',
+  'double',
+  'string',
+  'object',
+  'array',
+  'binData',
+  'undefined',
+  'objectId',
+  'bool',
+  'date',
+  'null',
+  'regex',
+  'dbPointer',
+  'javascript',
+  'symbol',
+  'javascriptWithScope',
+  'int',
+  'timestamp',
+  'long',
+  'decimal',
+  'minKey',
+  'maxKey',
+  'number',
 ];

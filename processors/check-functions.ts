@@ -7,7 +7,10 @@ import { checkFunctionCode, describeCheckFailure } from './sandbox/index.js';
  */
 export function checkConfigFunctions(functions: readonly FunctionConfig[]): string[] {
   return functions.flatMap((fn, i) => {
-    const result = checkFunctionCode(fn.code ?? '', fn.name, { memoryLimitBytes: Math.round(fn.limits.memoryMiB * 1024 * 1024), cpuTimeMs: fn.limits.timeoutMs });
+    const result = checkFunctionCode(fn.code ?? '', fn.name, {
+      memoryLimitBytes: Math.round(fn.limits.memoryMiB * 1024 * 1024),
+      cpuTimeMs: fn.limits.timeoutMs,
+    });
     return result.ok ? [] : [`functions[${i}] (${fn.name}): ${describeCheckFailure(fn.name, result)}`];
   });
 }

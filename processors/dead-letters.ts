@@ -32,7 +32,10 @@ const MAX_ERROR_BYTES = 4096;
 
 function truncate(text: string, max: number): string {
   if (Buffer.byteLength(text) <= max) return text;
-  return `${Buffer.from(text).subarray(0, max).toString().replace(/\uFFFD$/, '')}…`;
+  return `${Buffer.from(text)
+    .subarray(0, max)
+    .toString()
+    .replace(/\uFFFD$/, '')}…`;
 }
 
 /** The dead letter as written to `<prefix>.__dlq.<trigger>`: the original key and value, untouched. */

@@ -61,7 +61,15 @@ export async function replayDeadLetters(options: ReplayOptions): Promise<ReplayR
   try {
     await consumer.subscribe([deadLetterTopic]);
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new ChangeflowError(`dead-letter replay of "${options.trigger}" did not finish within ${options.timeoutMs ?? 60_000} ms (${result.replayed} replayed so far)`)), options.timeoutMs ?? 60_000);
+      const timer = setTimeout(
+        () =>
+          reject(
+            new ChangeflowError(
+              `dead-letter replay of "${options.trigger}" did not finish within ${options.timeoutMs ?? 60_000} ms (${result.replayed} replayed so far)`,
+            ),
+          ),
+        options.timeoutMs ?? 60_000,
+      );
       consumer
         .run(async (batch, ctx) => {
           const stop = end.get(batch.partition);
@@ -72,8 +80,16 @@ export async function replayDeadLetters(options: ReplayOptions): Promise<ReplayR
           if (!last) return;
           const out: OutgoingRecord[] = records.map((r) => {
             const topic = r.headers[DLQ_HEADERS.topic] ?? options.fallbackTopic;
-            if (!topic) throw new ValidationError(`dead letter ${deadLetterTopic}:${r.partition}:${r.offset} names no original topic; pass the trigger's source topic`, { code: 'DLQ_NO_TARGET' });
-            return { topic, key: r.key, value: r.value, headers: { ...stripDeadLetterHeaders(r.headers), [REPLAYED_HEADER]: `${deadLetterTopic}:${r.partition}:${r.offset}` } };
+            if (!topic)
+              throw new ValidationError(`dead letter ${deadLetterTopic}:${r.partition}:${r.offset} names no original topic; pass the trigger's source topic`, {
+                code: 'DLQ_NO_TARGET',
+              });
+            return {
+              topic,
+              key: r.key,
+              value: r.value,
+              headers: { ...stripDeadLetterHeaders(r.headers), [REPLAYED_HEADER]: `${deadLetterTopic}:${r.partition}:${r.offset}` },
+            };
           });
           await producer.send(out);
           await consumer.commit([{ topic: deadLetterTopic, partition: batch.partition, offset: String(Number(last.offset) + 1) }]);
@@ -98,14 +114,18 @@ export async function replayDeadLetters(options: ReplayOptions): Promise<ReplayR
 }
 
 /** How many dead letters a trigger has, and how many are not replayed yet. */
-export async function deadLetterStatus(options: Pick<ReplayOptions, 'kafka' | 'topics' | 'trigger'>): Promise<{ deadLetterTopic: string; exists: boolean; total: number; pending: number }> {
+export async function deadLetterStatus(
+  options: Pick<ReplayOptions, 'kafka' | 'topics' | 'trigger'>,
+): Promise<{ deadLetterTopic: string; exists: boolean; total: number; pending: number }> {
   const deadLetterTopic = options.topics.deadLetter(options.trigger);
   const admin = options.kafka.admin();
   await admin.connect();
   try {
     if (!(await admin.listTopics()).includes(deadLetterTopic)) return { deadLetterTopic, exists: false, total: 0, pending: 0 };
     const offsets = await admin.topicOffsets(deadLetterTopic);
-    const committed = new Map((await admin.groupOffsets(replayGroupOf(options.topics, options.trigger), deadLetterTopic)).map((o) => [o.partition, Number(o.offset)]));
+    const committed = new Map(
+      (await admin.groupOffsets(replayGroupOf(options.topics, options.trigger), deadLetterTopic)).map((o) => [o.partition, Number(o.offset)]),
+    );
     let total = 0;
     let pending = 0;
     for (const p of offsets) {

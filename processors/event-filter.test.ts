@@ -34,7 +34,9 @@ describe('compileEventFilter', () => {
   });
 
   it('rejects an invalid filter, naming where it is', () => {
-    expect(() => compileEventFilter(undefined, { qty: { $bogus: 1 } }, 'triggers[2].match')).toThrow(/triggers\[2\]\.match\.qty: operator \$bogus is not allowed \(unknown operator; allowed: /);
+    expect(() => compileEventFilter(undefined, { qty: { $bogus: 1 } }, 'triggers[2].match')).toThrow(
+      /triggers\[2\]\.match\.qty: operator \$bogus is not allowed \(unknown operator; allowed: /,
+    );
   });
 });
 

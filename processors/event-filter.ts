@@ -28,7 +28,8 @@ export function compileEventFilter(operationTypes: readonly string[] | undefined
     const fields = event as unknown as Record<string, unknown>;
     const read: Record<string, unknown> = {};
     // defineProperty, not assignment: a path such as "__proto__.x" must not set the prototype.
-    for (const root of roots) if (Object.hasOwn(fields, root)) Object.defineProperty(read, root, { value: fields[root], enumerable: true, writable: true, configurable: true });
+    for (const root of roots)
+      if (Object.hasOwn(fields, root)) Object.defineProperty(read, root, { value: fields[root], enumerable: true, writable: true, configurable: true });
     // Canonical decoding keeps Int32, Int64 and Double apart (for $type); comparisons treat them alike.
     return matchesFilter(filter, EJSON.deserialize(read, { relaxed: false }));
   };

@@ -86,7 +86,7 @@ export function compileLinearRegex(pattern: string, options: string): LinearRege
   for (const option of options) {
     if (!SUPPORTED_OPTIONS.has(option)) return { problem: `$options "${option}" is not supported (use i, m and s)` };
   }
-  if (!LINEAR) return { problem: '$regex needs V8\'s linear-time regex engine, which this Node.js does not have' };
+  if (!LINEAR) return { problem: "$regex needs V8's linear-time regex engine, which this Node.js does not have" };
   const source = options.includes('i') ? foldCase(pattern) : pattern;
   const flags = `l${options.includes('m') ? 'm' : ''}${options.includes('s') ? 's' : ''}`;
   try {
@@ -94,7 +94,9 @@ export function compileLinearRegex(pattern: string, options: string): LinearRege
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     if (/linear time/i.test(reason)) {
-      return { problem: `$regex /${pattern}/ cannot run in linear time (backreferences, lookahead and lookbehind are refused so a pattern cannot hang the service)` };
+      return {
+        problem: `$regex /${pattern}/ cannot run in linear time (backreferences, lookahead and lookbehind are refused so a pattern cannot hang the service)`,
+      };
     }
     return { problem: `$regex /${pattern}/ is not a valid regular expression (${reason.replace(/^Invalid regular expression: /, '')})` };
   }

@@ -136,7 +136,10 @@ export class ProcessorManager implements Component, TriggerController {
     await this.stopRuntime(definition.key);
     this.definitions.set(definition.key, { definition, fingerprint });
     if (!definition.enabled) {
-      context.health.set(`processor:${definition.key}`, true, 'disabled (consumes nothing; committed offsets kept)', { state: 'disabled', owner: definition.owner ?? 'instance' });
+      context.health.set(`processor:${definition.key}`, true, 'disabled (consumes nothing; committed offsets kept)', {
+        state: 'disabled',
+        owner: definition.owner ?? 'instance',
+      });
       this.log?.info({ trigger: definition.key }, 'trigger disabled');
       return;
     }

@@ -53,7 +53,10 @@ function holdsOnValue(test: ValueTest, value: unknown): boolean {
     case '$in':
       return test.values.some((v) => holdsOnValue({ op: '$eq', value: v }, value)) || (typeof value === 'string' && test.regexes.some((r) => r.test(value)));
     case '$regex':
-      return (typeof value === 'string' || (typeof value === 'object' && value !== null && (value as { _bsontype?: unknown })._bsontype === 'BSONSymbol')) && test.regex.test(String(value));
+      return (
+        (typeof value === 'string' || (typeof value === 'object' && value !== null && (value as { _bsontype?: unknown })._bsontype === 'BSONSymbol')) &&
+        test.regex.test(String(value))
+      );
     case '$type':
       return value !== MISSING && bsonTypeNames(value).some((name) => test.types.has(name));
     case '$mod': {

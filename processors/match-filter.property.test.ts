@@ -8,7 +8,25 @@ const RUNS = Number(process.env['FC_RUNS'] ?? 300);
 const params = { seed: SEED, numRuns: RUNS };
 
 const FIELDS = ['a', 'b', 'c', 'a.b', 'a.0', 'b.c.d', 'constructor', 'toString.valueOf'];
-const TYPES = ['double', 'string', 'object', 'array', 'binData', 'objectId', 'bool', 'date', 'null', 'regex', 'int', 'timestamp', 'long', 'decimal', 'number', 'minKey', 'maxKey'];
+const TYPES = [
+  'double',
+  'string',
+  'object',
+  'array',
+  'binData',
+  'objectId',
+  'bool',
+  'date',
+  'null',
+  'regex',
+  'int',
+  'timestamp',
+  'long',
+  'decimal',
+  'number',
+  'minKey',
+  'maxKey',
+];
 
 /** Decoded BSON values of every kind a change event can carry. */
 const bsonValue = fc.letrec<{ value: unknown }>((tie) => ({
@@ -117,9 +135,17 @@ describe('match filters, property-based', () => {
   });
 
   it('on any JSON at all, either compiles or refuses with a MatchFilterError (never another error)', () => {
-    const key = fc.oneof(fc.string({ maxLength: 6 }), fc.constantFrom('$where', '$in', '$regex', '$oid', '$date', '$and', '$not', '$elemMatch', '__proto__', 'constructor', '$numberLong', 'a.b'));
+    const key = fc.oneof(
+      fc.string({ maxLength: 6 }),
+      fc.constantFrom('$where', '$in', '$regex', '$oid', '$date', '$and', '$not', '$elemMatch', '__proto__', 'constructor', '$numberLong', 'a.b'),
+    );
     const json = fc.letrec<{ value: unknown }>((tie) => ({
-      value: fc.oneof({ depthSize: 'small' }, fc.jsonValue({ maxDepth: 1 }), fc.array(tie('value'), { maxLength: 3 }), fc.dictionary(key, tie('value'), { maxKeys: 3 })),
+      value: fc.oneof(
+        { depthSize: 'small' },
+        fc.jsonValue({ maxDepth: 1 }),
+        fc.array(tie('value'), { maxLength: 3 }),
+        fc.dictionary(key, tie('value'), { maxKeys: 3 }),
+      ),
     })).value;
     fc.assert(
       fc.property(fc.dictionary(key, json, { maxKeys: 4 }), documentArb, (filter, doc) => {
@@ -167,7 +193,9 @@ describe('match filters, property-based', () => {
     };
     fc.assert(
       fc.property(flatDoc, fc.array(clause, { minLength: 1, maxLength: 3 }), (doc, clauses) => {
-        const filter = { $and: clauses.map(([field, o, v, list]) => ({ [field]: { [o]: o === '$in' || o === '$nin' ? list : o === '$exists' ? Boolean(v) : v } })) };
+        const filter = {
+          $and: clauses.map(([field, o, v, list]) => ({ [field]: { [o]: o === '$in' || o === '$nin' ? list : o === '$exists' ? Boolean(v) : v } })),
+        };
         expect(matchesFilter(compileMatch(filter), doc)).toBe(clauses.every((c) => reference(doc, c)));
       }),
       params,

@@ -7,16 +7,22 @@ const matches = (filter: Record<string, unknown>, doc: Record<string, unknown>):
 
 describe('compileMatch refuses what is not data', () => {
   it.each(['$where', '$function', '$accumulator', '$expr'])('refuses %s at the top level and under a field, naming the operator and the path', (op) => {
-    expect(() => compileMatch({ [op]: 'true' })).toThrow(new RegExp(`^match: operator \\${op} is not allowed \\(filters are data, never code; allowed: \\$eq `));
+    expect(() => compileMatch({ [op]: 'true' })).toThrow(
+      new RegExp(`^match: operator \\${op} is not allowed \\(filters are data, never code; allowed: \\$eq `),
+    );
     expect(() => compileMatch({ 'fullDocument.x': { [op]: 'true' } })).toThrow(new RegExp(`^match\\.fullDocument\\.x: operator \\${op} is not allowed`));
-    expect(() => compileMatch({ $or: [{ a: 1 }, { b: { $not: { [op]: 1 } } }] }, 'triggers[0].match')).toThrow(new RegExp(`^triggers\\[0\\]\\.match\\.\\$or\\[1\\]\\.b: operator \\${op}`));
+    expect(() => compileMatch({ $or: [{ a: 1 }, { b: { $not: { [op]: 1 } } }] }, 'triggers[0].match')).toThrow(
+      new RegExp(`^triggers\\[0\\]\\.match\\.\\$or\\[1\\]\\.b: operator \\${op}`),
+    );
     expect(() => compileMatch({ a: { $elemMatch: { b: { [op]: 1 } } } })).toThrow(new RegExp(`^match\\.a\\.\\$elemMatch\\.b: operator \\${op}`));
     expect(() => compileMatch({ a: { $in: [{ [op]: 'x' }] } })).toThrow(/operator .* is not allowed/);
     expect(() => compileMatch({ a: { nested: { [op]: 'x' } } })).toThrow(/operator .* is not allowed/);
   });
 
   it('refuses unknown operators, naming them', () => {
-    expect(() => compileMatch({ a: { $foo: 1 } })).toThrow('match.a: operator $foo is not allowed (unknown operator; allowed: $eq $ne $gt $gte $lt $lte $in $nin $exists $type $size $all $elemMatch $regex $options $not $mod $and $or $nor)');
+    expect(() => compileMatch({ a: { $foo: 1 } })).toThrow(
+      'match.a: operator $foo is not allowed (unknown operator; allowed: $eq $ne $gt $gte $lt $lte $in $nin $exists $type $size $all $elemMatch $regex $options $not $mod $and $or $nor)',
+    );
     expect(() => compileMatch({ $text: { $search: 'x' } })).toThrow(/^match: operator \$text is not allowed/);
   });
 
@@ -69,7 +75,10 @@ describe('matchesFilter (MongoDB query semantics)', () => {
     at: new Date(1_700_000_000_000),
     id: new ObjectId('0000000000000000000000aa'),
     tags: ['a', 'b', 'c'],
-    items: [{ sku: 'x', qty: 1 }, { sku: 'y', qty: 7 }],
+    items: [
+      { sku: 'x', qty: 1 },
+      { sku: 'y', qty: 7 },
+    ],
     grid: [[1, 2], [3]],
     nil: null,
   };
@@ -129,7 +138,10 @@ describe('matchesFilter (MongoDB query semantics)', () => {
   });
 
   it('evaluates on change events decoded from canonical Extended JSON', () => {
-    const event = EJSON.deserialize({ fullDocument: { qty: { $numberLong: '12' }, price: { $numberDouble: '2.5' } } }, { relaxed: false }) as Record<string, unknown>;
+    const event = EJSON.deserialize({ fullDocument: { qty: { $numberLong: '12' }, price: { $numberDouble: '2.5' } } }, { relaxed: false }) as Record<
+      string,
+      unknown
+    >;
     expect(matches({ 'fullDocument.qty': { $gte: 12, $type: 'long' }, 'fullDocument.price': { $lt: 3 } }, event)).toBe(true);
   });
 });

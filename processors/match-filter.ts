@@ -9,7 +9,25 @@ import { compileLinearRegex } from './linear-regex.js';
  * into host code (a `$regex` runs on V8's linear-time engine).
  */
 
-export const FIELD_OPERATORS = ['$eq', '$ne', '$gt', '$gte', '$lt', '$lte', '$in', '$nin', '$exists', '$type', '$size', '$all', '$elemMatch', '$regex', '$options', '$not', '$mod'] as const;
+export const FIELD_OPERATORS = [
+  '$eq',
+  '$ne',
+  '$gt',
+  '$gte',
+  '$lt',
+  '$lte',
+  '$in',
+  '$nin',
+  '$exists',
+  '$type',
+  '$size',
+  '$all',
+  '$elemMatch',
+  '$regex',
+  '$options',
+  '$not',
+  '$mod',
+] as const;
 export const LOGICAL_OPERATORS = ['$and', '$or', '$nor'] as const;
 export const ALLOWED_OPERATORS: readonly string[] = [...FIELD_OPERATORS, ...LOGICAL_OPERATORS];
 
@@ -37,15 +55,27 @@ export type ValueTest =
   | { op: '$not'; tests: readonly ValueTest[] };
 
 export type FilterNode =
-  | { kind: '$and' | '$or' | '$nor'; children: readonly FilterNode[] }
-  | { kind: 'field'; path: readonly string[]; tests: readonly ValueTest[] };
+  { kind: '$and' | '$or' | '$nor'; children: readonly FilterNode[] } | { kind: 'field'; path: readonly string[]; tests: readonly ValueTest[] };
 
 /** Extended JSON type wrappers a filter may use to name BSON values, with the keys each may have. */
 const EJSON_WRAPPERS: Readonly<Record<string, readonly string[]>> = {
-  $oid: ['$oid'], $date: ['$date'], $numberInt: ['$numberInt'], $numberLong: ['$numberLong'], $numberDouble: ['$numberDouble'],
-  $numberDecimal: ['$numberDecimal'], $binary: ['$binary', '$type'], $uuid: ['$uuid'], $timestamp: ['$timestamp'],
-  $regularExpression: ['$regularExpression'], $minKey: ['$minKey'], $maxKey: ['$maxKey'], $symbol: ['$symbol'],
-  $code: ['$code', '$scope'], $dbPointer: ['$dbPointer'], $undefined: ['$undefined'], $ref: ['$ref', '$id', '$db'],
+  $oid: ['$oid'],
+  $date: ['$date'],
+  $numberInt: ['$numberInt'],
+  $numberLong: ['$numberLong'],
+  $numberDouble: ['$numberDouble'],
+  $numberDecimal: ['$numberDecimal'],
+  $binary: ['$binary', '$type'],
+  $uuid: ['$uuid'],
+  $timestamp: ['$timestamp'],
+  $regularExpression: ['$regularExpression'],
+  $minKey: ['$minKey'],
+  $maxKey: ['$maxKey'],
+  $symbol: ['$symbol'],
+  $code: ['$code', '$scope'],
+  $dbPointer: ['$dbPointer'],
+  $undefined: ['$undefined'],
+  $ref: ['$ref', '$id', '$db'],
 };
 
 const EJSON_KEYS: ReadonlySet<string> = new Set(Object.values(EJSON_WRAPPERS).flat());
@@ -101,7 +131,8 @@ class Compiler {
     this.chars += text.length;
     if (depth > MAX_FILTER_DEPTH) this.fail(path, `nested deeper than ${MAX_FILTER_DEPTH} levels; filters are limited in depth`);
     if (this.nodes > MAX_FILTER_NODES) this.fail(path, `more than ${MAX_FILTER_NODES} values in one filter; filters are limited in size`);
-    if (this.chars > MAX_FILTER_CHARS) this.fail(path, `more than ${MAX_FILTER_CHARS} characters of keys and strings in one filter; filters are limited in size`);
+    if (this.chars > MAX_FILTER_CHARS)
+      this.fail(path, `more than ${MAX_FILTER_CHARS} characters of keys and strings in one filter; filters are limited in size`);
   }
 
   /** A top-level filter document (or one inside $and/$or/$nor or a document $elemMatch). */
@@ -127,7 +158,8 @@ class Compiler {
   private fieldPath(key: string, at: string): string[] {
     const segments = key.split('.');
     if (segments.some((s) => s === '')) this.fail(at, 'a field path has no empty segments (e.g. "fullDocument.status")');
-    if (segments.some((s) => s.startsWith('$'))) this.fail(at, `field path segments may not start with $ (${key}); operators go in the value, e.g. {"a": {"$gt": 1}}`);
+    if (segments.some((s) => s.startsWith('$')))
+      this.fail(at, `field path segments may not start with $ (${key}); operators go in the value, e.g. {"a": {"$gt": 1}}`);
     return segments;
   }
 
@@ -226,7 +258,9 @@ class Compiler {
     if (!isPlainDocument(arg)) this.fail(path, '$elemMatch needs a document (a filter for each element, or operators such as {"$gt": 5})');
     const keys = Object.keys(arg);
     const valueForm = keys.length > 0 && keys.every((k) => k.startsWith('$') && !(LOGICAL_OPERATORS as readonly string[]).includes(k));
-    return valueForm ? { op: '$elemMatchValue', tests: this.operators(arg, path, depth + 1) } : { op: '$elemMatch', filter: this.filter(arg, `${path}.$elemMatch`, depth + 1) };
+    return valueForm
+      ? { op: '$elemMatchValue', tests: this.operators(arg, path, depth + 1) }
+      : { op: '$elemMatch', filter: this.filter(arg, `${path}.$elemMatch`, depth + 1) };
   }
 
   private types(arg: unknown, path: string): Set<string> {
@@ -235,7 +269,11 @@ class Compiler {
     return new Set(
       items.map((t) => {
         if (typeof t === 'string' && BSON_TYPE_ALIASES.includes(t)) return t;
-        if (isNumeric(t) && ['1', '2', '3', '4', '5', '6', '7', '8', '9', '10', '11', '12', '13', '14', '15', '16', '17', '18', '19', '-1', '127'].includes(String(numberOf(t)))) return String(numberOf(t));
+        if (
+          isNumeric(t) &&
+          ['1', '2', '3', '4', '5', '6', '7', '8', '9', '10', '11', '12', '13', '14', '15', '16', '17', '18', '19', '-1', '127'].includes(String(numberOf(t)))
+        )
+          return String(numberOf(t));
         return this.fail(path, `$type ${JSON.stringify(t)} is not a BSON type (use one of ${BSON_TYPE_ALIASES.join(', ')}, or its number)`);
       }),
     );

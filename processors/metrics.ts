@@ -23,14 +23,39 @@ export class ProcessorMetrics {
 
   constructor(registry: Registry) {
     this.m = {
-      events: counter(registry, 'changeflow_processor_events_total', 'Change events handled, by outcome (delivered, filtered, dead_lettered)', ['trigger', 'outcome']),
+      events: counter(registry, 'changeflow_processor_events_total', 'Change events handled, by outcome (delivered, filtered, dead_lettered)', [
+        'trigger',
+        'outcome',
+      ]),
       eventsPerSecond: gauge(registry, 'changeflow_processor_events_per_second', 'Events handled per second over the last 10 seconds', ['trigger']),
-      batchSeconds: histogram(registry, 'changeflow_processor_batch_seconds', 'Time from a batch being taken until its offsets are committed', ['trigger'], [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]),
-      functionSeconds: histogram(registry, 'changeflow_processor_function_seconds', 'Time spent in the sandboxed function per call', ['trigger'], [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5]),
+      batchSeconds: histogram(
+        registry,
+        'changeflow_processor_batch_seconds',
+        'Time from a batch being taken until its offsets are committed',
+        ['trigger'],
+        [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      ),
+      functionSeconds: histogram(
+        registry,
+        'changeflow_processor_function_seconds',
+        'Time spent in the sandboxed function per call',
+        ['trigger'],
+        [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
+      ),
       errors: counter(registry, 'changeflow_processor_errors_total', 'Failed attempts (function or sink), by kind', ['trigger', 'kind']),
       deadLetters: counter(registry, 'changeflow_processor_dead_letters_total', 'Events written to the dead-letter topic', ['trigger']),
-      lag: gauge(registry, 'changeflow_processor_consumer_lag', 'Records not yet processed: log end offset minus the next offset to process, summed over partitions (also while a partition is stuck)', ['trigger']),
-      secondsBehind: gauge(registry, 'changeflow_processor_seconds_behind', 'Age in seconds of the oldest record not yet processed, over partitions (0 when caught up)', ['trigger']),
+      lag: gauge(
+        registry,
+        'changeflow_processor_consumer_lag',
+        'Records not yet processed: log end offset minus the next offset to process, summed over partitions (also while a partition is stuck)',
+        ['trigger'],
+      ),
+      secondsBehind: gauge(
+        registry,
+        'changeflow_processor_seconds_behind',
+        'Age in seconds of the oldest record not yet processed, over partitions (0 when caught up)',
+        ['trigger'],
+      ),
       running: gauge(registry, 'changeflow_processor_trigger_running', '1 while the trigger consumes, 0 when stopped or disabled', ['trigger']),
     };
   }

@@ -3,7 +3,11 @@ import type { TopicPartitionOffset } from '../core/kafka/transport.js';
 import { OffsetCommitter } from './offset-committer.js';
 
 /** A commit function whose calls stay open until the test answers them. */
-function controlledCommit(): { calls: TopicPartitionOffset[][]; answer: (error?: Error) => void; commit: (offsets: readonly TopicPartitionOffset[]) => Promise<void> } {
+function controlledCommit(): {
+  calls: TopicPartitionOffset[][];
+  answer: (error?: Error) => void;
+  commit: (offsets: readonly TopicPartitionOffset[]) => Promise<void>;
+} {
   const calls: TopicPartitionOffset[][] = [];
   const waiting: { resolve: () => void; reject: (e: Error) => void }[] = [];
   return {

@@ -14,7 +14,16 @@ describe('subscriptionFor', () => {
 
   it('reads every collection topic of a database, but not __ddl (DDL events are on the collection topics too) nor other databases', () => {
     const sub = subscriptionFor({ db: 'shop' }, topics);
-    const all = ['cf.shop.orders', 'cf.shop.users', 'cf.shop.__ddl', 'cf.shopping.carts', 'cf.other.orders', 'cf.__dlq.x', 'cf.shop.system.views', 'xcf.shop.orders'];
+    const all = [
+      'cf.shop.orders',
+      'cf.shop.users',
+      'cf.shop.__ddl',
+      'cf.shopping.carts',
+      'cf.other.orders',
+      'cf.__dlq.x',
+      'cf.shop.system.views',
+      'xcf.shop.orders',
+    ];
     expect(matchingTopics(sub, all)).toEqual(['cf.shop.orders', 'cf.shop.system.views', 'cf.shop.users']);
   });
 

@@ -33,7 +33,7 @@ export const matchSchema = z.record(z.string(), z.unknown()).superRefine((match,
 export const triggerConfigSchema = z.strictObject({
   name: nameSchema.meta({ description: 'Unique among triggers; its consumer group is `<prefix>.trigger.<name>`.', example: 'orders-cache' }),
   source: triggerSourceSchema.meta({
-    description: 'What it reads: `{ db, coll }` (that collection\'s topic), `{ db }` (every collection topic of the database) or `{ topic }`.',
+    description: "What it reads: `{ db, coll }` (that collection's topic), `{ db }` (every collection topic of the database) or `{ topic }`.",
     example: { db: 'shop', coll: 'orders' },
   }),
   operationTypes: z
@@ -45,7 +45,9 @@ export const triggerConfigSchema = z.strictObject({
     description: 'A MongoDB-style filter over the change event, evaluated in the processor (allowed operators only; refused at load otherwise).',
     example: { 'fullDocument.status': { $in: ['paid', 'shipped'] } },
   }),
-  function: nameSchema.optional().meta({ description: 'The function run on each batch (default: events pass through to every sink).', example: 'orders-to-cache' }),
+  function: nameSchema
+    .optional()
+    .meta({ description: 'The function run on each batch (default: events pass through to every sink).', example: 'orders-to-cache' }),
   sinks: z
     .array(sinkRefSchema)
     .min(1, { error: 'a trigger needs at least one sink' })
@@ -55,15 +57,16 @@ export const triggerConfigSchema = z.strictObject({
       maxSize: z.number().int().positive().default(500).meta({ description: 'Most events per batch (per partition).' }),
       maxWaitMs: z.number().int().nonnegative().default(100).meta({ description: 'Longest wait to fill a batch while the partition has more to read.' }),
       lingerWhenCaughtUp: z.boolean().optional().meta({
-        description: 'Wait for `maxWaitMs` even when the partition has nothing more to read (off: a batch that has caught up goes at once, since waiting only adds latency).',
+        description:
+          'Wait for `maxWaitMs` even when the partition has nothing more to read (off: a batch that has caught up goes at once, since waiting only adds latency).',
       }),
     })
     .default({ maxSize: 500, maxWaitMs: 100 })
     .meta({ description: 'How events are grouped into function calls and sink writes.' }),
-  ordering: z
-    .enum(['ordered', 'unordered'])
-    .default('ordered')
-    .meta({ description: 'Batches of a partition always run one after the other (per-document order kept); `unordered` also splits each batch by key into 4 groups run side by side, each still in order, for sinks whose latency dominates.' }),
+  ordering: z.enum(['ordered', 'unordered']).default('ordered').meta({
+    description:
+      'Batches of a partition always run one after the other (per-document order kept); `unordered` also splits each batch by key into 4 groups run side by side, each still in order, for sinks whose latency dominates.',
+  }),
   retry: retrySettingsSchema.meta({ description: 'Attempts and backoff of a failing batch before it is bisected and its poison events dead-lettered.' }),
   enabled: z.boolean().default(true).meta({ description: 'A disabled trigger keeps its offsets and does not consume.' }),
 });

@@ -159,7 +159,11 @@ export class TriggerRuntime {
 
       this.producer = context.kafka.producer({ idempotent: true });
       await this.producer.connect();
-      this.consumer = context.kafka.consumer({ groupId: this.groupId, fromBeginning: true, sessionTimeoutMs: this.options.sessionTimeoutMs ?? context.config.kafka.sessionTimeoutMs });
+      this.consumer = context.kafka.consumer({
+        groupId: this.groupId,
+        fromBeginning: true,
+        sessionTimeoutMs: this.options.sessionTimeoutMs ?? context.config.kafka.sessionTimeoutMs,
+      });
       await this.consumer.connect();
       const consumer = this.consumer;
       this.offsets = new OffsetCommitter(
@@ -167,7 +171,10 @@ export class TriggerRuntime {
         (offsets, error) => this.log.warn({ offsets, err: errorMessage(error) }, 'commit failed'),
       );
       if (this.subscribedTopics.length === 0) {
-        this.log.warn({ source: this.subscription.description }, 'no topic matches the trigger source yet; the trigger consumes nothing until one exists and the trigger is re-applied');
+        this.log.warn(
+          { source: this.subscription.description },
+          'no topic matches the trigger source yet; the trigger consumes nothing until one exists and the trigger is re-applied',
+        );
       } else {
         await this.consumer.subscribe(this.subscribedTopics);
         await this.consumer.run((batch, ctx) => this.onBatch(batch, ctx), { partitionsConsumedConcurrently: this.options.partitionConcurrency ?? 4 });
@@ -175,7 +182,10 @@ export class TriggerRuntime {
       this.lag.start();
       this.options.metrics.setRunning(true);
       this.setHealth(true);
-      this.log.info({ group: this.groupId, topics: this.subscribedTopics, function: def.functionCode?.name ?? null, sinks: def.sinks.map((s) => s.name) }, 'trigger started');
+      this.log.info(
+        { group: this.groupId, topics: this.subscribedTopics, function: def.functionCode?.name ?? null, sinks: def.sinks.map((s) => s.name) },
+        'trigger started',
+      );
     } catch (error) {
       await this.stop();
       throw error;
@@ -204,7 +214,17 @@ export class TriggerRuntime {
     const id = `${batch.topic}:${batch.partition}`;
     let lane = this.lanes.get(id);
     if (!lane) {
-      lane = { topic: batch.topic, partition: batch.partition, buffer: [], firstBufferedAt: 0, lastSeen: -1, busy: Promise.resolve(), timer: undefined, context: undefined, highWatermark: '0' };
+      lane = {
+        topic: batch.topic,
+        partition: batch.partition,
+        buffer: [],
+        firstBufferedAt: 0,
+        lastSeen: -1,
+        busy: Promise.resolve(),
+        timer: undefined,
+        context: undefined,
+        highWatermark: '0',
+      };
       this.lanes.set(id, lane);
     }
     return lane;
@@ -230,7 +250,9 @@ export class TriggerRuntime {
     if (lane.firstBufferedAt === 0) lane.firstBufferedAt = Date.now();
     // Not awaited: the consumer fetches this partition's next batch while this one is processed, and
     // that batch waits on `busy` above, so order, commit-after-ack and the memory bound are kept.
-    lane.busy = this.drain(lane).catch((error: unknown) => this.log.error({ topic: lane.topic, partition: lane.partition, err: errorMessage(error) }, 'batch drain failed'));
+    lane.busy = this.drain(lane).catch((error: unknown) =>
+      this.log.error({ topic: lane.topic, partition: lane.partition, err: errorMessage(error) }, 'batch drain failed'),
+    );
   }
 
   /** Flushes the lane's full batches, then the rest if it waited long enough or caught up; else arms the max-wait timer. */
@@ -287,7 +309,10 @@ export class TriggerRuntime {
       // acknowledged by the sinks.
       const context = lane.context;
       this.offsets?.offer({ topic: lane.topic, partition: lane.partition, offset: next }, () => context?.isStale() ?? true);
-      this.options.metrics.batch({ delivered: outcome.delivered, filtered: outcome.filtered, deadLettered: outcome.deadLetters.length }, (performance.now() - started) / 1000);
+      this.options.metrics.batch(
+        { delivered: outcome.delivered, filtered: outcome.filtered, deadLettered: outcome.deadLetters.length },
+        (performance.now() - started) / 1000,
+      );
       this.lag.processed(lane.topic, lane.partition, next, lane.buffer[0]?.timestamp);
       if (this.healthDetail?.startsWith('batch failed')) this.setHealth(true);
       return true;
@@ -327,13 +352,28 @@ export class TriggerRuntime {
     const records = outcome.deadLetters.map((letter) => deadLetterRecord(this.deadLetterTopic, this.key, letter));
     await retry(() => producer.send(records), { attempts: 5, initialDelayMs: 200, maxDelayMs: 5_000, signal: this.abort.signal });
     for (const letter of outcome.deadLetters) {
-      this.log.warn({ topic: letter.record.topic, partition: letter.record.partition, offset: letter.record.offset, kind: letter.errorKind, attempts: letter.attempts, err: letter.error }, 'event dead-lettered');
+      this.log.warn(
+        {
+          topic: letter.record.topic,
+          partition: letter.record.partition,
+          offset: letter.record.offset,
+          kind: letter.errorKind,
+          attempts: letter.attempts,
+          err: letter.error,
+        },
+        'event dead-lettered',
+      );
     }
   }
 
   private setHealth(ok: boolean, detail?: string): void {
     this.healthDetail = detail;
-    this.options.context.health.set(`processor:${this.key}`, ok, detail ?? (ok ? `consuming ${this.subscribedTopics.join(', ') || '(no topics yet)'}` : undefined), { owner: this.definition.owner ?? 'instance' });
+    this.options.context.health.set(
+      `processor:${this.key}`,
+      ok,
+      detail ?? (ok ? `consuming ${this.subscribedTopics.join(', ') || '(no topics yet)'}` : undefined),
+      { owner: this.definition.owner ?? 'instance' },
+    );
   }
 
   /** Stops consuming; a batch in flight is abandoned uncommitted (its records are read again later). */
@@ -358,7 +398,10 @@ export class TriggerRuntime {
       this.producer = undefined;
       await withTimeout(producer.disconnect(), timeout).catch(() => undefined);
     }
-    for (const sink of this.startedSinks.splice(0)) await withTimeout(sink.stop(), timeout).catch((error: unknown) => this.log.warn({ sink: sink.name, err: errorMessage(error) }, 'sink did not stop cleanly'));
+    for (const sink of this.startedSinks.splice(0))
+      await withTimeout(sink.stop(), timeout).catch((error: unknown) =>
+        this.log.warn({ sink: sink.name, err: errorMessage(error) }, 'sink did not stop cleanly'),
+      );
     this.sinks = [];
     this.fn = undefined;
     this.options.metrics.setRunning(false);

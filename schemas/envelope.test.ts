@@ -12,13 +12,45 @@ const insert = {
   wallTime: '2023-11-14T22:13:20.000Z',
   source: { name: 'main', cluster: 'rs0' },
 };
-const update = { ...insert, op: 'update', fullDocument: null, updateDescription: { updatedFields: { name: 'y' }, removedFields: ['old'], truncatedArrays: [] } };
+const update = {
+  ...insert,
+  op: 'update',
+  fullDocument: null,
+  updateDescription: { updatedFields: { name: 'y' }, removedFields: ['old'], truncatedArrays: [] },
+};
 const rename = { v: 1, id: 'r1', op: 'rename', ns: { db: 'shop', coll: 'a' }, to: { db: 'shop', coll: 'b' }, source: { name: 'main', cluster: 'rs0' } };
 const dropDatabase = { v: 1, id: 'd1', op: 'dropDatabase', ns: { db: 'shop' }, source: { name: 'main', cluster: 'rs0' } };
 
 /** Variants of a valid event with one part changed: replaced, removed, or given an extra key. */
 function mutations(base: Record<string, unknown>): unknown[] {
-  const odd: unknown[] = [undefined, null, 0, 1, 2, '', 'x', true, [], ['a'], [1], {}, { db: 'x' }, { db: 'x', coll: 'y' }, { db: 'x', coll: 1 }, { db: 'x', extra: 'y' }, { t: 1, i: 2 }, { t: '1', i: 2 }, { t: 1, i: 2, x: 3 }, { name: 'a', cluster: 'b' }, { name: 'a' }, { updatedFields: {}, removedFields: [] }, { updatedFields: {}, removedFields: [1] }, { updatedFields: [], removedFields: [] }, { updatedFields: {}, removedFields: [], truncatedArrays: {} }, { lsid: 1, txnNumber: 2 }];
+  const odd: unknown[] = [
+    undefined,
+    null,
+    0,
+    1,
+    2,
+    '',
+    'x',
+    true,
+    [],
+    ['a'],
+    [1],
+    {},
+    { db: 'x' },
+    { db: 'x', coll: 'y' },
+    { db: 'x', coll: 1 },
+    { db: 'x', extra: 'y' },
+    { t: 1, i: 2 },
+    { t: '1', i: 2 },
+    { t: 1, i: 2, x: 3 },
+    { name: 'a', cluster: 'b' },
+    { name: 'a' },
+    { updatedFields: {}, removedFields: [] },
+    { updatedFields: {}, removedFields: [1] },
+    { updatedFields: [], removedFields: [] },
+    { updatedFields: {}, removedFields: [], truncatedArrays: {} },
+    { lsid: 1, txnNumber: 2 },
+  ];
   const out: unknown[] = [];
   const keys = [...Object.keys(base), 'to', 'updateDescription', 'txn', 'fullDocumentBeforeChange', 'extra'];
   for (const key of keys) {

@@ -96,7 +96,8 @@ export function isChangeEventShape(json: unknown): json is ChangeEvent {
   const e = json;
   if (e['v'] !== 1 || typeof e['id'] !== 'string' || e['id'].length === 0 || !OPERATIONS.has(e['op'])) return false;
   if (!isStringFields(e['ns'], ['db'], 'coll') || !isStringFields(e['source'], ['name', 'cluster'])) return false;
-  if (!isDocumentOrAbsent(e['documentKey'], false) || !isDocumentOrAbsent(e['fullDocument'], true) || !isDocumentOrAbsent(e['fullDocumentBeforeChange'], true)) return false;
+  if (!isDocumentOrAbsent(e['documentKey'], false) || !isDocumentOrAbsent(e['fullDocument'], true) || !isDocumentOrAbsent(e['fullDocumentBeforeChange'], true))
+    return false;
   if (e['wallTime'] !== undefined && typeof e['wallTime'] !== 'string') return false;
   if (e['to'] !== undefined && !isStringFields(e['to'], ['db', 'coll'])) return false;
   const clusterTime = e['clusterTime'];

@@ -66,7 +66,12 @@ function topicOf(options: SubscribeOptions): string {
  */
 export async function subscribe<TDoc extends Document = Document>(options: SubscribeOptions, handler: ChangeHandler<TDoc>): Promise<Subscription> {
   const topic = topicOf(options);
-  const brokers = Array.isArray(options.brokers) ? options.brokers : options.brokers.split(',').map((b) => b.trim()).filter(Boolean);
+  const brokers = Array.isArray(options.brokers)
+    ? options.brokers
+    : options.brokers
+        .split(',')
+        .map((b) => b.trim())
+        .filter(Boolean);
   const ops = options.ops && options.ops.length > 0 ? new Set<string>(options.ops) : undefined;
   const kafka = createKafkaTransport('kafkajs', { brokers, clientId: options.clientId ?? `changeflow-sdk-${options.groupId}` });
   const consumer = kafka.consumer({ groupId: options.groupId, fromBeginning: options.fromBeginning ?? true });
@@ -102,15 +107,30 @@ export async function subscribe<TDoc extends Document = Document>(options: Subsc
     };
     for (const record of batch.records) {
       if (ctx.isStale() || stopping.signal.aborted) break;
-      const meta: EventMeta = { topic: record.topic, partition: record.partition, offset: record.offset, key: record.key?.toString('utf8') ?? null, headers: record.headers };
+      const meta: EventMeta = {
+        topic: record.topic,
+        partition: record.partition,
+        offset: record.offset,
+        key: record.key?.toString('utf8') ?? null,
+        headers: record.headers,
+      };
       const event = wanted(record.headers['op']) ? decode(record.value, meta) : undefined;
       if (event && wanted(event.op)) {
         try {
-          await retry(() => Promise.resolve(handler(event, meta)), { attempts: options.attempts ?? 5, initialDelayMs: 200, maxDelayMs: 5_000, shouldRetry: () => !stopping.signal.aborted, signal: stopping.signal });
+          await retry(() => Promise.resolve(handler(event, meta)), {
+            attempts: options.attempts ?? 5,
+            initialDelayMs: 200,
+            maxDelayMs: 5_000,
+            shouldRetry: () => !stopping.signal.aborted,
+            signal: stopping.signal,
+          });
         } catch (error) {
           if (stopping.signal.aborted) break;
           await commit();
-          const reason = new ChangeflowError(`handler failed on ${record.topic}:${record.partition}:${record.offset} (event ${event.id}): ${errorMessage(error)}`, { cause: error });
+          const reason = new ChangeflowError(
+            `handler failed on ${record.topic}:${record.partition}:${record.offset} (event ${event.id}): ${errorMessage(error)}`,
+            { cause: error },
+          );
           void stop().then(() => settle.reject(reason));
           return;
         }

@@ -3,13 +3,30 @@ import { isPublicAddress, literalHostRefusal } from './address-guard.js';
 
 describe('which addresses a guarded sink may reach', () => {
   it('refuses loopback, private, link-local, CGNAT, unspecified and their IPv4-mapped IPv6 forms', () => {
-    for (const address of ['127.0.0.1', '127.8.9.10', '10.1.2.3', '172.16.0.1', '172.31.255.255', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '::1', '::', 'fe80::1', 'fd00::1', '::ffff:127.0.0.1', '[::1]']) {
+    for (const address of [
+      '127.0.0.1',
+      '127.8.9.10',
+      '10.1.2.3',
+      '172.16.0.1',
+      '172.31.255.255',
+      '192.168.1.1',
+      '169.254.169.254',
+      '100.64.0.1',
+      '0.0.0.0',
+      '::1',
+      '::',
+      'fe80::1',
+      'fd00::1',
+      '::ffff:127.0.0.1',
+      '[::1]',
+    ]) {
       expect([address, isPublicAddress(address)]).toEqual([address, false]);
     }
   });
 
   it('allows public addresses, and refuses anything that is not an IP literal', () => {
-    for (const address of ['8.8.8.8', '1.1.1.1', '172.32.0.1', '2606:4700:4700::1111', '::ffff:8.8.8.8']) expect([address, isPublicAddress(address)]).toEqual([address, true]);
+    for (const address of ['8.8.8.8', '1.1.1.1', '172.32.0.1', '2606:4700:4700::1111', '::ffff:8.8.8.8'])
+      expect([address, isPublicAddress(address)]).toEqual([address, true]);
     expect(isPublicAddress('example.com')).toBe(false);
   });
 

@@ -73,7 +73,8 @@ export function publicOnlyLookup(hostname: string, options: LookupOptions, callb
   dnsLookup(hostname, all, (error, addresses) => {
     if (error) return callback(error, []);
     const refused = addresses.find((a) => !isPublicAddress(a.address));
-    if (refused) return callback(new NonPublicAddressError(`${hostname} resolves to ${refused.address}, which is not a public address`) as NodeJS.ErrnoException, []);
+    if (refused)
+      return callback(new NonPublicAddressError(`${hostname} resolves to ${refused.address}, which is not a public address`) as NodeJS.ErrnoException, []);
     if (options.all) return callback(null, addresses);
     const first = addresses[0];
     if (!first) return callback(Object.assign(new Error(`${hostname}: no address`), { code: 'ENOTFOUND' }), []);

@@ -20,15 +20,14 @@ export const httpSinkSchema = sinkEntrySchema('http', {
     .meta({ description: 'Extra request headers (e.g. an Authorization header).', example: { authorization: 'Bearer …' }, secret: true }),
   timeoutMs: z.number().int().positive().default(10_000).meta({ description: 'Time allowed for one request.' }),
   retry: retrySettingsSchema.meta({ description: 'Attempts and backoff per batch before the processor takes over the retrying.' }),
-  secret: z
-    .string()
-    .min(16, { error: 'use a secret of at least 16 characters' })
-    .optional()
-    .meta({ description: 'When set, the header named by `signatureHeader` carries `sha256=<hex HMAC-SHA256 of the raw body with this secret>`.', secret: true }),
+  secret: z.string().min(16, { error: 'use a secret of at least 16 characters' }).optional().meta({
+    description: 'When set, the header named by `signatureHeader` carries `sha256=<hex HMAC-SHA256 of the raw body with this secret>`.',
+    secret: true,
+  }),
   signatureHeader: z.string().min(1).default('x-changeflow-signature').meta({ description: 'Header carrying the signature.' }),
   publicOnly: z.boolean().default(false).meta({
     description:
-      'Refuse to connect to loopback, private, link-local and reserved addresses (checked after DNS, on every connection; redirects are never followed). The control plane sets it on tenants\' sinks unless `auth.tenants[].sinkUris` grants targets; a tenant cannot set it.',
+      "Refuse to connect to loopback, private, link-local and reserved addresses (checked after DNS, on every connection; redirects are never followed). The control plane sets it on tenants' sinks unless `auth.tenants[].sinkUris` grants targets; a tenant cannot set it.",
   }),
 });
 export type HttpSinkConfig = z.output<typeof httpSinkSchema>;
@@ -51,7 +50,10 @@ class EndpointRefused extends ChangeflowError {
     readonly status: number,
     detail: string,
   ) {
-    super(status === 0 ? `the batch was ${detail}` : `the endpoint refused the batch: HTTP ${status} ${detail}`.trim(), { retriable: false, code: 'HTTP_REFUSED' });
+    super(status === 0 ? `the batch was ${detail}` : `the endpoint refused the batch: HTTP ${status} ${detail}`.trim(), {
+      retriable: false,
+      code: 'HTTP_REFUSED',
+    });
   }
 }
 
@@ -90,14 +92,18 @@ class HttpSink implements Sink {
     try {
       answer = await sendRequest(this.url, { method: this.config.method, headers, body, timeoutMs: this.config.timeoutMs, publicOnly: this.config.publicOnly });
     } catch (error) {
-      if (error instanceof NonPublicAddressError) throw new EndpointRefused(0, `not sent: ${error.message}; an admin can grant the target in auth.tenants[].sinkUris`);
+      if (error instanceof NonPublicAddressError)
+        throw new EndpointRefused(0, `not sent: ${error.message}; an admin can grant the target in auth.tenants[].sinkUris`);
       throw new UnavailableError(`${this.config.method} ${this.config.url} failed: ${errorMessage(error)}`, { cause: error });
     }
     if (answer.status >= 200 && answer.status < 300) return;
     const detail = answer.text.slice(0, 200);
     if (answer.status >= 500 || answer.status === 408 || answer.status === 429)
       throw new UnavailableError(`${this.config.method} ${this.config.url}: HTTP ${answer.status} ${detail}`.trim());
-    throw new EndpointRefused(answer.status, answer.status >= 300 && answer.status < 400 ? `${detail} (redirects are not followed; point url at the final endpoint)`.trim() : detail);
+    throw new EndpointRefused(
+      answer.status,
+      answer.status >= 300 && answer.status < 400 ? `${detail} (redirects are not followed; point url at the final endpoint)`.trim() : detail,
+    );
   }
 
   async write(records: readonly SinkRecord[]): Promise<void> {

@@ -12,17 +12,17 @@ import { canonicalText, isValidTemplate, renderTemplate, TemplateError, toBson }
 const topicName = z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, { error: 'a Kafka topic name: letters, digits, ".", "_" and "-"' });
 
 export const kafkaSinkSchema = sinkEntrySchema('kafka', {
-  topic: topicName.optional().meta({ description: 'Target topic (required for pass-through; the default for actions without `topic`).', example: 'orders.enriched' }),
-  key: z
-    .string()
-    .min(1)
-    .refine(isValidTemplate, { error: 'unbalanced braces: write fields as {documentKey._id}' })
+  topic: topicName
     .optional()
-    .meta({
-      description: 'Key template for pass-through events (default: canonical Extended JSON of the documentKey, so a document stays on one partition).',
-      example: '{fullDocument.customerId}',
-    }),
-  headers: z.record(z.string(), z.string()).default({}).meta({ description: 'Headers added to every record.', example: { team: 'billing' } }),
+    .meta({ description: 'Target topic (required for pass-through; the default for actions without `topic`).', example: 'orders.enriched' }),
+  key: z.string().min(1).refine(isValidTemplate, { error: 'unbalanced braces: write fields as {documentKey._id}' }).optional().meta({
+    description: 'Key template for pass-through events (default: canonical Extended JSON of the documentKey, so a document stays on one partition).',
+    example: '{fullDocument.customerId}',
+  }),
+  headers: z
+    .record(z.string(), z.string())
+    .default({})
+    .meta({ description: 'Headers added to every record.', example: { team: 'billing' } }),
   createTopics: z.boolean().default(true).meta({ description: 'Create missing target topics.' }),
   partitions: z.number().int().positive().optional().meta({ description: 'Partitions of topics this sink creates (default: kafka.partitions).', example: 6 }),
   topicGuard: topicGuardSchema.optional().meta({
@@ -157,7 +157,11 @@ class KafkaSink implements Sink {
         await producer.send(outgoing);
       } catch (error) {
         if (isPermanentKafkaError(error))
-          throw new ChangeflowError(`kafka sink "${this.name}": the broker refused the batch: ${errorMessage(error)}`, { cause: error, retriable: false, code: 'SINK_WRITE_REFUSED' });
+          throw new ChangeflowError(`kafka sink "${this.name}": the broker refused the batch: ${errorMessage(error)}`, {
+            cause: error,
+            retriable: false,
+            code: 'SINK_WRITE_REFUSED',
+          });
         const wrapped = new UnavailableError(`kafka sink "${this.name}": ${errorMessage(error)}`, { cause: error });
         this.status.failing('publishing failed', wrapped);
         throw wrapped;

@@ -1,6 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
 import { BSONError } from '../schemas/bson.js';
-import { MongoBulkWriteError, MongoInvalidArgumentError, MongoNetworkError, MongoServerError, MongoServerSelectionError, MongoTopologyClosedError } from 'mongodb';
+import {
+  MongoBulkWriteError,
+  MongoInvalidArgumentError,
+  MongoNetworkError,
+  MongoServerError,
+  MongoServerSelectionError,
+  MongoTopologyClosedError,
+} from 'mongodb';
 import { UnavailableError } from '../core/errors.js';
 import { isClosedClientError } from '../core/mongo-errors.js';
 import { isTransientTargetError } from './mongo-errors.js';

@@ -24,7 +24,12 @@ describe('MongoTarget', () => {
 
   it('after a failed connect, the next use tries a new client (never "Topology is closed") and health is told each time', async () => {
     const downs: string[] = [];
-    const target = new MongoTarget({ uri: `mongodb://127.0.0.1:${await freePort()}/?directConnection=true`, client: fast, initialDelayMs: 60_000, onDown: (e) => downs.push((e as Error).name) });
+    const target = new MongoTarget({
+      uri: `mongodb://127.0.0.1:${await freePort()}/?directConnection=true`,
+      client: fast,
+      initialDelayMs: 60_000,
+      onDown: (e) => downs.push((e as Error).name),
+    });
     expect(await target.connect()).toBe(false);
     const again = await failure(target.client());
     expect(again).not.toBeInstanceOf(MongoTopologyClosedError);

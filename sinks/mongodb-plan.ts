@@ -124,7 +124,8 @@ function parsePaths(raw: Record<string, unknown[]>): Record<string, Segment[]> |
         continue;
       }
       const index = Number(String(toBson<unknown>(segment)));
-      if (!Number.isInteger(index) || index < 0) return `updateDescription.disambiguatedPaths["${path}"] has ${JSON.stringify(segment)}, neither a field name nor an array index`;
+      if (!Number.isInteger(index) || index < 0)
+        return `updateDescription.disambiguatedPaths["${path}"] has ${JSON.stringify(segment)}, neither a field name nor an array index`;
       parsed.push(index);
     }
     out[path] = parsed;

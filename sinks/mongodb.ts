@@ -15,7 +15,6 @@ import { SinkStatus } from './sink-status.js';
 import { InvalidValueError } from '../schemas/value-errors.js';
 import { canonicalText, contentHash } from '../schemas/values.js';
 
-
 /** A delta that only fits another document than the target's (never retried: the record is refused). */
 class UnappliableDelta extends ChangeflowError {
   constructor(message: string) {
@@ -41,13 +40,10 @@ export const mongodbSinkSchema = sinkEntrySchema('mongodb', {
       description: 'Map of source collection → target collection; unmapped collections keep their name. Not together with `coll`.',
       example: { orders: 'orders_copy' },
     }),
-  updateMode: z
-    .enum(['delta', 'document'])
-    .default('delta')
-    .meta({
-      description:
-        "`delta`: apply an update event's updateDescription as $set/$unset (merges concurrent edits of different fields); `document`: write the whole post-image when the event has one (use on mongo-java-server, whose $set updates cannot be keyed by a source).",
-    }),
+  updateMode: z.enum(['delta', 'document']).default('delta').meta({
+    description:
+      "`delta`: apply an update event's updateDescription as $set/$unset (merges concurrent edits of different fields); `document`: write the whole post-image when the event has one (use on mongo-java-server, whose $set updates cannot be keyed by a source).",
+  }),
   staleGuard: z.boolean().default(true).meta({
     description: 'Remember the last applied source position (clusterTime + event id) per document in `<stateDb>.versions` and skip older or repeated events.',
   }),
@@ -55,8 +51,17 @@ export const mongodbSinkSchema = sinkEntrySchema('mongodb', {
     description:
       'Record each write in `<stateDb>.echoes` so a source on the target cluster with `skipEchoes: true` drops the resulting change events (bidirectional sync). Enable on both sinks of an A↔B pair.',
   }),
-  stateDb: z.string().min(1).default(defaultStateDb).meta({ description: "Database on the target cluster for the sink's bookkeeping (versions, echo ledger)." }),
-  echoRetentionSeconds: z.number().int().positive().default(600).meta({ description: 'Echo ledger entries not matched by a change event within this time are deleted.' }),
+  stateDb: z
+    .string()
+    .min(1)
+    .default(defaultStateDb)
+    .meta({ description: "Database on the target cluster for the sink's bookkeeping (versions, echo ledger)." }),
+  echoRetentionSeconds: z
+    .number()
+    .int()
+    .positive()
+    .default(600)
+    .meta({ description: 'Echo ledger entries not matched by a change event within this time are deleted.' }),
   timeoutMs: z
     .number()
     .int()
@@ -110,7 +115,10 @@ class MongodbSink implements Sink {
   async start(): Promise<void> {
     // A target that is down at start is the same as one that goes down later: writes wait and retry,
     // and the target reconnects in the background meanwhile (health says so).
-    if (await this.target.connect()) await this.connectHandles().then(() => this.ensureIndexes()).catch((error: unknown) => this.status.failing(`preparing ${this.config.db}`, error));
+    if (await this.target.connect())
+      await this.connectHandles()
+        .then(() => this.ensureIndexes())
+        .catch((error: unknown) => this.status.failing(`preparing ${this.config.db}`, error));
     if (this.config.echoLedger) {
       const every = Math.min(60_000, (this.config.echoRetentionSeconds * 1000) / 2);
       this.purgeTimer = setInterval(() => {

@@ -27,7 +27,10 @@ const text = (docs: Iterable<Document>): string[] => [...docs].map((d) => stable
 function applyAll(fixture: RealEventFixture, updateMode: 'delta' | 'document'): Map<string, Document> {
   const docs = new Map<string, Document>((fixture.before ?? []).map((d) => [EJSON.stringify(d['_id'], { relaxed: false }), d]));
   envelopes(fixture).forEach((event, index) => {
-    const result = intentFromRecord({ event, origin: { topic: 't', partition: 0, offset: String(index) } }, index, { targetColl: (e) => e.ns.coll, updateMode });
+    const result = intentFromRecord({ event, origin: { topic: 't', partition: 0, offset: String(index) } }, index, {
+      targetColl: (e) => e.ns.coll,
+      updateMode,
+    });
     if ('skip' in result) return;
     if ('reject' in result) throw new Error(result.reject);
     const { intent } = result;
@@ -50,7 +53,9 @@ describe('real server change events (fixtures) applied by the MongoDB sink’s p
 
   it('keeps the server’s disambiguation: a field name with a dot is one field, and such a delta is written whole', () => {
     const fixture = withAfter.find((f) => f.name === 'server-expanded-update-description') as RealEventFixture;
-    const plans = envelopes(fixture).map((event, index) => intentFromRecord({ event, origin: { topic: 't', partition: 0, offset: String(index) } }, index, { targetColl: (e) => e.ns.coll, updateMode: 'delta' }));
+    const plans = envelopes(fixture).map((event, index) =>
+      intentFromRecord({ event, origin: { topic: 't', partition: 0, offset: String(index) } }, index, { targetColl: (e) => e.ns.coll, updateMode: 'delta' }),
+    );
     const wholes = plans.map((p) => 'intent' in p && p.intent.change.kind === 'delta' && needsWholeDocument(p.intent.change.delta));
     // Events 6-8 name fields holding dots ("new.Field.", "sub.obj", "a.b"); 2 and 3 only numeric names, which $set paths express.
     expect(wholes).toEqual([false, false, false, false, false, true, true, true]);

@@ -138,7 +138,9 @@ class RedisSink implements Sink {
             {
               index,
               name: 'set',
-              args: action.ttlSeconds ? [k, this.json(action.value ?? null, 'action.value'), 'EX', action.ttlSeconds] : [k, this.json(action.value ?? null, 'action.value')],
+              args: action.ttlSeconds
+                ? [k, this.json(action.value ?? null, 'action.value'), 'EX', action.ttlSeconds]
+                : [k, this.json(action.value ?? null, 'action.value')],
             },
           ];
         case 'del':
@@ -181,7 +183,12 @@ class RedisSink implements Sink {
         for (const c of commands) multi.call(c.name, ...c.args);
         results = await multi.exec();
       } catch (error) {
-        if (isPermanentReply(error)) throw new ChangeflowError(`redis sink "${this.name}": Redis refused the batch: ${errorMessage(error)}`, { cause: error, retriable: false, code: 'SINK_WRITE_REFUSED' });
+        if (isPermanentReply(error))
+          throw new ChangeflowError(`redis sink "${this.name}": Redis refused the batch: ${errorMessage(error)}`, {
+            cause: error,
+            retriable: false,
+            code: 'SINK_WRITE_REFUSED',
+          });
         const wrapped = new UnavailableError(`redis sink "${this.name}": ${errorMessage(error)}`, { cause: error });
         this.status.failing('writing to Redis failed', wrapped);
         throw wrapped;

@@ -15,7 +15,15 @@ import { SinkWriteError, type SinkDependencies, type SinkRecord } from './sink.j
 
 function dependencies(kafka: Partial<KafkaTransport> = {}): SinkDependencies {
   const config = compileConfig({ kafka: { brokers: ['127.0.0.1:1'], topicPrefix: 'cf' }, mongodb: { uri: 'mongodb://127.0.0.1:1', db: 'meta' } }, {});
-  const context = { config, logger: silentLogger, metrics: createMetricsRegistry({ defaultMetrics: false }), health: new Health(), kafka, topics: new TopicNames('cf'), metadata: {} };
+  const context = {
+    config,
+    logger: silentLogger,
+    metrics: createMetricsRegistry({ defaultMetrics: false }),
+    health: new Health(),
+    kafka,
+    topics: new TopicNames('cf'),
+    metadata: {},
+  };
   return { trigger: 't', context: context as unknown as SinkDependencies['context'] };
 }
 
@@ -23,7 +31,10 @@ function health(deps: SinkDependencies, sink: string) {
   return deps.context.health.report().components[`sink:t:${sink}`];
 }
 
-const records: SinkRecord[] = [0, 1, 2].map((seq) => ({ event: makeChangeEvent({ db: 'shop', coll: 'orders', docId: seq, seq }), origin: { topic: 'x', partition: 0, offset: String(seq) } }));
+const records: SinkRecord[] = [0, 1, 2].map((seq) => ({
+  event: makeChangeEvent({ db: 'shop', coll: 'orders', docId: seq, seq }),
+  origin: { topic: 'x', partition: 0, offset: String(seq) },
+}));
 
 async function failure(promise: Promise<unknown>): Promise<unknown> {
   try {
@@ -83,7 +94,10 @@ describe('sinks recover from a target that is down at start, without a restart',
         ({
           connect: async () => undefined,
           send: async () => {
-            throw Object.assign(new Error('The request included a message larger than the max message size the server will accept'), { type: 'MESSAGE_TOO_LARGE', retriable: false });
+            throw Object.assign(new Error('The request included a message larger than the max message size the server will accept'), {
+              type: 'MESSAGE_TOO_LARGE',
+              retriable: false,
+            });
           },
           disconnect: async () => undefined,
         }) as Producer,
@@ -99,12 +113,17 @@ describe('sinks recover from a target that is down at start, without a restart',
   it('kafka: a documentKey that is not valid Extended JSON is refused for that record only', async () => {
     const broker = flakyKafka();
     broker.up();
-    const sink = kafkaSinkKind.create(kafkaSinkKind.configSchema.parse({ name: 'out', kind: 'kafka', topic: 'copy', createTopics: false }), dependencies(broker.kafka));
+    const sink = kafkaSinkKind.create(
+      kafkaSinkKind.configSchema.parse({ name: 'out', kind: 'kafka', topic: 'copy', createTopics: false }),
+      dependencies(broker.kafka),
+    );
     await sink.start();
-    const bad: SinkRecord = { ...records[1] as SinkRecord, event: { ...(records[1] as SinkRecord).event, documentKey: { _id: { $numberLong: 'abc' } } } };
+    const bad: SinkRecord = { ...(records[1] as SinkRecord), event: { ...(records[1] as SinkRecord).event, documentKey: { _id: { $numberLong: 'abc' } } } };
     const error = await failure(sink.write([records[0] as SinkRecord, bad, records[2] as SinkRecord]));
     expect(error).toBeInstanceOf(SinkWriteError);
-    expect((error as SinkWriteError).rejected).toEqual([{ index: 1, reason: expect.stringMatching(/documentKey\._id: invalid Extended JSON: \$numberLong string "abc"/) }]);
+    expect((error as SinkWriteError).rejected).toEqual([
+      { index: 1, reason: expect.stringMatching(/documentKey\._id: invalid Extended JSON: \$numberLong string "abc"/) },
+    ]);
     expect(broker.sent).toHaveLength(2);
     await sink.stop();
   });
@@ -116,7 +135,13 @@ describe('sinks recover from a target that is down at start, without a restart',
     await new Promise<void>((r) => probe.close(() => r()));
     const deps = dependencies();
     const sink = httpSinkKind.create(
-      httpSinkKind.configSchema.parse({ name: 'hook', kind: 'http', url: `http://127.0.0.1:${port}/in`, timeoutMs: 1000, retry: { attempts: 2, initialDelayMs: 10, maxDelayMs: 20 } }),
+      httpSinkKind.configSchema.parse({
+        name: 'hook',
+        kind: 'http',
+        url: `http://127.0.0.1:${port}/in`,
+        timeoutMs: 1000,
+        retry: { attempts: 2, initialDelayMs: 10, maxDelayMs: 20 },
+      }),
       deps,
     );
     await sink.start();

@@ -1,10 +1,11 @@
 import { isInternalTopic, topicRefusal } from './topic-guard.js';
 
-describe('topic guard (a tenant\'s Kafka sink, per record)', () => {
+describe("topic guard (a tenant's Kafka sink, per record)", () => {
   const guard = { internalPrefix: 'cf', forbidden: ['cf.*'], granted: ['cf.team-a.*', 'cf.*'] };
 
   it('refuses internal topics even when a grant covers them', () => {
-    for (const topic of ['cf.__offsets', 'cf.__dlq.api.x.y.z', 'cf.shop.__ddl', 'cf.__schedule.k']) expect(topicRefusal(topic, guard)).toMatch(/internal to changeflow/);
+    for (const topic of ['cf.__offsets', 'cf.__dlq.api.x.y.z', 'cf.shop.__ddl', 'cf.__schedule.k'])
+      expect(topicRefusal(topic, guard)).toMatch(/internal to changeflow/);
     expect(isInternalTopic('other.__offsets', 'cf')).toBe(false);
   });
 

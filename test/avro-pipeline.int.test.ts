@@ -16,7 +16,11 @@ const mongo = new MongoClient(infra.mongodb);
 async function contents(db: string): Promise<string[]> {
   const sorted = (value: unknown): unknown =>
     value && typeof value === 'object' && !Array.isArray(value)
-      ? Object.fromEntries(Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => [k, sorted(v)]))
+      ? Object.fromEntries(
+          Object.entries(value as Record<string, unknown>)
+            .sort(([a], [b]) => (a < b ? -1 : 1))
+            .map(([k, v]) => [k, sorted(v)]),
+        )
       : value;
   const docs: Document[] = await mongo.db(db).collection('items').find().toArray();
   return docs.map((d) => JSON.stringify(sorted(EJSON.serialize(d, { relaxed: false })))).sort();
@@ -45,7 +49,11 @@ describe('format: avro from the source to a MongoDB sink', () => {
 
   afterAll(async () => {
     await app?.stop();
-    for (const db of [dbA, dbB, metaDb, stateDb]) await mongo.db(db).dropDatabase().catch(() => undefined);
+    for (const db of [dbA, dbB, metaDb, stateDb])
+      await mongo
+        .db(db)
+        .dropDatabase()
+        .catch(() => undefined);
     await mongo.close();
     await registry.close();
   });
@@ -60,7 +68,13 @@ describe('format: avro from the source to a MongoDB sink', () => {
         http: { port: 0 },
         grpc: { port: 0 },
         sources: [{ name: 'a', uri: infra.mongodb, watch: { db: dbA, coll: 'items' }, snapshot: 'initial', format: 'avro', checkpointIntervalMs: 200 }],
-        triggers: [{ name: 'a-to-b', source: { db: dbA, coll: 'items' }, sinks: [{ name: 'b', kind: 'mongodb', uri: infra.mongodb, db: dbB, updateMode: 'document', stateDb }] }],
+        triggers: [
+          {
+            name: 'a-to-b',
+            source: { db: dbA, coll: 'items' },
+            sinks: [{ name: 'b', kind: 'mongodb', uri: infra.mongodb, db: dbB, updateMode: 'document', stateDb }],
+          },
+        ],
       },
       {},
     );

@@ -24,7 +24,6 @@ const infra = testInfra();
 const BIG = 3 * 1024 * 1024;
 const bigDoc = (id: string): { _id: string; blob: string } => ({ _id: id, blob: 'x'.repeat(BIG) });
 
-
 interface Running {
   child: ChildProcess;
   url: string;
@@ -79,7 +78,14 @@ describe('one config source stopped by a 3 MB document (oversized: fail)', () =>
       { name: 'big', uri: infra.mongodb, watch: { db: srcDb, coll: 'big' } },
       { name: 'good', uri: infra.mongodb, watch: { db: srcDb, coll: 'good' } },
     ],
-    triggers: [{ name: 'copy-good', source: { db: srcDb, coll: 'good' }, sinks: [{ name: 'copy', kind: 'mongodb', uri: infra.mongodb, db: copyDb }], batch: { maxSize: 50, maxWaitMs: 20 } }],
+    triggers: [
+      {
+        name: 'copy-good',
+        source: { db: srcDb, coll: 'good' },
+        sinks: [{ name: 'copy', kind: 'mongodb', uri: infra.mongodb, db: copyDb }],
+        batch: { maxSize: 50, maxWaitMs: 20 },
+      },
+    ],
   };
 
   beforeAll(async () => {
@@ -88,14 +94,23 @@ describe('one config source stopped by a 3 MB document (oversized: fail)', () =>
 
   afterAll(async () => {
     await service?.stop();
-    for (const db of [metaDb, srcDb, copyDb]) await mongo?.db(db).dropDatabase().catch(() => undefined);
+    for (const db of [metaDb, srcDb, copyDb])
+      await mongo
+        ?.db(db)
+        .dropDatabase()
+        .catch(() => undefined);
     await mongo?.close();
   });
 
   it('keeps the process and the other pipeline running; /healthz 200, /readyz 503 naming the source and why; a restart stops at the same event', async () => {
     service = await run(config);
     const { url } = service;
-    await eventually(async () => (await health(url, '/readyz')).code === 200, 'the instance ready (both sources streaming, the trigger consuming)', 90_000, 200);
+    await eventually(
+      async () => (await health(url, '/readyz')).code === 200,
+      'the instance ready (both sources streaming, the trigger consuming)',
+      90_000,
+      200,
+    );
     const good = mongo.db(srcDb).collection<{ _id: string; n: number }>('good');
     const copies = mongo.db(copyDb).collection('good');
     await good.insertMany(Array.from({ length: 5 }, (_, n) => ({ _id: `before-${n}`, n })));
@@ -104,17 +119,23 @@ describe('one config source stopped by a 3 MB document (oversized: fail)', () =>
     const failedAt = performance.now();
     await mongo.db(srcDb).collection<{ _id: string; blob: string }>('big').insertOne(bigDoc('huge'));
     let readyz: { code: number; body: HealthReport } | undefined;
-    await eventually(async () => {
-      readyz = await health(url, '/readyz');
-      return readyz.body.components['source:big']?.state === 'failed';
-    }, '/readyz to show source:big failed', 60_000, 100);
+    await eventually(
+      async () => {
+        readyz = await health(url, '/readyz');
+        return readyz.body.components['source:big']?.state === 'failed';
+      },
+      '/readyz to show source:big failed',
+      60_000,
+      100,
+    );
     const toHealthMs = performance.now() - failedAt;
     const big = readyz?.body.components['source:big'];
     expect(readyz?.code).toBe(503);
     expect(readyz?.body).toMatchObject({ ready: false, unready: ['source:big'] });
     expect(big).toMatchObject({ ok: false, state: 'failed', owner: 'instance' });
     const detail = big?.detail ?? '';
-    const pattern = /^source "big": change \S+ \(insert\) of document \{"_id":"huge"\} in [\w.-]+\.big is ([\d,]+) bytes, more than maxRecordBytes \(1,000,000\)\. Set oversized: dlq to route such events to \S+\.__dlq\.source\.big, or raise maxRecordBytes.*; stopped with its position kept \(stream (after token|at cluster time) .+\) until its config changes or the process restarts$/;
+    const pattern =
+      /^source "big": change \S+ \(insert\) of document \{"_id":"huge"\} in [\w.-]+\.big is ([\d,]+) bytes, more than maxRecordBytes \(1,000,000\)\. Set oversized: dlq to route such events to \S+\.__dlq\.source\.big, or raise maxRecordBytes.*; stopped with its position kept \(stream (after token|at cluster time) .+\) until its config changes or the process restarts$/;
     expect(detail).toMatch(pattern);
     const sized = pattern.exec(detail);
     const bytes = Number(sized?.[1]?.replaceAll(',', ''));
@@ -129,28 +150,46 @@ describe('one config source stopped by a 3 MB document (oversized: fail)', () =>
     const after = 20;
     const deliverFrom = performance.now();
     await good.insertMany(Array.from({ length: after }, (_, n) => ({ _id: `after-${n}`, n })));
-    await eventually(async () => (await copies.countDocuments({ _id: { $regex: '^after-' } } as never)) === after, 'the good pipeline delivering after the failure', 60_000, 200);
+    await eventually(
+      async () => (await copies.countDocuments({ _id: { $regex: '^after-' } } as never)) === after,
+      'the good pipeline delivering after the failure',
+      60_000,
+      200,
+    );
     const deliverMs = performance.now() - deliverFrom;
     expect(service.child.exitCode).toBeNull();
     expect((await health(url, '/readyz')).body.components['source:good']).toMatchObject({ ok: true, state: 'running' });
-    console.log(`oversized (fail): ${bytes.toLocaleString('en-US')} bytes seen; /readyz showed source:big failed ${toHealthMs.toFixed(0)} ms after the insert; ` + `the other pipeline delivered ${after}/${after} events inserted after the failure in ${deliverMs.toFixed(0)} ms; process still running`);
+    console.log(
+      `oversized (fail): ${bytes.toLocaleString('en-US')} bytes seen; /readyz showed source:big failed ${toHealthMs.toFixed(0)} ms after the insert; ` +
+        `the other pipeline delivered ${after}/${after} events inserted after the failure in ${deliverMs.toFixed(0)} ms; process still running`,
+    );
     console.log(`source:big detail: ${detail}`);
 
     // A restart is no crash loop and does not skip the event: the source resumes before it and stops on it again.
     expect(await service.stop()).toBe(0);
     service = await run(config);
     const restarted = service.url;
-    await eventually(async () => (await health(restarted, '/readyz')).body.components['source:big']?.state === 'failed', 'source:big failed again after the restart', 90_000, 200);
+    await eventually(
+      async () => (await health(restarted, '/readyz')).body.components['source:big']?.state === 'failed',
+      'source:big failed again after the restart',
+      90_000,
+      200,
+    );
     const again = (await health(restarted, '/readyz')).body.components['source:big']?.detail ?? '';
     expect(again.replace(/; stopped with .*$/, '')).toBe(detail.replace(/; stopped with .*$/, ''));
     await good.insertOne({ _id: 'after-restart', n: 0 });
-    await eventually(async () => (await copies.countDocuments({ _id: 'after-restart' } as never)) === 1, 'the good pipeline delivering after the restart', 60_000, 200);
+    await eventually(
+      async () => (await copies.countDocuments({ _id: 'after-restart' } as never)) === 1,
+      'the good pipeline delivering after the restart',
+      60_000,
+      200,
+    );
     expect((await health(restarted, '/healthz')).code).toBe(200);
     expect(service.child.exitCode).toBeNull();
   }, 360_000);
 });
 
-describe('tenants\' failures are theirs: an oversized document and broken stored triggers', () => {
+describe("tenants' failures are theirs: an oversized document and broken stored triggers", () => {
   const prefix = uniqueName('cfblastt');
   const metaDb = uniqueName('blast-tmeta');
   const srcDb = uniqueName('blast-tsrc');
@@ -175,8 +214,22 @@ describe('tenants\' failures are theirs: an oversized document and broken stored
     created_at: now,
     updated_at: now,
   };
-  const notAFunction: FunctionDoc = { _id: 'bbbbbbbbbbbbbbbbbbbbbbb1', user_id: 'team-t', name: 'not-a-function', function_type: 2, func: { javascript: 'export default 42;' }, created_at: now, updated_at: now };
-  const badFunction: TriggerDoc = { ...badMatch, _id: 'aaaaaaaaaaaaaaaaaaaaaaa2', name: 'bad-function', function_id: notAFunction._id, config: { database: { data_source: infra.mongodb, database: srcDb, collection: 'y', operation_types: [1] } } };
+  const notAFunction: FunctionDoc = {
+    _id: 'bbbbbbbbbbbbbbbbbbbbbbb1',
+    user_id: 'team-t',
+    name: 'not-a-function',
+    function_type: 2,
+    func: { javascript: 'export default 42;' },
+    created_at: now,
+    updated_at: now,
+  };
+  const badFunction: TriggerDoc = {
+    ...badMatch,
+    _id: 'aaaaaaaaaaaaaaaaaaaaaaa2',
+    name: 'bad-function',
+    function_id: notAFunction._id,
+    config: { database: { data_source: infra.mongodb, database: srcDb, collection: 'y', operation_types: [1] } },
+  };
 
   beforeAll(async () => {
     mongo = await MongoClient.connect(infra.mongodb);
@@ -187,33 +240,52 @@ describe('tenants\' failures are theirs: an oversized document and broken stored
   afterAll(async () => {
     client?.close();
     await service?.stop();
-    for (const db of [metaDb, srcDb, copyDb]) await mongo?.db(db).dropDatabase().catch(() => undefined);
+    for (const db of [metaDb, srcDb, copyDb])
+      await mongo
+        ?.db(db)
+        .dropDatabase()
+        .catch(() => undefined);
     await mongo?.close();
   });
 
-  it('leaves /readyz 200 with each broken trigger failed in its own entry (logged once), and dead-letters a tenant source\'s 3 MB document and goes on', async () => {
+  it("leaves /readyz 200 with each broken trigger failed in its own entry (logged once), and dead-letters a tenant source's 3 MB document and goes on", async () => {
     const grpcPort = await freePort();
     service = await run({
       kafka: { brokers: infra.kafka.split(','), partitions: 1, topicPrefix: prefix },
       mongodb: { uri: infra.mongodb, db: metaDb },
       http: { host: '127.0.0.1', port: 0 },
       grpc: { host: '127.0.0.1', port: grpcPort },
-      auth: { tokens: [{ token: TENANT, userId: 'team-t' }, { token: ADMIN, userId: 'ops', admin: true }] },
+      auth: {
+        tokens: [
+          { token: TENANT, userId: 'team-t' },
+          { token: ADMIN, userId: 'ops', admin: true },
+        ],
+      },
     });
     const { url } = service;
     const matchKey = `processor:${triggerKey(badMatch)}`;
     const fnKey = `processor:${triggerKey(badFunction)}`;
     const startedAt = performance.now();
     let ready: { code: number; body: HealthReport } | undefined;
-    await eventually(async () => {
-      ready = await health(url, '/readyz');
-      return ready.body.components[matchKey]?.state === 'failed' && ready.body.components[fnKey]?.state === 'failed';
-    }, 'both broken triggers shown failed', 60_000, 200);
+    await eventually(
+      async () => {
+        ready = await health(url, '/readyz');
+        return ready.body.components[matchKey]?.state === 'failed' && ready.body.components[fnKey]?.state === 'failed';
+      },
+      'both broken triggers shown failed',
+      60_000,
+      200,
+    );
     console.log(`broken tenant triggers shown failed in /readyz ${(performance.now() - startedAt).toFixed(0)} ms after startup; /readyz ${ready?.code}`);
     expect(ready?.code).toBe(200);
     expect(ready?.body).toMatchObject({ ready: true, unready: [] });
     expect(ready?.body.components[matchKey]).toMatchObject({ ok: false, state: 'failed', owner: 'tenant:team-t', detail: expect.stringContaining('$foo') });
-    expect(ready?.body.components[fnKey]).toMatchObject({ ok: false, state: 'failed', owner: 'tenant:team-t', detail: expect.stringMatching(/not-a-function.*not retried until the trigger or its function changes/) });
+    expect(ready?.body.components[fnKey]).toMatchObject({
+      ok: false,
+      state: 'failed',
+      owner: 'tenant:team-t',
+      detail: expect.stringMatching(/not-a-function.*not retried until the trigger or its function changes/),
+    });
     console.log(`bad-match: ${ready?.body.components[matchKey]?.detail}`);
     console.log(`bad-function: ${ready?.body.components[fnKey]?.detail}`);
     expect((await health(url, '/healthz')).code).toBe(200);
@@ -236,7 +308,12 @@ describe('tenants\' failures are theirs: an oversized document and broken stored
     await orders.insertOne(bigDoc('huge'));
     await orders.insertMany(Array.from({ length: 5 }, (_, n) => ({ _id: `small-${n}`, n })));
     const copies = mongo.db(copyDb).collection('orders');
-    await eventually(async () => (await copies.countDocuments({ _id: { $regex: '^small-' } } as never)) === 5, 'the tenant pipeline delivering past the oversized document', 60_000, 200);
+    await eventually(
+      async () => (await copies.countDocuments({ _id: { $regex: '^small-' } } as never)) === 5,
+      'the tenant pipeline delivering past the oversized document',
+      60_000,
+      200,
+    );
     expect(await copies.countDocuments({ _id: 'huge' } as never)).toBe(0);
     const metrics = await (await fetch(`${url}/metrics`)).text();
     const name = sourceKey.slice('source:'.length);
@@ -249,8 +326,11 @@ describe('tenants\' failures are theirs: an oversized document and broken stored
     // Not retried every few seconds: one log line per broken trigger, however long it stays broken.
     await new Promise((resolve) => setTimeout(resolve, 12_000));
     const lines = service.output().split('\n');
-    const failures = (key: string): number => lines.filter((l) => l.includes(key.slice('processor:'.length)) && /cannot run|applying trigger failed/.test(l)).length;
-    console.log(`log lines about the broken triggers after ${((performance.now() - startedAt) / 1000).toFixed(0)} s: bad-match ${failures(matchKey)}, bad-function ${failures(fnKey)}`);
+    const failures = (key: string): number =>
+      lines.filter((l) => l.includes(key.slice('processor:'.length)) && /cannot run|applying trigger failed/.test(l)).length;
+    console.log(
+      `log lines about the broken triggers after ${((performance.now() - startedAt) / 1000).toFixed(0)} s: bad-match ${failures(matchKey)}, bad-function ${failures(fnKey)}`,
+    );
     expect(failures(matchKey)).toBe(1);
     expect(failures(fnKey)).toBe(1);
     expect(service.child.exitCode).toBeNull();

@@ -15,7 +15,8 @@ import { eventually, testInfra, uniqueName } from './support/infra.js';
 
 const TOKENS = { alice: 'alice-token-0123456789', bob: 'bob-token-0123456789ab', admin: 'admin-token-0123456789' };
 const STORED_TOKEN = 'carol-token-in-the-store-0123';
-const CODE_A = 'export default function handle(events) { return events.map((e) => ({ sink: "cache", op: "set", key: "a:" + e.documentKey._id, value: e.fullDocument })); }';
+const CODE_A =
+  'export default function handle(events) { return events.map((e) => ({ sink: "cache", op: "set", key: "a:" + e.documentKey._id, value: e.fullDocument })); }';
 const CODE_B = 'export default function handle(events) { return events.map((e) => ({ sink: "cache", op: "del", key: "b:" + e.documentKey._id })); }';
 const SOURCE = 'mongodb://shop-user:hunter2@db.example.net:27017/?authSource=admin';
 
@@ -23,7 +24,11 @@ type Msg = Record<string, unknown>;
 
 /** Sink kinds for this test: any options, except `strict`, which needs a `bucket`; `mongodb` marks `password` secret. */
 const looseKind = (name: string): z.ZodType =>
-  z.looseObject({ name: z.string(), kind: z.literal(name), ...(name === 'mongodb' ? { password: z.string().optional().meta({ description: 'password', secret: true }) } : {}) });
+  z.looseObject({
+    name: z.string(),
+    kind: z.literal(name),
+    ...(name === 'mongodb' ? { password: z.string().optional().meta({ description: 'password', secret: true }) } : {}),
+  });
 const kind = (name: string, schema: z.ZodType = looseKind(name)): SinkKind => ({
   kind: name,
   description: name,
@@ -32,7 +37,12 @@ const kind = (name: string, schema: z.ZodType = looseKind(name)): SinkKind => ({
     throw new Error('sinks are not created by the control plane');
   },
 });
-const SINK_KINDS = [kind('redis'), kind('audit'), kind('mongodb'), kind('strict', z.strictObject({ name: z.string(), kind: z.literal('strict'), bucket: z.string() }))];
+const SINK_KINDS = [
+  kind('redis'),
+  kind('audit'),
+  kind('mongodb'),
+  kind('strict', z.strictObject({ name: z.string(), kind: z.literal('strict'), bucket: z.string() })),
+];
 const code = (error: unknown): number | undefined => (error as grpc.ServiceError).code;
 const details = (error: unknown): string => (error as grpc.ServiceError).details;
 
@@ -62,12 +72,21 @@ describe('control plane gRPC API (TriggerService, FunctionService) against the r
       mongodb: { uri: infra.mongodb, db: dbName },
       http: { port: 0 },
       grpc: { port: 0 },
-      auth: { tokens: [{ token: TOKENS.alice, userId: 'alice' }, { token: TOKENS.bob, userId: 'bob' }, { token: TOKENS.admin, userId: 'ops', admin: true }] },
+      auth: {
+        tokens: [
+          { token: TOKENS.alice, userId: 'alice' },
+          { token: TOKENS.bob, userId: 'bob' },
+          { token: TOKENS.admin, userId: 'ops', admin: true },
+        ],
+      },
       // Granted by an admin: alice's triggers on SOURCE's shop.orders read this source's topic (not started here: no source component).
       sources: [{ name: 'shop-orders', uri: SOURCE, watch: { db: 'shop', coll: 'orders' }, readers: ['alice'] }],
     });
     plane = createControlPlane(config, { controller: () => controller, sinkKinds: () => SINK_KINDS, resyncMs: 60_000, scheduler: false, ensureSource: false });
-    app = await startApp(config, [() => plane], { logger: process.env['CTL_DEBUG'] ? createLogger({ level: 'debug' }) : silentLogger, metrics: createMetricsRegistry({ defaultMetrics: false }) });
+    app = await startApp(config, [() => plane], {
+      logger: process.env['CTL_DEBUG'] ? createLogger({ level: 'debug' }) : silentLogger,
+      metrics: createMetricsRegistry({ defaultMetrics: false }),
+    });
     await app.context.metadata.db.collection('tokens').insertOne({ _id: hashToken(STORED_TOKEN), user_id: 'carol' } as never);
     alice = new ControlClient(plane.address, TOKENS.alice);
     bob = new ControlClient(plane.address, TOKENS.bob);
@@ -80,12 +99,15 @@ describe('control plane gRPC API (TriggerService, FunctionService) against the r
     const client = new MongoClient(infra.mongodb);
     await app?.stop();
     await client.connect();
-    await client.db(dbName).dropDatabase().catch(() => undefined);
+    await client
+      .db(dbName)
+      .dropDatabase()
+      .catch(() => undefined);
     await client.close();
   });
 
   const createFunction = async (as: ControlClient, name: string, javascript: string): Promise<Msg> =>
-    ((await as.call<{ function: Msg }>('functions', 'create', { function: { name, function_type: 2, javascript } })).function);
+    (await as.call<{ function: Msg }>('functions', 'create', { function: { name, function_type: 2, javascript } })).function;
 
   const dbTrigger = (name: string, functionId: string, extra: Msg = {}): Msg => ({
     name,
@@ -103,7 +125,13 @@ describe('control plane gRPC API (TriggerService, FunctionService) against the r
     const fnA = await createFunction(alice, 'life-a', CODE_A);
     const fnB = await createFunction(alice, 'life-b', CODE_B);
     const bystander = await createTrigger(alice, dbTrigger('bystander', String(fnA['id'])));
-    const created = await createTrigger(alice, dbTrigger('life', String(fnA['id']), { batch: { max_size: 50, max_wait_ms: 20 }, database: { data_source: SOURCE, database: 'shop', collection: 'orders', operation_types: [1, 2], match: '{"fullDocument.status":"paid"}' } }));
+    const created = await createTrigger(
+      alice,
+      dbTrigger('life', String(fnA['id']), {
+        batch: { max_size: 50, max_wait_ms: 20 },
+        database: { data_source: SOURCE, database: 'shop', collection: 'orders', operation_types: [1, 2], match: '{"fullDocument.status":"paid"}' },
+      }),
+    );
     const key = String(created['runtime_key']);
     const otherKey = String(bystander['runtime_key']);
     expect(key).toBe(`api.alice.life.${String(created['id'])}`);
@@ -158,9 +186,14 @@ describe('control plane gRPC API (TriggerService, FunctionService) against the r
     expect(controller.definitions.get(otherKey)?.enabled).toBe(true);
   });
 
-  it('keeps users apart: another user\'s ids are NOT_FOUND, queries show only your own, admins see all, URIs come back redacted', async () => {
+  it("keeps users apart: another user's ids are NOT_FOUND, queries show only your own, admins see all, URIs come back redacted", async () => {
     const fn = await createFunction(alice, 'tenancy-fn', CODE_A);
-    const trigger = await createTrigger(alice, dbTrigger('tenancy', String(fn['id']), { sinks: [{ name: 'copy', kind: 'mongodb', options_json: JSON.stringify({ uri: 'mongodb://w:secret@copy-host/x', db: 'c', password: 'p' }) }] }));
+    const trigger = await createTrigger(
+      alice,
+      dbTrigger('tenancy', String(fn['id']), {
+        sinks: [{ name: 'copy', kind: 'mongodb', options_json: JSON.stringify({ uri: 'mongodb://w:secret@copy-host/x', db: 'c', password: 'p' }) }],
+      }),
+    );
     const id = trigger['id'];
     expect(trigger['user_id']).toBe('alice');
     expect((trigger['database'] as Msg)['data_source']).toBe('mongodb://shop-user:***@db.example.net:27017/?authSource=admin');
@@ -204,7 +237,15 @@ describe('control plane gRPC API (TriggerService, FunctionService) against the r
     expect(stored?.['config'].database.data_source).toBe(SOURCE);
     expect(stored?.['sinks'][0].options).toEqual({ uri: 'mongodb://w:secret@copy-host/x', db: 'c', password: 'p' });
     // Stored as docs/control-plane.md "Metadata" describes the collection.
-    expect(stored).toMatchObject({ _id: id, user_id: 'alice', name: 'tenancy', trigger_type: 1, function_id: fn['id'], enabled: true, config: { database: { database: 'shop', collection: 'orders', operation_types: [1, 2] } } });
+    expect(stored).toMatchObject({
+      _id: id,
+      user_id: 'alice',
+      name: 'tenancy',
+      trigger_type: 1,
+      function_id: fn['id'],
+      enabled: true,
+      config: { database: { database: 'shop', collection: 'orders', operation_types: [1, 2] } },
+    });
     const storedFn = await app.context.metadata.db.collection('functions').findOne({ _id: fn['id'] } as never);
     expect(storedFn).toMatchObject({ _id: fn['id'], user_id: 'alice', name: 'tenancy-fn', function_type: 2, func: { javascript: CODE_A } });
   });
@@ -237,7 +278,17 @@ describe('control plane gRPC API (TriggerService, FunctionService) against the r
     expect(code(error)).toBe(grpc.status.INVALID_ARGUMENT);
     error = await refused(createFunction(alice, 'bad.name', CODE_A));
     expect([code(error), details(error)]).toEqual([grpc.status.INVALID_ARGUMENT, expect.stringContaining('function.name')]);
-    error = await refused(createTrigger(alice, dbTrigger('same-sinks', fid, { sinks: [{ name: 's', kind: 'audit' }, { name: 's', kind: 'redis' }] })));
+    error = await refused(
+      createTrigger(
+        alice,
+        dbTrigger('same-sinks', fid, {
+          sinks: [
+            { name: 's', kind: 'audit' },
+            { name: 's', kind: 'redis' },
+          ],
+        }),
+      ),
+    );
     expect([code(error), details(error)]).toEqual([grpc.status.INVALID_ARGUMENT, expect.stringContaining('trigger.sinks[1].name')]);
     // The original trigger API has no sinks: a trigger created without any records to the audit sink.
     expect((await createTrigger(alice, dbTrigger('no-sinks', '', { sinks: [] })))['sinks']).toEqual([{ name: 'audit', kind: 'audit', options_json: '{}' }]);
@@ -264,19 +315,24 @@ describe('control plane gRPC API (TriggerService, FunctionService) against the r
     expect(code(error)).toBe(grpc.status.INVALID_ARGUMENT);
     expect(details(error)).toMatch(/function\.javascript: does not compile: SyntaxError.*\(line 2, column \d+\)/);
     error = await refused(alice.call('functions', 'update', { id: fid, javascript: 'export default (' }));
-    expect([code(error), details(error)]).toEqual([grpc.status.INVALID_ARGUMENT, expect.stringMatching(/^javascript: does not compile: SyntaxError.*\(line \d+, column \d+\)/)]);
+    expect([code(error), details(error)]).toEqual([
+      grpc.status.INVALID_ARGUMENT,
+      expect.stringMatching(/^javascript: does not compile: SyntaxError.*\(line \d+, column \d+\)/),
+    ]);
 
     const user = await createTrigger(alice, dbTrigger('uses-fn', fid));
     error = await refused(alice.call('functions', 'delete', { id: fid }));
     expect([code(error), details(error)]).toEqual([grpc.status.FAILED_PRECONDITION, expect.stringContaining('uses-fn')]);
     await alice.call('triggers', 'delete', { id: user['id'] });
-    expect(((await alice.call<{ function: Msg }>('functions', 'delete', { id: fid })).function)['id']).toBe(fid);
+    expect((await alice.call<{ function: Msg }>('functions', 'delete', { id: fid })).function['id']).toBe(fid);
 
     await createTrigger(alice, dbTrigger('twice', ''));
     error = await refused(createTrigger(alice, dbTrigger('twice', '')));
     expect([code(error), details(error)]).toEqual([grpc.status.ALREADY_EXISTS, expect.stringContaining('trigger.name')]);
 
-    error = await refused(createTrigger(alice, { name: 'cron-bad', trigger_type: 3, scheduled: { schedule: '61 * * * *' }, sinks: [{ name: 'a', kind: 'audit' }] }));
+    error = await refused(
+      createTrigger(alice, { name: 'cron-bad', trigger_type: 3, scheduled: { schedule: '61 * * * *' }, sinks: [{ name: 'a', kind: 'audit' }] }),
+    );
     expect([code(error), details(error)]).toEqual([grpc.status.INVALID_ARGUMENT, expect.stringContaining('trigger.scheduled.schedule')]);
     error = await refused(alice.stream('triggers', 'query', { query: { trigger_type: 'NOPE' } }));
     expect([code(error), details(error)]).toEqual([grpc.status.INVALID_ARGUMENT, expect.stringContaining('query.trigger_type')]);
@@ -293,11 +349,22 @@ describe('control plane gRPC API (TriggerService, FunctionService) against the r
       b1: await createTrigger(bob, dbTrigger('q-b1', f1, { database: db(srcX, 'sales', 'orders') })),
       b2: await createTrigger(bob, dbTrigger('q-b2', f2, { database: db(srcX, 'sales', 'refunds') })),
       b3: await createTrigger(bob, dbTrigger('q-b3', f1, { database: db(srcY, 'crm', 'orders') })),
-      b4: await createTrigger(bob, { name: 'q-b4', trigger_type: 3, scheduled: { schedule: '*/5 * * * *' }, function_id: f2, enabled: false, sinks: [{ name: 'a', kind: 'audit' }] }),
+      b4: await createTrigger(bob, {
+        name: 'q-b4',
+        trigger_type: 3,
+        scheduled: { schedule: '*/5 * * * *' },
+        function_id: f2,
+        enabled: false,
+        sinks: [{ name: 'a', kind: 'audit' }],
+      }),
       b5: await createTrigger(bob, { name: 'q-b5', trigger_type: 2, authentication: {} }),
       c1: await createTrigger(carol, dbTrigger('q-c1', g1, { database: db(srcX, 'sales', 'orders') })),
     };
-    const names = (items: Msg[]): string[] => items.map((t) => String(t['name'])).filter((n) => n.startsWith('q-')).sort();
+    const names = (items: Msg[]): string[] =>
+      items
+        .map((t) => String(t['name']))
+        .filter((n) => n.startsWith('q-'))
+        .sort();
     const q = (as: ControlClient, query: Msg): Promise<string[]> => as.stream<Msg>('triggers', 'query', { query }).then(names);
 
     expect(await q(admin, { user_id: 'bob' })).toEqual(['q-b1', 'q-b2', 'q-b3', 'q-b4', 'q-b5']);
@@ -327,13 +394,23 @@ describe('control plane gRPC API (TriggerService, FunctionService) against the r
   });
 
   it('test-runs a function on sample events and returns its actions, or the error with its position', async () => {
-    const fn = await createFunction(alice, 'exec-fn', 'export default function handle(events, ctx) {\n  console.log("n=" + events.length);\n  return events.map((e) => ({ sink: "cache", op: "set", key: "k:" + e.documentKey._id, value: e.fullDocument }));\n}');
-    const reply = await alice.call<Msg>('functions', 'execute', { id: fn['id'], events_json: JSON.stringify([{ op: 'insert', documentKey: { _id: 1 }, fullDocument: { _id: 1, total: 5 } }]) });
+    const fn = await createFunction(
+      alice,
+      'exec-fn',
+      'export default function handle(events, ctx) {\n  console.log("n=" + events.length);\n  return events.map((e) => ({ sink: "cache", op: "set", key: "k:" + e.documentKey._id, value: e.fullDocument }));\n}',
+    );
+    const reply = await alice.call<Msg>('functions', 'execute', {
+      id: fn['id'],
+      events_json: JSON.stringify([{ op: 'insert', documentKey: { _id: 1 }, fullDocument: { _id: 1, total: 5 } }]),
+    });
     expect(JSON.parse(String(reply['actions_json']))).toEqual([{ sink: 'cache', op: 'set', key: 'k:1', value: { _id: 1, total: 5 } }]);
     expect(reply['logs']).toEqual(['info: n=1']);
     expect(reply['error']).toBe('');
 
-    const failing = await alice.call<Msg>('functions', 'execute', { javascript: 'export default function handle(events) {\n  return events[0].nope.deeper;\n}', events_json: '[{}]' });
+    const failing = await alice.call<Msg>('functions', 'execute', {
+      javascript: 'export default function handle(events) {\n  return events[0].nope.deeper;\n}',
+      events_json: '[{}]',
+    });
     expect(failing['error_kind']).toBe('runtime');
     expect(failing['line']).toBe(2);
     expect(String(failing['error'])).toContain('deeper');
@@ -344,13 +421,26 @@ describe('control plane gRPC API (TriggerService, FunctionService) against the r
   });
   it('loads every stored trigger when a control plane starts (a restart re-applies them without any change event)', async () => {
     const fresh = new RecordingTriggerController();
-    const config = compileConfig({ kafka: { brokers: [infra.kafka] }, mongodb: { uri: infra.mongodb, db: dbName }, http: { port: 0 }, grpc: { port: 0 }, auth: { tokens: [] } });
-    const second = await startApp(config, [() => createControlPlane(config, { controller: () => fresh, sinkKinds: () => SINK_KINDS, scheduler: false, ensureSource: false })], {
-      logger: silentLogger,
-      metrics: createMetricsRegistry({ defaultMetrics: false }),
+    const config = compileConfig({
+      kafka: { brokers: [infra.kafka] },
+      mongodb: { uri: infra.mongodb, db: dbName },
+      http: { port: 0 },
+      grpc: { port: 0 },
+      auth: { tokens: [] },
     });
+    const second = await startApp(
+      config,
+      [() => createControlPlane(config, { controller: () => fresh, sinkKinds: () => SINK_KINDS, scheduler: false, ensureSource: false })],
+      {
+        logger: silentLogger,
+        metrics: createMetricsRegistry({ defaultMetrics: false }),
+      },
+    );
     try {
-      const stored = await app.context.metadata.db.collection('triggers').find({ trigger_type: { $in: [1, 3] }, enabled: true }).toArray();
+      const stored = await app.context.metadata.db
+        .collection('triggers')
+        .find({ trigger_type: { $in: [1, 3] }, enabled: true })
+        .toArray();
       expect(stored.length).toBeGreaterThan(3);
       // Right after start: the initial load has applied them all.
       expect(fresh.running().sort()).toEqual(stored.map((t) => triggerKey(t as never)).sort());

@@ -85,8 +85,14 @@ describe('control plane driving the real processors: changes flow, stop, resume 
     }
     const mongo = new MongoClient(infra.mongodb);
     await mongo.connect();
-    await mongo.db(dbName).dropDatabase().catch(() => undefined);
-    await mongo.db(watchedDb).dropDatabase().catch(() => undefined);
+    await mongo
+      .db(dbName)
+      .dropDatabase()
+      .catch(() => undefined);
+    await mongo
+      .db(watchedDb)
+      .dropDatabase()
+      .catch(() => undefined);
     await mongo.close();
   });
 
@@ -96,17 +102,25 @@ describe('control plane driving the real processors: changes flow, stop, resume 
     const topic = `${prefix}.shop.orders`;
     const bucket = memoryBucket(bucketName);
     const produce = (from: number, to: number): Promise<void> =>
-      produceEvents(app.context.kafka, topic, Array.from({ length: to - from }, (_, i) => makeChangeEvent({ db: 'shop', coll: 'orders', docId: (from + i) % 7, seq: from + i })));
+      produceEvents(
+        app.context.kafka,
+        topic,
+        Array.from({ length: to - from }, (_, i) => makeChangeEvent({ db: 'shop', coll: 'orders', docId: (from + i) % 7, seq: from + i })),
+      );
     const keysFor = (tag: string): number[] =>
       bucket.records
-        .map((r) => String(r.action?.["key"]))
+        .map((r) => String(r.action?.['key']))
         .filter((k) => k.startsWith(`${tag}:`))
         .map((k) => Number(k.slice(tag.length + 1)))
         .sort((a, b) => a - b);
     const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, i) => from + i);
 
-    const fnA = (await client.call<{ function: Record<string, unknown> }>('functions', 'create', { function: { name: 'to-a', function_type: 2, javascript: fnCode('a') } })).function;
-    const fnB = (await client.call<{ function: Record<string, unknown> }>('functions', 'create', { function: { name: 'to-b', function_type: 2, javascript: fnCode('b') } })).function;
+    const fnA = (
+      await client.call<{ function: Record<string, unknown> }>('functions', 'create', { function: { name: 'to-a', function_type: 2, javascript: fnCode('a') } })
+    ).function;
+    const fnB = (
+      await client.call<{ function: Record<string, unknown> }>('functions', 'create', { function: { name: 'to-b', function_type: 2, javascript: fnCode('b') } })
+    ).function;
     const created = (
       await client.call<{ trigger: Record<string, unknown> }>('triggers', 'create', {
         trigger: {
@@ -156,19 +170,34 @@ describe('control plane driving the real processors: changes flow, stop, resume 
 
     await client.call('triggers', 'delete', { id });
     await eventually(() => !controller.running().includes(key), 'consumer gone after delete', 15_000);
-    console.log(`control plane → processors: disable stopped the consumer in ${stopMs} ms; enable delivered the backlog in ${resumeMs} ms; function switch applied in ${switchMs} ms`);
+    console.log(
+      `control plane → processors: disable stopped the consumer in ${stopMs} ms; enable delivered the backlog in ${resumeMs} ms; function switch applied in ${switchMs} ms`,
+    );
   });
   it('fires a SCHEDULED trigger from its cron expression through the processors, and each firing is claimed once', async () => {
     const controller = observed as Observed;
     const ticks = memoryBucket(`${bucketName}-ticks`);
     const fn = (
       await client.call<{ function: Record<string, unknown> }>('functions', 'create', {
-        function: { name: 'on-tick', function_type: 2, javascript: 'export default (events) => events.map((e) => ({ sink: "out", op: "set", key: "tick:" + e.fullDocument.scheduledAt, value: e.fullDocument }));' },
+        function: {
+          name: 'on-tick',
+          function_type: 2,
+          javascript:
+            'export default (events) => events.map((e) => ({ sink: "out", op: "set", key: "tick:" + e.fullDocument.scheduledAt, value: e.fullDocument }));',
+        },
       })
     ).function;
     const created = (
       await client.call<{ trigger: Record<string, unknown> }>('triggers', 'create', {
-        trigger: { name: 'every-second', trigger_type: 3, scheduled: { schedule: '* * * * * *' }, function_id: fn['id'], enabled: true, sinks: [{ name: 'out', kind: 'memory', options_json: JSON.stringify({ bucket: `${bucketName}-ticks` }) }], batch: { max_size: 10, max_wait_ms: 10 } },
+        trigger: {
+          name: 'every-second',
+          trigger_type: 3,
+          scheduled: { schedule: '* * * * * *' },
+          function_id: fn['id'],
+          enabled: true,
+          sinks: [{ name: 'out', kind: 'memory', options_json: JSON.stringify({ bucket: `${bucketName}-ticks` }) }],
+          batch: { max_size: 10, max_wait_ms: 10 },
+        },
       })
     ).trigger;
     const key = String(created['runtime_key']);
@@ -200,7 +229,14 @@ describe('control plane driving the real processors: changes flow, stop, resume 
     const auto = memoryBucket(`${bucketName}-auto`);
     const created = (
       await client.call<{ trigger: Record<string, unknown> }>('triggers', 'create', {
-        trigger: { name: 'auto-source', trigger_type: 1, database: { data_source: infra.mongodb, database: watchedDb, collection: 'orders', operation_types: [1] }, enabled: true, sinks: [{ name: 'out', kind: 'memory', options_json: JSON.stringify({ bucket: `${bucketName}-auto` }) }], batch: { max_size: 10, max_wait_ms: 10 } },
+        trigger: {
+          name: 'auto-source',
+          trigger_type: 1,
+          database: { data_source: infra.mongodb, database: watchedDb, collection: 'orders', operation_types: [1] },
+          enabled: true,
+          sinks: [{ name: 'out', kind: 'memory', options_json: JSON.stringify({ bucket: `${bucketName}-auto` }) }],
+          batch: { max_size: 10, max_wait_ms: 10 },
+        },
       })
     ).trigger;
     const key = String(created['runtime_key']);
@@ -211,12 +247,24 @@ describe('control plane driving the real processors: changes flow, stop, resume 
       const orders = mongo.db(watchedDb).collection<{ _id: number; total: number }>('orders');
       // The source may still be opening its change stream: keep writing until the first change comes through.
       let n = 0;
-      await eventually(async () => {
-        if (auto.records.length === 0 && n < 50) await orders.insertOne({ _id: n++, total: n * 10 });
-        return auto.records.length > 0;
-      }, 'first insert published by the auto source and delivered', 30_000, 500);
-      await orders.insertMany([{ _id: 1000, total: 1 }, { _id: 1001, total: 2 }]);
-      await eventually(() => auto.records.some((r) => r.event.documentKey?.['_id'] !== undefined && JSON.stringify(r.event.documentKey).includes('1001')), 'later inserts delivered', 30_000);
+      await eventually(
+        async () => {
+          if (auto.records.length === 0 && n < 50) await orders.insertOne({ _id: n++, total: n * 10 });
+          return auto.records.length > 0;
+        },
+        'first insert published by the auto source and delivered',
+        30_000,
+        500,
+      );
+      await orders.insertMany([
+        { _id: 1000, total: 1 },
+        { _id: 1001, total: 2 },
+      ]);
+      await eventually(
+        () => auto.records.some((r) => r.event.documentKey?.['_id'] !== undefined && JSON.stringify(r.event.documentKey).includes('1001')),
+        'later inserts delivered',
+        30_000,
+      );
       expect(auto.records.every((r) => r.event.op === 'insert' && r.event.ns.db === watchedDb && r.event.ns.coll === 'orders')).toBe(true);
     } finally {
       await mongo.close();

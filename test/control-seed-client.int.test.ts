@@ -88,7 +88,14 @@ describe('a client generated from the published protos (docs/control-plane.md) w
   const dbName = uniqueName('ctl-seed');
   const dir = mkdtempSync(join(tmpdir(), 'cf-seed-'));
   const controller = new RecordingTriggerController();
-  const audit: SinkKind = { kind: 'audit', description: 'audit', configSchema: z.looseObject({ name: z.string(), kind: z.literal('audit') }), create: () => { throw new Error('not created here'); } };
+  const audit: SinkKind = {
+    kind: 'audit',
+    description: 'audit',
+    configSchema: z.looseObject({ name: z.string(), kind: z.literal('audit') }),
+    create: () => {
+      throw new Error('not created here');
+    },
+  };
   let app: RunningApp;
   let plane: ControlPlane;
   let triggers: grpc.Client & Record<string, (...args: unknown[]) => unknown>;
@@ -114,7 +121,13 @@ describe('a client generated from the published protos (docs/control-plane.md) w
     });
 
   beforeAll(async () => {
-    const config = compileConfig({ kafka: { brokers: [infra.kafka] }, mongodb: { uri: infra.mongodb, db: dbName }, http: { port: 0 }, grpc: { port: 0 }, auth: { tokens: [{ token: TOKEN, userId: 'seed-team' }] } });
+    const config = compileConfig({
+      kafka: { brokers: [infra.kafka] },
+      mongodb: { uri: infra.mongodb, db: dbName },
+      http: { port: 0 },
+      grpc: { port: 0 },
+      auth: { tokens: [{ token: TOKEN, userId: 'seed-team' }] },
+    });
     plane = createControlPlane(config, { controller: () => controller, sinkKinds: () => [audit], scheduler: false, ensureSource: false });
     app = await startApp(config, [() => plane], { logger: silentLogger, metrics: createMetricsRegistry({ defaultMetrics: false }) });
     writeFileSync(join(dir, 'trigger.proto'), SEED_TRIGGER_PROTO);
@@ -133,11 +146,14 @@ describe('a client generated from the published protos (docs/control-plane.md) w
     rmSync(dir, { recursive: true, force: true });
     const mongo = new MongoClient(infra.mongodb);
     await mongo.connect();
-    await mongo.db(dbName).dropDatabase().catch(() => undefined);
+    await mongo
+      .db(dbName)
+      .dropDatabase()
+      .catch(() => undefined);
     await mongo.close();
   });
 
-  it('creates, reads, queries, enables, disables, updates and deletes through the original API\'s messages', async () => {
+  it("creates, reads, queries, enables, disables, updates and deletes through the original API's messages", async () => {
     const fn = (await call(functions, 'create', { function: { name: 'seed_fn', functionType: 'FUNCTION_TYPE_WASM', wasm: EMPTY_WASM } }))['function'] as Msg;
     expect(fn).toMatchObject({ name: 'seed_fn', userId: 'seed-team', functionType: 'FUNCTION_TYPE_WASM' });
     expect(Buffer.from(fn['wasm'] as Uint8Array)).toEqual(EMPTY_WASM);
@@ -146,10 +162,32 @@ describe('a client generated from the published protos (docs/control-plane.md) w
 
     const created = (
       await call(triggers, 'create', {
-        trigger: { name: 'seed-trigger', triggerType: 'TRIGGER_TYPE_DATABASE', database: { dataSource: 'mongodb://app:pw@shop:27017', database: 'db_1', collection: 'coll_1', operationTypes: ['DATABASE_OPERATION_TYPE_INSERT', 'DATABASE_OPERATION_TYPE_UPDATE'] }, enabled: true },
+        trigger: {
+          name: 'seed-trigger',
+          triggerType: 'TRIGGER_TYPE_DATABASE',
+          database: {
+            dataSource: 'mongodb://app:pw@shop:27017',
+            database: 'db_1',
+            collection: 'coll_1',
+            operationTypes: ['DATABASE_OPERATION_TYPE_INSERT', 'DATABASE_OPERATION_TYPE_UPDATE'],
+          },
+          enabled: true,
+        },
       })
     )['trigger'] as Msg;
-    expect(created).toMatchObject({ name: 'seed-trigger', userId: 'seed-team', triggerType: 'TRIGGER_TYPE_DATABASE', enabled: true, triggerConfig: 'database', database: { dataSource: 'mongodb://app:***@shop:27017', database: 'db_1', collection: 'coll_1', operationTypes: ['DATABASE_OPERATION_TYPE_INSERT', 'DATABASE_OPERATION_TYPE_UPDATE'] } });
+    expect(created).toMatchObject({
+      name: 'seed-trigger',
+      userId: 'seed-team',
+      triggerType: 'TRIGGER_TYPE_DATABASE',
+      enabled: true,
+      triggerConfig: 'database',
+      database: {
+        dataSource: 'mongodb://app:***@shop:27017',
+        database: 'db_1',
+        collection: 'coll_1',
+        operationTypes: ['DATABASE_OPERATION_TYPE_INSERT', 'DATABASE_OPERATION_TYPE_UPDATE'],
+      },
+    });
     const id = created['id'];
     const key = `api.seed-team.seed-trigger.${String(id)}`;
     await eventually(() => controller.running().includes(key), 'seed trigger applied', 15_000);

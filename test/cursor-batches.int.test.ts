@@ -5,7 +5,7 @@ import { testInfra, uniqueName } from './support/infra.js';
 
 const infra = testInfra();
 
-describe('cursorBatches (the snapshot\'s read-ahead over a find cursor)', () => {
+describe("cursorBatches (the snapshot's read-ahead over a find cursor)", () => {
   const client = new MongoClient(infra.mongodb);
   const dbName = uniqueName('cursorbatches');
   const docs = () => client.db(dbName).collection<{ _id: number }>('docs');
@@ -16,7 +16,10 @@ describe('cursorBatches (the snapshot\'s read-ahead over a find cursor)', () => 
   });
 
   afterAll(async () => {
-    await client.db(dbName).dropDatabase().catch(() => undefined);
+    await client
+      .db(dbName)
+      .dropDatabase()
+      .catch(() => undefined);
     await client.close();
   });
 

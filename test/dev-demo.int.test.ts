@@ -25,7 +25,9 @@ const canonical = (doc: Document): string => EJSON.stringify(doc, { relaxed: fal
 /** JSON text with object keys sorted, so two documents compare equal whatever their field order. */
 function sortedJson(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b))) : v,
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)))
+      : v,
   );
 }
 
@@ -48,7 +50,11 @@ describe('npx changeflow dev (child process)', () => {
 
   afterAll(async () => {
     if (child && child.exitCode === null) child.kill('SIGKILL');
-    for (const db of [demoDb, `${demoDb}_copy`, `${demoDb}_sync`, metadataDb]) await mongo.db(db).dropDatabase().catch(() => undefined);
+    for (const db of [demoDb, `${demoDb}_copy`, `${demoDb}_sync`, metadataDb])
+      await mongo
+        .db(db)
+        .dropDatabase()
+        .catch(() => undefined);
     await mongo.close();
     if (redis) {
       const keys = await redis.keys(`${demoDb}:*`);
@@ -66,8 +72,30 @@ describe('npx changeflow dev (child process)', () => {
   it('syncs demo.users to the copy, the cache and the audit log while the generator writes, then stops cleanly on Ctrl-C', async () => {
     const [httpPort, grpcPort] = [await freePort(), await freePort()];
     const writes = 600;
-    const env = { ...process.env, KAFKA_BROKERS: infra.kafka, MONGODB_URI: infra.mongodb, CHANGEFLOW_STATE_DIR: stateDir, ...(infra.redis ? { REDIS_URL: infra.redis } : {}) };
-    const args = ['dev', '--rate', '50', '--writes', String(writes), '--initial', '50', '--demo-db', demoDb, '--metadata-db', metadataDb, '--http-port', String(httpPort), '--grpc-port', String(grpcPort)];
+    const env = {
+      ...process.env,
+      KAFKA_BROKERS: infra.kafka,
+      MONGODB_URI: infra.mongodb,
+      CHANGEFLOW_STATE_DIR: stateDir,
+      ...(infra.redis ? { REDIS_URL: infra.redis } : {}),
+    };
+    const args = [
+      'dev',
+      '--rate',
+      '50',
+      '--writes',
+      String(writes),
+      '--initial',
+      '50',
+      '--demo-db',
+      demoDb,
+      '--metadata-db',
+      metadataDb,
+      '--http-port',
+      String(httpPort),
+      '--grpc-port',
+      String(grpcPort),
+    ];
     const proc = spawn(process.execPath, [bin, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     child = proc;
     proc.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -121,7 +149,9 @@ describe('npx changeflow dev (child process)', () => {
 
     if (redis) {
       const cache = redis;
-      const expected = new Map(docs.map((d) => [`${demoDb}:users:${(d['_id'] as ObjectId).toHexString()}`, JSON.parse(EJSON.stringify(d, { relaxed: true })) as unknown]));
+      const expected = new Map(
+        docs.map((d) => [`${demoDb}:users:${(d['_id'] as ObjectId).toHexString()}`, JSON.parse(EJSON.stringify(d, { relaxed: true })) as unknown]),
+      );
       await eventually(
         async () => {
           const keys = await cache.keys(`${demoDb}:users:*`);
@@ -140,7 +170,9 @@ describe('npx changeflow dev (child process)', () => {
     // The banner's control-plane line works as printed: its token is an admin of the dev control plane.
     const line = /control plane: +CHANGEFLOW_SERVER=(\S+) CHANGEFLOW_TOKEN=(\S+) npx changeflow triggers list/.exec(stdout);
     expect(line).not.toBeNull();
-    const listed = await promisify(execFile)(process.execPath, [bin, 'triggers', 'list', '--json'], { env: { ...process.env, CHANGEFLOW_SERVER: line?.[1], CHANGEFLOW_TOKEN: line?.[2] } });
+    const listed = await promisify(execFile)(process.execPath, [bin, 'triggers', 'list', '--json'], {
+      env: { ...process.env, CHANGEFLOW_SERVER: line?.[1], CHANGEFLOW_TOKEN: line?.[2] },
+    });
     expect(Array.isArray(JSON.parse(listed.stdout))).toBe(true);
 
     const stopAsked = Date.now();

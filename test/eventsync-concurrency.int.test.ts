@@ -34,7 +34,8 @@ function deliveries(messages: readonly EventSyncMessage[]): { byContent: Map<str
   for (const m of messages) {
     const contents = Object.values(m.events).flatMap((l) => l.events.map((e) => e.content));
     const known = sets.get(m.eventID);
-    if (known) expect([...contents].sort()).toEqual([...known].sort()); // a repeat carries exactly the same events
+    if (known)
+      expect([...contents].sort()).toEqual([...known].sort()); // a repeat carries exactly the same events
     else sets.set(m.eventID, contents);
   }
   const byContent = new Map<string, Set<string>>();
@@ -54,7 +55,11 @@ describe('EventSync under concurrency and crashes', () => {
   afterAll(async () => {
     for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     for (const r of running.reverse()) await r.stop().catch(() => undefined);
-    for (const db of dbs) await mongo.db(db).dropDatabase().catch(() => undefined);
+    for (const db of dbs)
+      await mongo
+        .db(db)
+        .dropDatabase()
+        .catch(() => undefined);
     await mongo.close();
     closeHttpAgent();
   });
@@ -148,9 +153,18 @@ describe('EventSync under concurrency and crashes', () => {
     const yamlPath = join(dir, 'changeflow.yaml');
     writeFileSync(
       yamlPath,
-      stringify({ kafka: { brokers: infra.kafka.split(','), partitions: 1 }, mongodb: { uri: infra.mongodb, db }, http: { host: '127.0.0.1', port: 0 }, grpc: { host: '127.0.0.1', port: 0 }, eventsync: [service(topic, lease)] }),
+      stringify({
+        kafka: { brokers: infra.kafka.split(','), partitions: 1 },
+        mongodb: { uri: infra.mongodb, db },
+        http: { host: '127.0.0.1', port: 0 },
+        grpc: { host: '127.0.0.1', port: 0 },
+        eventsync: [service(topic, lease)],
+      }),
     );
-    const child = spawn(process.execPath, ['bin/changeflow.js', 'run', '--config', yamlPath], { env: { ...process.env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, ['bin/changeflow.js', 'run', '--config', yamlPath], {
+      env: { ...process.env, LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     children.push(child);
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -184,7 +198,11 @@ describe('EventSync under concurrency and crashes', () => {
 
     // The survivor finishes or frees whatever the dead instance held (lease expiry), then flushes the rest.
     const store = new EventStore(mongo.db(db), serviceCollections({ serviceName: 'Checkout Sync' } as never));
-    await eventually(async () => (await store.claims.countDocuments({})) === 0 && (await store.events.countDocuments({ claimId: { $ne: null }, exported: false })) === 0, 'claims of the dead instance recovered', 30_000);
+    await eventually(
+      async () => (await store.claims.countDocuments({})) === 0 && (await store.events.countDocuments({ claimId: { $ne: null }, exported: false })) === 0,
+      'claims of the dead instance recovered',
+      30_000,
+    );
     await local.component.service('Checkout Sync').idle();
     await httpCall('GET', `${local.url}/eventsync/checkout-sync/event/trigger`);
 
@@ -192,7 +210,9 @@ describe('EventSync under concurrency and crashes', () => {
     const { byContent, sets } = deliveries(messages);
     for (const [content, eventIDs] of byContent) expect([content, eventIDs.size]).toEqual([content, 1]);
     const recovered = await local.app.context.metrics.getSingleMetricAsString('changeflow_eventsync_claims_recovered_total');
-    process.stderr.write(`kill -9: ${accepted.size} accepted (${childAccepted} by the killed child), ${messages.length} messages, ${sets.size} distinct eventIDs, ${byContent.size} events delivered\n${recovered}\n`);
+    process.stderr.write(
+      `kill -9: ${accepted.size} accepted (${childAccepted} by the killed child), ${messages.length} messages, ${sets.size} distinct eventIDs, ${byContent.size} events delivered\n${recovered}\n`,
+    );
     expect(await store.events.countDocuments({ exported: false })).toBe(0);
   });
 });

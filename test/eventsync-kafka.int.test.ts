@@ -19,7 +19,10 @@ describe('EventSync endpoint fed from a Kafka topic', () => {
   afterAll(async () => {
     for (const r of running.reverse()) await r.stop().catch(() => undefined);
     await admin.disconnect();
-    await mongo.db(db).dropDatabase().catch(() => undefined);
+    await mongo
+      .db(db)
+      .dropDatabase()
+      .catch(() => undefined);
     await mongo.close();
     closeHttpAgent();
   });
@@ -28,7 +31,15 @@ describe('EventSync endpoint fed from a Kafka topic', () => {
     const orders = uniqueName('changeflow.shop.orders');
     const target = uniqueName('es-order-paid');
     const groupId = uniqueName('es-feed');
-    const services = [{ serviceName: 'order paid', trigger: { type: 'window' as const, observationPeriod: 600 }, endpoints: [{ eventKey: 'order', topic: orders }, { eventKey: 'payment' }], target: { topic: target }, groupId }];
+    const services = [
+      {
+        serviceName: 'order paid',
+        trigger: { type: 'window' as const, observationPeriod: 600 },
+        endpoints: [{ eventKey: 'order', topic: orders }, { eventKey: 'payment' }],
+        target: { topic: target },
+        groupId,
+      },
+    ];
     const start = () => startEventSyncInstance({ services, brokers: infra.kafka, mongodbUri: infra.mongodb, db });
     let es = await start();
     running.push(es);
@@ -37,7 +48,14 @@ describe('EventSync endpoint fed from a Kafka topic', () => {
     const messages: EventSyncMessage[] = collector.messages;
     const prefix = `${es.url}/eventsync/order-paid`;
 
-    const change = { v: 1, id: 'tok-1', op: 'insert', ns: { db: 'shop', coll: 'orders' }, documentKey: { _id: 'o-1' }, fullDocument: { _id: 'o-1', total: 42 } };
+    const change = {
+      v: 1,
+      id: 'tok-1',
+      op: 'insert',
+      ns: { db: 'shop', coll: 'orders' },
+      documentKey: { _id: 'o-1' },
+      fullDocument: { _id: 'o-1', total: 42 },
+    };
     const producer = kafka.producer();
     await producer.connect();
     await producer.send([{ topic: orders, key: '{"_id":"o-1"}', value: JSON.stringify(change), headers: { op: 'insert' } }]);

@@ -16,7 +16,11 @@ describe('EventSync limits: event size, window size, non-UTF-8 bodies', () => {
   beforeAll(() => mongo.connect());
   afterAll(async () => {
     for (const r of running.reverse()) await r.stop().catch(() => undefined);
-    for (const db of dbs) await mongo.db(db).dropDatabase().catch(() => undefined);
+    for (const db of dbs)
+      await mongo
+        .db(db)
+        .dropDatabase()
+        .catch(() => undefined);
     await mongo.close();
     closeHttpAgent();
   });
@@ -25,7 +29,9 @@ describe('EventSync limits: event size, window size, non-UTF-8 bodies', () => {
     const db = uniqueName('es-lim');
     dbs.push(db);
     const es = await startEventSyncInstance({
-      services: [{ serviceName, trigger: { type: 'window', observationPeriod: 3600 }, endpoints: [{ eventKey: 'big' }, { eventKey: 'small' }], target: { topic } }],
+      services: [
+        { serviceName, trigger: { type: 'window', observationPeriod: 3600 }, endpoints: [{ eventKey: 'big' }, { eventKey: 'small' }], target: { topic } },
+      ],
       brokers: infra.kafka,
       mongodbUri: infra.mongodb,
       db,
@@ -69,12 +75,28 @@ describe('EventSync limits: event size, window size, non-UTF-8 bodies', () => {
   it('publishes the rest of a window when one stored event alone is too large (stored before the intake check)', async () => {
     const topic = uniqueName('es-lim-c');
     const { prefix, db, messages } = await start(topic, 'limits-c');
-    await mongo.db(db).collection('eventsync_limits-c').insertOne({ _id: 'old-huge' as never, eventKey: 'big', datetime: new Date(), headers: {}, queryParams: {}, content: 'h'.repeat(1_000_100), exported: false, claimId: null, claimedAt: null });
+    await mongo
+      .db(db)
+      .collection('eventsync_limits-c')
+      .insertOne({
+        _id: 'old-huge' as never,
+        eventKey: 'big',
+        datetime: new Date(),
+        headers: {},
+        queryParams: {},
+        content: 'h'.repeat(1_000_100),
+        exported: false,
+        claimId: null,
+        claimedAt: null,
+      });
     expect((await httpCall('POST', `${prefix}/event/big`, 'fits', { 'Content-Type': 'text/plain' })).status).toBe(200);
     expect((await httpCall('POST', `${prefix}/event/small`, 'hello, world!', { 'Content-Type': 'text/plain' })).status).toBe(200);
     await eventually(() => messages.length > 0, 'the window published without the oversized event');
     expect([contents(messages, 'big'), contents(messages, 'small')]).toEqual([['fits'], ['hello, world!']]);
-    const huge = await mongo.db(db).collection('eventsync_limits-c').findOne({ _id: 'old-huge' as never });
+    const huge = await mongo
+      .db(db)
+      .collection('eventsync_limits-c')
+      .findOne({ _id: 'old-huge' as never });
     expect(huge).toMatchObject({ exported: true, rejected: expect.stringMatching(/target\.maxMessageBytes/) });
   }, 60_000);
 

@@ -15,13 +15,29 @@ const seedSample = {
       FirstEventDate: '2023-01-12T10:58:01.618171Z',
       lastEventDate: '2023-01-12T10:58:01.618171Z',
       numberOfEvents: 1,
-      events: [{ datetime: '2023-01-12T10:58:01.618171Z', eventKey: 'entry1', headers: { 'Content-Type': ['application/x-www-form-urlencoded'] }, queryParams: { queryP: ['myQueryP'] }, content: 'New test1' }],
+      events: [
+        {
+          datetime: '2023-01-12T10:58:01.618171Z',
+          eventKey: 'entry1',
+          headers: { 'Content-Type': ['application/x-www-form-urlencoded'] },
+          queryParams: { queryP: ['myQueryP'] },
+          content: 'New test1',
+        },
+      ],
     },
     entry2: {
       FirstEventDate: '2023-01-12T11:06:19.432117Z',
       lastEventDate: '2023-01-12T11:06:19.432117Z',
       numberOfEvents: 1,
-      events: [{ datetime: '2023-01-12T11:06:19.432117Z', eventKey: 'entry2', headers: { 'Content-Type': ['application/x-www-form-urlencoded'] }, queryParams: { queryP: ['myQueryP'] }, content: 'New test2' }],
+      events: [
+        {
+          datetime: '2023-01-12T11:06:19.432117Z',
+          eventKey: 'entry2',
+          headers: { 'Content-Type': ['application/x-www-form-urlencoded'] },
+          queryParams: { queryP: ['myQueryP'] },
+          content: 'New test2',
+        },
+      ],
     },
   },
 };
@@ -44,12 +60,19 @@ describe('EventSync: the sample of the requirements, window semantics, bad input
   beforeAll(() => mongo.connect());
   afterAll(async () => {
     for (const r of running.reverse()) await r.stop().catch(() => undefined);
-    for (const db of dbs) await mongo.db(db).dropDatabase().catch(() => undefined);
+    for (const db of dbs)
+      await mongo
+        .db(db)
+        .dropDatabase()
+        .catch(() => undefined);
     await mongo.close();
     closeHttpAgent();
   });
 
-  async function start(services: Parameters<typeof startEventSyncInstance>[0]['services'], extra: { clock?: () => number; maxBodyBytes?: number } = {}): Promise<EventSyncInstance> {
+  async function start(
+    services: Parameters<typeof startEventSyncInstance>[0]['services'],
+    extra: { clock?: () => number; maxBodyBytes?: number } = {},
+  ): Promise<EventSyncInstance> {
     const db = uniqueName('es-db');
     dbs.push(db);
     const instance = await startEventSyncInstance({ services, brokers: infra.kafka, mongodbUri: infra.mongodb, db, ...extra });
@@ -65,7 +88,14 @@ describe('EventSync: the sample of the requirements, window semantics, bad input
 
   it('reproduces the sample of the requirements: curl calls to entry1 and entry2 give one message of that shape', async () => {
     const topic = uniqueName('es-seed');
-    const es = await start([{ serviceName: 'My First Event Sync', trigger: { type: 'window', observationPeriod: 3600, keepEventAfterTrigger: false }, endpoints: [{ eventKey: 'entry1' }, { eventKey: 'entry2' }], target: { topic } }]);
+    const es = await start([
+      {
+        serviceName: 'My First Event Sync',
+        trigger: { type: 'window', observationPeriod: 3600, keepEventAfterTrigger: false },
+        endpoints: [{ eventKey: 'entry1' }, { eventKey: 'entry2' }],
+        target: { topic },
+      },
+    ]);
     const messages = await collect(topic);
     const prefix = `${es.url}/eventsync/my-first-event-sync`;
 
@@ -85,7 +115,12 @@ describe('EventSync: the sample of the requirements, window semantics, bad input
     expect(message.serviceName).toBe('My First Event Sync');
     expect(message.triggerType).toBe('window');
     expect(message.eventID).toBe(eventSyncId([first.json<{ id: string }>().id, second.json<{ id: string }>().id]));
-    expect(message.events['entry1']?.events[0]).toMatchObject({ eventKey: 'entry1', content: 'New test1', queryParams: { queryP: ['myQueryP'] }, headers: { 'Content-Type': ['application/x-www-form-urlencoded'] } });
+    expect(message.events['entry1']?.events[0]).toMatchObject({
+      eventKey: 'entry1',
+      content: 'New test1',
+      queryParams: { queryP: ['myQueryP'] },
+      headers: { 'Content-Type': ['application/x-www-form-urlencoded'] },
+    });
     expect(message.events['entry2']?.events[0]?.content).toBe('New test2');
     expect(message.events['entry1']?.numberOfEvents).toBe(1);
 
@@ -110,8 +145,18 @@ describe('EventSync: the sample of the requirements, window semantics, bad input
     const plainTopic = uniqueName('es-plain');
     const es = await start(
       [
-        { serviceName: 'plain', trigger: { type: 'window', observationPeriod: 60 }, endpoints: [{ eventKey: 'a' }, { eventKey: 'b' }], target: { topic: plainTopic } },
-        { serviceName: 'keep', trigger: { type: 'window', observationPeriod: 60, keepEventAfterTrigger: true }, endpoints: [{ eventKey: 'a' }, { eventKey: 'b' }], target: { topic: keepTopic } },
+        {
+          serviceName: 'plain',
+          trigger: { type: 'window', observationPeriod: 60 },
+          endpoints: [{ eventKey: 'a' }, { eventKey: 'b' }],
+          target: { topic: plainTopic },
+        },
+        {
+          serviceName: 'keep',
+          trigger: { type: 'window', observationPeriod: 60, keepEventAfterTrigger: true },
+          endpoints: [{ eventKey: 'a' }, { eventKey: 'b' }],
+          target: { topic: keepTopic },
+        },
       ],
       { clock },
     );
@@ -129,7 +174,10 @@ describe('EventSync: the sample of the requirements, window semantics, bad input
     await post('plain', 'b', 'b1');
     await post('plain', 'a', 'new-a');
     await eventually(() => plain.length >= 1, 'plain message');
-    const contents = (m: EventSyncMessage): string[] => Object.values(m.events).flatMap((l) => l.events.map((e) => e.content)).sort();
+    const contents = (m: EventSyncMessage): string[] =>
+      Object.values(m.events)
+        .flatMap((l) => l.events.map((e) => e.content))
+        .sort();
     expect(contents(plain[0] as EventSyncMessage)).toEqual(['b1', 'new-a']);
 
     // Reset flags everything pending; a later "b" alone then does not complete a sync.
@@ -156,10 +204,22 @@ describe('EventSync: the sample of the requirements, window semantics, bad input
 
   it('type none publishes only on the manual trigger, with every event of the period', async () => {
     const topic = uniqueName('es-none');
-    const es = await start([{ serviceName: 'manual', trigger: { type: 'none', observationPeriod: 3600 }, endpoints: [{ eventKey: 'a' }, { eventKey: 'b' }, { eventKey: 'c' }], target: { topic } }]);
+    const es = await start([
+      {
+        serviceName: 'manual',
+        trigger: { type: 'none', observationPeriod: 3600 },
+        endpoints: [{ eventKey: 'a' }, { eventKey: 'b' }, { eventKey: 'c' }],
+        target: { topic },
+      },
+    ]);
     const messages = await collect(topic);
     const prefix = `${es.url}/eventsync/manual`;
-    for (const [key, content] of [['a', 'a1'], ['b', 'b1'], ['a', 'a2']] as const) expect((await httpCall('POST', `${prefix}/event/${key}`, content)).status).toBe(200);
+    for (const [key, content] of [
+      ['a', 'a1'],
+      ['b', 'b1'],
+      ['a', 'a2'],
+    ] as const)
+      expect((await httpCall('POST', `${prefix}/event/${key}`, content)).status).toBe(200);
     expect(await es.component.service('manual').pending()).toEqual({ a: 2, b: 1 });
 
     const trigger = await httpCall('GET', `${prefix}/event/trigger`);
@@ -178,8 +238,20 @@ describe('EventSync: the sample of the requirements, window semantics, bad input
     const token = 'a-bearer-token-of-some-length';
     const es = await start(
       [
-        { serviceName: 'split', trigger: { type: 'none', observationPeriod: 3600 }, endpoints: [{ eventKey: 'x' }, { eventKey: 'y' }], target: { topic, maxMessageBytes: 4096, oversize: 'split' }, auth: { type: 'bearer', token } },
-        { serviceName: 'reject', trigger: { type: 'none', observationPeriod: 3600 }, endpoints: [{ eventKey: 'x' }], target: { topic: rejectTopic, maxMessageBytes: 4096, oversize: 'reject' }, auth: { type: 'sharedSecret', secret: 'a-shared-secret-value' } },
+        {
+          serviceName: 'split',
+          trigger: { type: 'none', observationPeriod: 3600 },
+          endpoints: [{ eventKey: 'x' }, { eventKey: 'y' }],
+          target: { topic, maxMessageBytes: 4096, oversize: 'split' },
+          auth: { type: 'bearer', token },
+        },
+        {
+          serviceName: 'reject',
+          trigger: { type: 'none', observationPeriod: 3600 },
+          endpoints: [{ eventKey: 'x' }],
+          target: { topic: rejectTopic, maxMessageBytes: 4096, oversize: 'reject' },
+          auth: { type: 'sharedSecret', secret: 'a-shared-secret-value' },
+        },
       ],
       { maxBodyBytes: 2048 },
     );
@@ -198,7 +270,8 @@ describe('EventSync: the sample of the requirements, window semantics, bad input
     expect((await httpCall('POST', `${es.url}/eventsync/split/event/x`, 'bad auth', { Authorization: 'Bearer wrong-token-wrong-token' })).status).toBe(401);
     expect((await httpCall('POST', `${es.url}/eventsync/reject/event/x`, 'no secret')).status).toBe(401);
 
-    for (let i = 0; i < 12; i++) expect((await httpCall('POST', `${es.url}/eventsync/split/event/${i % 2 ? 'x' : 'y'}`, `${i}:${'p'.repeat(1000)}`, auth)).status).toBe(200);
+    for (let i = 0; i < 12; i++)
+      expect((await httpCall('POST', `${es.url}/eventsync/split/event/${i % 2 ? 'x' : 'y'}`, `${i}:${'p'.repeat(1000)}`, auth)).status).toBe(200);
     const split = await httpCall('GET', `${es.url}/eventsync/split/event/trigger`, undefined, auth);
     const result = split.json<{ published: boolean; records: number; eventID: string }>();
     expect(result.published).toBe(true);
@@ -221,13 +294,29 @@ describe('EventSync: the sample of the requirements, window semantics, bad input
   it('fails to start on a bad config with the field named', async () => {
     const topic = uniqueName('es-cfg');
     const common = { brokers: infra.kafka, mongodbUri: infra.mongodb, db: uniqueName('es-db') };
-    await expect(startEventSyncInstance({ ...common, services: [{ serviceName: 's', trigger: { type: 'window', observationPeriod: -5 }, endpoints: [{ eventKey: 'a' }], target: { topic } }] })).rejects.toThrow(
-      'eventsync[0].trigger.observationPeriod: observationPeriod must be a number of seconds > 0',
-    );
-    await expect(startEventSyncInstance({ ...common, services: [{ serviceName: 's', trigger: { type: 'window', observationPeriod: 5 }, endpoints: [{ eventKey: 'a' }, { eventKey: 'a' }], target: { topic } }] })).rejects.toThrow(
-      'eventsync[0].endpoints[1].eventKey: eventKey "a" is already used by endpoints[0]',
-    );
+    await expect(
+      startEventSyncInstance({
+        ...common,
+        services: [{ serviceName: 's', trigger: { type: 'window', observationPeriod: -5 }, endpoints: [{ eventKey: 'a' }], target: { topic } }],
+      }),
+    ).rejects.toThrow('eventsync[0].trigger.observationPeriod: observationPeriod must be a number of seconds > 0');
+    await expect(
+      startEventSyncInstance({
+        ...common,
+        services: [
+          { serviceName: 's', trigger: { type: 'window', observationPeriod: 5 }, endpoints: [{ eventKey: 'a' }, { eventKey: 'a' }], target: { topic } },
+        ],
+      }),
+    ).rejects.toThrow('eventsync[0].endpoints[1].eventKey: eventKey "a" is already used by endpoints[0]');
     const svc = { trigger: { type: 'window' as const, observationPeriod: 5 }, endpoints: [{ eventKey: 'a' }], target: { topic } };
-    await expect(startEventSyncInstance({ ...common, services: [{ serviceName: 'Same', ...svc }, { serviceName: 'same', ...svc }] })).rejects.toThrow('eventsync[1].pathPrefix');
+    await expect(
+      startEventSyncInstance({
+        ...common,
+        services: [
+          { serviceName: 'Same', ...svc },
+          { serviceName: 'same', ...svc },
+        ],
+      }),
+    ).rejects.toThrow('eventsync[1].pathPrefix');
   });
 });

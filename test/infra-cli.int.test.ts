@@ -37,7 +37,10 @@ describe('changeflow infra start | status | stop', () => {
     expect(addresses.kafka).toMatch(/^127\.0\.0\.1:\d+$/);
     expect(addresses.mongodb).toMatch(/^mongodb:\/\/127\.0\.0\.1:\d+/);
 
-    const status = JSON.parse((await changeflow(['infra', 'status', '--json', '--state-dir', stateDir])).stdout) as { kafka: string; up: Record<string, boolean> };
+    const status = JSON.parse((await changeflow(['infra', 'status', '--json', '--state-dir', stateDir])).stdout) as {
+      kafka: string;
+      up: Record<string, boolean>;
+    };
     expect(status.kafka).toBe(addresses.kafka);
     expect(status.up['kafka']).toBe(true);
     expect(status.up['mongodb']).toBe(true);

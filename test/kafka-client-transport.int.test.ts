@@ -32,7 +32,12 @@ async function createTopic(transport: KafkaTransport, prefix: string, partitions
 }
 
 /** Runs `eachBatch` until `until` says enough, then disconnects. */
-async function consumeUntil(consumer: Consumer, topic: string, onBatch: (records: IncomingRecord[], partition: number) => Promise<void>, until: () => boolean): Promise<void> {
+async function consumeUntil(
+  consumer: Consumer,
+  topic: string,
+  onBatch: (records: IncomingRecord[], partition: number) => Promise<void>,
+  until: () => boolean,
+): Promise<void> {
   await consumer.connect();
   await consumer.subscribe([topic]);
   let failure: unknown;
@@ -63,7 +68,12 @@ describe.each(clients)('Kafka transport (%s) against the real broker', (client) 
     await admin.ensureTopics([{ topic, partitions: 3 }]);
     const producer = transport.producer();
     await producer.connect();
-    const records = Array.from({ length: 600 }, (_, i) => ({ topic, key: `doc-${i % 10}`, value: JSON.stringify({ seq: i }), headers: { op: 'insert', id: `e${i}` } }));
+    const records = Array.from({ length: 600 }, (_, i) => ({
+      topic,
+      key: `doc-${i % 10}`,
+      value: JSON.stringify({ seq: i }),
+      headers: { op: 'insert', id: `e${i}` },
+    }));
     // librdkafka keeps order across sends in flight at once (one queue per partition); kafkajs does not
     // (two concurrent sendBatch calls may land in either order), so it sends one after the other.
     const [first, second] =
@@ -223,7 +233,11 @@ describe.each(clients)('Kafka transport (%s) against the real broker', (client) 
       const union = () => new Set([...(seen[0] ?? []), ...(seen[1] ?? [])]);
       await eventually(() => union().size >= total, `all ${total} records handed out`, 60_000);
       expect([...union()].map(Number).sort((a, b) => a - b)).toEqual(Array.from({ length: total }, (_, i) => i));
-      await eventually(async () => (await admin.groupOffsets(groupId, topic)).reduce((sum, p) => sum + Number(p.offset), 0) === total, 'commits of both members visible', 30_000);
+      await eventually(
+        async () => (await admin.groupOffsets(groupId, topic)).reduce((sum, p) => sum + Number(p.offset), 0) === total,
+        'commits of both members visible',
+        30_000,
+      );
     } finally {
       await producer.disconnect();
       await Promise.all(members.map((m) => m.disconnect()));

@@ -23,7 +23,11 @@ const targetDb = uniqueName('poison_target').replace(/-/g, '_');
 
 function trigger(input: Record<string, unknown>, functionCode?: string): TriggerDefinition {
   const parsed = triggerConfigSchema.parse(input);
-  return { ...parsed, key: parsed.name, ...(functionCode ? { functionCode: { name: `${parsed.name}-fn`, code: functionCode, memoryMiB: 64, timeoutMs: 2000 } } : {}) };
+  return {
+    ...parsed,
+    key: parsed.name,
+    ...(functionCode ? { functionCode: { name: `${parsed.name}-fn`, code: functionCode, memoryMiB: 64, timeoutMs: 2000 } } : {}),
+  };
 }
 
 beforeAll(async () => {
@@ -36,7 +40,10 @@ afterAll(async () => {
   await manager.stop();
   await admin.deleteTopics((await admin.listTopics()).filter((t) => t.startsWith(prefix)));
   await admin.disconnect();
-  await mongo.db(targetDb).dropDatabase().catch(() => undefined);
+  await mongo
+    .db(targetDb)
+    .dropDatabase()
+    .catch(() => undefined);
   await mongo.close();
   await context.close();
 });
@@ -46,7 +53,11 @@ async function runPoisonCase(label: string, badDoc: string): Promise<string> {
   const name = uniqueName(label);
   const topic = `${prefix}.shop.${name}`;
   await admin.ensureTopics([{ topic, partitions: 1 }]);
-  await produceEvents(context.kafka, topic, Array.from({ length: 20 }, (_, seq) => makeChangeEvent({ db: 'shop', coll: name, docId: seq, seq, fields: { bad: seq === 7 } })));
+  await produceEvents(
+    context.kafka,
+    topic,
+    Array.from({ length: 20 }, (_, seq) => makeChangeEvent({ db: 'shop', coll: name, docId: seq, seq, fields: { bad: seq === 7 } })),
+  );
   const code = `export default function handle(events) {
     return events.map((e) => {
       const doc = e.fullDocument.bad ? ${badDoc} : { _id: e.fullDocument._id, seq: e.fullDocument.seq };
@@ -54,7 +65,9 @@ async function runPoisonCase(label: string, badDoc: string): Promise<string> {
     });
   }`;
   const sinks = [{ name: 'copy', kind: 'mongodb', uri: testInfra().mongodb, db: targetDb, coll: name, timeoutMs: 3000 }];
-  await manager.apply(trigger({ name, source: { topic }, sinks, batch: { maxSize: 20, maxWaitMs: 500 }, retry: { attempts: 3, initialDelayMs: 20, maxDelayMs: 100 } }, code));
+  await manager.apply(
+    trigger({ name, source: { topic }, sinks, batch: { maxSize: 20, maxWaitMs: 500 }, retry: { attempts: 3, initialDelayMs: 20, maxDelayMs: 100 } }, code),
+  );
   await eventually(async () => (await committedTotal(admin, consumerGroupOf(prefix, name), topic)) === 20, `${label}: all 20 offsets committed`, 60_000);
 
   const docs = await mongo.db(targetDb).collection(name).find({}).sort({ _id: 1 }).toArray();
@@ -97,7 +110,9 @@ describe('poison values never stall a partition', () => {
     );
     await producer.disconnect();
     const sinks = [{ name: 'copy', kind: 'mongodb', uri: testInfra().mongodb, db: targetDb, coll: name, timeoutMs: 3000 }];
-    await manager.apply(trigger({ name, source: { topic }, sinks, batch: { maxSize: 20, maxWaitMs: 500 }, retry: { attempts: 3, initialDelayMs: 20, maxDelayMs: 100 } }));
+    await manager.apply(
+      trigger({ name, source: { topic }, sinks, batch: { maxSize: 20, maxWaitMs: 500 }, retry: { attempts: 3, initialDelayMs: 20, maxDelayMs: 100 } }),
+    );
     await eventually(async () => (await committedTotal(admin, consumerGroupOf(prefix, name), topic)) === 20, 'all 20 offsets committed', 60_000);
     expect(await mongo.db(targetDb).collection(name).countDocuments()).toBe(19);
     const [letter] = await readTopic(context.kafka, `${prefix}.__dlq.${name}`, 1);
@@ -116,7 +131,11 @@ describe('poison values never stall a partition', () => {
     await admin.ensureTopics([{ topic, partitions: 1 }]);
     const redis = new Redis(url);
     await redis.set(`${name}:h:7`, 'a string, so HSET answers WRONGTYPE');
-    await produceEvents(context.kafka, topic, Array.from({ length: 20 }, (_, seq) => makeChangeEvent({ db: 'shop', coll: name, docId: seq, seq })));
+    await produceEvents(
+      context.kafka,
+      topic,
+      Array.from({ length: 20 }, (_, seq) => makeChangeEvent({ db: 'shop', coll: name, docId: seq, seq })),
+    );
     const code = `export default function handle(events) {
       return events.map((e) => {
         const seq = e.fullDocument.seq.$numberInt;
@@ -124,13 +143,26 @@ describe('poison values never stall a partition', () => {
         return { sink: 'cache', op: 'hset', key: '${name}:h:' + seq, fields: { seq: value, at: { $date: { $numberLong: '1700000000000' } } } };
       });
     }`;
-    await manager.apply(trigger({ name, source: { topic }, sinks: [{ name: 'cache', kind: 'redis', url }], batch: { maxSize: 20, maxWaitMs: 500 }, retry: { attempts: 3, initialDelayMs: 20, maxDelayMs: 100 } }, code));
+    await manager.apply(
+      trigger(
+        {
+          name,
+          source: { topic },
+          sinks: [{ name: 'cache', kind: 'redis', url }],
+          batch: { maxSize: 20, maxWaitMs: 500 },
+          retry: { attempts: 3, initialDelayMs: 20, maxDelayMs: 100 },
+        },
+        code,
+      ),
+    );
     try {
       await eventually(async () => (await committedTotal(admin, consumerGroupOf(prefix, name), topic)) === 20, 'all 20 offsets committed', 60_000);
       const hashes = (await redis.keys(`${name}:h:*`)).filter((k) => !k.endsWith(':7') && !k.endsWith(':12'));
       expect(hashes).toHaveLength(18);
       expect(await redis.exists(`${name}:h:12`)).toBe(0);
-      const letters = (await readTopic(context.kafka, `${prefix}.__dlq.${name}`, 2)).map((l) => readDeadLetterHeaders(l.headers)).sort((a, b) => Number(a.offset) - Number(b.offset));
+      const letters = (await readTopic(context.kafka, `${prefix}.__dlq.${name}`, 2))
+        .map((l) => readDeadLetterHeaders(l.headers))
+        .sort((a, b) => Number(a.offset) - Number(b.offset));
       expect(letters.map((l) => [l.offset, l.errorKind])).toEqual([
         ['7', 'sink-rejected'],
         ['12', 'sink-rejected'],
@@ -153,11 +185,27 @@ describe('poison values never stall a partition', () => {
     bucket.beforeAck = () => {
       if (down) throw new UnavailableError('target down (test)');
     };
-    await produceEvents(context.kafka, topic, Array.from({ length: 30 }, (_, seq) => makeChangeEvent({ db: 'shop', coll: name, docId: seq, seq })));
-    await manager.apply(trigger({ name, source: { topic }, sinks: [{ name: 'out', kind: 'memory', bucket: name }], batch: { maxSize: 10, maxWaitMs: 200 }, retry: { attempts: 2, initialDelayMs: 50, maxDelayMs: 200 } }));
+    await produceEvents(
+      context.kafka,
+      topic,
+      Array.from({ length: 30 }, (_, seq) => makeChangeEvent({ db: 'shop', coll: name, docId: seq, seq })),
+    );
+    await manager.apply(
+      trigger({
+        name,
+        source: { topic },
+        sinks: [{ name: 'out', kind: 'memory', bucket: name }],
+        batch: { maxSize: 10, maxWaitMs: 200 },
+        retry: { attempts: 2, initialDelayMs: 50, maxDelayMs: 200 },
+      }),
+    );
     await eventually(() => (manager.status(name)?.stats?.lag ?? 0) === 30, 'lag shows all 30 records behind while stuck', 30_000);
     // More records while stuck: the lag follows the log end, not the last batch taken.
-    await produceEvents(context.kafka, topic, Array.from({ length: 5 }, (_, i) => makeChangeEvent({ db: 'shop', coll: name, docId: 30 + i, seq: 30 + i })));
+    await produceEvents(
+      context.kafka,
+      topic,
+      Array.from({ length: 5 }, (_, i) => makeChangeEvent({ db: 'shop', coll: name, docId: 30 + i, seq: 30 + i })),
+    );
     await eventually(() => (manager.status(name)?.stats?.lag ?? 0) === 35, 'lag follows new records while stuck', 30_000);
     await eventually(() => (manager.status(name)?.stats?.secondsBehind ?? 0) >= 2, 'seconds behind grows while stuck', 30_000);
     const text = await context.metrics.metrics();

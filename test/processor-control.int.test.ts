@@ -15,7 +15,11 @@ const manager = new ProcessorManager([], { extraSinkKinds: [memorySinkKind], top
 
 function trigger(input: Record<string, unknown>, functionCode?: string): TriggerDefinition {
   const parsed = triggerConfigSchema.parse(input);
-  return { ...parsed, key: parsed.name, ...(functionCode ? { functionCode: { name: `${parsed.name}-fn`, code: functionCode, memoryMiB: 32, timeoutMs: 1000 } } : {}) };
+  return {
+    ...parsed,
+    key: parsed.name,
+    ...(functionCode ? { functionCode: { name: `${parsed.name}-fn`, code: functionCode, memoryMiB: 32, timeoutMs: 1000 } } : {}),
+  };
 }
 
 async function quietFor(ms: number, check: () => Promise<void> | void): Promise<void> {
@@ -44,21 +48,40 @@ it('passes events through, filtered by operationTypes and match, from every coll
   const b = `${prefix}.shop.b`;
   await admin.ensureTopics([a, b, `${prefix}.shop.__ddl`, `${prefix}.other.c`].map((topic) => ({ topic, partitions: 1 })));
   const ops = ['insert', 'update', 'delete'] as const;
-  const eventsA = Array.from({ length: 30 }, (_, seq) => makeChangeEvent({ db: 'shop', coll: 'a', docId: seq, seq, op: ops[seq % 3], fields: { qty: seq % 10 } }));
+  const eventsA = Array.from({ length: 30 }, (_, seq) =>
+    makeChangeEvent({ db: 'shop', coll: 'a', docId: seq, seq, op: ops[seq % 3], fields: { qty: seq % 10 } }),
+  );
   const eventsB = Array.from({ length: 10 }, (_, seq) => makeChangeEvent({ db: 'shop', coll: 'b', docId: seq, seq, fields: { qty: seq } }));
   await produceEvents(context.kafka, a, eventsA);
   await produceEvents(context.kafka, b, eventsB);
   await produceEvents(context.kafka, `${prefix}.shop.__ddl`, [makeChangeEvent({ db: 'shop', coll: 'a', docId: 99, seq: 99, fields: { qty: 9 } })]);
   await produceEvents(context.kafka, `${prefix}.other.c`, [makeChangeEvent({ db: 'other', coll: 'c', docId: 1, seq: 1, fields: { qty: 9 } })]);
   const bucket = memoryBucket(name);
-  await manager.apply(trigger({ name, source: { db: 'shop' }, operationTypes: ['insert', 'update'], match: { 'fullDocument.qty': { $gt: 5 } }, sinks: [{ name: 'out', kind: 'memory', bucket: name }, { name: 'copy', kind: 'memory', bucket: `${name}-copy` }] }));
+  await manager.apply(
+    trigger({
+      name,
+      source: { db: 'shop' },
+      operationTypes: ['insert', 'update'],
+      match: { 'fullDocument.qty': { $gt: 5 } },
+      sinks: [
+        { name: 'out', kind: 'memory', bucket: name },
+        { name: 'copy', kind: 'memory', bucket: `${name}-copy` },
+      ],
+    }),
+  );
   expect(manager.status(name)?.topics).toEqual([a, b]);
-  const expected = [...eventsA, ...eventsB].filter((e) => e.op !== 'delete' && Number((e.fullDocument?.['qty'] as { $numberInt: string }).$numberInt) > 5).map((e) => e.id);
+  const expected = [...eventsA, ...eventsB]
+    .filter((e) => e.op !== 'delete' && Number((e.fullDocument?.['qty'] as { $numberInt: string }).$numberInt) > 5)
+    .map((e) => e.id);
   const group = consumerGroupOf(prefix, name);
   await eventually(async () => (await committedTotal(admin, group, a)) === 30 && (await committedTotal(admin, group, b)) === 10, 'both topics committed');
   expect(bucket.records.map((r) => r.event.id).sort()).toEqual(expected.sort());
   // Pass-through: every sink receives each event, with no action.
-  expect(memoryBucket(`${name}-copy`).records.map((r) => r.event.id).sort()).toEqual(expected.sort());
+  expect(
+    memoryBucket(`${name}-copy`)
+      .records.map((r) => r.event.id)
+      .sort(),
+  ).toEqual(expected.sort());
   expect(bucket.records.every((r) => r.action === undefined)).toBe(true);
   expect(manager.status(name)?.stats).toMatchObject({ delivered: expected.length, filtered: 40 - expected.length, deadLettered: 0 });
   await manager.remove(name);
@@ -73,12 +96,25 @@ it('apply() starts, disables (keeping offsets), re-enables, restarts on change a
   const y = `${prefix}.shop.y`;
   await admin.ensureTopics([x, y].map((topic) => ({ topic, partitions: 1 })));
   let seq = 0;
-  const produce = (topic: string, n: number): Promise<void> => produceEvents(context.kafka, topic, Array.from({ length: n }, () => makeChangeEvent({ db: 'shop', coll: topic.split('.').pop() ?? '', docId: seq, seq: seq++ })));
+  const produce = (topic: string, n: number): Promise<void> =>
+    produceEvents(
+      context.kafka,
+      topic,
+      Array.from({ length: n }, () => makeChangeEvent({ db: 'shop', coll: topic.split('.').pop() ?? '', docId: seq, seq: seq++ })),
+    );
   const bucketOne = memoryBucket(one);
   const bucketTwo = memoryBucket(two);
   const v1 = "export default (events) => events.map((e) => ({ sink: 'out', op: 'set', key: e.id, version: 1 }))";
-  const defOne = { name: one, source: { topic: x }, function: 'f', sinks: [{ name: 'out', kind: 'memory', bucket: one }], batch: { maxSize: 100, maxWaitMs: 20 } };
-  await manager.apply(trigger({ name: two, source: { topic: y }, sinks: [{ name: 'out', kind: 'memory', bucket: two }], batch: { maxSize: 100, maxWaitMs: 20 } }));
+  const defOne = {
+    name: one,
+    source: { topic: x },
+    function: 'f',
+    sinks: [{ name: 'out', kind: 'memory', bucket: one }],
+    batch: { maxSize: 100, maxWaitMs: 20 },
+  };
+  await manager.apply(
+    trigger({ name: two, source: { topic: y }, sinks: [{ name: 'out', kind: 'memory', bucket: two }], batch: { maxSize: 100, maxWaitMs: 20 } }),
+  );
   await manager.apply(trigger(defOne, v1));
   expect(manager.running()).toEqual([one, two].sort());
   await produce(x, 10);
@@ -140,7 +176,9 @@ it('sends a batch that has caught up with its partition at once, unless lingerWh
   // Five records never fill a batch of 500; only the caught-up rule can send them before the minute is up.
   const batch = { maxSize: 500, maxWaitMs: 60_000 };
   await manager.apply(trigger({ name: eager, source: { topic }, sinks: [{ name: 'out', kind: 'memory', bucket: eager }], batch }));
-  await manager.apply(trigger({ name: lingering, source: { topic }, sinks: [{ name: 'out', kind: 'memory', bucket: lingering }], batch: { ...batch, lingerWhenCaughtUp: true } }));
+  await manager.apply(
+    trigger({ name: lingering, source: { topic }, sinks: [{ name: 'out', kind: 'memory', bucket: lingering }], batch: { ...batch, lingerWhenCaughtUp: true } }),
+  );
   await eventually(() => memoryBucket(eager).records.length === 5, 'the eager trigger to deliver the 5 records', 30_000);
   // Both groups have read the records by now (the eager one delivered them); the lingering one holds them.
   await quietFor(3_000, () => expect(memoryBucket(lingering).records).toHaveLength(0));

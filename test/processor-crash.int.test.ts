@@ -58,7 +58,11 @@ it('kill -9 of a processor mid-batch: after a restart every event is delivered a
   const topic = `${prefix}.shop.orders`;
   const total = 20_000;
   await admin.ensureTopics([{ topic, partitions: 3 }]);
-  await produceEvents(kafka, topic, Array.from({ length: total }, (_, seq) => makeChangeEvent({ db: 'shop', coll: 'orders', docId: seq % 200, seq })));
+  await produceEvents(
+    kafka,
+    topic,
+    Array.from({ length: total }, (_, seq) => makeChangeEvent({ db: 'shop', coll: 'orders', docId: seq % 200, seq })),
+  );
   const output = join(workDir, 'delivered.jsonl');
   const specPath = join(workDir, 'spec.json');
   writeFileSync(
@@ -66,7 +70,13 @@ it('kill -9 of a processor mid-batch: after a restart every event is delivered a
     JSON.stringify({
       brokers: testInfra().kafka,
       prefix,
-      trigger: { name, source: { topic }, function: 'tag', sinks: [{ name: 'out', kind: 'file', path: output, delayMs: 25 }], batch: { maxSize: 250, maxWaitMs: 20 } },
+      trigger: {
+        name,
+        source: { topic },
+        function: 'tag',
+        sinks: [{ name: 'out', kind: 'file', path: output, delayMs: 25 }],
+        batch: { maxSize: 250, maxWaitMs: 20 },
+      },
       functionCode: "export default function handle(events) { return events.map((e) => ({ sink: 'out', op: 'set', key: e.id })); }",
     }),
   );

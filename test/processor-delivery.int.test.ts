@@ -15,7 +15,11 @@ const manager = new ProcessorManager([], { extraSinkKinds: [memorySinkKind], top
 
 function trigger(input: Record<string, unknown>, functionCode?: string): TriggerDefinition {
   const parsed = triggerConfigSchema.parse(input);
-  return { ...parsed, key: parsed.name, ...(functionCode ? { functionCode: { name: `${parsed.name}-fn`, code: functionCode, memoryMiB: 32, timeoutMs: 1000 } } : {}) };
+  return {
+    ...parsed,
+    key: parsed.name,
+    ...(functionCode ? { functionCode: { name: `${parsed.name}-fn`, code: functionCode, memoryMiB: 32, timeoutMs: 1000 } } : {}),
+  };
 }
 
 beforeAll(async () => {
@@ -38,14 +42,27 @@ describe('processor delivery against the real Kafka', () => {
     await admin.ensureTopics([{ topic, partitions: 3 }]);
     const docs = 500;
     const total = 50_000;
-    const events = Array.from({ length: total }, (_, seq) => makeChangeEvent({ db: 'shop', coll: 'orders', docId: seq % docs, seq, op: seq < docs ? 'insert' : 'update' }));
+    const events = Array.from({ length: total }, (_, seq) =>
+      makeChangeEvent({ db: 'shop', coll: 'orders', docId: seq % docs, seq, op: seq < docs ? 'insert' : 'update' }),
+    );
     await produceEvents(context.kafka, topic, events);
 
     const bucket = memoryBucket(name);
     const code = `export default function handle(events) {
       return events.map((e) => ({ sink: 'out', op: 'set', key: 'order:' + e.documentKey._id.$numberInt, value: { seq: Number(e.fullDocument.seq.$numberInt), op: e.op } }));
     }`;
-    await manager.apply(trigger({ name, source: { db: 'shop', coll: 'orders' }, function: 'map', sinks: [{ name: 'out', kind: 'memory', bucket: name }], batch: { maxSize: 1000, maxWaitMs: 50 } }, code));
+    await manager.apply(
+      trigger(
+        {
+          name,
+          source: { db: 'shop', coll: 'orders' },
+          function: 'map',
+          sinks: [{ name: 'out', kind: 'memory', bucket: name }],
+          batch: { maxSize: 1000, maxWaitMs: 50 },
+        },
+        code,
+      ),
+    );
     expect(manager.running()).toContain(name);
 
     const group = consumerGroupOf(prefix, name);
@@ -77,7 +94,11 @@ describe('processor delivery against the real Kafka', () => {
     const name = uniqueName('hang');
     const topic = `${prefix}.shop.${name}`;
     await admin.ensureTopics([{ topic, partitions: 2 }]);
-    await produceEvents(context.kafka, topic, Array.from({ length: 200 }, (_, seq) => makeChangeEvent({ db: 'shop', coll: name, docId: seq % 20, seq })));
+    await produceEvents(
+      context.kafka,
+      topic,
+      Array.from({ length: 200 }, (_, seq) => makeChangeEvent({ db: 'shop', coll: name, docId: seq % 20, seq })),
+    );
 
     const bucket = memoryBucket(name);
     let release: () => void = () => undefined;
@@ -111,12 +132,24 @@ describe('processor delivery against the real Kafka', () => {
     const name2 = uniqueName('fail');
     const topic2 = `${prefix}.shop.${name2}`;
     await admin.ensureTopics([{ topic: topic2, partitions: 1 }]);
-    await produceEvents(context.kafka, topic2, Array.from({ length: 100 }, (_, seq) => makeChangeEvent({ db: 'shop', coll: name2, docId: seq, seq })));
+    await produceEvents(
+      context.kafka,
+      topic2,
+      Array.from({ length: 100 }, (_, seq) => makeChangeEvent({ db: 'shop', coll: name2, docId: seq, seq })),
+    );
     const bucket2 = memoryBucket(name2);
     bucket2.beforeAck = (_records, write) => {
       if (write <= 2) throw new Error(`simulated ack failure ${write}`);
     };
-    await manager.apply(trigger({ name: name2, source: { topic: topic2 }, sinks: [{ name: 'out', kind: 'memory', bucket: name2 }], batch: { maxSize: 100, maxWaitMs: 200 }, retry: { attempts: 5, initialDelayMs: 20, maxDelayMs: 100 } }));
+    await manager.apply(
+      trigger({
+        name: name2,
+        source: { topic: topic2 },
+        sinks: [{ name: 'out', kind: 'memory', bucket: name2 }],
+        batch: { maxSize: 100, maxWaitMs: 200 },
+        retry: { attempts: 5, initialDelayMs: 20, maxDelayMs: 100 },
+      }),
+    );
     const group2 = consumerGroupOf(prefix, name2);
     await eventually(async () => (await committedTotal(admin, group2, topic2)) === 100, 'offsets committed after the retried ack', 30_000);
     expect(bucket2.writes).toBeGreaterThanOrEqual(3);

@@ -24,7 +24,11 @@ const workDir = mkdtempSync(join(tmpdir(), 'cf-proc-'));
 
 function trigger(input: Record<string, unknown>, functionCode?: string, timeoutMs = 1000): TriggerDefinition {
   const parsed = triggerConfigSchema.parse(input);
-  return { ...parsed, key: parsed.name, ...(functionCode ? { functionCode: { name: `${parsed.name}-fn`, code: functionCode, memoryMiB: 32, timeoutMs } } : {}) };
+  return {
+    ...parsed,
+    key: parsed.name,
+    ...(functionCode ? { functionCode: { name: `${parsed.name}-fn`, code: functionCode, memoryMiB: 32, timeoutMs } } : {}),
+  };
 }
 
 beforeAll(async () => {
@@ -76,10 +80,14 @@ describe('processor failure handling against the real Kafka', () => {
     expect(JSON.parse(letter?.value?.toString() ?? '{}')).toEqual(events[617]);
 
     // The fix: a new function version (applied while running), then `changeflow dlq replay`.
-    await manager.apply(trigger(settings, buggy.replace("throw new Error('cannot handle order ' + e.id)", "return { sink: 'out', op: 'set', key: e.id, fixed: true }")));
+    await manager.apply(
+      trigger(settings, buggy.replace("throw new Error('cannot handle order ' + e.id)", "return { sink: 'out', op: 'set', key: e.id, fixed: true }")),
+    );
     const configPath = join(workDir, `${name}.yaml`);
     writeFileSync(configPath, `kafka: { brokers: ["${testInfra().kafka}"], topicPrefix: ${prefix} }\n`);
-    const cli = await run(process.execPath, ['bin/changeflow.js', 'dlq', 'replay', name, '--config', configPath], { env: { ...process.env, LOG_LEVEL: 'silent' } });
+    const cli = await run(process.execPath, ['bin/changeflow.js', 'dlq', 'replay', name, '--config', configPath], {
+      env: { ...process.env, LOG_LEVEL: 'silent' },
+    });
     expect(cli.stdout).toContain(`replayed 1 dead letter of trigger "${name}": 1 → ${topic}`);
     await eventually(() => bucket.records.length === 1000, 'the replayed event reached the sink');
     const replayed = bucket.records[999];
@@ -87,7 +95,9 @@ describe('processor failure handling against the real Kafka', () => {
     expect(replayed?.action).toMatchObject({ fixed: true });
     expect(replayed?.origin).toMatchObject({ topic, offset: '1000' });
     // Each dead letter is replayed once.
-    const again = await run(process.execPath, ['bin/changeflow.js', 'dlq', 'status', name, '--config', configPath, '--json'], { env: { ...process.env, LOG_LEVEL: 'silent' } });
+    const again = await run(process.execPath, ['bin/changeflow.js', 'dlq', 'status', name, '--config', configPath, '--json'], {
+      env: { ...process.env, LOG_LEVEL: 'silent' },
+    });
     expect(JSON.parse(again.stdout)).toMatchObject({ total: 1, pending: 0 });
     const [reinjected] = (await readTopic(context.kafka, topic, 1001)).filter((r) => r.offset === '1000');
     expect(reinjected?.headers[REPLAYED_HEADER]).toBe(`${prefix}.__dlq.${name}:0:0`);
@@ -99,10 +109,17 @@ describe('processor failure handling against the real Kafka', () => {
     const name = uniqueName('refuse');
     const topic = `${prefix}.shop.${name}`;
     await admin.ensureTopics([{ topic, partitions: 1 }]);
-    await produceEvents(context.kafka, topic, Array.from({ length: 50 }, (_, seq) => makeChangeEvent({ db: 'shop', coll: name, docId: seq, seq })));
+    await produceEvents(
+      context.kafka,
+      topic,
+      Array.from({ length: 50 }, (_, seq) => makeChangeEvent({ db: 'shop', coll: name, docId: seq, seq })),
+    );
     const producer = context.kafka.producer();
     await producer.connect();
-    await producer.send([{ topic, key: 'junk', value: 'this is not JSON' }, { topic, key: 'junk2', value: JSON.stringify({ v: 1, op: 'insert' }) }]);
+    await producer.send([
+      { topic, key: 'junk', value: 'this is not JSON' },
+      { topic, key: 'junk2', value: JSON.stringify({ v: 1, op: 'insert' }) },
+    ]);
     await producer.disconnect();
     const bucket = memoryBucket(name);
     bucket.beforeAck = (records) => {
@@ -139,7 +156,11 @@ describe('processor failure handling against the real Kafka', () => {
     };
     const topic = `${prefix}.shop.hostile`;
     await admin.ensureTopics([{ topic, partitions: 1 }]);
-    await produceEvents(context.kafka, topic, Array.from({ length: 20 }, (_, seq) => makeChangeEvent({ db: 'shop', coll: 'hostile', docId: seq, seq, fields: { bad: seq === 10 } })));
+    await produceEvents(
+      context.kafka,
+      topic,
+      Array.from({ length: 20 }, (_, seq) => makeChangeEvent({ db: 'shop', coll: 'hostile', docId: seq, seq, fields: { bad: seq === 10 } })),
+    );
     const names = Object.keys(hostile).map((kind) => ({ kind, name: uniqueName(kind) }));
     await Promise.all(
       names.map(({ kind, name }) => {
@@ -148,15 +169,35 @@ describe('processor failure handling against the real Kafka', () => {
           if (events.some((e) => e.fullDocument.bad)) { ${hostile[kind]?.code} }
           return events.map((e) => ({ sink: 'out', op: 'set', key: e.id }));
         }`;
-        return manager.apply(trigger({ name, source: { topic }, sinks: [{ name: 'out', kind: 'memory', bucket: name }], batch: { maxSize: 20, maxWaitMs: 500 }, retry: { attempts: 2, initialDelayMs: 10, maxDelayMs: 50 } }, code, 300));
+        return manager.apply(
+          trigger(
+            {
+              name,
+              source: { topic },
+              sinks: [{ name: 'out', kind: 'memory', bucket: name }],
+              batch: { maxSize: 20, maxWaitMs: 500 },
+              retry: { attempts: 2, initialDelayMs: 10, maxDelayMs: 50 },
+            },
+            code,
+            300,
+          ),
+        );
       }),
     );
     for (const { name } of names) {
       await eventually(async () => (await committedTotal(admin, consumerGroupOf(prefix, name), topic)) === 20, `${name} committed its batch`, 60_000);
     }
     // The next batch of each trigger is processed normally.
-    await produceEvents(context.kafka, topic, Array.from({ length: 5 }, (_, i) => makeChangeEvent({ db: 'shop', coll: 'hostile', docId: 100 + i, seq: 100 + i })));
-    const letters = await readTopic(context.kafka, names.map(({ name }) => `${prefix}.__dlq.${name}`), names.length);
+    await produceEvents(
+      context.kafka,
+      topic,
+      Array.from({ length: 5 }, (_, i) => makeChangeEvent({ db: 'shop', coll: 'hostile', docId: 100 + i, seq: 100 + i })),
+    );
+    const letters = await readTopic(
+      context.kafka,
+      names.map(({ name }) => `${prefix}.__dlq.${name}`),
+      names.length,
+    );
     for (const { kind, name } of names) {
       await eventually(() => memoryBucket(name).records.length === 24, `${kind}: 19 + 5 events delivered`, 30_000);
       const letter = letters.find((l) => l.topic === `${prefix}.__dlq.${name}`);
@@ -175,16 +216,36 @@ describe('processor failure handling against the real Kafka', () => {
   it('rejects a function with a syntax error when the trigger is applied, without disturbing running triggers', async () => {
     const name = uniqueName('syntax');
     const before = manager.running();
-    await expect(manager.apply(trigger({ name, source: { topic: `${prefix}.shop.syntax` }, sinks: [{ name: 'out', kind: 'memory', bucket: name }] }, 'export default function (events) {\n  return events.map((e) => ({ sink: "out", op: "set" }) ;\n}'))).rejects.toThrow(
-      /function: function ".*" syntax error: SyntaxError: .*\(line 2/,
-    );
+    await expect(
+      manager.apply(
+        trigger(
+          { name, source: { topic: `${prefix}.shop.syntax` }, sinks: [{ name: 'out', kind: 'memory', bucket: name }] },
+          'export default function (events) {\n  return events.map((e) => ({ sink: "out", op: "set" }) ;\n}',
+        ),
+      ),
+    ).rejects.toThrow(/function: function ".*" syntax error: SyntaxError: .*\(line 2/);
     expect(manager.running()).toEqual(before);
     expect(context.health.report().components[`processor:${name}`]?.ok).toBe(false);
     await manager.remove(name);
   });
 
   it('reports sink config errors by key path', async () => {
-    const bad = new ProcessorManager([trigger({ name: 'bad', source: { topic: 't' }, sinks: [{ name: 'a', kind: 'memory', bucket: 'b' }, { name: 'b', kind: 'memory', buckett: 'x' }, { name: 'c', kind: 'nope' }] })], { extraSinkKinds: [memorySinkKind] });
-    await expect(bad.start(processorContext({ brokers: testInfra().kafka, prefix }))).rejects.toThrow(/triggers\[0\]\.sinks\[1\]\.bucket: .*\n.*triggers\[0\]\.sinks\[1\]\.buckett: unknown key[\s\S]*triggers\[0\]\.sinks\[2\]\.kind: unknown sink kind "nope"; known kinds: memory/);
+    const bad = new ProcessorManager(
+      [
+        trigger({
+          name: 'bad',
+          source: { topic: 't' },
+          sinks: [
+            { name: 'a', kind: 'memory', bucket: 'b' },
+            { name: 'b', kind: 'memory', buckett: 'x' },
+            { name: 'c', kind: 'nope' },
+          ],
+        }),
+      ],
+      { extraSinkKinds: [memorySinkKind] },
+    );
+    await expect(bad.start(processorContext({ brokers: testInfra().kafka, prefix }))).rejects.toThrow(
+      /triggers\[0\]\.sinks\[1\]\.bucket: .*\n.*triggers\[0\]\.sinks\[1\]\.buckett: unknown key[\s\S]*triggers\[0\]\.sinks\[2\]\.kind: unknown sink kind "nope"; known kinds: memory/,
+    );
   });
 });

@@ -26,7 +26,14 @@ interface Order {
 }
 
 function event(seq: number, op: 'insert' | 'update' | 'delete', id: ObjectId): ChangeEvent {
-  const doc = { _id: id, qty: new Int32(seq), total: Decimal128.fromString(`${seq}.10`), views: Long.fromString('9007199254740993'), at: new Date(Date.UTC(2026, 0, 1, 0, 0, seq)), blob: new Binary(Buffer.from([1, 2, seq])) };
+  const doc = {
+    _id: id,
+    qty: new Int32(seq),
+    total: Decimal128.fromString(`${seq}.10`),
+    views: Long.fromString('9007199254740993'),
+    at: new Date(Date.UTC(2026, 0, 1, 0, 0, seq)),
+    blob: new Binary(Buffer.from([1, 2, seq])),
+  };
   return {
     v: 1,
     id: `tok-${seq}`,
@@ -54,13 +61,23 @@ it('subscribe() decodes changeflow events into BSON types, filters operations an
   const seen: { event: DecodedChangeEvent<Order>; meta: EventMeta }[] = [];
   const invalid: string[] = [];
   let failOnce = true;
-  const subscription = await subscribe<Order>({ brokers: testInfra().kafka, groupId, ns: { db: 'shop', coll: 'orders' }, topicPrefix: prefix, ops: ['insert', 'update'], onInvalid: (e, meta) => invalid.push(`${meta.offset}: ${e.message}`) }, async (e, meta) => {
-    if (failOnce) {
-      failOnce = false;
-      throw new Error('transient');
-    }
-    seen.push({ event: e, meta });
-  });
+  const subscription = await subscribe<Order>(
+    {
+      brokers: testInfra().kafka,
+      groupId,
+      ns: { db: 'shop', coll: 'orders' },
+      topicPrefix: prefix,
+      ops: ['insert', 'update'],
+      onInvalid: (e, meta) => invalid.push(`${meta.offset}: ${e.message}`),
+    },
+    async (e, meta) => {
+      if (failOnce) {
+        failOnce = false;
+        throw new Error('transient');
+      }
+      seen.push({ event: e, meta });
+    },
+  );
   expect(subscription.topic).toBe(topic);
   await eventually(() => seen.length === 12 && invalid.length === 1, '12 inserts and updates decoded, 1 invalid record reported');
   await eventually(async () => (await committedTotal(admin, groupId, topic)) === events.length + 1, 'offsets committed after the handler');
@@ -89,7 +106,10 @@ it('subscribe() decodes changeflow events into BSON types, filters operations an
 
   // exactNumbers keeps the stored BSON number types (a Mongo→Mongo copy needs them).
   const exact: DecodedChangeEvent<Order>[] = [];
-  const second = await subscribe<Order>({ brokers: [testInfra().kafka], groupId: uniqueName('sdk-exact'), topic, ops: ['insert'], exactNumbers: true }, (e) => void exact.push(e));
+  const second = await subscribe<Order>(
+    { brokers: [testInfra().kafka], groupId: uniqueName('sdk-exact'), topic, ops: ['insert'], exactNumbers: true },
+    (e) => void exact.push(e),
+  );
   await eventually(() => exact.length === 6, 'inserts read again by a second group');
   await second.stop();
   expect(exact[0]?.fullDocument?.qty).toBeInstanceOf(Int32);

@@ -24,7 +24,7 @@ async function readEvents(stream: RawChangeStream, count: number, timeoutMs = 20
   return { events, tokens };
 }
 
-describe('RawChangeStream (the source\'s aggregate/getMore loop, events as BSON bytes)', () => {
+describe("RawChangeStream (the source's aggregate/getMore loop, events as BSON bytes)", () => {
   const client = new MongoClient(infra.mongodb);
   const dbName = uniqueName('rawcs');
 
@@ -33,7 +33,10 @@ describe('RawChangeStream (the source\'s aggregate/getMore loop, events as BSON 
   });
 
   afterAll(async () => {
-    await client.db(dbName).dropDatabase().catch(() => undefined);
+    await client
+      .db(dbName)
+      .dropDatabase()
+      .catch(() => undefined);
     await client.close();
   });
 
@@ -73,14 +76,21 @@ describe('RawChangeStream (the source\'s aggregate/getMore loop, events as BSON 
       await client.db(dbName).command({ killCursors: 'resumed', cursors: [cursorId] });
       await coll.insertMany(Array.from({ length: 30 }, (_, i) => ({ _id: 100 + i })));
       const second = await readEvents(stream, 30);
-      expect([...ids(first.events), ...ids(second.events)]).toEqual([...Array.from({ length: 30 }, (_, i) => i), ...Array.from({ length: 30 }, (_, i) => 100 + i)]);
+      expect([...ids(first.events), ...ids(second.events)]).toEqual([
+        ...Array.from({ length: 30 }, (_, i) => i),
+        ...Array.from({ length: 30 }, (_, i) => 100 + i),
+      ]);
     } finally {
       await stream.close();
     }
   });
 
   it('close() ends a read in flight and later reads fail clearly', async () => {
-    const stream = new RawChangeStream(client, { db: dbName, coll: 'closing' }, options({ startAtOperationTime: new Timestamp({ t: Math.floor(Date.now() / 1000), i: 0 }) }));
+    const stream = new RawChangeStream(
+      client,
+      { db: dbName, coll: 'closing' },
+      options({ startAtOperationTime: new Timestamp({ t: Math.floor(Date.now() / 1000), i: 0 }) }),
+    );
     await stream.next().catch(() => undefined);
     const pending = stream.next().then(
       () => 'settled',
@@ -91,8 +101,12 @@ describe('RawChangeStream (the source\'s aggregate/getMore loop, events as BSON 
     await expect(stream.next()).rejects.toThrow('change stream is closed');
   });
 
-  it('reports a server error of opening the stream as the server\'s error (the source classifies it)', async () => {
-    const stream = new RawChangeStream(client, { db: dbName, coll: 'bad' }, { ...options({ resumeAfter: { _data: 'not-a-token' } }), pipeline: [{ $noSuchStage: {} }] });
+  it("reports a server error of opening the stream as the server's error (the source classifies it)", async () => {
+    const stream = new RawChangeStream(
+      client,
+      { db: dbName, coll: 'bad' },
+      { ...options({ resumeAfter: { _data: 'not-a-token' } }), pipeline: [{ $noSuchStage: {} }] },
+    );
     await expect(stream.next()).rejects.toMatchObject({ name: 'MongoServerError' });
     await stream.close();
   });

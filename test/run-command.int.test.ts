@@ -21,7 +21,10 @@ describe('changeflow run --check', () => {
       return file;
     };
     try {
-      const bad = write([{ name: 'cache', kind: 'redis', mode: 'invalidate', key: 'orders:{documentKey._id}' }, { name: 'hook', kind: 'http' }]);
+      const bad = write([
+        { name: 'cache', kind: 'redis', mode: 'invalidate', key: 'orders:{documentKey._id}' },
+        { name: 'hook', kind: 'http' },
+      ]);
       const refused = await promisify(execFile)(process.execPath, [bin, 'run', '--check', '--config', bad]).then(
         () => null,
         (error: { code: number; stderr: string }) => error,
@@ -42,7 +45,10 @@ describe('changeflow run when a component fails for good', () => {
 
   afterAll(async () => {
     const client = await MongoClient.connect(infra.mongodb);
-    await client.db(db).dropDatabase().catch(() => undefined);
+    await client
+      .db(db)
+      .dropDatabase()
+      .catch(() => undefined);
     await client.close();
   });
 
@@ -84,12 +90,17 @@ describe('changeflow run when a component fails for good', () => {
       const url = /changeflow running: http (http:\/\/[\d.]+:\d+)/.exec(stderr)?.[1] ?? '';
       let report: { ready?: boolean; components?: Record<string, { state?: string; detail?: string }> } = {};
       let code = 0;
-      await eventually(async () => {
-        const res = await fetch(`${url}/readyz`);
-        code = res.status;
-        report = (await res.json()) as typeof report;
-        return report.components?.['source:everything']?.state === 'failed';
-      }, 'source:everything failed in /readyz', 60_000, 200);
+      await eventually(
+        async () => {
+          const res = await fetch(`${url}/readyz`);
+          code = res.status;
+          report = (await res.json()) as typeof report;
+          return report.components?.['source:everything']?.state === 'failed';
+        },
+        'source:everything failed in /readyz',
+        60_000,
+        200,
+      );
       expect(code).toBe(503);
       expect(report.components?.['source:everything']?.detail).toMatch(/^source "everything": this server cannot watch a whole cluster/);
       expect((await fetch(`${url}/healthz`)).status).toBe(200);

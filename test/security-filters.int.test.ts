@@ -26,8 +26,7 @@ function cli(args: string[], env: Record<string, string>, cwd: string): Promise<
   });
 }
 
-
-describe('a tenant\'s match is data, never code (changeflow run, real gRPC control plane)', () => {
+describe("a tenant's match is data, never code (changeflow run, real gRPC control plane)", () => {
   const db = uniqueName('sec-filters');
   const dir = mkdtempSync(join(tmpdir(), 'sec-filters-'));
   let service: ChildProcess | undefined;
@@ -43,15 +42,28 @@ describe('a tenant\'s match is data, never code (changeflow run, real gRPC contr
       mongodb: { uri: infra.mongodb, db: `${db}-meta` },
       http: { port: 0 },
       grpc: { port },
-      auth: { tokens: [{ token: TOKENS.tenantB, userId: 'tenant-b' }, { token: TOKENS.admin, userId: 'ops', admin: true }] },
+      auth: {
+        tokens: [
+          { token: TOKENS.tenantB, userId: 'tenant-b' },
+          { token: TOKENS.admin, userId: 'ops', admin: true },
+        ],
+      },
     };
     writeFileSync(join(dir, 'changeflow.yaml'), stringify(config));
     // The service's working directory is where the attack would write pwned.txt.
-    service = spawn(process.execPath, [bin, 'run', '--config', 'changeflow.yaml'], { cwd: dir, env: { ...process.env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    service = spawn(process.execPath, [bin, 'run', '--config', 'changeflow.yaml'], {
+      cwd: dir,
+      env: { ...process.env, LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     service.stderr?.on('data', (d: Buffer) => (serviceLog += d.toString()));
     tenant = new ControlClient(address, TOKENS.tenantB, { deadlineMs: 5_000 });
     await eventually(
-      () => tenant.stream('triggers', 'query', {}).then(() => true, () => false),
+      () =>
+        tenant.stream('triggers', 'query', {}).then(
+          () => true,
+          () => false,
+        ),
       `changeflow run answering gRPC on ${address} (log: ${serviceLog})`,
       60_000,
       500,
@@ -68,8 +80,14 @@ describe('a tenant\'s match is data, never code (changeflow run, real gRPC contr
     }
     const mongo = new MongoClient(infra.mongodb);
     await mongo.connect();
-    await mongo.db(db).dropDatabase().catch(() => undefined);
-    await mongo.db(`${db}-meta`).dropDatabase().catch(() => undefined);
+    await mongo
+      .db(db)
+      .dropDatabase()
+      .catch(() => undefined);
+    await mongo
+      .db(`${db}-meta`)
+      .dropDatabase()
+      .catch(() => undefined);
     await mongo.close();
     rmSync(dir, { recursive: true, force: true });
   }, 30_000);
@@ -81,8 +99,19 @@ describe('a tenant\'s match is data, never code (changeflow run, real gRPC contr
     expect(created.stderr).toMatch(/trigger\.database\.match: operator \$where is not allowed \(filters are data, never code; allowed: \$eq /);
 
     const refused = await tenant
-      .call('triggers', 'create', { trigger: { name: 'pwn-direct', trigger_type: 1, enabled: true, database: { database: db, collection: 'orders', match: WHERE_ATTACK }, sinks: [{ name: 'a', kind: 'audit', options_json: '' }] } })
-      .then(() => undefined, (error: grpc.ServiceError) => error);
+      .call('triggers', 'create', {
+        trigger: {
+          name: 'pwn-direct',
+          trigger_type: 1,
+          enabled: true,
+          database: { database: db, collection: 'orders', match: WHERE_ATTACK },
+          sinks: [{ name: 'a', kind: 'audit', options_json: '' }],
+        },
+      })
+      .then(
+        () => undefined,
+        (error: grpc.ServiceError) => error,
+      );
     expect(refused?.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(refused?.details).toMatch(/operator \$where is not allowed/);
     expect(await tenant.stream('triggers', 'query', {})).toEqual([]);
@@ -90,7 +119,10 @@ describe('a tenant\'s match is data, never code (changeflow run, real gRPC contr
     const mongo = new MongoClient(infra.mongodb);
     await mongo.connect();
     try {
-      await mongo.db(db).collection('orders').insertOne({ _id: 1 as never, qty: 1 });
+      await mongo
+        .db(db)
+        .collection('orders')
+        .insertOne({ _id: 1 as never, qty: 1 });
     } finally {
       await mongo.close();
     }
@@ -102,8 +134,19 @@ describe('a tenant\'s match is data, never code (changeflow run, real gRPC contr
 
   it('refuses an invalid match {"a":{"$foo":1}} at create, naming the operator and its path', async () => {
     const refused = await tenant
-      .call('triggers', 'create', { trigger: { name: 'bad-match', trigger_type: 1, enabled: true, database: { database: db, collection: 'orders', match: '{"a":{"$foo":1}}' }, sinks: [{ name: 'a', kind: 'audit', options_json: '' }] } })
-      .then(() => undefined, (error: grpc.ServiceError) => error);
+      .call('triggers', 'create', {
+        trigger: {
+          name: 'bad-match',
+          trigger_type: 1,
+          enabled: true,
+          database: { database: db, collection: 'orders', match: '{"a":{"$foo":1}}' },
+          sinks: [{ name: 'a', kind: 'audit', options_json: '' }],
+        },
+      })
+      .then(
+        () => undefined,
+        (error: grpc.ServiceError) => error,
+      );
     expect(refused?.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(refused?.details).toMatch(/^trigger\.database\.match\.a: operator \$foo is not allowed \(unknown operator; allowed: /);
   }, 30_000);

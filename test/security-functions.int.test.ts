@@ -47,7 +47,9 @@ const mib = (bytes: number): string => `${(bytes / 1048576).toFixed(0)} MiB`;
 
 /** Resident set size of a process, from /proc (Linux). */
 function rssOf(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('VmRSS:'));
   return Number(/(\d+)/.exec(line ?? '')?.[1] ?? 0) * 1024;
 }
 
@@ -73,7 +75,13 @@ describe('functions run off the main thread, within caps (issue 16 item 4)', () 
         mongodb: { uri: infra.mongodb, db: dbName },
         http: { port: httpPort },
         grpc: { port: grpcPort },
-        auth: { tokens: [{ token: TOKENS.alice, userId: 'alice' }, { token: TOKENS.bob, userId: 'bob' }, { token: TOKENS.admin, userId: 'ops', admin: true }] },
+        auth: {
+          tokens: [
+            { token: TOKENS.alice, userId: 'alice' },
+            { token: TOKENS.bob, userId: 'bob' },
+            { token: TOKENS.admin, userId: 'ops', admin: true },
+          ],
+        },
       }),
     );
     service = spawn(process.execPath, [bin, 'run', '--config', file], { env: { ...process.env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -96,7 +104,10 @@ describe('functions run off the main thread, within caps (issue 16 item 4)', () 
     admin = new ControlClient(address, TOKENS.admin, { deadlineMs: 60_000 });
     // Start the pool's workers (and the HTTP connection) before anything is timed.
     await fetch(`${httpUrl}/healthz`);
-    await Promise.all([alice.call('functions', 'execute', { javascript: ECHO, events_json: '[1]' }), bob.call('functions', 'execute', { javascript: ECHO, events_json: '[1]' })]);
+    await Promise.all([
+      alice.call('functions', 'execute', { javascript: ECHO, events_json: '[1]' }),
+      bob.call('functions', 'execute', { javascript: ECHO, events_json: '[1]' }),
+    ]);
   }, 90_000);
 
   afterAll(async () => {
@@ -108,7 +119,10 @@ describe('functions run off the main thread, within caps (issue 16 item 4)', () 
     }
     rmSync(dir, { recursive: true, force: true });
     const client = await MongoClient.connect(infra.mongodb);
-    await client.db(dbName).dropDatabase().catch(() => undefined);
+    await client
+      .db(dbName)
+      .dropDatabase()
+      .catch(() => undefined);
     await client.close();
   });
 
@@ -118,7 +132,9 @@ describe('functions run off the main thread, within caps (issue 16 item 4)', () 
   it('answers /healthz and another tenant while a while(true) runs at the tenant maximum, and stops it within 2x', async () => {
     const fn = await createFunction(alice, 'spin-max', SPIN, { timeout_ms: 10_000 });
     const spinStarted = performance.now();
-    const spinning = alice.call<ExecuteReply>('functions', 'execute', { id: fn['id'], events_json: '[]' }).then((reply) => ({ reply, ms: performance.now() - spinStarted }));
+    const spinning = alice
+      .call<ExecuteReply>('functions', 'execute', { id: fn['id'], events_json: '[]' })
+      .then((reply) => ({ reply, ms: performance.now() - spinStarted }));
     await new Promise((r) => setTimeout(r, 500));
     const health: number[] = [];
     const other: number[] = [];
@@ -133,48 +149,73 @@ describe('functions run off the main thread, within caps (issue 16 item 4)', () 
     }
     const { reply, ms } = await spinning;
     const fmt = (xs: number[]): string => xs.map((x) => x.toFixed(1)).join(', ');
-    console.log(`during while(true) at timeout_ms 10000: /healthz answered in [${fmt(health)}] ms; bob's function.execute in [${fmt(other)}] ms; the spin failed (${reply.error_kind}) after ${ms.toFixed(0)} ms`);
+    console.log(
+      `during while(true) at timeout_ms 10000: /healthz answered in [${fmt(health)}] ms; bob's function.execute in [${fmt(other)}] ms; the spin failed (${reply.error_kind}) after ${ms.toFixed(0)} ms`,
+    );
     expect(Math.max(...health)).toBeLessThan(2_000);
     expect(Math.max(...other)).toBeLessThan(2_000);
     expect(reply.error_kind).toBe('timeout');
     expect(ms).toBeLessThan(20_000);
   }, 60_000);
 
-  it('gives a memory bomb\'s memory back to the OS: RSS after is within 50 MiB of before', async () => {
+  it("gives a memory bomb's memory back to the OS: RSS after is within 50 MiB of before", async () => {
     const fn = await createFunction(admin, 'bomb', BOMB, { memory_mib: 1024, timeout_ms: 1_000 });
     const pid = service.pid ?? 0;
     const before = rssOf(pid);
     const { value: reply, ms } = await timed(() => admin.call<ExecuteReply>('functions', 'execute', { id: fn['id'], events_json: '[]' }));
     // The spent worker is replaced; calls on both workers make sure the new one is up before measuring.
-    await Promise.all([alice.call('functions', 'execute', { javascript: ECHO, events_json: '[1]' }), bob.call('functions', 'execute', { javascript: ECHO, events_json: '[1]' })]);
+    await Promise.all([
+      alice.call('functions', 'execute', { javascript: ECHO, events_json: '[1]' }),
+      bob.call('functions', 'execute', { javascript: ECHO, events_json: '[1]' }),
+    ]);
     const after = rssOf(pid);
-    console.log(`memory bomb at memory_mib 1024, timeout_ms 1000: ${reply.error_kind} after ${ms.toFixed(0)} ms; RSS ${mib(before)} before, ${mib(after)} after (${mib(after - before)} more)`);
+    console.log(
+      `memory bomb at memory_mib 1024, timeout_ms 1000: ${reply.error_kind} after ${ms.toFixed(0)} ms; RSS ${mib(before)} before, ${mib(after)} after (${mib(after - before)} more)`,
+    );
     expect(['memory', 'timeout']).toContain(reply.error_kind);
     expect(ms).toBeLessThan(2_000);
     expect(after - before).toBeLessThan(50 * 1048576);
   }, 60_000);
 
-  it('refuses limits above the caller\'s caps, naming the cap; admins have higher caps', async () => {
+  it("refuses limits above the caller's caps, naming the cap; admins have higher caps", async () => {
     let error = await refused(createFunction(alice, 'too-slow', ECHO, { timeout_ms: 15_000 }));
-    expect([error.code, error.details]).toEqual([grpc.status.PERMISSION_DENIED, expect.stringMatching(/^function\.timeout_ms: 15000 ms is above your maximum of 10000 ms \(maxTimeoutMs/)]);
+    expect([error.code, error.details]).toEqual([
+      grpc.status.PERMISSION_DENIED,
+      expect.stringMatching(/^function\.timeout_ms: 15000 ms is above your maximum of 10000 ms \(maxTimeoutMs/),
+    ]);
     error = await refused(createFunction(alice, 'too-big', ECHO, { memory_mib: 512 }));
-    expect([error.code, error.details]).toEqual([grpc.status.PERMISSION_DENIED, expect.stringMatching(/^function\.memory_mib: 512 MiB is above your maximum of 256 MiB \(maxMemoryMiB/)]);
+    expect([error.code, error.details]).toEqual([
+      grpc.status.PERMISSION_DENIED,
+      expect.stringMatching(/^function\.memory_mib: 512 MiB is above your maximum of 256 MiB \(maxMemoryMiB/),
+    ]);
     const ok = await createFunction(alice, 'within', ECHO, { timeout_ms: 10_000, memory_mib: 256 });
     error = await refused(alice.call('functions', 'update', { id: ok['id'], timeout_ms: 20_000 }));
-    expect([error.code, error.details]).toEqual([grpc.status.PERMISSION_DENIED, expect.stringContaining('timeout_ms: 20000 ms is above your maximum of 10000 ms')]);
+    expect([error.code, error.details]).toEqual([
+      grpc.status.PERMISSION_DENIED,
+      expect.stringContaining('timeout_ms: 20000 ms is above your maximum of 10000 ms'),
+    ]);
     const slow = await createFunction(admin, 'admin-slow', ECHO, { timeout_ms: 15_000, user_id: 'alice' });
     expect(slow['timeout_ms']).toBe(15_000);
     error = await refused(alice.call('functions', 'execute', { id: slow['id'], events_json: '[]' }));
-    expect([error.code, error.details]).toEqual([grpc.status.PERMISSION_DENIED, expect.stringContaining('timeout_ms: 15000 ms is above your maximum of 10000 ms')]);
+    expect([error.code, error.details]).toEqual([
+      grpc.status.PERMISSION_DENIED,
+      expect.stringContaining('timeout_ms: 15000 ms is above your maximum of 10000 ms'),
+    ]);
     error = await refused(createFunction(admin, 'admin-too-slow', ECHO, { timeout_ms: 60_001 }));
     expect(error.code).toBe(grpc.status.INVALID_ARGUMENT);
   });
 
   it('refuses at create and update a function that would not start, without blocking the service', async () => {
     let error = await refused(createFunction(alice, 'not-a-function', 'export default { handle() { return []; } };'));
-    expect([error.code, error.details]).toEqual([grpc.status.INVALID_ARGUMENT, expect.stringContaining('function.javascript: function code must "export default" a function')]);
+    expect([error.code, error.details]).toEqual([
+      grpc.status.INVALID_ARGUMENT,
+      expect.stringContaining('function.javascript: function code must "export default" a function'),
+    ]);
     error = await refused(createFunction(alice, 'throws-at-load', 'throw new Error("missing setup");\nexport default () => [];'));
-    expect([error.code, error.details]).toEqual([grpc.status.INVALID_ARGUMENT, expect.stringMatching(/^function\.javascript: fails while its module loads: Error: missing setup \(line 1/)]);
+    expect([error.code, error.details]).toEqual([
+      grpc.status.INVALID_ARGUMENT,
+      expect.stringMatching(/^function\.javascript: fails while its module loads: Error: missing setup \(line 1/),
+    ]);
     const spinAtLoad = timed(() => refused(createFunction(alice, 'spins-at-load', 'while (true) {}\nexport default () => [];')));
     const h = await timed(() => fetch(`${httpUrl}/healthz`).then((r) => r.status));
     const { value: spun, ms } = await spinAtLoad;
@@ -183,15 +224,24 @@ describe('functions run off the main thread, within caps (issue 16 item 4)', () 
     expect(h.ms).toBeLessThan(2_000);
     const fn = await createFunction(alice, 'fine', ECHO);
     error = await refused(alice.call('functions', 'update', { id: fn['id'], javascript: 'export const handle = 1;' }));
-    expect([error.code, error.details]).toEqual([grpc.status.INVALID_ARGUMENT, expect.stringContaining('javascript: function code must "export default" a function')]);
+    expect([error.code, error.details]).toEqual([
+      grpc.status.INVALID_ARGUMENT,
+      expect.stringContaining('javascript: function code must "export default" a function'),
+    ]);
   });
 
   it('has no clock inside functions: Date.now() throws, ctx.now() gives the batch time', async () => {
-    const reply = await alice.call<ExecuteReply>('functions', 'execute', { javascript: 'export default () => [{ sink: "s", op: "o", value: Date.now() }]', events_json: '[]' });
+    const reply = await alice.call<ExecuteReply>('functions', 'execute', {
+      javascript: 'export default () => [{ sink: "s", op: "o", value: Date.now() }]',
+      events_json: '[]',
+    });
     expect(reply.error_kind).toBe('runtime');
     expect(reply.error).toContain('Date.now() is not available in functions');
     const before = Date.now();
-    const timed = await alice.call<ExecuteReply>('functions', 'execute', { javascript: 'export default (e, ctx) => [{ sink: "s", op: "o", value: ctx.now() }]', events_json: '[]' });
+    const timed = await alice.call<ExecuteReply>('functions', 'execute', {
+      javascript: 'export default (e, ctx) => [{ sink: "s", op: "o", value: ctx.now() }]',
+      events_json: '[]',
+    });
     const [action] = JSON.parse(timed.actions_json) as { value: number }[];
     expect(action?.value).toBeGreaterThanOrEqual(before);
     expect(action?.value).toBeLessThanOrEqual(Date.now());

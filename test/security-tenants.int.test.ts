@@ -33,7 +33,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  * Issue 16 items 2 and 3, performed as a hostile tenant would through the real gRPC API, with the
  * real processors, sources and MongoDB sinks: each attack is PERMISSION_DENIED and writes nothing.
  */
-describe('tenant boundaries: tokens cannot be minted, other tenants\' data and internal topics cannot be read', () => {
+describe("tenant boundaries: tokens cannot be minted, other tenants' data and internal topics cannot be read", () => {
   const infra = testInfra();
   const prefix = uniqueName('cfsec');
   const metaDb = uniqueName('sec-meta');
@@ -56,7 +56,13 @@ describe('tenant boundaries: tokens cannot be minted, other tenants\' data and i
       http: { port: 0 },
       grpc: { port: 0 },
       ...(infra.redis ? { redis: { url: infra.redis } } : {}),
-      auth: { tokens: [{ token: TOKENS.a, userId: 'team-a' }, { token: TOKENS.b, userId: 'team-b' }, { token: TOKENS.admin, userId: 'ops', admin: true }] },
+      auth: {
+        tokens: [
+          { token: TOKENS.a, userId: 'team-a' },
+          { token: TOKENS.b, userId: 'team-b' },
+          { token: TOKENS.admin, userId: 'ops', admin: true },
+        ],
+      },
     });
     const manager = new ProcessorManager([], { topicRefreshMs: 1_000 });
     plane = createControlPlane(config, {
@@ -80,7 +86,11 @@ describe('tenant boundaries: tokens cannot be minted, other tenants\' data and i
       await kafkaAdmin.deleteTopics((await kafkaAdmin.listTopics()).filter((t) => t.startsWith(prefix))).catch(() => undefined);
       await kafkaAdmin.disconnect();
     }
-    for (const db of [metaDb, hrDb, srcB, copyA, copyB]) await mongo?.db(db).dropDatabase().catch(() => undefined);
+    for (const db of [metaDb, hrDb, srcB, copyA, copyB])
+      await mongo
+        ?.db(db)
+        .dropDatabase()
+        .catch(() => undefined);
     await mongo?.close();
   });
 
@@ -103,18 +113,30 @@ describe('tenant boundaries: tokens cannot be minted, other tenants\' data and i
 
     const error = await refused(createTrigger(b, trigger('mint', metaDb)));
     expect(error.code).toBe(grpc.status.PERMISSION_DENIED);
-    expect(error.details).toBe(`trigger.sinks[0].options_json.db: "${metaDb}" is the metadata store's database (mongodb.db: triggers, functions, tokens, leases); a tenant's MongoDB sink may write any other database`);
+    expect(error.details).toBe(
+      `trigger.sinks[0].options_json.db: "${metaDb}" is the metadata store's database (mongodb.db: triggers, functions, tokens, leases); a tenant's MongoDB sink may write any other database`,
+    );
     expect((await refused(createTrigger(b, trigger('mint-admin-db', 'admin')))).code).toBe(grpc.status.PERMISSION_DENIED);
 
     // The same function and source into a database of B's own runs: the pipeline works, only the target was refused.
     const allowed = await createTrigger(b, trigger('not-mint', copyB));
     const orders = mongo.db(srcB).collection<{ _id: number }>('orders');
     let n = 0;
-    await eventually(async () => {
-      await orders.insertOne({ _id: n++ });
-      return (await countIn(copyB, 'tokens')) > 0;
-    }, 'B\'s function output written to B\'s own database', 45_000, 1_000);
-    expect(await mongo.db(metaDb).collection('tokens').countDocuments({ _id: hashToken(MINTED) } as never)).toBe(0);
+    await eventually(
+      async () => {
+        await orders.insertOne({ _id: n++ });
+        return (await countIn(copyB, 'tokens')) > 0;
+      },
+      "B's function output written to B's own database",
+      45_000,
+      1_000,
+    );
+    expect(
+      await mongo
+        .db(metaDb)
+        .collection('tokens')
+        .countDocuments({ _id: hashToken(MINTED) } as never),
+    ).toBe(0);
     const minted = new ControlClient(plane.address, MINTED);
     try {
       expect((await refused(minted.stream('triggers', 'query', { query: {} }))).code).toBe(grpc.status.UNAUTHENTICATED);
@@ -128,7 +150,7 @@ describe('tenant boundaries: tokens cannot be minted, other tenants\' data and i
     expect(update.details).toMatch(/^sinks\[0\]\.options_json\.db: ".*" is the metadata store's database/);
   });
 
-  it('item 3: a trigger without data_source cannot read the namespace of another tenant\'s source, not even when stored directly', async () => {
+  it("item 3: a trigger without data_source cannot read the namespace of another tenant's source, not even when stored directly", async () => {
     await createTrigger(a, {
       name: 'salaries',
       trigger_type: 1,
@@ -137,10 +159,21 @@ describe('tenant boundaries: tokens cannot be minted, other tenants\' data and i
       sinks: [mongoSink(copyA)],
       batch: { max_size: 10, max_wait_ms: 10 },
     });
-    const steal: Msg = { name: 'steal', trigger_type: 1, database: { data_source: '', database: hrDb, collection: 'salaries', operation_types: [1] }, enabled: true, sinks: [mongoSink(copyB)], batch: { max_size: 10, max_wait_ms: 10 } };
+    const steal: Msg = {
+      name: 'steal',
+      trigger_type: 1,
+      database: { data_source: '', database: hrDb, collection: 'salaries', operation_types: [1] },
+      enabled: true,
+      sinks: [mongoSink(copyB)],
+      batch: { max_size: 10, max_wait_ms: 10 },
+    };
     const error = await refused(createTrigger(b, steal));
     expect(error.code).toBe(grpc.status.PERMISSION_DENIED);
-    expect(error.details).toMatch(new RegExp(`^trigger\\.database\\.data_source: empty, and no source you may read covers ${hrDb}\\.salaries; readable for you: none; give your own data_source \\(a MongoDB URI\\), or ask an admin to add "team-b" to a source's readers \\(sources\\[\\]\\.readers\\)$`));
+    expect(error.details).toMatch(
+      new RegExp(
+        `^trigger\\.database\\.data_source: empty, and no source you may read covers ${hrDb}\\.salaries; readable for you: none; give your own data_source \\(a MongoDB URI\\), or ask an admin to add "team-b" to a source's readers \\(sources\\[\\]\\.readers\\)$`,
+      ),
+    );
 
     // A trigger stored before these rules (written straight into the metadata store) does not run either.
     const now = new Date();
@@ -160,34 +193,55 @@ describe('tenant boundaries: tokens cannot be minted, other tenants\' data and i
 
     const salaries = mongo.db(hrDb).collection<{ _id: number; pay: number }>('salaries');
     let n = 0;
-    await eventually(async () => {
-      await salaries.insertOne({ _id: n++, pay: 1000 });
-      return (await countIn(copyA, 'salaries')) > 0;
-    }, 'A\'s own trigger receives A\'s documents', 45_000, 1_000);
+    await eventually(
+      async () => {
+        await salaries.insertOne({ _id: n++, pay: 1000 });
+        return (await countIn(copyA, 'salaries')) > 0;
+      },
+      "A's own trigger receives A's documents",
+      45_000,
+      1_000,
+    );
     await plane.settled();
     await sleep(3_000);
     expect(processors?.running()).not.toContain(triggerKey(stored));
     expect(await countIn(copyB, 'salaries')).toBe(0);
   });
 
-  it('item 3: internal topics (offsets, another trigger\'s dead letters) are refused as a tenant\'s topic; admins keep the power', async () => {
-    const topicTrigger = (name: string, topic: string): Msg => ({ name, trigger_type: 1, database: { database: 'x', topic }, enabled: true, sinks: [mongoSink(copyB)] });
+  it("item 3: internal topics (offsets, another trigger's dead letters) are refused as a tenant's topic; admins keep the power", async () => {
+    const topicTrigger = (name: string, topic: string): Msg => ({
+      name,
+      trigger_type: 1,
+      database: { database: 'x', topic },
+      enabled: true,
+      sinks: [mongoSink(copyB)],
+    });
     const dlq = `${prefix}.__dlq.${triggerKey({ _id: '0123456789abcdef01234568', user_id: 'team-a', name: 'salaries' })}`;
     for (const topic of [`${prefix}.__offsets`, dlq]) {
       const error = await refused(createTrigger(b, topicTrigger(`copy-${topic.length}`, topic)));
       expect(error.code).toBe(grpc.status.PERMISSION_DENIED);
-      expect(error.details).toContain(`trigger.database.topic: "${topic}" is one of changeflow's internal topics (${prefix}.__*, offsets, dead letters, DDL), never a tenant's source; allowed: your own sources' topics`);
+      expect(error.details).toContain(
+        `trigger.database.topic: "${topic}" is one of changeflow's internal topics (${prefix}.__*, offsets, dead letters, DDL), never a tenant's source; allowed: your own sources' topics`,
+      );
     }
     // Nor can a Kafka sink copy into them.
-    const sinkError = await refused(createTrigger(b, { ...topicTrigger('to-offsets', `${prefix}.__offsets`), database: { data_source: infra.mongodb, database: srcB, collection: 'orders' }, sinks: [{ name: 'k', kind: 'kafka', options_json: JSON.stringify({ topic: `${prefix}.__offsets` }) }] }));
+    const sinkError = await refused(
+      createTrigger(b, {
+        ...topicTrigger('to-offsets', `${prefix}.__offsets`),
+        database: { data_source: infra.mongodb, database: srcB, collection: 'orders' },
+        sinks: [{ name: 'k', kind: 'kafka', options_json: JSON.stringify({ topic: `${prefix}.__offsets` }) }],
+      }),
+    );
     expect(sinkError.code).toBe(grpc.status.PERMISSION_DENIED);
-    expect(sinkError.details).toBe(`trigger.sinks[0].options_json.topic: "${prefix}.__offsets" is one of changeflow's internal topics (${prefix}.__*), never a tenant's sink target`);
+    expect(sinkError.details).toBe(
+      `trigger.sinks[0].options_json.topic: "${prefix}.__offsets" is one of changeflow's internal topics (${prefix}.__*), never a tenant's sink target`,
+    );
     expect(await countIn(copyB, 'offsets')).toBe(0);
     const mine = await createTrigger(admin, { ...topicTrigger('ops-offsets', `${prefix}.__offsets`), enabled: false });
     expect(mine['database']).toMatchObject({ topic: `${prefix}.__offsets` });
   });
 
-  it('a tenant\'s Redis sink writes only its own key namespace: it cannot set or delete another tenant\'s or the operator\'s keys on the shared Redis', async () => {
+  it("a tenant's Redis sink writes only its own key namespace: it cannot set or delete another tenant's or the operator's keys on the shared Redis", async () => {
     if (!infra.redis) throw new Error('this test needs Redis (REDIS_URL or the local infra)');
     const redis = new Redis(infra.redis);
     const tag = uniqueName('k');
@@ -202,7 +256,8 @@ describe('tenant boundaries: tokens cannot be minted, other tenants\' data and i
           { sink: "cache", op: "del", key: "${otherTenantKey}" },
         ]);
       }`;
-      const fn = (await b.call<{ function: Msg }>('functions', 'create', { function: { name: 'cache-attacker', function_type: 2, javascript: attacker } })).function;
+      const fn = (await b.call<{ function: Msg }>('functions', 'create', { function: { name: 'cache-attacker', function_type: 2, javascript: attacker } }))
+        .function;
       await createTrigger(b, {
         name: 'cache-attack',
         trigger_type: 1,
@@ -214,10 +269,15 @@ describe('tenant boundaries: tokens cannot be minted, other tenants\' data and i
       });
       const sessions = mongo.db(srcB).collection<{ _id: number }>('sessions');
       let n = 0;
-      await eventually(async () => {
-        await sessions.insertOne({ _id: n++ });
-        return (await redis.get(`tenant:team-b:${operatorKey}`)) !== null;
-      }, 'B\'s function output written under B\'s own namespace', 45_000, 1_000);
+      await eventually(
+        async () => {
+          await sessions.insertOne({ _id: n++ });
+          return (await redis.get(`tenant:team-b:${operatorKey}`)) !== null;
+        },
+        "B's function output written under B's own namespace",
+        45_000,
+        1_000,
+      );
       expect(await redis.get(`tenant:team-b:${operatorKey}`)).toBe('"overwritten"');
       expect(await redis.get(operatorKey)).toBe('operator');
       expect(await redis.get(otherTenantKey)).toBe('team-a');

@@ -48,7 +48,16 @@ describe('audit sink', () => {
     try {
       await sink.write(
         records([
-          { ...base, id: 'u-1', op: 'update', updateDescription: { updatedFields: { role: 'admin', 'a.b': { $numberLong: '9007199254740993' } }, removedFields: ['badge'], truncatedArrays: [{ field: 'tags', newSize: 1 }] } },
+          {
+            ...base,
+            id: 'u-1',
+            op: 'update',
+            updateDescription: {
+              updatedFields: { role: 'admin', 'a.b': { $numberLong: '9007199254740993' } },
+              removedFields: ['badge'],
+              truncatedArrays: [{ field: 'tags', newSize: 1 }],
+            },
+          },
           // The embedded server publishes no delta: the record keeps the looked-up document instead.
           { ...base, id: 'u-2', op: 'update', fullDocument: { _id: 7, role: 'root' } },
           { ...base, id: 'r-1', op: 'replace', fullDocument: { _id: 7, role: 'guest' } },

@@ -100,14 +100,20 @@ describe('http sink against a local endpoint', () => {
     }
   });
 
-  it('with publicOnly (tenants\' sinks) sends nothing to this machine or a private network, by IP, by localhost or by a name resolving there, and follows no redirect', async () => {
+  it("with publicOnly (tenants' sinks) sends nothing to this machine or a private network, by IP, by localhost or by a name resolving there, and follows no redirect", async () => {
     const hook = await endpoint([200]);
     const redirecting = await endpoint([302]);
     servers.push(hook.server, redirecting.server);
     const port = new URL(hook.url).port;
     const { dependencies, close } = await sinkTestContext('fire3', { metadataDb: uniqueName('http-meta') });
     try {
-      for (const url of [hook.url, `http://localhost:${port}/hook`, `http://[::ffff:127.0.0.1]:${port}/hook`, `http://${hostname()}:${port}/hook`, 'http://169.254.169.254/latest/meta-data/']) {
+      for (const url of [
+        hook.url,
+        `http://localhost:${port}/hook`,
+        `http://[::ffff:127.0.0.1]:${port}/hook`,
+        `http://${hostname()}:${port}/hook`,
+        'http://169.254.169.254/latest/meta-data/',
+      ]) {
         const guarded = httpSinkKind.create(httpSinkSchema.parse({ name: 'hook', kind: 'http', url, publicOnly: true, timeoutMs: 2_000 }), dependencies);
         const refused = await guarded.write(records(events)).catch((e: unknown) => e);
         expect(refused).toBeInstanceOf(SinkWriteError);

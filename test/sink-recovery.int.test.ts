@@ -65,10 +65,16 @@ describe('sinks recover from a target that comes up late', () => {
     const name = uniqueName('latemongo');
     const topic = `${prefix}.shop.${name}`;
     await admin.ensureTopics([{ topic, partitions: 1 }]);
-    await produceEvents(context.kafka, topic, Array.from({ length: 20 }, (_, seq) => makeChangeEvent({ db: 'shop', coll: 'orders', docId: seq, seq })));
+    await produceEvents(
+      context.kafka,
+      topic,
+      Array.from({ length: 20 }, (_, seq) => makeChangeEvent({ db: 'shop', coll: 'orders', docId: seq, seq })),
+    );
     const sinks = [{ name: 'copy', kind: 'mongodb', uri, db: 'late_copy', timeoutMs: 1500 }];
     const started = Date.now();
-    await manager.apply(trigger({ name, source: { topic }, sinks, batch: { maxSize: 20, maxWaitMs: 200 }, retry: { attempts: 3, initialDelayMs: 100, maxDelayMs: 1000 } }));
+    await manager.apply(
+      trigger({ name, source: { topic }, sinks, batch: { maxSize: 20, maxWaitMs: 200 }, retry: { attempts: 3, initialDelayMs: 100, maxDelayMs: 1000 } }),
+    );
     await eventually(() => sinkHealth(name, 'copy')?.ok === false, 'health shows the MongoDB sink failing', 10_000);
     process.stdout.write(`[recovery] while down: ${sinkHealth(name, 'copy')?.detail ?? ''}\n`);
 
@@ -94,7 +100,11 @@ describe('sinks recover from a target that comes up late', () => {
     // Later: the target goes away (a fresh in-memory server comes back on the same port), events keep coming.
     await stopProcess(server.pid, 5_000);
     mongoPid = null;
-    await produceEvents(context.kafka, topic, Array.from({ length: 10 }, (_, i) => makeChangeEvent({ db: 'shop', coll: 'orders', docId: 100 + i, seq: 100 + i })));
+    await produceEvents(
+      context.kafka,
+      topic,
+      Array.from({ length: 10 }, (_, i) => makeChangeEvent({ db: 'shop', coll: 'orders', docId: 100 + i, seq: 100 + i })),
+    );
     await eventually(() => sinkHealth(name, 'copy')?.ok === false, 'health shows the MongoDB sink failing again', 30_000);
     const again = await startMongo({ jars, workDir: workDir(), port });
     mongoPid = again.pid;
@@ -102,7 +112,11 @@ describe('sinks recover from a target that comes up late', () => {
     const client2 = new MongoClient(uri);
     await client2.connect();
     try {
-      await eventually(async () => (await client2.db('late_copy').collection('orders').countDocuments()) === 10, 'the 10 later events in the restarted target', 60_000);
+      await eventually(
+        async () => (await client2.db('late_copy').collection('orders').countDocuments()) === 10,
+        'the 10 later events in the restarted target',
+        60_000,
+      );
       process.stdout.write(`[recovery] mongodb: target restarted; the 10 later events delivered ${Date.now() - back} ms after it answered\n`);
       await eventually(() => sinkHealth(name, 'copy')?.ok === true, 'health back to ok after the restart', 10_000);
       expect(manager.status(name)?.stats?.delivered).toBe(30);
@@ -119,10 +133,16 @@ describe('sinks recover from a target that comes up late', () => {
     const name = uniqueName('lateredis');
     const topic = `${prefix}.shop.${name}`;
     await admin.ensureTopics([{ topic, partitions: 1 }]);
-    await produceEvents(context.kafka, topic, Array.from({ length: 20 }, (_, seq) => makeChangeEvent({ db: 'shop', coll: 'orders', docId: seq, seq })));
+    await produceEvents(
+      context.kafka,
+      topic,
+      Array.from({ length: 20 }, (_, seq) => makeChangeEvent({ db: 'shop', coll: 'orders', docId: seq, seq })),
+    );
     const sinks = [{ name: 'cache', kind: 'redis', url, keyPrefix: `${name}:`, timeoutMs: 1000 }];
     const started = Date.now();
-    await manager.apply(trigger({ name, source: { topic }, sinks, batch: { maxSize: 20, maxWaitMs: 200 }, retry: { attempts: 3, initialDelayMs: 100, maxDelayMs: 1000 } }));
+    await manager.apply(
+      trigger({ name, source: { topic }, sinks, batch: { maxSize: 20, maxWaitMs: 200 }, retry: { attempts: 3, initialDelayMs: 100, maxDelayMs: 1000 } }),
+    );
     await eventually(() => sinkHealth(name, 'cache')?.ok === false, 'health shows the Redis sink failing', 10_000);
     process.stdout.write(`[recovery] while down: ${sinkHealth(name, 'cache')?.detail ?? ''}\n`);
 
@@ -133,7 +153,9 @@ describe('sinks recover from a target that comes up late', () => {
     const client = new Redis(url, { maxRetriesPerRequest: 3 });
     try {
       await eventually(async () => (await client.keys(`${name}:*`)).length === 20, 'all 20 keys in the late Redis', 60_000);
-      process.stdout.write(`[recovery] redis: target up ${Math.round((up - started) / 1000)} s after the trigger started; all 20 delivered ${Date.now() - up} ms after start\n`);
+      process.stdout.write(
+        `[recovery] redis: target up ${Math.round((up - started) / 1000)} s after the trigger started; all 20 delivered ${Date.now() - up} ms after start\n`,
+      );
       await eventually(() => sinkHealth(name, 'cache')?.ok === true, 'health back to ok', 10_000);
       expect(manager.status(name)?.stats?.delivered).toBe(20);
     } finally {

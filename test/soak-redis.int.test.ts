@@ -89,7 +89,12 @@ describeWithRedis('a Redis function trigger under replays of since-deleted docum
     await manager.apply(definition);
 
     // Default retry policy (5 attempts, 200 ms doubling): 120 throwing events must not stall the partition for minutes.
-    await eventually(async () => (await committedTotal(admin, consumerGroupOf(prefix, name), topic)) === events.length, 'the trigger reached the end of its topic', 90_000, 250);
+    await eventually(
+      async () => (await committedTotal(admin, consumerGroupOf(prefix, name), topic)) === events.length,
+      'the trigger reached the end of its topic',
+      90_000,
+      250,
+    );
 
     const keys = (await redis.keys(`${keyPrefix}ft:*`)).sort();
     expect(keys).toEqual([...expected.keys()].sort());

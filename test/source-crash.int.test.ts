@@ -46,7 +46,9 @@ describe('MongoDB source survives kill -9 (child process) without losing a chang
     const { distinct, seen } = tallyChanges(reader.records);
     const missing = [...writer.expected].filter(([key, count]) => (seen.get(key)?.size ?? 0) < count).map(([key]) => key);
     const repeats = reader.records.length - distinct;
-    console.log(`kill -9 test: ${expectedTotal} changes written, ${reader.records.length} records in Kafka, ${distinct} distinct ids, ${repeats} repeats, ${missing.length} missing; killed after ${atKill} records`);
+    console.log(
+      `kill -9 test: ${expectedTotal} changes written, ${reader.records.length} records in Kafka, ${distinct} distinct ids, ${repeats} repeats, ${missing.length} missing; killed after ${atKill} records`,
+    );
     expect(missing).toEqual([]);
     expect(distinct).toBe(expectedTotal);
     // The restart resumed from a stored position rather than from "now".

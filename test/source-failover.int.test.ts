@@ -53,7 +53,9 @@ describe('two instances of one source: a lease keeps exactly one active; the sta
 
     const { distinct, seen } = tallyChanges(reader.records);
     const missing = [...writer.expected].filter(([key, count]) => (seen.get(key)?.size ?? 0) < count);
-    console.log(`failover test: takeover ${takeoverMs} ms after kill -9 (lease ${leaseMs} ms); ${writer.total} changes, ${reader.records.length} records, ${reader.records.length - distinct} repeats, ${missing.length} missing`);
+    console.log(
+      `failover test: takeover ${takeoverMs} ms after kill -9 (lease ${leaseMs} ms); ${writer.total} changes, ${reader.records.length} records, ${reader.records.length - distinct} repeats, ${missing.length} missing`,
+    );
     expect(missing).toEqual([]);
     expect(distinct).toBe(writer.total);
     await reader.stop();

@@ -68,7 +68,10 @@ describe('initial snapshot interrupted by kill -9 resumes by _id range', () => {
     // oplog copies) would crowd the shared server's heap, so this test brings its own unless the
     // given server is a real replica set.
     const probe = new MongoClient(infra.mongodb, { serverSelectionTimeoutMS: 5_000 });
-    const hello = await probe.db('admin').command({ isMaster: 1 }).catch(() => ({}) as Record<string, unknown>);
+    const hello = await probe
+      .db('admin')
+      .command({ isMaster: 1 })
+      .catch(() => ({}) as Record<string, unknown>);
     await probe.close();
     if (typeof hello['setName'] !== 'string') {
       const server = await startMongo({ jars: await resolveJars(), workDir: mkdtempSync(join(tmpdir(), 'changeflow-snapshot-mongo-')) });
@@ -81,8 +84,14 @@ describe('initial snapshot interrupted by kill -9 resumes by _id range', () => {
 
   afterAll(async () => {
     await Promise.all(children.map((c) => c.kill()));
-    await client.db(dbName).dropDatabase().catch(() => undefined);
-    await client.db(metaDb).dropDatabase().catch(() => undefined);
+    await client
+      .db(dbName)
+      .dropDatabase()
+      .catch(() => undefined);
+    await client
+      .db(metaDb)
+      .dropDatabase()
+      .catch(() => undefined);
     await Promise.all([admin.disconnect(), client.close()]);
     if (privatePid !== null) await stopProcess(privatePid, 5_000);
   });
@@ -96,9 +105,15 @@ describe('initial snapshot interrupted by kill -9 resumes by _id range', () => {
     const insertMs = Date.now() - started;
 
     const topic = topics.change(dbName, 'items');
-    await admin.ensureTopics([{ topic, partitions: 3 }, { topic: topics.offsets(), partitions: 1, config: { 'cleanup.policy': 'compact' } }]);
+    await admin.ensureTopics([
+      { topic, partitions: 3 },
+      { topic: topics.offsets(), partitions: 1, config: { 'cleanup.policy': 'compact' } },
+    ]);
     const reader = await new TopicReader(kafka, [topic, topics.offsets()]).start();
-    const positions = (): StoredPosition[] => reader.records.filter((r) => r.topic === topics.offsets() && r.key?.toString() === 'snappy').map((r) => JSON.parse(r.value?.toString() ?? '{}') as StoredPosition);
+    const positions = (): StoredPosition[] =>
+      reader.records
+        .filter((r) => r.topic === topics.offsets() && r.key?.toString() === 'snappy')
+        .map((r) => JSON.parse(r.value?.toString() ?? '{}') as StoredPosition);
     const latest = (): StoredPosition | undefined => positions().at(-1);
 
     const first = child();

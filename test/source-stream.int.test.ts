@@ -29,7 +29,15 @@ describe('MongoDB source streaming into Kafka (real Kafka + mongo-java-server)',
 
   function startSource(input: Record<string, unknown>): MongoSource {
     const config: SourceConfig = sourceConfigSchema.parse({ uri: infra.mongodb, watch: { db: dbName, coll: 'orders' }, snapshot: 'never', ...input });
-    const source = new MongoSource(config, { kafka, topics, logger: process.env['SOURCE_TEST_LOG'] ? createLogger({ level: 'debug' }) : silentLogger, health, metrics: sourceMetrics(registry), metadataDb: client.db(metaDbName), partitions: 3 });
+    const source = new MongoSource(config, {
+      kafka,
+      topics,
+      logger: process.env['SOURCE_TEST_LOG'] ? createLogger({ level: 'debug' }) : silentLogger,
+      health,
+      metrics: sourceMetrics(registry),
+      metadataDb: client.db(metaDbName),
+      partitions: 3,
+    });
     source.start();
     sources.push(source);
     return source;
@@ -41,15 +49,25 @@ describe('MongoDB source streaming into Kafka (real Kafka + mongo-java-server)',
 
   afterAll(async () => {
     await Promise.all(sources.map((s) => s.stop()));
-    await client.db(dbName).dropDatabase().catch(() => undefined);
-    await client.db(metaDbName).dropDatabase().catch(() => undefined);
+    await client
+      .db(dbName)
+      .dropDatabase()
+      .catch(() => undefined);
+    await client
+      .db(metaDbName)
+      .dropDatabase()
+      .catch(() => undefined);
     await Promise.all([admin.disconnect(), client.close()]);
   });
 
   it(`publishes insert/update/replace/delete of ${N} documents in per-document order, with exact BSON types; filters and $match drop what they should`, async () => {
     const topic = topics.change(dbName, 'orders');
     const filteredTopic = `${prefix}.filtered.${dbName}`;
-    await admin.ensureTopics([{ topic, partitions: 3 }, { topic: filteredTopic, partitions: 3 }, { topic: topics.ddl(dbName), partitions: 1 }]);
+    await admin.ensureTopics([
+      { topic, partitions: 3 },
+      { topic: filteredTopic, partitions: 3 },
+      { topic: topics.ddl(dbName), partitions: 1 },
+    ]);
     const reader = await new TopicReader(kafka, [topic, filteredTopic, topics.ddl(dbName)]).start();
 
     startSource({ name: 'all' });
@@ -62,7 +80,11 @@ describe('MongoDB source streaming into Kafka (real Kafka + mongo-java-server)',
       // Server-side: keep deletes, and inserts of even documents only.
       pipeline: [{ $match: { $or: [{ operationType: 'delete' }, { 'fullDocument.even': true }] } }],
     });
-    await eventually(() => health.report().components['source:all']?.detail === 'streaming' && health.report().components['source:filtered']?.detail === 'streaming', 'both sources streaming', 60_000);
+    await eventually(
+      () => health.report().components['source:all']?.detail === 'streaming' && health.report().components['source:filtered']?.detail === 'streaming',
+      'both sources streaming',
+      60_000,
+    );
 
     const coll = client.db(dbName).collection('orders');
     const typed = (i: number): Document => ({
@@ -80,15 +102,26 @@ describe('MongoDB source streaming into Kafka (real Kafka + mongo-java-server)',
     const t0 = Date.now();
     const phase = (what: string): void => void (process.env['SOURCE_TEST_LOG'] && console.error(`${what} at ${Date.now() - t0} ms`));
     for (let i = 0; i < N; i += 1000) await coll.insertMany(docs.slice(i, i + 1000), { ordered: true });
-    await coll.bulkWrite(docs.map((d): AnyBulkWriteOperation => ({ updateOne: { filter: { _id: d['_id'] }, update: { $set: { status: 'paid', n: new Int32(-1) } } } })), { ordered: true });
+    await coll.bulkWrite(
+      docs.map((d): AnyBulkWriteOperation => ({ updateOne: { filter: { _id: d['_id'] }, update: { $set: { status: 'paid', n: new Int32(-1) } } } })),
+      { ordered: true },
+    );
     // mongo-java-server looks up an update's document (and so its _id) when the event is read, not when it happens:
     // let the updates be read before the documents are deleted (a real replica set needs no such wait).
     const count = (t: string, op?: string): number => reader.records.filter((r) => r.topic === t && (op === undefined || r.headers['op'] === op)).length;
-    const progress = process.env['SOURCE_TEST_LOG'] ? setInterval(() => console.error(`records: ${count(topic)} main, ${count(filteredTopic)} filtered`), 5_000) : undefined;
+    const progress = process.env['SOURCE_TEST_LOG']
+      ? setInterval(() => console.error(`records: ${count(topic)} main, ${count(filteredTopic)} filtered`), 5_000)
+      : undefined;
     phase('inserted and updated');
     await eventually(() => count(topic, 'update') >= N, `${N} update events in Kafka`, 120_000, 250);
-    await coll.bulkWrite(docs.map((d): AnyBulkWriteOperation => ({ replaceOne: { filter: { _id: d['_id'] }, replacement: { ...d, replaced: true } } })), { ordered: true });
-    await coll.bulkWrite(docs.map((d): AnyBulkWriteOperation => ({ deleteOne: { filter: { _id: d['_id'] } } })), { ordered: true });
+    await coll.bulkWrite(
+      docs.map((d): AnyBulkWriteOperation => ({ replaceOne: { filter: { _id: d['_id'] }, replacement: { ...d, replaced: true } } })),
+      { ordered: true },
+    );
+    await coll.bulkWrite(
+      docs.map((d): AnyBulkWriteOperation => ({ deleteOne: { filter: { _id: d['_id'] } } })),
+      { ordered: true },
+    );
     phase('replaced and deleted');
     await eventually(() => count(topic) >= 4 * N && count(filteredTopic) >= N + N / 2, 'every document change in Kafka', 120_000, 250);
     // Dropped only now: mongo-java-server fails a pending update lookup once its collection is gone.
@@ -96,7 +129,12 @@ describe('MongoDB source streaming into Kafka (real Kafka + mongo-java-server)',
     // A real server's drop carries ns and is published; mongo-java-server's carries none (and it sends the
     // drops of other collections to this watch too), so the source leaves it out and says so in health.
     const unplaced = (): boolean => /without a namespace not published/.test(health.report().components['source:all']?.detail ?? '');
-    await eventually(() => (count(topics.ddl(dbName)) >= 1 && count(topic) >= 4 * N + 1) || unplaced(), 'the drop in Kafka, or left out as unplaced', 30_000, 250);
+    await eventually(
+      () => (count(topics.ddl(dbName)) >= 1 && count(topic) >= 4 * N + 1) || unplaced(),
+      'the drop in Kafka, or left out as unplaced',
+      30_000,
+      250,
+    );
     const dropPublished = !unplaced();
     phase('all in Kafka');
 
@@ -136,7 +174,8 @@ describe('MongoDB source streaming into Kafka (real Kafka + mongo-java-server)',
     expect((back['nested'] as { list: unknown[] }).list[1]).toBeInstanceOf(Long);
     // The server's own delta where it sends one (a replica set); none is made up where it does not
     // (mongo-java-server): then the looked-up document carries the whole change.
-    if (update?.updateDescription !== undefined) expect(update.updateDescription).toEqual({ updatedFields: { status: 'paid', n: { $numberInt: '-1' } }, removedFields: [] });
+    if (update?.updateDescription !== undefined)
+      expect(update.updateDescription).toEqual({ updatedFields: { status: 'paid', n: { $numberInt: '-1' } }, removedFields: [] });
     else expect(update?.fullDocument?.['n']).toEqual({ $numberInt: '-1' });
     expect(update?.fullDocument?.['status']).toBe('paid');
     expect(replace?.fullDocument?.['replaced']).toBe(true);

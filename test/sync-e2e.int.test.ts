@@ -76,7 +76,11 @@ beforeAll(async () => {
 afterAll(async () => {
   stopAll();
   await Promise.all(children.map((c) => c.kill()));
-  for (const db of databases) await client.db(db).dropDatabase().catch(() => undefined);
+  for (const db of databases)
+    await client
+      .db(db)
+      .dropDatabase()
+      .catch(() => undefined);
   const topics = (await admin.listTopics()).filter((t) => prefixes.some((p) => t.startsWith(p)));
   if (topics.length > 0) await admin.deleteTopics(topics).catch(() => undefined);
   await Promise.all([admin.disconnect(), client.close()]);
@@ -98,7 +102,10 @@ it('sync A→B survives kill -9 of the processor, and a full replay of the topic
     sinks: [{ name: 'b', kind: 'mongodb', uri: infra.mongodb, db: dbB, updateMode: 'document', stateDb }],
     batch: { maxSize: 200, maxWaitMs: 50 },
   });
-  const source = start({ ...base, sources: [{ name: 'a', uri: infra.mongodb, watch: { db: dbA, coll: 'items' }, snapshot: 'never', checkpointIntervalMs: 200 }] });
+  const source = start({
+    ...base,
+    sources: [{ name: 'a', uri: infra.mongodb, watch: { db: dbA, coll: 'items' }, snapshot: 'never', checkpointIntervalMs: 200 }],
+  });
   await waitFor(() => source.logs(/^streaming$/).length > 0, 'the source streaming', 90_000);
   const processorConfig = { ...base, triggers: [trigger('a-to-b')] };
   const first = start(processorConfig);
@@ -116,7 +123,8 @@ it('sync A→B survives kill -9 of the processor, and a full replay of the topic
       await coll.insertMany(ids.map((i) => ({ _id: new Int32(i), v: new Int32(0), name: `doc ${i}`, tags: ['new'] }) as Document));
       writes += ids.length;
       for (const i of ids) {
-        if (i % 5 === 0) await coll.updateOne({ _id: new Int32(i) }, { $set: { v: new Int32(1), tags: ['new', 'updated'], at: new Date(1_700_000_000_000 + i) } });
+        if (i % 5 === 0)
+          await coll.updateOne({ _id: new Int32(i) }, { $set: { v: new Int32(1), tags: ['new', 'updated'], at: new Date(1_700_000_000_000 + i) } });
         else if (i % 5 === 1) await coll.replaceOne({ _id: new Int32(i) }, { nested: { n: new Int32(i), list: [1.5, 'x'] }, replaced: true });
         else if (i % 5 === 2) await coll.deleteOne({ _id: new Int32(i) });
         else continue;
@@ -166,9 +174,16 @@ it('sync A→B survives kill -9 of the processor, and a full replay of the topic
     throw new Error(`${(error as Error).message}\n--- records of the differing documents ---\n${history.join('\n')}`, { cause: error });
   });
   const group = `${prefix}.trigger.a-to-b`;
-  await waitFor(async () => (await committedTotal(admin, group, topic)) >= (await highWatermarks(topic)), 'the restarted processor committed everything', 60_000, 500);
+  await waitFor(
+    async () => (await committedTotal(admin, group, topic)) >= (await highWatermarks(topic)),
+    'the restarted processor committed everything',
+    60_000,
+    500,
+  );
   const records = await highWatermarks(topic);
-  console.log(`A→B kill -9: ${writes} writes, ${records} records in Kafka (${highAfterWrites} when the writer ended), ${copiedAtKill} docs in B at the kill, ${last.left.length} docs at the end`);
+  console.log(
+    `A→B kill -9: ${writes} writes, ${records} records in Kafka (${highAfterWrites} when the writer ended), ${copiedAtKill} docs in B at the kill, ${last.left.length} docs at the end`,
+  );
   expect(last.left.length).toBeGreaterThan(1000);
   expect(records).toBeGreaterThanOrEqual(writes);
   await second.stop();
@@ -199,7 +214,12 @@ it('sync A→B survives kill -9 of the processor, and a full replay of the topic
   const opened = seen.length;
   const before = await contents(dbB);
   const replay = start({ ...base, triggers: [trigger('replay')] });
-  await waitFor(async () => (await committedTotal(admin, `${prefix}.trigger.replay`, topic)) >= records, `the replay committed all ${records} records`, 120_000, 500);
+  await waitFor(
+    async () => (await committedTotal(admin, `${prefix}.trigger.replay`, topic)) >= records,
+    `the replay committed all ${records} records`,
+    120_000,
+    500,
+  );
   await target.insertOne({ _id: 'marker-done' } as unknown as Document);
   await waitFor(() => seen.includes('insert:marker-done'), 'the end marker came through the change stream', 30_000);
   await stream.close();
@@ -229,8 +249,24 @@ it('bidirectional A↔B converges without an echo loop', async () => {
   const service = start({
     ...baseConfig(prefix, metaDb),
     sources: [
-      { name: 'a', uri: infra.mongodb, watch: { db: dbA, coll: 'items' }, topic: `${prefix}.a.{db}.{coll}`, skipEchoes: true, snapshot: 'never', checkpointIntervalMs: 200 },
-      { name: 'b', uri: infra.mongodb, watch: { db: dbB, coll: 'items' }, topic: `${prefix}.b.{db}.{coll}`, skipEchoes: true, snapshot: 'never', checkpointIntervalMs: 200 },
+      {
+        name: 'a',
+        uri: infra.mongodb,
+        watch: { db: dbA, coll: 'items' },
+        topic: `${prefix}.a.{db}.{coll}`,
+        skipEchoes: true,
+        snapshot: 'never',
+        checkpointIntervalMs: 200,
+      },
+      {
+        name: 'b',
+        uri: infra.mongodb,
+        watch: { db: dbB, coll: 'items' },
+        topic: `${prefix}.b.{db}.{coll}`,
+        skipEchoes: true,
+        snapshot: 'never',
+        checkpointIntervalMs: 200,
+      },
     ],
     triggers: [
       { name: 'a-to-b', source: { topic: topicA }, sinks: [sink(dbB)], batch: { maxSize: 200, maxWaitMs: 50 } },
@@ -265,7 +301,10 @@ it('bidirectional A↔B converges without an echo loop', async () => {
     writes += 50;
   }
   for (let i = 0; i < n; i += 3) {
-    await Promise.all([a.updateOne({ _id: `a-${i}` } as Document, { $set: { v: new Int32(1) } }), b.updateOne({ _id: `b-${i}` } as Document, { $set: { v: new Int32(1) } })]);
+    await Promise.all([
+      a.updateOne({ _id: `a-${i}` } as Document, { $set: { v: new Int32(1) } }),
+      b.updateOne({ _id: `b-${i}` } as Document, { $set: { v: new Int32(1) } }),
+    ]);
     writes += 2;
   }
   await converge('A and B equal after each side wrote its own documents');
@@ -286,14 +325,19 @@ it('bidirectional A↔B converges without an echo loop', async () => {
 
   // Phase 3, later: edit the other side's edits once more.
   for (let i = 1; i < n; i += 15) {
-    await Promise.all([b.updateOne({ _id: `b-${i}` } as Document, { $set: { v: new Int32(10) } }), a.updateOne({ _id: `a-${i}` } as Document, { $set: { v: new Int32(11) } })]);
+    await Promise.all([
+      b.updateOne({ _id: `b-${i}` } as Document, { $set: { v: new Int32(10) } }),
+      a.updateOne({ _id: `a-${i}` } as Document, { $set: { v: new Int32(11) } }),
+    ]);
     writes += 2;
   }
   await converge('A and B equal after the second round of edits');
 
   const count = async (): Promise<number> => (await highWatermarks(topicA)) + (await highWatermarks(topicB));
   await waitFor(
-    async () => (await committedTotal(admin, `${prefix}.trigger.a-to-b`, topicA)) >= (await highWatermarks(topicA)) && (await committedTotal(admin, `${prefix}.trigger.b-to-a`, topicB)) >= (await highWatermarks(topicB)),
+    async () =>
+      (await committedTotal(admin, `${prefix}.trigger.a-to-b`, topicA)) >= (await highWatermarks(topicA)) &&
+      (await committedTotal(admin, `${prefix}.trigger.b-to-a`, topicB)) >= (await highWatermarks(topicB)),
     'both triggers committed everything',
     60_000,
     500,
@@ -302,7 +346,9 @@ it('bidirectional A↔B converges without an echo loop', async () => {
   // No echo loop: with nothing written for a while, nothing more is published.
   await new Promise((r) => setTimeout(r, 5_000));
   const later = await count();
-  console.log(`A↔B: ${writes} user writes, ${settled} records on both topics after convergence, ${later} five seconds later; ${last.left.length} docs per side`);
+  console.log(
+    `A↔B: ${writes} user writes, ${settled} records on both topics after convergence, ${later} five seconds later; ${last.left.length} docs per side`,
+  );
   expect(later).toBe(settled);
   expect(settled).toBeGreaterThanOrEqual(writes);
   expect(settled).toBeLessThan(2 * writes);

@@ -25,7 +25,13 @@ const CONVERGE_MS = numberEnv('FC_CONVERGE_MS') ?? 60_000;
 const IDS_PER_SEQUENCE = 4;
 
 const prefix = uniqueName('cfprop');
-const [dbA, dbDelta, dbDocument, metaDb, stateDb] = ['propa', 'propbdelta', 'propbdoc', 'propmeta', 'propstate'].map((n) => uniqueName(n)) as [string, string, string, string, string];
+const [dbA, dbDelta, dbDocument, metaDb, stateDb] = ['propa', 'propbdelta', 'propbdoc', 'propmeta', 'propstate'].map((n) => uniqueName(n)) as [
+  string,
+  string,
+  string,
+  string,
+  string,
+];
 const topic = new TopicNames(prefix).change(dbA, 'items');
 let service: ChildService | undefined;
 const logsOfService = (): string => (service ? `--- service output ---\n${service.tail(25)}` : '');
@@ -39,7 +45,9 @@ const scalar: fc.Arbitrary<unknown> = fc.oneof(
   fc.constantFrom('0', '-0', '1.5E+10', '3.14159265358979323846264338327950', 'NaN', '-Infinity').map((s) => Decimal128.fromString(s)),
   fc.date({ min: new Date(-62_000_000_000_000), max: new Date(4_000_000_000_000), noInvalidDate: true }),
   fc.uint8Array({ minLength: 12, maxLength: 12 }).map((bytes) => new ObjectId(Buffer.from(bytes))),
-  fc.tuple(fc.uint8Array({ maxLength: 8 }), fc.constantFrom(0, 4, 128)).map(([bytes, subtype]) => new Binary(Buffer.from(subtype === 4 ? new Uint8Array(16).fill(7) : bytes), subtype)),
+  fc
+    .tuple(fc.uint8Array({ maxLength: 8 }), fc.constantFrom(0, 4, 128))
+    .map(([bytes, subtype]) => new Binary(Buffer.from(subtype === 4 ? new Uint8Array(16).fill(7) : bytes), subtype)),
   fc.tuple(fc.integer({ min: 0, max: 2 ** 31 }), fc.integer({ min: 0, max: 1000 })).map(([t, i]) => new Timestamp({ t, i })),
   fc.string({ maxLength: 6 }),
   fc.boolean(),
@@ -72,7 +80,11 @@ const operator: fc.Arbitrary<Operator> = fc.oneof(
   fc.record({ op: fc.constantFrom('$push', '$addToSet', '$pull'), path: fc.constantFrom('arr', 'tags'), arg: scalar }),
   fc.record({ op: fc.constant('$pop'), path: fc.constantFrom('arr', 'tags'), arg: fc.constantFrom(1, -1) }),
   fc.record({ op: fc.constant('$rename'), path: fc.constantFrom(...paths), arg: fc.constant(null), to: fc.constantFrom('c', 'n.z', 'moved') }),
-  fc.record({ op: fc.constant('$currentDate'), path: fc.constantFrom('a', 'c', 'n.y'), arg: fc.constantFrom<unknown>(true, { $type: 'timestamp' }, { $type: 'date' }) }),
+  fc.record({
+    op: fc.constant('$currentDate'),
+    path: fc.constantFrom('a', 'c', 'n.y'),
+    arg: fc.constantFrom<unknown>(true, { $type: 'timestamp' }, { $type: 'date' }),
+  }),
 );
 
 type Command =
@@ -88,7 +100,17 @@ const localIds = fc.uniqueArray(localId, { minLength: 1, maxLength: IDS_PER_SEQU
 const ops = fc.array(operator, { minLength: 1, maxLength: 3 });
 const command: fc.Arbitrary<Command> = fc.oneof(
   { arbitrary: fc.record({ kind: fc.constant('insertOne' as const), id: localId, doc: documentBody }), weight: 3 },
-  { arbitrary: localIds.chain((ids) => fc.record({ kind: fc.constant('insertMany' as const), ids: fc.constant(ids), docs: fc.array(documentBody, { minLength: ids.length, maxLength: ids.length }), ordered: fc.boolean() })), weight: 2 },
+  {
+    arbitrary: localIds.chain((ids) =>
+      fc.record({
+        kind: fc.constant('insertMany' as const),
+        ids: fc.constant(ids),
+        docs: fc.array(documentBody, { minLength: ids.length, maxLength: ids.length }),
+        ordered: fc.boolean(),
+      }),
+    ),
+    weight: 2,
+  },
   { arbitrary: fc.record({ kind: fc.constant('updateOne' as const), id: localId, ops }), weight: 4 },
   { arbitrary: fc.record({ kind: fc.constant('updateMany' as const), ops }), weight: 1 },
   { arbitrary: fc.record({ kind: fc.constant('replaceOne' as const), id: localId, doc: documentBody }), weight: 2 },
@@ -148,7 +170,12 @@ async function runSequence(items: Items, tag: string, commands: Command[], after
         break;
       case 'insertMany': {
         const picked = c.ids.map((id, i) => ({ id, doc: c.docs[i] ?? {} })).filter(({ id }) => insertable(id));
-        if (picked.length > 0) write = () => items.insertMany(picked.map(({ id, doc }) => ({ ...doc, _id: idOf(id) })), { ordered: c.ordered });
+        if (picked.length > 0)
+          write = () =>
+            items.insertMany(
+              picked.map(({ id, doc }) => ({ ...doc, _id: idOf(id) })),
+              { ordered: c.ordered },
+            );
         c.ids.forEach((id) => present.add(id));
         break;
       }
@@ -260,18 +287,26 @@ async function probeDuplicateInsertStreams(): Promise<boolean> {
     stream.on('change', (change) => inserted.push((change as { documentKey?: { _id?: unknown } }).documentKey?._id));
     stream.on('error', () => undefined);
     let markers = 0;
-    await eventually(async () => {
-      if (inserted.some((id) => String(id).startsWith('open-'))) return true;
-      await coll.insertOne({ _id: `open-${markers++}` } as unknown as Document);
-      return false;
-    }, 'the probe change stream is open', 30_000, 500);
+    await eventually(
+      async () => {
+        if (inserted.some((id) => String(id).startsWith('open-'))) return true;
+        await coll.insertOne({ _id: `open-${markers++}` } as unknown as Document);
+        return false;
+      },
+      'the probe change stream is open',
+      30_000,
+      500,
+    );
     await coll.insertOne({ _id: 'existing', v: 2 } as Document).catch(() => undefined);
     await coll.insertOne({ _id: 'done' } as unknown as Document);
     await eventually(() => inserted.includes('done'), 'the probe end marker', 30_000);
     await stream.close();
     return inserted.includes('existing');
   } finally {
-    await client.db(db).dropDatabase().catch(() => undefined);
+    await client
+      .db(db)
+      .dropDatabase()
+      .catch(() => undefined);
   }
 }
 
@@ -285,7 +320,11 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await service?.kill();
-  for (const db of [dbA, dbDelta, dbDocument, metaDb, stateDb]) await client.db(db).dropDatabase().catch(() => undefined);
+  for (const db of [dbA, dbDelta, dbDocument, metaDb, stateDb])
+    await client
+      .db(db)
+      .dropDatabase()
+      .catch(() => undefined);
   const topics = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
   if (topics.length > 0) await admin.deleteTopics(topics).catch(() => undefined);
   await Promise.all([admin.disconnect(), client.close()]);
@@ -296,7 +335,12 @@ it('both copies equal A after random concurrent writes and a kill -9 of the serv
   try {
     await fc.assert(
       fc.asyncProperty(batch, ({ sequences, killAt }) => runBatch(sequences, killAt)),
-      { numRuns: runs, seed, endOnFailure: process.env['FC_END_ON_FAILURE'] === '1', ...(timeLimitMs === undefined ? {} : { interruptAfterTimeLimit: timeLimitMs }) },
+      {
+        numRuns: runs,
+        seed,
+        endOnFailure: process.env['FC_END_ON_FAILURE'] === '1',
+        ...(timeLimitMs === undefined ? {} : { interruptAfterTimeLimit: timeLimitMs }),
+      },
     );
   } finally {
     console.log(

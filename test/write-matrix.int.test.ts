@@ -35,7 +35,11 @@ const mongo = new MongoClient(infra.mongodb);
 
 const sorted = (value: unknown): unknown =>
   value && typeof value === 'object' && !Array.isArray(value)
-    ? Object.fromEntries(Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => [k, sorted(v)]))
+    ? Object.fromEntries(
+        Object.entries(value as Record<string, unknown>)
+          .sort(([a], [b]) => (a < b ? -1 : 1))
+          .map(([k, v]) => [k, sorted(v)]),
+      )
     : Array.isArray(value)
       ? value.map(sorted)
       : value;
@@ -69,7 +73,14 @@ interface Items {
 type Write = (items: Items, id: (n: number) => ObjectId) => Promise<unknown>;
 const stringId = (text: string): ObjectId => text as unknown as ObjectId;
 
-const seed = (n: number, extra: Document = {}): Document => ({ n: new Int32(n), v: new Int32(1), arr: [new Int32(1), new Int32(2), new Int32(3)], tags: ['a', 'b'], sub: { x: new Int32(1), y: 'y' }, ...extra });
+const seed = (n: number, extra: Document = {}): Document => ({
+  n: new Int32(n),
+  v: new Int32(1),
+  arr: [new Int32(1), new Int32(2), new Int32(3)],
+  tags: ['a', 'b'],
+  sub: { x: new Int32(1), y: 'y' },
+  ...extra,
+});
 const insertSeed = (items: Items, id: (n: number) => ObjectId, count = 1, extra: Document = {}): Promise<unknown> =>
   items.insertMany(Array.from({ length: count }, (_, n) => ({ _id: id(n), ...seed(n, extra) })));
 
@@ -104,31 +115,46 @@ const matrix: Record<string, Write> = {
     await insertSeed(items, id);
     await items.updateOne({ _id: id(0) }, { $set: { n: new Int32(100000) }, $inc: { v: new Int32(1) } });
   },
-  $inc: async (items, id) => (await insertSeed(items, id), items.updateOne({ _id: id(0) }, { $inc: { v: new Int32(5), 'sub.x': Long.fromNumber(2), fresh: 1.5 } })),
+  $inc: async (items, id) => (
+    await insertSeed(items, id),
+    items.updateOne({ _id: id(0) }, { $inc: { v: new Int32(5), 'sub.x': Long.fromNumber(2), fresh: 1.5 } })
+  ),
   $mul: async (items, id) => (await insertSeed(items, id), items.updateOne({ _id: id(0) }, { $mul: { v: new Int32(3), missing: new Int32(2) } })),
-  '$min and $max': async (items, id) => (await insertSeed(items, id), items.updateOne({ _id: id(0) }, { $min: { v: new Int32(-4) }, $max: { n: new Int32(99) } })),
+  '$min and $max': async (items, id) => (
+    await insertSeed(items, id),
+    items.updateOne({ _id: id(0) }, { $min: { v: new Int32(-4) }, $max: { n: new Int32(99) } })
+  ),
   $rename: async (items, id) => (await insertSeed(items, id), items.updateOne({ _id: id(0) }, { $rename: { tags: 'labels', 'sub.y': 'sub.z' } })),
   $unset: async (items, id) => (await insertSeed(items, id), items.updateOne({ _id: id(0) }, { $unset: { tags: '', 'sub.x': '' } })),
   $currentDate: async (items, id) => (await insertSeed(items, id), items.updateOne({ _id: id(0) }, { $currentDate: { at: true, ts: { $type: 'timestamp' } } })),
   $push: async (items, id) => (await insertSeed(items, id), items.updateOne({ _id: id(0) }, { $push: { tags: 'c' } })),
-  '$push $each $position $slice $sort': async (items, id) =>
-    (await insertSeed(items, id), items.updateOne({ _id: id(0) }, { $push: { arr: { $each: [new Int32(9), new Int32(0)], $position: 1, $slice: 4, $sort: 1 } } })),
+  '$push $each $position $slice $sort': async (items, id) => (
+    await insertSeed(items, id),
+    items.updateOne({ _id: id(0) }, { $push: { arr: { $each: [new Int32(9), new Int32(0)], $position: 1, $slice: 4, $sort: 1 } } })
+  ),
   $pull: async (items, id) => (await insertSeed(items, id), items.updateOne({ _id: id(0) }, { $pull: { arr: { $gte: 2 } } })),
   $pullAll: async (items, id) => (await insertSeed(items, id), items.updateOne({ _id: id(0) }, { $pullAll: { tags: ['a'] } })),
   '$addToSet $each': async (items, id) => (await insertSeed(items, id), items.updateOne({ _id: id(0) }, { $addToSet: { tags: { $each: ['a', 'z'] } } })),
   $pop: async (items, id) => (await insertSeed(items, id), items.updateOne({ _id: id(0) }, { $pop: { arr: -1, tags: 1 } })),
   'positional $': async (items, id) => (await insertSeed(items, id), items.updateOne({ _id: id(0), arr: 2 }, { $set: { 'arr.$': new Int32(20) } })),
   '$[]': async (items, id) => (await insertSeed(items, id), items.updateOne({ _id: id(0) }, { $inc: { 'arr.$[]': new Int32(10) } })),
-  '$[<id>] with arrayFilters': async (items, id) =>
-    (await insertSeed(items, id), items.updateOne({ _id: id(0) }, { $set: { 'arr.$[big]': new Int32(0) } }, { arrayFilters: [{ big: { $gt: 1 } }] })),
+  '$[<id>] with arrayFilters': async (items, id) => (
+    await insertSeed(items, id),
+    items.updateOne({ _id: id(0) }, { $set: { 'arr.$[big]': new Int32(0) } }, { arrayFilters: [{ big: { $gt: 1 } }] })
+  ),
   'nested arrays': async (items, id) => {
     await items.insertOne({ _id: id(0), grid: [[new Int32(1), new Int32(2)], [new Int32(3)]], docs: [{ k: 'a', list: [1, 2] }] });
     await items.updateOne({ _id: id(0) }, { $push: { 'grid.1': new Int32(4), 'docs.0.list': 3 }, $set: { 'docs.0.k': 'b' } });
   },
-  'pipeline update': async (items, id) =>
-    (await insertSeed(items, id), items.updateOne({ _id: id(0) }, [{ $set: { v: { $add: ['$v', 1] }, copy: '$sub' } }, { $unset: 'tags' }])),
+  'pipeline update': async (items, id) => (
+    await insertSeed(items, id),
+    items.updateOne({ _id: id(0) }, [{ $set: { v: { $add: ['$v', 1] }, copy: '$sub' } }, { $unset: 'tags' }])
+  ),
   replaceOne: async (items, id) => (await insertSeed(items, id), items.replaceOne({ _id: id(0) }, { replaced: true, list: [1, 'x'] })),
-  findOneAndUpdate: async (items, id) => (await insertSeed(items, id), items.findOneAndUpdate({ _id: id(0) }, { $inc: { v: new Int32(2) }, $push: { tags: 'f' } })),
+  findOneAndUpdate: async (items, id) => (
+    await insertSeed(items, id),
+    items.findOneAndUpdate({ _id: id(0) }, { $inc: { v: new Int32(2) }, $push: { tags: 'f' } })
+  ),
   findOneAndReplace: async (items, id) => (await insertSeed(items, id), items.findOneAndReplace({ _id: id(0) }, { whole: 'new' })),
   findOneAndDelete: async (items, id) => (await insertSeed(items, id, 2), items.findOneAndDelete({ _id: id(0) })),
   'bulkWrite ordered': async (items, id) =>
@@ -154,7 +180,10 @@ const matrix: Record<string, Write> = {
       { ordered: false },
     );
   },
-  updateMany: async (items, id) => (await insertSeed(items, id, 4), items.updateMany({ _id: { $in: [id(0), id(1), id(2)] } }, { $inc: { v: new Int32(1) }, $set: { many: true } })),
+  updateMany: async (items, id) => (
+    await insertSeed(items, id, 4),
+    items.updateMany({ _id: { $in: [id(0), id(1), id(2)] } }, { $inc: { v: new Int32(1) }, $set: { many: true } })
+  ),
   deleteMany: async (items, id) => (await insertSeed(items, id, 4), items.deleteMany({ _id: { $in: [id(1), id(2)] } })),
   'upsert with $setOnInsert': async (items, id) => {
     await items.updateOne({ _id: id(0) }, { $set: { a: 1 }, $setOnInsert: { created: true } }, { upsert: true });
@@ -166,11 +195,26 @@ const matrix: Record<string, Write> = {
     await items.insertOne({ _id: id(0), again: true });
   },
   ...Object.fromEntries(
-    Object.entries(bsonValues).map(([type, value]) => [`BSON ${type}`, (items: Items, id: (n: number) => ObjectId) => items.insertOne({ _id: id(0), value, inArray: [value] })]),
+    Object.entries(bsonValues).map(([type, value]) => [
+      `BSON ${type}`,
+      (items: Items, id: (n: number) => ObjectId) => items.insertOne({ _id: id(0), value, inArray: [value] }),
+    ]),
   ),
-  'update to every BSON type': async (items, id) =>
-    (await insertSeed(items, id),
-    items.updateOne({ _id: id(0) }, { $set: { int64: Long.fromString('-9007199254740993'), decimal: Decimal128.fromString('-0.00'), negZero: new Double(-0), uuid: new UUID(), regex: new BSONRegExp('x', 's') } })),
+  'update to every BSON type': async (items, id) => (
+    await insertSeed(items, id),
+    items.updateOne(
+      { _id: id(0) },
+      {
+        $set: {
+          int64: Long.fromString('-9007199254740993'),
+          decimal: Decimal128.fromString('-0.00'),
+          negZero: new Double(-0),
+          uuid: new UUID(),
+          regex: new BSONRegExp('x', 's'),
+        },
+      },
+    )
+  ),
 };
 
 /** Whether this server's change stream reports findAndModify writes (mongo-java-server's does not). */
@@ -196,7 +240,12 @@ const findAndModifyWrites = ['findOneAndUpdate', 'findOneAndReplace', 'findOneAn
 describe('the write matrix: every accepted write reaches B exactly (both updateModes, JSON and Avro)', () => {
   const prefix = uniqueName('cfmatrix');
   const [dbA, metaDb, stateDb] = ['mxa', 'mxmeta', 'mxstate'].map((n) => uniqueName(n)) as [string, string, string];
-  const targets = { 'json/delta': uniqueName('mxjd'), 'json/document': uniqueName('mxjdoc'), 'avro/delta': uniqueName('mxad'), 'avro/document': uniqueName('mxadoc') };
+  const targets = {
+    'json/delta': uniqueName('mxjd'),
+    'json/document': uniqueName('mxjdoc'),
+    'avro/delta': uniqueName('mxad'),
+    'avro/document': uniqueName('mxadoc'),
+  };
   let registry: TestSchemaRegistry;
   let app: RunningApp | undefined;
 
@@ -231,12 +280,23 @@ describe('the write matrix: every accepted write reaches B exactly (both updateM
       {},
     );
     app = await startApp(config, componentFactories(), { logger: silentLogger });
-    await eventually(() => app?.context.health.report().components['source:json']?.detail === 'streaming' && app.context.health.report().components['source:avro']?.detail === 'streaming', 'both sources streaming', 90_000, 200);
+    await eventually(
+      () =>
+        app?.context.health.report().components['source:json']?.detail === 'streaming' &&
+        app.context.health.report().components['source:avro']?.detail === 'streaming',
+      'both sources streaming',
+      90_000,
+      200,
+    );
   }, 180_000);
 
   afterAll(async () => {
     await app?.stop();
-    for (const db of [dbA, metaDb, stateDb, ...Object.values(targets)]) await mongo.db(db).dropDatabase().catch(() => undefined);
+    for (const db of [dbA, metaDb, stateDb, ...Object.values(targets)])
+      await mongo
+        .db(db)
+        .dropDatabase()
+        .catch(() => undefined);
     await mongo.close();
     await registry?.close();
   });
@@ -284,7 +344,9 @@ describe('the write matrix: every accepted write reaches B exactly (both updateM
       60_000,
       500,
     ).catch(() => undefined);
-    console.log(`write matrix: ${documentsInA} documents in A; ${accepted.length} writes accepted by the server, ${refused.length} refused: ${refused.join('; ') || 'none'}`);
+    console.log(
+      `write matrix: ${documentsInA} documents in A; ${accepted.length} writes accepted by the server, ${refused.length} refused: ${refused.join('; ') || 'none'}`,
+    );
     if (Object.keys(wrong).length > 0) console.log(`first differences: ${lastDiff.join('\n')}`);
     expect(wrong).toEqual({});
     expect(documentsInA).toBeGreaterThanOrEqual(accepted.length);
@@ -292,7 +354,10 @@ describe('the write matrix: every accepted write reaches B exactly (both updateM
     expect(accepted.length).toBeGreaterThanOrEqual(20);
     // The issue's case, spelled out: v reached every copy.
     for (const db of Object.values(targets)) {
-      const copy = await mongo.db(db).collection<Document>('items').findOne({ _id: stringId('issue 17: $set beside $inc:0') });
+      const copy = await mongo
+        .db(db)
+        .collection<Document>('items')
+        .findOne({ _id: stringId('issue 17: $set beside $inc:0') });
       expect(copy).toMatchObject({ n: 100000, v: 2 });
     }
   }, 180_000);
@@ -302,8 +367,20 @@ describe('the write matrix: every accepted write reaches B exactly (both updateM
     await other.insertOne({ _id: stringId('o') });
     await other.drop();
     // A marker written after the drop: once it is in B the source has read past the drop.
-    await mongo.db(dbA).collection<Document>('items').insertOne({ _id: stringId('after the drop') });
-    await eventually(async () => (await mongo.db(targets['json/delta']).collection('items').countDocuments({ _id: 'after the drop' } as Document)) === 1, 'the marker in B', 60_000, 250);
+    await mongo
+      .db(dbA)
+      .collection<Document>('items')
+      .insertOne({ _id: stringId('after the drop') });
+    await eventually(
+      async () =>
+        (await mongo
+          .db(targets['json/delta'])
+          .collection('items')
+          .countDocuments({ _id: 'after the drop' } as Document)) === 1,
+      'the marker in B',
+      60_000,
+      250,
+    );
     const topics = new TopicNames(prefix);
     const watched = [topics.change(dbA, 'items'), topics.ddl(dbA)];
     const admin = app!.context.kafka.admin();

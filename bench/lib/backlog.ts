@@ -25,7 +25,7 @@ export async function insertBacklog(coll: Collection<BacklogDoc>, count: number,
   const pad = 'x'.repeat(Math.max(0, ctx.messageBytes - 60));
   const started = nowMs();
   let lastLog = started;
-  for (let inserted = 0; inserted < count; ) {
+  for (let inserted = 0; inserted < count;) {
     const n = Math.min(BACKLOG_BATCH, count - inserted);
     const t = Date.now();
     await coll.insertMany(

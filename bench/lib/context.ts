@@ -11,7 +11,11 @@ import type { BenchContext } from './stage.js';
 
 const argsSchema = z.object({
   quick: z.boolean(),
-  size: z.coerce.number().int('--size: a whole number of bytes, e.g. --size 1024').min(16, '--size: at least 16 bytes').max(1_000_000, '--size: at most 1000000 bytes'),
+  size: z.coerce
+    .number()
+    .int('--size: a whole number of bytes, e.g. --size 1024')
+    .min(16, '--size: at least 16 bytes')
+    .max(1_000_000, '--size: at most 1000000 bytes'),
   seconds: z.coerce.number().positive('--seconds: how long each figure runs, e.g. --seconds 10').optional(),
   partitions: z.coerce.number().int().min(1, '--partitions: at least 1').max(64, '--partitions: at most 64'),
   client: z.enum(['kafkajs', 'librdkafka'], { message: '--client: kafkajs or librdkafka' }).optional(),

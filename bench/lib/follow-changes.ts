@@ -9,7 +9,11 @@ const EMPTY_READ_PAUSE_MS = 2;
  * read at once (it ignores maxAwaitTimeMS), so an idle stream spins, costing a core split between this
  * process and the server (measured: ~30% of a core for one idle stream) while the benchmark runs.
  */
-export function followChanges(stream: ChangeStream, onChange: (change: Document, receivedAt: number) => void, onError: (error: unknown) => void): { stop(): Promise<void> } {
+export function followChanges(
+  stream: ChangeStream,
+  onChange: (change: Document, receivedAt: number) => void,
+  onError: (error: unknown) => void,
+): { stop(): Promise<void> } {
   let stopped = false;
   const loop = (async () => {
     while (!stopped) {

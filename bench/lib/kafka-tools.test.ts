@@ -2,7 +2,8 @@ import { parseConsumerPerf, parseProducerPerf } from './kafka-tools.js';
 
 describe('Kafka perf tool output', () => {
   it('reads the producer summary line', () => {
-    const out = 'WARN something\n50000 records sent, 16795.431643 records/sec (16.29 MB/sec), 1000.47 ms avg latency, 1459.00 ms max latency, 1063 ms 50th, 1449 ms 95th, 1455 ms 99th, 1458 ms 99.9th.\n';
+    const out =
+      'WARN something\n50000 records sent, 16795.431643 records/sec (16.29 MB/sec), 1000.47 ms avg latency, 1459.00 ms max latency, 1063 ms 50th, 1449 ms 95th, 1455 ms 99th, 1458 ms 99.9th.\n';
     expect(parseProducerPerf(out)).toEqual({ records: 50000, recordsPerSec: 16795.431643, mbPerSec: 16.29, p50Ms: 1063, p99Ms: 1455 });
   });
 

@@ -17,7 +17,9 @@ export function jsonPayload(bytes: number, seq: number): Buffer {
   const base = Buffer.byteLength(JSON.stringify(doc));
   const room = Math.max(0, bytes - base);
   // Half random (incompressible), half repeated text.
-  const random = randomBytes(Math.ceil(room / 4)).toString('base64').slice(0, Math.floor(room / 2));
+  const random = randomBytes(Math.ceil(room / 4))
+    .toString('base64')
+    .slice(0, Math.floor(room / 2));
   doc.fullDocument.note = (random + 'lorem ipsum dolor sit amet '.repeat(Math.ceil(room / 27) + 1)).slice(0, room);
   const out = Buffer.from(JSON.stringify(doc));
   return out.length === bytes ? out : Buffer.concat([out, Buffer.alloc(Math.max(0, bytes - out.length), 32)]).subarray(0, Math.max(bytes, out.length));

@@ -22,7 +22,13 @@ export function writeResults(dir: string, info: BenchRunInfo, rows: readonly Ben
   const date = info.startedAt.slice(0, 10);
   let file = join(dir, `${date}${info.quick ? '-quick' : ''}.json`);
   for (let n = 2; !info.quick && existsSync(file); n++) file = join(dir, `${date}-${n}.json`);
-  const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform}-${process.arch}` };
+  const machine = {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+  };
   writeFileSync(file, `${JSON.stringify({ ...info, machine, summary, rows }, null, 2)}\n`);
   return file;
 }

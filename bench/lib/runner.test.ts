@@ -16,7 +16,12 @@ const ctx: BenchContext = {
 };
 
 function fixed(name: string, eventsPerSec: number, limitName?: BenchStage['limitName']): BenchStage {
-  return { name, kind: limitName ? 'changeflow' : 'limit', ...(limitName ? { limitName } : {}), run: async () => ({ eventsPerSec, events: eventsPerSec, seconds: 1 }) };
+  return {
+    name,
+    kind: limitName ? 'changeflow' : 'limit',
+    ...(limitName ? { limitName } : {}),
+    run: async () => ({ eventsPerSec, events: eventsPerSec, seconds: 1 }),
+  };
 }
 
 describe('bench runner ratios', () => {

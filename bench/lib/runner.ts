@@ -50,7 +50,8 @@ export async function runStages(stages: readonly BenchStage[], ctx: BenchContext
       rows.push({ name: stage.name, kind: stage.kind, eventsPerSec: 0, events: 0, seconds: 0, error: message, ...(limitName ? { limitName } : {}) });
     }
   }
-  for (const stage of stages) await stage.finish?.().catch((error: unknown) => ctx.log(`  ${stage.name}: clean-up failed: ${error instanceof Error ? error.message : String(error)}`));
+  for (const stage of stages)
+    await stage.finish?.().catch((error: unknown) => ctx.log(`  ${stage.name}: clean-up failed: ${error instanceof Error ? error.message : String(error)}`));
   for (const row of rows) {
     const limit = slowestOf(rows, limitNames.get(row) ?? []);
     if (!limit || row.error) continue;
@@ -81,14 +82,20 @@ function summary(rows: readonly BenchRow[]): Record<string, number> {
  * Parses the command line, opens the servers, runs `stages` (with `--only`, just the matching ones and the
  * limits they name), prints the table and writes the results file.
  */
-export async function runBench(stages: readonly BenchStage[], argv: string[] = process.argv.slice(2), focus?: (stage: BenchStage) => boolean): Promise<BenchRow[]> {
+export async function runBench(
+  stages: readonly BenchStage[],
+  argv: string[] = process.argv.slice(2),
+  focus?: (stage: BenchStage) => boolean,
+): Promise<BenchRow[]> {
   const args = parseBenchArgs(argv);
   const log = (line: string): void => void process.stderr.write(`[bench] ${line}\n`);
   const startedAt = new Date().toISOString();
   const opened = await openBenchContext(args, log);
   const { ctx } = opened;
   try {
-    log(`kafka ${ctx.kafka}, mongodb ${ctx.mongodb}; ${ctx.messageBytes} B messages, ${ctx.durationMs / 1000} s per figure, changeflow rows on ${ctx.client}${ctx.producerClient === ctx.client ? '' : ` (producing on ${ctx.producerClient})`}${ctx.quick ? ' (quick: figures not meaningful)' : ''}`);
+    log(
+      `kafka ${ctx.kafka}, mongodb ${ctx.mongodb}; ${ctx.messageBytes} B messages, ${ctx.durationMs / 1000} s per figure, changeflow rows on ${ctx.client}${ctx.producerClient === ctx.client ? '' : ` (producing on ${ctx.producerClient})`}${ctx.quick ? ' (quick: figures not meaningful)' : ''}`,
+    );
     // Stages picked by `focus` and `--only`, plus the limit rows they are compared with.
     const picked = stages.filter((s) => (focus ? focus(s) : true) && (!args.only || s.name.includes(args.only)));
     const limits = new Set(picked.flatMap((s) => limitsOf(s, ctx)));
@@ -122,7 +129,6 @@ export async function runBench(stages: readonly BenchStage[], argv: string[] = p
     await opened.close();
   }
 }
-
 
 /**
  * For bench/<name>.ts files that also run alone (`npm run bench:<name>`): when the file is the entry

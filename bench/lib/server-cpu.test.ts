@@ -1,7 +1,8 @@
 import { clockTicksPerSecond, cpuTicksOfStat, processCpuSeconds, serverCpuMeter, threadCpuDelta, threadCpuSeconds, threadGroup } from './server-cpu.js';
 
 // A real line (a JVM), fields 14/15 = 4242 / 1717.
-const javaStat = '31337 (java) S 1 31337 31337 0 -1 4194560 112233 0 12 0 4242 1717 0 0 20 0 57 0 9999 5000000000 80000 18446744073709551615 1 1 0 0 0 0 0 2 16800975 0 0 0 17 1 0 0 0 0 0 0 0 0 0 0 0 0 0';
+const javaStat =
+  '31337 (java) S 1 31337 31337 0 -1 4194560 112233 0 12 0 4242 1717 0 0 20 0 57 0 9999 5000000000 80000 18446744073709551615 1 1 0 0 0 0 0 2 16800975 0 0 0 17 1 0 0 0 0 0 0 0 0 0 0 0 0 0';
 
 describe('server CPU from /proc/<pid>/stat', () => {
   it('adds utime and stime', () => {
@@ -35,11 +36,22 @@ describe('server CPU from /proc/<pid>/stat', () => {
     expect(threadGroup('mongo-server-wo')).toBe('mongo-server-wo');
     expect(threadGroup('C2 CompilerThre')).toBe('C2 CompilerThre');
     expect(threadGroup('nioEventLoopGroup-3-12')).toBe('nioEventLoopGroup-3');
-    expect(threadDeltaOf()).toEqual(new Map([['a', 2], ['b', 1]]));
+    expect(threadDeltaOf()).toEqual(
+      new Map([
+        ['a', 2],
+        ['b', 1],
+      ]),
+    );
     expect([...threadCpuSeconds(process.pid).values()].reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
   });
 });
 
 function threadDeltaOf(): Map<string, number> {
-  return threadCpuDelta(new Map([['a', 1]]), new Map([['a', 3], ['b', 1]]));
+  return threadCpuDelta(
+    new Map([['a', 1]]),
+    new Map([
+      ['a', 3],
+      ['b', 1],
+    ]),
+  );
 }

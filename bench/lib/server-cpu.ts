@@ -10,7 +10,10 @@ export function cpuTicksOfStat(stat: string): number {
   const close = stat.lastIndexOf(')');
   if (close < 0) throw new Error(`not a /proc/<pid>/stat line: ${stat.slice(0, 80)}`);
   // After the name: field 3 (state) is index 0, so utime (14) is index 11 and stime (15) index 12.
-  const fields = stat.slice(close + 1).trim().split(/\s+/);
+  const fields = stat
+    .slice(close + 1)
+    .trim()
+    .split(/\s+/);
   const utime = Number(fields[11]);
   const stime = Number(fields[12]);
   if (!Number.isInteger(utime) || !Number.isInteger(stime)) throw new Error(`no utime/stime in /proc/<pid>/stat: ${stat.slice(0, 200)}`);

@@ -33,7 +33,9 @@ describe('soak checks', () => {
     // The second delete has no event: it is the loss.
     expect(check.missing.map((e) => e.seq)).toEqual([5]);
     expect(check.firstDelivered.get(3)).toBe(350);
-    expect(recoveryTimes([{ kind: 'pause-broker', atMs: 0, durationMs: 100, startedAt: 100, endedAt: 300 }], log, check.firstDelivered)[0]?.recoveryMs).toBe(50);
+    expect(recoveryTimes([{ kind: 'pause-broker', atMs: 0, durationMs: 100, startedAt: 100, endedAt: 300 }], log, check.firstDelivered)[0]?.recoveryMs).toBe(
+      50,
+    );
   });
 
   it("never takes an update's looked-up document for its write", () => {
@@ -59,7 +61,10 @@ describe('soak checks', () => {
 
   it('pauses 5–20 s in short runs and up to 60 s in runs of 5 minutes or more', () => {
     const pauses = (windowMs: number): number[] =>
-      [1, 2, 3, 4, 5, 6, 7, 8].flatMap((seed) => planFaults({ seed, windowMs }).slice(4)).filter((f) => f.kind.startsWith('pause-')).map((f) => f.durationMs);
+      [1, 2, 3, 4, 5, 6, 7, 8]
+        .flatMap((seed) => planFaults({ seed, windowMs }).slice(4))
+        .filter((f) => f.kind.startsWith('pause-'))
+        .map((f) => f.durationMs);
     expect(Math.max(...pauses(120_000))).toBeLessThanOrEqual(20_000);
     const long = pauses(600_000);
     expect(Math.min(...long)).toBeGreaterThanOrEqual(5_000);

@@ -108,7 +108,13 @@ export function checkDeliveries(log: readonly WriteEntry[], records: readonly In
     const shortBy = untraced.length - Math.max(0, (updates.get(coll)?.size ?? 0) - traced);
     if (shortBy > 0) missing.push(...untraced.slice(-shortBy));
   }
-  return { records: records.length, distinctEvents: ids.size, repeats: records.length - ids.size, missing: missing.sort((a, b) => a.seq - b.seq), firstDelivered };
+  return {
+    records: records.length,
+    distinctEvents: ids.size,
+    repeats: records.length - ids.size,
+    missing: missing.sort((a, b) => a.seq - b.seq),
+    firstDelivered,
+  };
 }
 
 const canonical = (doc: Document): string => EJSON.stringify(doc, { relaxed: false });
@@ -134,7 +140,9 @@ export async function compareCollections(
   a: Db,
   b: Db,
   collections: readonly string[],
-): Promise<{ coll: string; a: number; b: number; differing: string[]; fieldOrderOnly: number; samples: { id: string; a: string | null; b: string | null }[] }[]> {
+): Promise<
+  { coll: string; a: number; b: number; differing: string[]; fieldOrderOnly: number; samples: { id: string; a: string | null; b: string | null }[] }[]
+> {
   const out = [];
   for (const coll of collections) {
     const [docsA, docsB] = await Promise.all([a.collection(coll).find().sort({ _id: 1 }).toArray(), b.collection(coll).find().sort({ _id: 1 }).toArray()]);
@@ -151,7 +159,10 @@ export async function compareCollections(
     differing.push(...[...inB.keys()].map((id) => `${id} (only in B)`));
     const byId = (docs: Document[]): Map<string, string> => new Map(docs.map((d) => [canonical({ _id: d['_id'] as unknown }), canonical(d)]));
     const [allA, allB] = [byId(docsA), byId(docsB)];
-    const samples = differing.slice(0, 3).map((d) => d.replace(' (only in B)', '')).map((id) => ({ id, a: allA.get(id) ?? null, b: allB.get(id) ?? null }));
+    const samples = differing
+      .slice(0, 3)
+      .map((d) => d.replace(' (only in B)', ''))
+      .map((id) => ({ id, a: allA.get(id) ?? null, b: allB.get(id) ?? null }));
     out.push({ coll, a: docsA.length, b: docsB.length, differing, fieldOrderOnly, samples });
   }
   return out;
@@ -169,7 +180,14 @@ export interface CacheCheck {
  * restart, no key of a document deleted after it, and nothing that disagrees with A for any key it
  * holds (older keys may be absent: a restarted cache only has what was written since).
  */
-export async function checkCache(redis: Redis, keyPrefix: string, a: Db, collections: readonly string[], log: readonly WriteEntry[], restartedAt: number | undefined): Promise<CacheCheck> {
+export async function checkCache(
+  redis: Redis,
+  keyPrefix: string,
+  a: Db,
+  collections: readonly string[],
+  log: readonly WriteEntry[],
+  restartedAt: number | undefined,
+): Promise<CacheCheck> {
   const lastWrite = new Map<string, WriteEntry>();
   for (const entry of log) lastWrite.set(`${entry.coll}:${entry.id}`, entry);
   const current = new Map<string, number>();

@@ -8,7 +8,12 @@ import type { ExternalServers } from './soak-servers.js';
  * and B and its Redis keys (Kafka topics `<prefix>.*` stay: deleting topics is the broker owner's
  * call). A failing run keeps everything for a look. The soak's own servers go with their work dir.
  */
-export async function removeRunData(at: { clientA: MongoClient; clientB: MongoClient; redis: Redis }, names: SoakNames, external: ExternalServers, log: (line: string) => void): Promise<void> {
+export async function removeRunData(
+  at: { clientA: MongoClient; clientB: MongoClient; redis: Redis },
+  names: SoakNames,
+  external: ExternalServers,
+  log: (line: string) => void,
+): Promise<void> {
   if (external.mongoA) {
     await at.clientA.db(names.dbA).dropDatabase();
     await at.clientA.db(names.meta).dropDatabase();
@@ -24,6 +29,8 @@ export async function removeRunData(at: { clientA: MongoClient; clientB: MongoCl
     } while (cursor !== '0');
   }
   if (external.mongoA || external.mongoB || external.redis) {
-    log(`removed this run's data from your servers (databases ${names.dbA}, ${names.meta}, ${names.dbB} where yours; ${keys} Redis keys ${names.redisKeyPrefix}*); Kafka topics ${names.prefix}.* stay`);
+    log(
+      `removed this run's data from your servers (databases ${names.dbA}, ${names.meta}, ${names.dbB} where yours; ${keys} Redis keys ${names.redisKeyPrefix}*); Kafka topics ${names.prefix}.* stay`,
+    );
   }
 }

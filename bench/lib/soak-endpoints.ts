@@ -17,7 +17,10 @@ export function parseHostPort(text: string, flag: string): HostPort {
  */
 export function mongoTarget(uri: string, flag: string): HostPort {
   const match = /^mongodb:\/\/(?:[^@/]*@)?([^/?]+)/.exec(uri);
-  if (!match) throw new Error(`${flag}: a mongodb:// URI (mongodb+srv:// cannot sit behind the soak's proxy), e.g. mongodb://127.0.0.1:27017/?replicaSet=rs0 (got ${JSON.stringify(uri)})`);
+  if (!match)
+    throw new Error(
+      `${flag}: a mongodb:// URI (mongodb+srv:// cannot sit behind the soak's proxy), e.g. mongodb://127.0.0.1:27017/?replicaSet=rs0 (got ${JSON.stringify(uri)})`,
+    );
   const first = (match[1] as string).split(',')[0] as string;
   return /:\d+$/.test(first) ? parseHostPort(first, flag) : { host: first, port: 27017 };
 }

@@ -37,7 +37,10 @@ export interface FaultRecord extends PlannedFault {
 /** Runs this long or longer get the 60 s outage of B and SIGSTOP pauses of up to 60 s. */
 export const LONG_RUN_MS = 5 * 60_000;
 
-const seconds = (min: number, max: number) => (r: SeededRandom): number => r.int(min, max) * 1000;
+const seconds =
+  (min: number, max: number) =>
+  (r: SeededRandom): number =>
+    r.int(min, max) * 1000;
 
 /**
  * How long each kind lasts. Issue 18 asks for pauses of 5–60 s; a 2-minute run (CI) has no room for

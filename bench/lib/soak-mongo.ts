@@ -19,7 +19,22 @@ export async function startDurableMongo(options: { jars: ResolvedJars; workDir: 
   const dataFile = join(options.workDir, 'data.mv.db');
   const pid = spawnDetached(
     'java',
-    ['-Xms128m', '-Xmx2g', '-XX:+UseZGC', `-Dchangeflow.workDir=${options.workDir}`, `-Dlog4j2.configurationFile=${log4j}`, '-cp', options.jars.classpath, launcher, '--data-file', dataFile, '127.0.0.1', String(port), '4.4.0', '9'],
+    [
+      '-Xms128m',
+      '-Xmx2g',
+      '-XX:+UseZGC',
+      `-Dchangeflow.workDir=${options.workDir}`,
+      `-Dlog4j2.configurationFile=${log4j}`,
+      '-cp',
+      options.jars.classpath,
+      launcher,
+      '--data-file',
+      dataFile,
+      '127.0.0.1',
+      String(port),
+      '4.4.0',
+      '9',
+    ],
     logFile,
   );
   const uri = `mongodb://127.0.0.1:${port}/?directConnection=true`;

@@ -1,6 +1,11 @@
 import { skippedFaults, type SoakServers } from './soak-servers.js';
 
-const server = (name: string, pid: number | undefined): { name: string; host: string; port: number; pid: number | undefined } => ({ name, host: '127.0.0.1', port: 1, pid });
+const server = (name: string, pid: number | undefined): { name: string; host: string; port: number; pid: number | undefined } => ({
+  name,
+  host: '127.0.0.1',
+  port: 1,
+  pid,
+});
 
 function servers(external: boolean, redis = true): SoakServers {
   const pid = external ? undefined : 1;
@@ -20,7 +25,16 @@ describe('soak servers', () => {
 
   it("skips kills and pauses of the user's servers, with the flag that named them, but never proxy faults", () => {
     const skipped = skippedFaults(servers(true), { kafka: '127.0.0.1:9092', mongoA: 'mongodb://a', mongoB: 'mongodb://b', redis: 'redis://r' });
-    expect(skipped.map((s) => s.kind).sort()).toEqual(['a-kill', 'b-kill', 'broker-kill', 'pause-a', 'pause-b', 'pause-broker', 'pause-redis', 'redis-restart']);
+    expect(skipped.map((s) => s.kind).sort()).toEqual([
+      'a-kill',
+      'b-kill',
+      'broker-kill',
+      'pause-a',
+      'pause-b',
+      'pause-broker',
+      'pause-redis',
+      'redis-restart',
+    ]);
     expect(skipped.find((s) => s.kind === 'a-kill')?.why).toMatch(/^--mongo-a: a server the soak did not start/);
   });
 

@@ -60,7 +60,12 @@ const processFaults = {
 
 /** Kinds the soak cannot inject here, and why: kills and pauses of servers it did not start. */
 export function skippedFaults(servers: SoakServers, external: ExternalServers, options: SoakServerOptions = { durableMongo: true }): SkippedFault[] {
-  const flags = { broker: external.kafka && '--kafka', a: external.mongoA && '--mongo-a', b: external.mongoB && '--mongo-b', redis: external.redis && '--redis' };
+  const flags = {
+    broker: external.kafka && '--kafka',
+    a: external.mongoA && '--mongo-a',
+    b: external.mongoB && '--mongo-b',
+    redis: external.redis && '--redis',
+  };
   const out: SkippedFault[] = [];
   for (const [server, kinds] of Object.entries(processFaults) as [keyof typeof processFaults, readonly FaultKind[]][]) {
     const flag = flags[server];
@@ -71,7 +76,10 @@ export function skippedFaults(servers: SoakServers, external: ExternalServers, o
         : undefined;
     if (why) for (const kind of kinds) out.push({ kind, why });
     else if ((server === 'a' || server === 'b') && !options.durableMongo) {
-      out.push({ kind: `${server}-kill`, why: 'A and B keep their data in memory, which a kill would lose: --kill-mongo puts them on H2 files and kills them too (docs/reliability.md)' });
+      out.push({
+        kind: `${server}-kill`,
+        why: 'A and B keep their data in memory, which a kill would lose: --kill-mongo puts them on H2 files and kills them too (docs/reliability.md)',
+      });
     }
   }
   return out;
@@ -92,8 +100,18 @@ export function resume(server: SoakServer): void {
  * binary exists — or, per server, one the user names (`external`). A and B keep their data in memory
  * (never killed), or with `durableMongo` in H2 files (soak-mongo.ts), so they too can be killed.
  */
-export async function startSoakServers(workDir: string, log: (line: string) => void, external: ExternalServers = {}, options: SoakServerOptions = { durableMongo: true }): Promise<SoakServers> {
-  const own = [!external.kafka && 'Kafka', !external.mongoA && 'mongo-java-server A', !external.mongoB && 'mongo-java-server B', !external.redis && 'redis-server'].filter(Boolean);
+export async function startSoakServers(
+  workDir: string,
+  log: (line: string) => void,
+  external: ExternalServers = {},
+  options: SoakServerOptions = { durableMongo: true },
+): Promise<SoakServers> {
+  const own = [
+    !external.kafka && 'Kafka',
+    !external.mongoA && 'mongo-java-server A',
+    !external.mongoB && 'mongo-java-server B',
+    !external.redis && 'redis-server',
+  ].filter(Boolean);
   if (own.length > 0) log(`starting the soak servers: ${own.join(', ')}…`);
   const jars = own.some((s) => s !== 'redis-server') ? await resolveJars(log) : undefined;
   const jarsOrThrow = (): NonNullable<typeof jars> => {
@@ -146,7 +164,11 @@ export async function startSoakServers(workDir: string, log: (line: string) => v
     };
     return server;
   };
-  const [broker, a, b] = await Promise.all([startBroker(), startMongoServer('A', external.mongoA, '--mongo-a'), startMongoServer('B', external.mongoB, '--mongo-b')]);
+  const [broker, a, b] = await Promise.all([
+    startBroker(),
+    startMongoServer('A', external.mongoA, '--mongo-a'),
+    startMongoServer('B', external.mongoB, '--mongo-b'),
+  ]);
   const redis = external.redis ? await userRedis(external.redis) : await startRedis(workDir);
   return {
     broker,
@@ -179,7 +201,11 @@ async function startRedis(workDir: string): Promise<(SoakServer & { url: string 
   const port = await freePort();
   const url = `redis://127.0.0.1:${port}`;
   const launch = async (): Promise<number> => {
-    const pid = spawnDetached('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', workDir], join(workDir, 'redis.log'));
+    const pid = spawnDetached(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', workDir],
+      join(workDir, 'redis.log'),
+    );
     if (!(await waitFor(() => redisAnswers(url), 10_000))) throw new Error(`redis-server did not answer on ${url}`);
     return pid;
   };

@@ -110,7 +110,10 @@ export class SoakWriter {
           await collection.updateOne({ _id: id }, { $set: { n, w: seq }, $push: { tags: `t${n % 7}` } });
         } else if (roll < 0.55) {
           op = 'update';
-          await collection.updateOne({ _id: id }, roll < 0.5 ? { $set: { n, w: seq }, $unset: { kind: '' } } : { $set: { n, w: seq, kind: 'touched', 'meta.at': new Date(Date.now()) } });
+          await collection.updateOne(
+            { _id: id },
+            roll < 0.5 ? { $set: { n, w: seq }, $unset: { kind: '' } } : { $set: { n, w: seq, kind: 'touched', 'meta.at': new Date(Date.now()) } },
+          );
         } else if (roll < 0.75) {
           op = 'replace';
           await collection.replaceOne({ _id: id }, { n, w: seq, tags: [], kind: 'replaced' });

@@ -5,13 +5,19 @@ import { DemoSession } from '../demo/session.js';
 export function registerDevCommand(program: Command): void {
   program
     .command('dev')
-    .description('Start local Kafka + MongoDB-compatible server (+ Redis), then the whole service with a demo pipeline and a live view; Ctrl-C stops everything')
+    .description(
+      'Start local Kafka + MongoDB-compatible server (+ Redis), then the whole service with a demo pipeline and a live view; Ctrl-C stops everything',
+    )
     .option('--keep-infra', 'leave the local servers running after Ctrl-C')
     .option('--rate <n>', 'demo generator writes per second', '10')
     .option('--no-generator', 'do not write demo changes (write to the demo collection yourself)')
     .option('--writes <n>', 'stop the generator after this many writes (default: run until Ctrl-C)')
     .option('--initial <n>', 'documents in the demo collection before the service starts (copied by the initial snapshot)', '100')
-    .option('--demo-db <name>', 'demo database: <name>.users → <name>_copy.users (other names: triggers <name>-copy/-cache/-audit, Redis keys <name>:users:<_id>)', 'demo')
+    .option(
+      '--demo-db <name>',
+      'demo database: <name>.users → <name>_copy.users (other names: triggers <name>-copy/-cache/-audit, Redis keys <name>:users:<_id>)',
+      'demo',
+    )
     .option('--metadata-db <name>', 'metadata database (triggers, leases, audit records)', 'changeflow')
     .option('--http-port <port>', 'HTTP port for /healthz and /metrics (default 8080, or a free one when taken)')
     .option('--grpc-port <port>', 'gRPC port of the control plane (default 50051, or a free one when taken)')

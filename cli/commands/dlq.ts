@@ -9,7 +9,16 @@ import { printJson } from '../output.js';
 
 function connect(configPath: string): { config: Config; topics: TopicNames; kafka: ReturnType<typeof createKafkaTransport> } {
   const config = loadConfigFile(configPath);
-  return { config, topics: new TopicNames(config.kafka.topicPrefix), kafka: createKafkaTransport(config.kafka.client, { brokers: config.kafka.brokers, clientId: config.kafka.clientId }, undefined, config.kafka.producerClient) };
+  return {
+    config,
+    topics: new TopicNames(config.kafka.topicPrefix),
+    kafka: createKafkaTransport(
+      config.kafka.client,
+      { brokers: config.kafka.brokers, clientId: config.kafka.clientId },
+      undefined,
+      config.kafka.producerClient,
+    ),
+  };
 }
 
 export function registerDlqCommand(program: Command): void {
@@ -25,13 +34,19 @@ export function registerDlqCommand(program: Command): void {
     .action(async (trigger: string, opts: { config: string; to?: string; timeout: string; json?: boolean }) => {
       const { config, topics, kafka } = connect(opts.config);
       const timeoutMs = Number(opts.timeout);
-      if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw new ValidationError(`--timeout: expected a positive number of milliseconds, got "${opts.timeout}"`);
+      if (!Number.isInteger(timeoutMs) || timeoutMs <= 0)
+        throw new ValidationError(`--timeout: expected a positive number of milliseconds, got "${opts.timeout}"`);
       const definition = config.triggers.find((t) => t.name === trigger);
       const fallback = opts.to ?? (definition ? subscriptionFor(definition.source, topics).topics[0] : undefined);
       const result = await replayDeadLetters({ kafka, topics, trigger, timeoutMs, ...(fallback ? { fallbackTopic: fallback } : {}) });
       if (opts.json) printJson(result);
       else if (result.replayed === 0) console.log(`no dead letters to replay for trigger "${trigger}" (${result.deadLetterTopic})`);
-      else console.log(`replayed ${result.replayed} dead letter${result.replayed === 1 ? '' : 's'} of trigger "${trigger}": ${Object.entries(result.byTopic).map(([t, n]) => `${n} → ${t}`).join(', ')}`);
+      else
+        console.log(
+          `replayed ${result.replayed} dead letter${result.replayed === 1 ? '' : 's'} of trigger "${trigger}": ${Object.entries(result.byTopic)
+            .map(([t, n]) => `${n} → ${t}`)
+            .join(', ')}`,
+        );
     });
 
   dlq

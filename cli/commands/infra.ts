@@ -13,7 +13,10 @@ export function registerInfraCommand(program: Command): void {
     .option('--json', 'print the addresses as JSON')
     .option('--state-dir <dir>', 'where the state file, logs and data live (default: $CHANGEFLOW_STATE_DIR or ~/.cache/changeflow/infra)')
     .action(async (opts: { json?: boolean; stateDir?: string }) => {
-      const state = await startInfra({ ...(opts.stateDir ? { stateDir: opts.stateDir } : {}), onProgress: (line) => (opts.json ? undefined : console.error(line)) });
+      const state = await startInfra({
+        ...(opts.stateDir ? { stateDir: opts.stateDir } : {}),
+        onProgress: (line) => (opts.json ? undefined : console.error(line)),
+      });
       if (opts.json) printJson({ kafka: state.kafka, mongodb: state.mongodb, redis: state.redis, stateDir: state.stateDir });
       else {
         console.log(`kafka    ${state.kafka}`);
@@ -31,7 +34,16 @@ export function registerInfraCommand(program: Command): void {
     .action(async (opts: { json?: boolean; stateDir?: string }) => {
       const status = await infraStatus(opts.stateDir);
       if (opts.json) {
-        printJson(status.state ? { kafka: status.state.kafka, mongodb: status.state.mongodb, redis: status.state.redis, up: { kafka: status.kafka, mongodb: status.mongodb, redis: status.redis } } : { running: false });
+        printJson(
+          status.state
+            ? {
+                kafka: status.state.kafka,
+                mongodb: status.state.mongodb,
+                redis: status.state.redis,
+                up: { kafka: status.kafka, mongodb: status.mongodb, redis: status.redis },
+              }
+            : { running: false },
+        );
       } else if (!status.state) {
         console.log('not running (start with `npx changeflow infra start`)');
       } else {

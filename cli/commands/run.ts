@@ -34,12 +34,17 @@ export function registerRunCommand(program: Command): void {
           process.exitCode = 1;
           return;
         }
-        console.log(`${opts.config}: ok (${config.sources.length} sources, ${config.functions.length} functions, ${config.triggers.length} triggers, ${config.eventsync.length} EventSync services)`);
+        console.log(
+          `${opts.config}: ok (${config.sources.length} sources, ${config.functions.length} functions, ${config.triggers.length} triggers, ${config.eventsync.length} EventSync services)`,
+        );
         return;
       }
       const app = await startApp(config, componentFactories());
-      const grpcAt = config.grpc.port === 0 ? `${config.grpc.host} on a free port (see the "grpc listening" log line)` : `${config.grpc.host}:${config.grpc.port}`;
-      console.error(`changeflow running: http ${app.httpUrl} (healthz, readyz, metrics), grpc ${grpcAt}; kafka: ${describeKafkaClients(config.kafka.client, config.kafka.producerClient)}`);
+      const grpcAt =
+        config.grpc.port === 0 ? `${config.grpc.host} on a free port (see the "grpc listening" log line)` : `${config.grpc.host}:${config.grpc.port}`;
+      console.error(
+        `changeflow running: http ${app.httpUrl} (healthz, readyz, metrics), grpc ${grpcAt}; kafka: ${describeKafkaClients(config.kafka.client, config.kafka.producerClient)}`,
+      );
       // A component that fails after startup is shown failed in /readyz and stays down or retries by itself:
       // exiting would restart into the same failure (a crash loop) and stop every other pipeline with it.
       await untilSignal();

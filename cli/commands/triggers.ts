@@ -75,7 +75,14 @@ function forJson(t: Msg): Msg {
   const { trigger_config: _config, sinks, ...rest } = t;
   void _config;
   const clean = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== null));
-  return { ...clean, sinks: ((sinks as Msg[] | undefined) ?? []).map((s) => ({ name: s['name'], kind: s['kind'], options: s['options_json'] ? JSON.parse(String(s['options_json'])) : {} })) };
+  return {
+    ...clean,
+    sinks: ((sinks as Msg[] | undefined) ?? []).map((s) => ({
+      name: s['name'],
+      kind: s['kind'],
+      options: s['options_json'] ? JSON.parse(String(s['options_json'])) : {},
+    })),
+  };
 }
 
 const COLUMNS = ['id', 'name', 'user', 'type', 'enabled', 'source', 'ops', 'function', 'sinks'];
@@ -141,27 +148,45 @@ export function registerTriggersCommand(program: Command): void {
       const trigger: Msg = { name, trigger_type: type, enabled: !opts.disabled, sinks, ...(batch ? { batch } : {}) };
       if (opts.function) trigger['function_id'] = await resolveFunctionId(c, opts.function);
       if (type === 1) {
-        trigger['database'] = { data_source: opts.dataSource ?? '', database: opts.db ?? '', collection: opts.coll ?? '', operation_types: parseOps(opts.ops), match: opts.match ?? '', topic: opts.topic ?? '', unordered: opts.unordered ?? false };
+        trigger['database'] = {
+          data_source: opts.dataSource ?? '',
+          database: opts.db ?? '',
+          collection: opts.coll ?? '',
+          operation_types: parseOps(opts.ops),
+          match: opts.match ?? '',
+          topic: opts.topic ?? '',
+          unordered: opts.unordered ?? false,
+        };
       } else if (type === 3) trigger['scheduled'] = { schedule: opts.schedule ?? '' };
       else trigger['authentication'] = {};
       return (await c.call<{ trigger: Msg }>('triggers', 'create', { trigger })).trigger;
     });
     if (opts.json) printJson(forJson(reply));
-    else console.log(`created trigger "${String(reply['name'])}" ${String(reply['id'])} (${reply['enabled'] ? 'enabled' : 'disabled'}; runtime key ${String(reply['runtime_key'])})`);
+    else
+      console.log(
+        `created trigger "${String(reply['name'])}" ${String(reply['id'])} (${reply['enabled'] ? 'enabled' : 'disabled'}; runtime key ${String(reply['runtime_key'])})`,
+      );
   });
 
   connectionOptions(
     triggers
       .command('list')
-      .description('List your triggers (admins: everyone\'s), optionally filtered')
-      .option('--user <id>', 'only this user\'s (admins)')
+      .description("List your triggers (admins: everyone's), optionally filtered")
+      .option('--user <id>', "only this user's (admins)")
       .option('--function <id>', 'only triggers running this function id')
       .option('--type <type>', 'database | scheduled | authentication')
       .option('--data-source <uri>', 'only triggers watching this data source')
       .option('--db <database>', 'only triggers watching this database')
       .option('--coll <collection>', 'only triggers watching this collection'),
   ).action(async (opts: ConnectionOptions & { user?: string; function?: string; type?: string; dataSource?: string; db?: string; coll?: string }) => {
-    const query = { user_id: opts.user ?? '', function_id: opts.function ?? '', trigger_type: opts.type ?? '', data_source: opts.dataSource ?? '', database: opts.db ?? '', collection: opts.coll ?? '' };
+    const query = {
+      user_id: opts.user ?? '',
+      function_id: opts.function ?? '',
+      trigger_type: opts.type ?? '',
+      data_source: opts.dataSource ?? '',
+      database: opts.db ?? '',
+      collection: opts.coll ?? '',
+    };
     const items = await withClient(opts, (c) => c.stream<Msg>('triggers', 'query', { query }));
     if (opts.json) printJson(items.map(forJson));
     else if (items.length === 0) console.log('no triggers');
@@ -176,14 +201,15 @@ export function registerTriggersCommand(program: Command): void {
     if (db?.['data_source']) console.log(`\ndata source  ${String(db['data_source'])}`);
     if (db?.['match']) console.log(`match        ${String(db['match'])}`);
     console.log(`runtime key  ${String(t['runtime_key'])}`);
-    for (const s of (t['sinks'] as Msg[] | undefined) ?? []) console.log(`sink         ${String(s['name'])} (${String(s['kind'])}) ${String(s['options_json'] || '{}')}`);
+    for (const s of (t['sinks'] as Msg[] | undefined) ?? [])
+      console.log(`sink         ${String(s['name'])} (${String(s['kind'])}) ${String(s['options_json'] || '{}')}`);
   });
 
   connectionOptions(
     withShapeOptions(
       triggers
         .command('update <trigger>')
-        .description('Change a trigger\'s function, sinks, source or batching; it restarts within seconds')
+        .description("Change a trigger's function, sinks, source or batching; it restarts within seconds")
         .option('--function <function>', 'run this function (id or name)')
         .option('--clear-function', 'run no function: events pass through to every sink'),
     ),

@@ -2,9 +2,7 @@ import { z } from 'zod';
 import type { ConfigInput } from '../../app/config.js';
 
 /** A demo database name: also used in trigger and source names, so letters, digits, "_" and "-" only. */
-export const demoDbSchema = z
-  .string()
-  .regex(/^[A-Za-z0-9_-]{1,40}$/, { error: '--demo-db: 1–40 letters, digits, "_" or "-", e.g. --demo-db demo2' });
+export const demoDbSchema = z.string().regex(/^[A-Za-z0-9_-]{1,40}$/, { error: '--demo-db: 1–40 letters, digits, "_" or "-", e.g. --demo-db demo2' });
 
 export const DEFAULT_DEMO_DB = 'demo';
 

@@ -85,7 +85,8 @@ export class DemoGenerator {
       await this.collection.insertMany(docs);
     }
     for await (const doc of this.collection.find({}, { projection: { _id: 1, visits: 1 } })) {
-      if (doc._id instanceof ObjectId) this.live.set(doc._id.toHexString(), { id: doc._id, at: 0, visits: typeof doc['visits'] === 'number' ? doc['visits'] : 0, busy: false });
+      if (doc._id instanceof ObjectId)
+        this.live.set(doc._id.toHexString(), { id: doc._id, at: 0, visits: typeof doc['visits'] === 'number' ? doc['visits'] : 0, busy: false });
     }
     return Math.max(have, initial);
   }
@@ -171,7 +172,9 @@ export class DemoGenerator {
       target.visits++;
       target.at = now;
       target.busy = true;
-      await this.collection.updateOne({ _id: target.id }, { $set: { visits: target.visits, plan: pick(PLANS), updatedAt: new Date() } }).finally(() => (target.busy = false));
+      await this.collection
+        .updateOne({ _id: target.id }, { $set: { visits: target.visits, plan: pick(PLANS), updatedAt: new Date() } })
+        .finally(() => (target.busy = false));
     } else if (target) {
       this.live.delete(target.id.toHexString());
       await this.collection.deleteOne({ _id: target.id });

@@ -3,8 +3,13 @@ import { nameSchema } from '../../core/names.js';
 import { parseOrThrow } from '../../core/schema-errors.js';
 import { DEFAULT_DEMO_DB, demoDbSchema } from './config.js';
 
-const whole = (flag: string, example: string) => z.coerce.number({ error: `${flag}: expected a number, e.g. ${flag} ${example}` }).int({ error: `${flag}: a whole number, e.g. ${flag} ${example}` });
-const portFlag = (flag: string, example: string) => whole(flag, example).min(1, { error: `${flag}: 1–65535` }).max(65535, { error: `${flag}: 1–65535` }).optional();
+const whole = (flag: string, example: string) =>
+  z.coerce.number({ error: `${flag}: expected a number, e.g. ${flag} ${example}` }).int({ error: `${flag}: a whole number, e.g. ${flag} ${example}` });
+const portFlag = (flag: string, example: string) =>
+  whole(flag, example)
+    .min(1, { error: `${flag}: 1–65535` })
+    .max(65535, { error: `${flag}: 1–65535` })
+    .optional();
 
 /** `changeflow dev` flags as commander hands them over (strings), checked and converted. */
 export const devOptionsSchema = z.object({

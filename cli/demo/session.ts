@@ -147,7 +147,8 @@ export class DemoSession {
       100,
     );
     if (this.stopping) return;
-    if (!positioned) logger.warn(`source "${names.source}" did not report its start position within ${SOURCE_START_TIMEOUT_MS / 1000} s; starting the generator anyway`);
+    if (!positioned)
+      logger.warn(`source "${names.source}" did not report its start position within ${SOURCE_START_TIMEOUT_MS / 1000} s; starting the generator anyway`);
 
     let generatorNote = options.generator ? '' : 'off (--no-generator)';
     if (options.generator) {
@@ -175,7 +176,11 @@ export class DemoSession {
         generator: options.generator
           ? `${options.rate} writes/s of inserts, updates and deletes into ${names.db}.${names.coll}${options.writes === undefined ? '' : `, ${options.writes} in all`}`
           : 'off (--no-generator): write to the collection yourself',
-        keepsInfra: reused ? ' (the local servers were already running and keep running)' : options.keepInfra ? ' (the local servers keep running: --keep-infra)' : ', then the local servers',
+        keepsInfra: reused
+          ? ' (the local servers were already running and keep running)'
+          : options.keepInfra
+            ? ' (the local servers keep running: --keep-infra)'
+            : ', then the local servers',
       }) + '\n',
     );
 

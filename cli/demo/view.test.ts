@@ -58,7 +58,11 @@ describe('demo live view', () => {
     const rates = new RateTracker();
     const earlier = new Map([...rowTotals(snapshot)].map(([k, v]) => [k, v - 10]));
     rates.add(snapshot.at - 2_000, earlier);
-    const frame = renderFrame(snapshot, rates.add(snapshot.at, rowTotals(snapshot)), names, { startedAt: snapshot.at - 65_000, docs: { source: 103, copy: 103 }, redisNote: 'no Redis' });
+    const frame = renderFrame(snapshot, rates.add(snapshot.at, rowTotals(snapshot)), names, {
+      startedAt: snapshot.at - 65_000,
+      docs: { source: 103, copy: 103 },
+      redisNote: 'no Redis',
+    });
     const text = frame.join('\n');
     expect(frame[0]).toMatch(/^changeflow dev · demo pipeline · up 1:05 · /);
     expect(text).toMatch(/generator\s+writes → demo\.users\s+14\s+5\.0\s+insert 5 · update 7 · delete 2/);
@@ -93,7 +97,15 @@ describe('demo live view', () => {
   });
 
   it('the demo config is a valid changeflow.yaml, with or without Redis', () => {
-    const base = { names, kafka: '127.0.0.1:9092', mongodb: 'mongodb://127.0.0.1:27017', metadataDb: 'changeflow', httpPort: 8080, grpcPort: 50051, token: 'dev-token-0123456789abcdef' };
+    const base = {
+      names,
+      kafka: '127.0.0.1:9092',
+      mongodb: 'mongodb://127.0.0.1:27017',
+      metadataDb: 'changeflow',
+      httpPort: 8080,
+      grpcPort: 50051,
+      token: 'dev-token-0123456789abcdef',
+    };
     const withRedis = compileConfig(demoConfig({ ...base, redis: 'redis://127.0.0.1:6379' }), {});
     expect(withRedis.triggers.map((t) => t.name)).toEqual(['demo-copy', 'demo-cache', 'demo-audit']);
     expect(withRedis.sources[0]).toMatchObject({ name: 'demo', watch: { db: 'demo', coll: 'users' }, snapshot: 'initial' });

@@ -56,22 +56,51 @@ export function renderFrame(snapshot: DemoSnapshot, rates: Map<string, number>, 
   const snapshotNote = s.snapshotTotal > 0 || s.snapshot > 0 ? `snapshot ${num(s.snapshotCopied)}/${num(Math.max(s.snapshotTotal, s.snapshotCopied))}` : '';
   const rows: string[][] = [
     ['stage', 'flow', 'total', '/s', 'lag', 'detail'],
-    ['generator', `writes → ${names.db}.${names.coll}`, num(g.total), rate(rates.get('generator')), '', extras.generatorNote ? `${ops} · ${extras.generatorNote}` : ops],
-    ['source', `${names.db}.${names.coll} → ${names.topic}`, num(s.published), rate(rates.get('source')), `${s.lagSeconds.toFixed(1)} s`, [s.active ? '' : 'standby (waiting for the lease)', snapshotNote].filter(Boolean).join(' · ')],
+    [
+      'generator',
+      `writes → ${names.db}.${names.coll}`,
+      num(g.total),
+      rate(rates.get('generator')),
+      '',
+      extras.generatorNote ? `${ops} · ${extras.generatorNote}` : ops,
+    ],
+    [
+      'source',
+      `${names.db}.${names.coll} → ${names.topic}`,
+      num(s.published),
+      rate(rates.get('source')),
+      `${s.lagSeconds.toFixed(1)} s`,
+      [s.active ? '' : 'standby (waiting for the lease)', snapshotNote].filter(Boolean).join(' · '),
+    ],
   ];
   for (const t of snapshot.triggers) {
-    const outcome = t.trigger === names.auditTrigger ? `recorded ${num(t.written)} · ${num(t.filtered)} non-deletes filtered` : `written ${num(t.written)} · skipped ${num(t.skipped)}`;
+    const outcome =
+      t.trigger === names.auditTrigger
+        ? `recorded ${num(t.written)} · ${num(t.filtered)} non-deletes filtered`
+        : `written ${num(t.written)} · skipped ${num(t.skipped)}`;
     const problems = [t.rejected > 0 ? `rejected ${num(t.rejected)}` : '', t.running ? '' : 'not running'].filter(Boolean);
-    rows.push([`trigger ${t.trigger}`, `→ ${t.target}`, num(t.delivered), rate(rates.get(`trigger:${t.trigger}`)), num(t.lag), [outcome, ...problems].join(' · ')]);
+    rows.push([
+      `trigger ${t.trigger}`,
+      `→ ${t.target}`,
+      num(t.delivered),
+      rate(rates.get(`trigger:${t.trigger}`)),
+      num(t.lag),
+      [outcome, ...problems].join(' · '),
+    ]);
   }
-  rows.push(['dead letters', `${names.topic.split('.')[0] ?? 'changeflow'}.__dlq.<trigger>`, num(snapshot.deadLetters), '', '', snapshot.deadLetters > 0 ? 'npx changeflow dlq status <trigger> shows why' : '']);
+  rows.push([
+    'dead letters',
+    `${names.topic.split('.')[0] ?? 'changeflow'}.__dlq.<trigger>`,
+    num(snapshot.deadLetters),
+    '',
+    '',
+    snapshot.deadLetters > 0 ? 'npx changeflow dlq status <trigger> shows why' : '',
+  ]);
 
   const widths = [0, 1, 2, 3, 4].map((i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   const right = new Set([2, 3, 4]);
   const lines = rows.map((r) =>
-    `  ${r
-      .map((cell, i) => (i === r.length - 1 ? cell : right.has(i) ? cell.padStart(widths[i] ?? 0) : cell.padEnd(widths[i] ?? 0)))
-      .join('  ')}`.trimEnd(),
+    `  ${r.map((cell, i) => (i === r.length - 1 ? cell : right.has(i) ? cell.padStart(widths[i] ?? 0) : cell.padEnd(widths[i] ?? 0))).join('  ')}`.trimEnd(),
   );
   const clock = new Date(snapshot.at).toTimeString().slice(0, 8);
   const note = (label: string, text: string): string => `  ${label.padEnd(widths[0] ?? 0)}  ${text}`;
@@ -79,7 +108,9 @@ export function renderFrame(snapshot: DemoSnapshot, rates: Map<string, number>, 
   if (extras.redisNote) out.push(note('cache', extras.redisNote));
   if (extras.docs) {
     const { source, copy } = extras.docs;
-    out.push(note('documents', `${names.db}.${names.coll} ${num(source)} · ${names.copyDb}.${names.coll} ${num(copy)}${source === copy ? ' (same count)' : ''}`));
+    out.push(
+      note('documents', `${names.db}.${names.coll} ${num(source)} · ${names.copyDb}.${names.coll} ${num(copy)}${source === copy ? ' (same count)' : ''}`),
+    );
   }
   out.push(note('health', snapshot.unhealthy.length === 0 ? 'ok' : `degraded: ${snapshot.unhealthy.map((u) => `${u.component}: ${u.detail}`).join('; ')}`));
   return out;

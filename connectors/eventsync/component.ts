@@ -54,7 +54,11 @@ export class EventSyncComponent implements Component {
     } finally {
       await admin.disconnect().catch(() => undefined);
     }
-    this.producer = context.kafka.producer({ idempotent: true, compression: context.config.kafka.compression, maxRequestBytes: Math.max(...this.configs.map((c) => c.target.maxMessageBytes)) + 64 * 1024 });
+    this.producer = context.kafka.producer({
+      idempotent: true,
+      compression: context.config.kafka.compression,
+      maxRequestBytes: Math.max(...this.configs.map((c) => c.target.maxMessageBytes)) + 64 * 1024,
+    });
     await this.producer.connect();
 
     for (const config of this.configs) {
@@ -78,7 +82,13 @@ export class EventSyncComponent implements Component {
       this.feeds.push(feed);
       context.health.set(healthName, true);
       logger.info(
-        { serviceName: config.serviceName, prefix: servicePathPrefix(config), trigger: config.trigger, endpoints: config.endpoints, target: config.target.topic },
+        {
+          serviceName: config.serviceName,
+          prefix: servicePathPrefix(config),
+          trigger: config.trigger,
+          endpoints: config.endpoints,
+          target: config.target.topic,
+        },
         'EventSync service ready',
       );
     }

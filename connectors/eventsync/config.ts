@@ -41,7 +41,10 @@ export const eventSyncConfigSchema = z
     serviceName: z.string().min(1, { error: 'serviceName must not be empty' }),
     trigger: z.strictObject({
       type: z.enum(['window', 'none'], { error: 'trigger.type must be "window" or "none"' }),
-      observationPeriod: z.number({ error: 'observationPeriod must be a number of seconds > 0' }).int().positive({ error: 'observationPeriod must be a number of seconds > 0' }),
+      observationPeriod: z
+        .number({ error: 'observationPeriod must be a number of seconds > 0' })
+        .int()
+        .positive({ error: 'observationPeriod must be a number of seconds > 0' }),
       keepEventAfterTrigger: z.boolean().default(false),
     }),
     endpoints: z.array(endpointSchema).min(1, { error: 'endpoints needs at least one { eventKey }' }),
@@ -63,7 +66,12 @@ export const eventSyncConfigSchema = z
     const seen = new Map<string, number>();
     cfg.endpoints.forEach((e, i) => {
       const first = seen.get(e.eventKey);
-      if (first !== undefined) ctx.addIssue({ code: 'custom', path: ['endpoints', i, 'eventKey'], message: `eventKey "${e.eventKey}" is already used by endpoints[${first}]; eventKeys must be unique` });
+      if (first !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['endpoints', i, 'eventKey'],
+          message: `eventKey "${e.eventKey}" is already used by endpoints[${first}]; eventKeys must be unique`,
+        });
       else seen.set(e.eventKey, i);
     });
   });
@@ -109,11 +117,15 @@ export function crossCheckServices(configs: readonly EventSyncConfig[]): string[
   configs.forEach((cfg, i) => {
     const prefix = servicePathPrefix(cfg);
     const byPrefix = prefixes.get(prefix);
-    if (byPrefix !== undefined) problems.push(`eventsync[${i}].pathPrefix: "${prefix}" is already used by eventsync[${byPrefix}]; give each service its own serviceName or pathPrefix`);
+    if (byPrefix !== undefined)
+      problems.push(`eventsync[${i}].pathPrefix: "${prefix}" is already used by eventsync[${byPrefix}]; give each service its own serviceName or pathPrefix`);
     else prefixes.set(prefix, i);
     const slug = serviceSlug(cfg.serviceName);
     const bySlug = slugs.get(slug);
-    if (bySlug !== undefined) problems.push(`eventsync[${i}].serviceName: "${cfg.serviceName}" stores its events in the same collection as eventsync[${bySlug}]; service names must differ in letters or digits`);
+    if (bySlug !== undefined)
+      problems.push(
+        `eventsync[${i}].serviceName: "${cfg.serviceName}" stores its events in the same collection as eventsync[${bySlug}]; service names must differ in letters or digits`,
+      );
     else slugs.set(slug, i);
   });
   return problems;

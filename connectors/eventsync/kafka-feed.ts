@@ -48,12 +48,14 @@ export class KafkaFeed {
       const eventKey = keyOf.get(batch.topic);
       const last = batch.records[batch.records.length - 1];
       if (!eventKey || !last || context.isStale()) return;
-      const events = batch.records.map((r) => recordToEvent(this.service, eventKey, r)).filter((event) => {
-        // A record no message could hold is skipped (and its offset committed), so it cannot block the window.
-        const problem = this.service.oversizedProblem(event);
-        if (problem) this.logger.error({ topic: batch.topic, eventId: event.id, err: problem }, 'EventSync record skipped: too large for any message');
-        return !problem;
-      });
+      const events = batch.records
+        .map((r) => recordToEvent(this.service, eventKey, r))
+        .filter((event) => {
+          // A record no message could hold is skipped (and its offset committed), so it cannot block the window.
+          const problem = this.service.oversizedProblem(event);
+          if (problem) this.logger.error({ topic: batch.topic, eventId: event.id, err: problem }, 'EventSync record skipped: too large for any message');
+          return !problem;
+        });
       try {
         await retry(() => this.service.accept(events, 'kafka'), { attempts: 5, shouldRetry: () => !context.isStale() });
         if (context.isStale()) return;
@@ -61,7 +63,10 @@ export class KafkaFeed {
         this.onHealth(true);
       } catch (error) {
         this.onHealth(false, `storing events from ${batch.topic} failed: ${errorMessage(error)}`);
-        this.logger.error({ topic: batch.topic, partition: batch.partition, err: errorMessage(error) }, 'EventSync Kafka feed failed; the batch will be read again');
+        this.logger.error(
+          { topic: batch.topic, partition: batch.partition, err: errorMessage(error) },
+          'EventSync Kafka feed failed; the batch will be read again',
+        );
         throw error;
       }
     });

@@ -3,7 +3,14 @@ import { contentOf } from './content.js';
 import { buildMessage, encodeMessage, soloEventBytes, type EventSyncMessage, type MessageFrame, type SyncEvent } from './message.js';
 
 const frame: MessageFrame = { serviceName: 'limits', triggerType: 'window', eventKeys: ['a', 'b', 'c'] };
-const event = (id: string, eventKey: string, content: string, at = 0): SyncEvent => ({ id, eventKey, datetime: new Date(at), headers: { 'Content-Type': ['text/plain'] }, queryParams: {}, content });
+const event = (id: string, eventKey: string, content: string, at = 0): SyncEvent => ({
+  id,
+  eventKey,
+  datetime: new Date(at),
+  headers: { 'Content-Type': ['text/plain'] },
+  queryParams: {},
+  content,
+});
 
 describe('EventSync event content', () => {
   it('keeps valid UTF-8 as text and anything else as base64 with encoding', () => {
@@ -31,7 +38,9 @@ describe('soloEventBytes: an event within the limit always fits in a split', () 
         const values = encodeMessage(message, maxBytes, 'split');
         for (const value of values) expect(Buffer.byteLength(value)).toBeLessThanOrEqual(maxBytes);
         const parts = values.map((v) => JSON.parse(v) as EventSyncMessage);
-        expect(parts.flatMap((p) => Object.values(p.events).flatMap((l) => l.events.map((e) => e.content))).sort()).toEqual(events.map((e) => e.content).sort());
+        expect(parts.flatMap((p) => Object.values(p.events).flatMap((l) => l.events.map((e) => e.content))).sort()).toEqual(
+          events.map((e) => e.content).sort(),
+        );
       }),
       { seed: 17_2026, numRuns: 200 },
     );

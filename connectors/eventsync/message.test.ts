@@ -1,6 +1,13 @@
 import { buildMessage, encodeMessage, eventSyncId, MessageTooLargeError, splitMessage, type EventSyncMessage, type SyncEvent } from './message.js';
 
-const event = (id: string, eventKey: string, at: number, content = 'x'): SyncEvent => ({ id, eventKey, datetime: new Date(at), headers: { 'Content-Type': ['text/plain'] }, queryParams: {}, content });
+const event = (id: string, eventKey: string, at: number, content = 'x'): SyncEvent => ({
+  id,
+  eventKey,
+  datetime: new Date(at),
+  headers: { 'Content-Type': ['text/plain'] },
+  queryParams: {},
+  content,
+});
 
 describe('EventSync message', () => {
   it('has the EventSync field names, one EventList per endpoint, and an id that ignores order', () => {
@@ -32,7 +39,13 @@ describe('EventSync message', () => {
   });
 
   it('rejects an oversized message with a clear error, and an event too large to split', () => {
-    const message = buildMessage({ serviceName: 's', triggerType: 'none', eventKeys: ['k'], events: [event('a', 'k', 0, 'z'.repeat(5000))], date: new Date(0) });
+    const message = buildMessage({
+      serviceName: 's',
+      triggerType: 'none',
+      eventKeys: ['k'],
+      events: [event('a', 'k', 0, 'z'.repeat(5000))],
+      date: new Date(0),
+    });
     expect(() => encodeMessage(message, 2000, 'reject')).toThrow(/over target.maxMessageBytes \(2000\); set target.oversize: split/);
     expect(() => splitMessage(message, 2000)).toThrow(MessageTooLargeError);
     expect(encodeMessage(message, 10_000, 'reject')).toHaveLength(1);

@@ -55,11 +55,24 @@ export function eventSyncId(eventIds: readonly string[]): string {
 }
 
 function toMessageEvent(e: SyncEvent): MessageEvent {
-  return { datetime: e.datetime.toISOString(), eventKey: e.eventKey, headers: e.headers, queryParams: e.queryParams, content: e.content, ...(e.encoding ? { encoding: e.encoding } : {}) };
+  return {
+    datetime: e.datetime.toISOString(),
+    eventKey: e.eventKey,
+    headers: e.headers,
+    queryParams: e.queryParams,
+    content: e.content,
+    ...(e.encoding ? { encoding: e.encoding } : {}),
+  };
 }
 
 /** Builds the message; every configured eventKey gets an entry, in config order, events oldest first. */
-export function buildMessage(input: { serviceName: string; triggerType: 'window' | 'none'; eventKeys: readonly string[]; events: readonly SyncEvent[]; date: Date }): EventSyncMessage {
+export function buildMessage(input: {
+  serviceName: string;
+  triggerType: 'window' | 'none';
+  eventKeys: readonly string[];
+  events: readonly SyncEvent[];
+  date: Date;
+}): EventSyncMessage {
   const sorted = [...input.events].sort((a, b) => a.datetime.getTime() - b.datetime.getTime() || a.id.localeCompare(b.id));
   const events: Record<string, EventList> = {};
   for (const key of input.eventKeys) {
@@ -73,7 +86,13 @@ export function buildMessage(input: { serviceName: string; triggerType: 'window'
       events: mine.map(toMessageEvent),
     };
   }
-  return { eventID: eventSyncId(input.events.map((e) => e.id)), date: input.date.toISOString(), serviceName: input.serviceName, triggerType: input.triggerType, events };
+  return {
+    eventID: eventSyncId(input.events.map((e) => e.id)),
+    date: input.date.toISOString(),
+    serviceName: input.serviceName,
+    triggerType: input.triggerType,
+    events,
+  };
 }
 
 const byteLength = (value: unknown): number => Buffer.byteLength(JSON.stringify(value), 'utf8');
@@ -125,7 +144,9 @@ export function splitMessage(message: EventSyncMessage, maxBytes: number): Event
     for (const event of list.events) {
       const size = byteLength(event) + 1;
       if (size > budget) {
-        throw new MessageTooLargeError(`one "${key}" event alone (${size} bytes) does not fit in target.maxMessageBytes (${maxBytes} bytes); raise maxMessageBytes (and the topic's max.message.bytes) or send smaller events`);
+        throw new MessageTooLargeError(
+          `one "${key}" event alone (${size} bytes) does not fit in target.maxMessageBytes (${maxBytes} bytes); raise maxMessageBytes (and the topic's max.message.bytes) or send smaller events`,
+        );
       }
       if (used + size > budget) {
         parts.push([]);
@@ -137,7 +158,9 @@ export function splitMessage(message: EventSyncMessage, maxBytes: number): Event
   }
   return parts.map((items, i) => ({
     ...message,
-    events: Object.fromEntries(Object.entries(message.events).map(([k, list]) => [k, { ...list, events: items.filter((it) => it.key === k).map((it) => it.event) }])),
+    events: Object.fromEntries(
+      Object.entries(message.events).map(([k, list]) => [k, { ...list, events: items.filter((it) => it.key === k).map((it) => it.event) }]),
+    ),
     part: { index: i + 1, count: parts.length },
   }));
 }

@@ -13,11 +13,23 @@ export interface EventSyncMetrics {
 export function eventSyncMetrics(registry: Registry): EventSyncMetrics {
   return {
     accepted: counter(registry, 'changeflow_eventsync_events_accepted_total', 'EventSync events stored, per endpoint', ['service', 'event_key', 'via']),
-    published: counter(registry, 'changeflow_eventsync_messages_published_total', 'EventSync messages published (a split message counts once)', ['service', 'trigger']),
-    parts: counter(registry, 'changeflow_eventsync_records_published_total', 'Kafka records published by EventSync (parts of split messages count each)', ['service']),
-    rejected: counter(registry, 'changeflow_eventsync_messages_rejected_total', 'EventSync messages rejected as larger than target.maxMessageBytes', ['service']),
-    conflicts: counter(registry, 'changeflow_eventsync_claim_conflicts_total', 'Trigger runs that lost some events to another instance and retried', ['service']),
-    recovered: counter(registry, 'changeflow_eventsync_claims_recovered_total', 'Claims of dead instances finished (republished) or undone (released)', ['service', 'action']),
+    published: counter(registry, 'changeflow_eventsync_messages_published_total', 'EventSync messages published (a split message counts once)', [
+      'service',
+      'trigger',
+    ]),
+    parts: counter(registry, 'changeflow_eventsync_records_published_total', 'Kafka records published by EventSync (parts of split messages count each)', [
+      'service',
+    ]),
+    rejected: counter(registry, 'changeflow_eventsync_messages_rejected_total', 'EventSync messages rejected as larger than target.maxMessageBytes', [
+      'service',
+    ]),
+    conflicts: counter(registry, 'changeflow_eventsync_claim_conflicts_total', 'Trigger runs that lost some events to another instance and retried', [
+      'service',
+    ]),
+    recovered: counter(registry, 'changeflow_eventsync_claims_recovered_total', 'Claims of dead instances finished (republished) or undone (released)', [
+      'service',
+      'action',
+    ]),
     triggerLatency: histogram(
       registry,
       'changeflow_eventsync_trigger_latency_seconds',

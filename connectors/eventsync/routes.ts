@@ -43,7 +43,9 @@ export function registerRoutes(app: FastifyInstance, service: EventSyncService, 
   void app.register(
     async (scope) => {
       scope.removeAllContentTypeParsers();
-      scope.addContentTypeParser('*', { parseAs: 'buffer' }, (_request: FastifyRequest, body: Buffer, done: (err: Error | null, body?: unknown) => void) => done(null, body));
+      scope.addContentTypeParser('*', { parseAs: 'buffer' }, (_request: FastifyRequest, body: Buffer, done: (err: Error | null, body?: unknown) => void) =>
+        done(null, body),
+      );
 
       scope.addHook('onRequest', async (request, reply) => {
         const problem = checkAuth(config.auth, request.headers);
@@ -66,13 +68,22 @@ export function registerRoutes(app: FastifyInstance, service: EventSyncService, 
       scope.post<{ Params: { eventKey: string } }>('/event/:eventKey', async (request, reply) => {
         const { eventKey } = request.params;
         const topic = topicOf.get(eventKey);
-        if (topic) return reply.code(405).send({ error: 'method not allowed', message: `eventKey "${eventKey}" is fed from Kafka topic "${topic}", not over HTTP` });
+        if (topic)
+          return reply.code(405).send({ error: 'method not allowed', message: `eventKey "${eventKey}" is fed from Kafka topic "${topic}", not over HTTP` });
         if (!httpKeys.has(eventKey)) {
-          return reply.code(404).send({ error: 'unknown eventKey', message: `no endpoint "${eventKey}" in EventSync service "${config.serviceName}"`, validEventKeys: [...httpKeys] });
+          return reply.code(404).send({
+            error: 'unknown eventKey',
+            message: `no endpoint "${eventKey}" in EventSync service "${config.serviceName}"`,
+            validEventKeys: [...httpKeys],
+          });
         }
         const body = request.body;
         const content = Buffer.isBuffer(body) ? contentOf(body) : { content: typeof body === 'string' ? body : '' };
-        const event = service.newEvent(eventKey, { headers: headerMap(request.raw.rawHeaders, skipHeaders), queryParams: queryMap(request.raw.url ?? ''), ...content });
+        const event = service.newEvent(eventKey, {
+          headers: headerMap(request.raw.rawHeaders, skipHeaders),
+          queryParams: queryMap(request.raw.url ?? ''),
+          ...content,
+        });
         const oversized = service.oversizedProblem(event);
         if (oversized) return reply.code(413).send({ error: 'payload too large', message: oversized });
         await service.accept([event], 'http');

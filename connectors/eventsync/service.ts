@@ -109,8 +109,19 @@ export class EventSyncService {
   }
 
   /** A new event (HTTP or Kafka). Returns its stored form. */
-  newEvent(eventKey: string, fields: { headers: Record<string, string[]>; queryParams: Record<string, string[]>; content: string; encoding?: 'base64'; id?: string }): SyncEvent {
-    return { id: fields.id ?? randomUUID(), eventKey, datetime: this.now(), headers: fields.headers, queryParams: fields.queryParams, content: fields.content, ...(fields.encoding ? { encoding: fields.encoding } : {}) };
+  newEvent(
+    eventKey: string,
+    fields: { headers: Record<string, string[]>; queryParams: Record<string, string[]>; content: string; encoding?: 'base64'; id?: string },
+  ): SyncEvent {
+    return {
+      id: fields.id ?? randomUUID(),
+      eventKey,
+      datetime: this.now(),
+      headers: fields.headers,
+      queryParams: fields.queryParams,
+      content: fields.content,
+      ...(fields.encoding ? { encoding: fields.encoding } : {}),
+    };
   }
 
   private get frame(): MessageFrame {
@@ -188,10 +199,22 @@ export class EventSyncService {
 
     const claimId = randomUUID();
     const now = this.now();
-    await this.store.openClaim({ _id: claimId, state: 'claiming', owner: this.instanceId, leaseUntil: new Date(now.getTime() + this.leaseMs), createdAt: now, manual, eventIds: [] });
+    await this.store.openClaim({
+      _id: claimId,
+      state: 'claiming',
+      owner: this.instanceId,
+      leaseUntil: new Date(now.getTime() + this.leaseMs),
+      createdAt: now,
+      manual,
+      eventIds: [],
+    });
     let claimed: EventRef[];
     try {
-      claimed = await this.store.claimEvents(claimId, candidates.map((c) => c._id), now);
+      claimed = await this.store.claimEvents(
+        claimId,
+        candidates.map((c) => c._id),
+        now,
+      );
     } catch (error) {
       await this.undoClaim(claimId).catch(() => undefined);
       throw error;
@@ -288,7 +311,10 @@ export class EventSyncService {
         } else {
           const result = await this.publishClaim(claim._id, claim.eventIds, claim.newestEventAt?.getTime() ?? claim.createdAt.getTime(), claim.manual);
           this.metrics.recovered.inc({ service: this.config.serviceName, action: 'republished' });
-          this.logger.warn({ claimId: claim._id, owner: claim.owner, eventID: result.eventID, published: result.published }, 'finished the claim of another instance');
+          this.logger.warn(
+            { claimId: claim._id, owner: claim.owner, eventID: result.eventID, published: result.published },
+            'finished the claim of another instance',
+          );
         }
       }
       for (const claimId of await this.store.orphanClaimIds(new Date(this.clock() - 2 * this.leaseMs))) {

@@ -39,7 +39,15 @@ export interface ClaimDoc {
 export type EventRef = Pick<EventDoc, '_id' | 'eventKey' | 'datetime'>;
 
 export function toSyncEvent(doc: EventDoc): SyncEvent {
-  return { id: doc._id, eventKey: doc.eventKey, datetime: doc.datetime, headers: doc.headers, queryParams: doc.queryParams, content: doc.content, ...(doc.encoding ? { encoding: doc.encoding } : {}) };
+  return {
+    id: doc._id,
+    eventKey: doc.eventKey,
+    datetime: doc.datetime,
+    headers: doc.headers,
+    queryParams: doc.queryParams,
+    content: doc.content,
+    ...(doc.encoding ? { encoding: doc.encoding } : {}),
+  };
 }
 
 /**
@@ -64,7 +72,18 @@ export class EventStore {
   /** Stores events; ids already present are skipped (a Kafka record read twice). Returns how many were new. */
   async insert(events: readonly SyncEvent[]): Promise<number> {
     if (events.length === 0) return 0;
-    const docs: EventDoc[] = events.map((e) => ({ _id: e.id, eventKey: e.eventKey, datetime: e.datetime, headers: e.headers, queryParams: e.queryParams, content: e.content, ...(e.encoding ? { encoding: e.encoding } : {}), exported: false, claimId: null, claimedAt: null }));
+    const docs: EventDoc[] = events.map((e) => ({
+      _id: e.id,
+      eventKey: e.eventKey,
+      datetime: e.datetime,
+      headers: e.headers,
+      queryParams: e.queryParams,
+      content: e.content,
+      ...(e.encoding ? { encoding: e.encoding } : {}),
+      exported: false,
+      claimId: null,
+      claimedAt: null,
+    }));
     let inserted = 0;
     for (const doc of docs) {
       try {
@@ -96,7 +115,10 @@ export class EventStore {
 
   /** `claiming` → `publishing`, only if this owner still holds the claim. */
   async beginPublishing(claimId: string, owner: string, eventIds: readonly string[], leaseUntil: Date, newestEventAt: Date): Promise<boolean> {
-    const result = await this.claims.updateOne({ _id: claimId, owner, state: 'claiming' }, { $set: { state: 'publishing', eventIds: [...eventIds], leaseUntil, newestEventAt } });
+    const result = await this.claims.updateOne(
+      { _id: claimId, owner, state: 'claiming' },
+      { $set: { state: 'publishing', eventIds: [...eventIds], leaseUntil, newestEventAt } },
+    );
     return result.modifiedCount === 1;
   }
 
@@ -151,7 +173,9 @@ export class EventStore {
 
   /** Unexported events per eventKey (for status). */
   async pendingCounts(since: Date): Promise<Record<string, number>> {
-    const rows = await this.events.aggregate<{ _id: string; n: number }>([{ $match: { exported: false, datetime: { $gte: since } } }, { $group: { _id: '$eventKey', n: { $sum: 1 } } }]).toArray();
+    const rows = await this.events
+      .aggregate<{ _id: string; n: number }>([{ $match: { exported: false, datetime: { $gte: since } } }, { $group: { _id: '$eventKey', n: { $sum: 1 } } }])
+      .toArray();
     return Object.fromEntries(rows.map((r) => [r._id, r.n]));
   }
 }

@@ -77,7 +77,10 @@ describe('encodeChange', () => {
   });
 
   it('writes relaxed EJSON when the source asks, but keeps the record key canonical', () => {
-    const { event, key } = encodeChange({ _id: { _data: 'a1' }, operationType: 'insert', documentKey: { _id: new Int32(4) }, fullDocument: { _id: new Int32(4), big: Long.fromNumber(3) } }, { ...context, mode: 'relaxed' });
+    const { event, key } = encodeChange(
+      { _id: { _data: 'a1' }, operationType: 'insert', documentKey: { _id: new Int32(4) }, fullDocument: { _id: new Int32(4), big: Long.fromNumber(3) } },
+      { ...context, mode: 'relaxed' },
+    );
     expect(event.fullDocument).toEqual({ _id: 4, big: 3 });
     expect(key).toBe('{"_id":{"$numberInt":"4"}}');
   });
@@ -89,7 +92,12 @@ describe('encodeChange', () => {
 
   it('publishes a mongo-java-server update with the looked-up document and no invented delta', () => {
     const { event, key } = encodeChange(
-      { _id: { _data: 'a2' }, operationType: 'update', documentKey: { $set: { x: new Int32(3) }, $unset: { y: '' } }, fullDocument: { _id: new Int32(2), x: new Int32(3) } },
+      {
+        _id: { _data: 'a2' },
+        operationType: 'update',
+        documentKey: { $set: { x: new Int32(3) }, $unset: { y: '' } },
+        fullDocument: { _id: new Int32(2), x: new Int32(3) },
+      },
       context,
     );
     expect(event.op).toBe('update');
@@ -121,7 +129,9 @@ describe('encodeChange', () => {
   it('leaves out document events without ns when a database or cluster is watched', () => {
     const dbWatch: EncoderContext = { ...context, watch: { db: 'shop' } };
     expect(() => encodeChange({ _id: { _data: 'd3' }, operationType: 'delete', documentKey: { _id: 1 } }, dbWatch)).toThrow(UnplacedChangeError);
-    expect(() => encodeChange({ _id: { _data: 'd4' }, operationType: 'insert', documentKey: { _id: 1 }, fullDocument: { _id: 1 } }, { ...context, watch: {} })).toThrow(UnplacedChangeError);
+    expect(() =>
+      encodeChange({ _id: { _data: 'd4' }, operationType: 'insert', documentKey: { _id: 1 }, fullDocument: { _id: 1 } }, { ...context, watch: {} }),
+    ).toThrow(UnplacedChangeError);
   });
 
   it('places an invalidate without ns on the watch itself, as real servers send it', () => {
@@ -137,7 +147,10 @@ describe('encodeChange', () => {
   });
 
   it('turns a mongo-java-server replacement (reported as update) into replace', () => {
-    const { event } = encodeChange({ _id: { _data: 'a4' }, operationType: 'update', documentKey: { x: new Int32(4), _id: new Int32(2) }, fullDocument: {} }, context);
+    const { event } = encodeChange(
+      { _id: { _data: 'a4' }, operationType: 'update', documentKey: { x: new Int32(4), _id: new Int32(2) }, fullDocument: {} },
+      context,
+    );
     expect(event.op).toBe('replace');
     expect(event.documentKey).toEqual({ _id: { $numberInt: '2' } });
     expect(event.fullDocument).toEqual({ x: { $numberInt: '4' }, _id: { $numberInt: '2' } });
@@ -151,7 +164,7 @@ describe('encodeChange', () => {
     const { event, key } = encodeSnapshotDocument({ _id: new Int32(9), a: 'b' }, { db: 'shop', coll: 'orders' }, { ...context, multiNamespace: false });
     expect(event.op).toBe('snapshot');
     expect(event.id).toBe('snapshot:shop:{"_id":{"$numberInt":"9"}}');
-    expect(parseCanonicalText(key ?? "")).toEqual({ _id: new Int32(9) });
+    expect(parseCanonicalText(key ?? '')).toEqual({ _id: new Int32(9) });
   });
 });
 

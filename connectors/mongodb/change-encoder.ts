@@ -16,7 +16,13 @@ export interface EncoderContext {
 export type RawChangeEvent = Document;
 
 function isDocument(value: unknown): value is Document {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date) && (value as { _bsontype?: unknown })._bsontype === undefined;
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    !(value instanceof Date) &&
+    (value as { _bsontype?: unknown })._bsontype === undefined
+  );
 }
 
 function hasOperatorKeys(doc: Document): boolean {
@@ -42,8 +48,13 @@ function clusterTimeOf(value: unknown): { t: number; i: number } | undefined {
  * under a guessed namespace could announce a false drop, so the source leaves it out and counts it.
  */
 export class UnplacedChangeError extends ChangeflowError {
-  constructor(readonly op: string, sourceName: string) {
-    super(`source "${sourceName}": the server sent a ${op} event without ns, and the watch does not say which collection it belongs to; not published`, { code: 'CHANGE_UNPLACED' });
+  constructor(
+    readonly op: string,
+    sourceName: string,
+  ) {
+    super(`source "${sourceName}": the server sent a ${op} event without ns, and the watch does not say which collection it belongs to; not published`, {
+      code: 'CHANGE_UNPLACED',
+    });
   }
 }
 
@@ -105,7 +116,8 @@ export interface EncodedChange {
 /** Raw driver change event → the record envelope (docs/sources.md "Records"). Throws for an operation type it does not know. */
 export function encodeChange(raw: RawChangeEvent, context: EncoderContext): EncodedChange {
   // A fragment alone is part of an event (the source joins them first): never published as one.
-  if (raw['splitEvent'] !== undefined) throw new InternalError(`source "${context.sourceName}": a fragment of a split change event reached the encoder unjoined`);
+  if (raw['splitEvent'] !== undefined)
+    throw new InternalError(`source "${context.sourceName}": a fragment of a split change event reached the encoder unjoined`);
   const operationType: unknown = raw['operationType'];
   if (!isOperation(operationType) || operationType === 'snapshot') {
     throw new ChangeflowError(`unknown change operationType ${JSON.stringify(operationType)} from source "${context.sourceName}"`);
@@ -143,7 +155,9 @@ export function encodeChange(raw: RawChangeEvent, context: EncoderContext): Enco
       removedFields: Array.isArray(removed) ? removed.map(String) : [],
       ...(Array.isArray(truncated) ? { truncatedArrays: toEJson(truncated, mode) as unknown[] } : {}),
       // Without it a sink would read a field name holding a dot ("a.b") as a nested path.
-      ...(isDocument(disambiguated) && Object.values(disambiguated).every((segments) => Array.isArray(segments)) ? { disambiguatedPaths: toEJsonDocument(disambiguated, mode) as Record<string, unknown[]> } : {}),
+      ...(isDocument(disambiguated) && Object.values(disambiguated).every((segments) => Array.isArray(segments))
+        ? { disambiguatedPaths: toEJsonDocument(disambiguated, mode) as Record<string, unknown[]> }
+        : {}),
     };
   }
   const to: unknown = raw['to'];

@@ -103,7 +103,9 @@ export class MongoSource {
   /** Starts the background work and returns at once: MongoDB or Kafka being down is retried, not fatal. */
   start(): void {
     if (this.config.format === 'avro' && !this.deps.avro) {
-      throw new ChangeflowError(`source "${this.config.name}": format: avro needs a schema registry; set kafka.schemaRegistry.url (or SCHEMA_REGISTRY_URL)`, { code: 'CONFIG_INVALID' });
+      throw new ChangeflowError(`source "${this.config.name}": format: avro needs a schema registry; set kafka.schemaRegistry.url (or SCHEMA_REGISTRY_URL)`, {
+        code: 'CONFIG_INVALID',
+      });
     }
     this.report(true, 'starting', 'starting');
     this.metricsTimer = setInterval(() => this.updateGauges(), 1_000);
@@ -156,7 +158,10 @@ export class MongoSource {
         const { lastSaved } = this.progress;
         const at = lastSaved ? `; stopped with its position kept (${lastSaved.describe()})` : '; stopped';
         this.report(false, `${fatal.message}${at} until its config changes or the process restarts`, 'failed');
-        this.log.error({ err: fatal.message, position: lastSaved?.describe() ?? null }, `source "${this.config.name}" stopped for good (the process and other sources go on): ${fatal.message}`);
+        this.log.error(
+          { err: fatal.message, position: lastSaved?.describe() ?? null },
+          `source "${this.config.name}" stopped for good (the process and other sources go on): ${fatal.message}`,
+        );
         this.deps.metrics.active.set({ source: this.config.name }, 0);
         await this.lease.release().catch(() => undefined);
         return;
@@ -281,7 +286,10 @@ export class MongoSource {
   private async encoderContext(): Promise<EncoderContext> {
     let cluster = this.config.cluster;
     if (!cluster) {
-      const hello = await this.client.db('admin').command({ isMaster: 1 }).catch(() => ({}) as Document);
+      const hello = await this.client
+        .db('admin')
+        .command({ isMaster: 1 })
+        .catch(() => ({}) as Document);
       const setName: unknown = hello['setName'];
       cluster = typeof setName === 'string' ? setName : this.client.options.hosts.map((h) => h.toString()).join(',');
     }
@@ -296,4 +304,3 @@ export class MongoSource {
     this.deps.metrics.lag.set({ source }, lag);
   }
 }
-

@@ -17,7 +17,11 @@ describe('OrderedSender', () => {
     const sends = [deferred(), deferred(), deferred()];
     let n = 0;
     const acked: number[] = [];
-    const sender = new OrderedSender<number>(() => sends[n++]!.promise, 5, (p) => acked.push(p));
+    const sender = new OrderedSender<number>(
+      () => sends[n++]!.promise,
+      5,
+      (p) => acked.push(p),
+    );
     await sender.submit([record], 1);
     await sender.submit([record], 2);
     await sender.submit([record], 3);
@@ -34,7 +38,11 @@ describe('OrderedSender', () => {
   it('keeps at most maxInFlight sends outstanding', async () => {
     const sends = [deferred(), deferred(), deferred()];
     let n = 0;
-    const sender = new OrderedSender<number>(() => sends[n++]!.promise, 2, () => undefined);
+    const sender = new OrderedSender<number>(
+      () => sends[n++]!.promise,
+      2,
+      () => undefined,
+    );
     await sender.submit([record], 1);
     await sender.submit([record], 2);
     let third = false;
@@ -53,7 +61,11 @@ describe('OrderedSender', () => {
     const sends = [deferred(), deferred(), deferred()];
     let n = 0;
     const acked: number[] = [];
-    const sender = new OrderedSender<number>(() => sends[n++]!.promise, 2, (p) => acked.push(p));
+    const sender = new OrderedSender<number>(
+      () => sends[n++]!.promise,
+      2,
+      (p) => acked.push(p),
+    );
     await sender.submit([record], 1);
     await sender.submit([record], 2);
     sends[1]!.resolve();
@@ -73,7 +85,11 @@ describe('OrderedSender', () => {
     const sends = [deferred(), deferred()];
     let n = 0;
     const acked: number[] = [];
-    const sender = new OrderedSender<number>(() => sends[n++]!.promise, 5, (p) => acked.push(p));
+    const sender = new OrderedSender<number>(
+      () => sends[n++]!.promise,
+      5,
+      (p) => acked.push(p),
+    );
     await sender.submit([record], 1);
     await sender.submit([record], 2);
     sends[0]!.reject(new Error('broker down'));
@@ -86,7 +102,11 @@ describe('OrderedSender', () => {
   it('orders empty (heartbeat) batches behind the ones in flight', async () => {
     const first = deferred();
     const acked: string[] = [];
-    const sender = new OrderedSender<string>(() => first.promise, 5, (p) => acked.push(p));
+    const sender = new OrderedSender<string>(
+      () => first.promise,
+      5,
+      (p) => acked.push(p),
+    );
     await sender.submit([record], 'a');
     await sender.submit([], 'heartbeat');
     await new Promise((r) => setImmediate(r));

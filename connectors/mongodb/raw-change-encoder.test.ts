@@ -206,7 +206,12 @@ describe('encodeRawChange', () => {
       }),
     );
     // A fragment of a split event is joined as objects by the source, never written from its bytes.
-    expect(encodeRawChange(serialize({ _id: token, operationType: 'insert', ns, documentKey: { _id: oid }, splitEvent: { fragment: new Int32(1), of: new Int32(2) } }), context)).toBeNull();
+    expect(
+      encodeRawChange(
+        serialize({ _id: token, operationType: 'insert', ns, documentKey: { _id: oid }, splitEvent: { fragment: new Int32(1), of: new Int32(2) } }),
+        context,
+      ),
+    ).toBeNull();
     // The object path decodes ignored fields too: invalid UTF-8 there makes it throw.
     const bytes = serialize({ _id: token, operationType: 'insert', ns, documentKey: { _id: oid }, ignored: 'abcd' });
     bytes[bytes.indexOf('abcd') + 1] = 0xff;

@@ -329,7 +329,10 @@ function writeUpdateDescription(bson: Buffer, elements: BsonElements): void {
   } else {
     update.validate(bson, TRUNCATED_ARRAYS, out);
   }
-  if (update.type(DISAMBIGUATED_PATHS) === BsonType.document && allArrays(elements, update.offset[DISAMBIGUATED_PATHS] as number, update.end[DISAMBIGUATED_PATHS] as number)) {
+  if (
+    update.type(DISAMBIGUATED_PATHS) === BsonType.document &&
+    allArrays(elements, update.offset[DISAMBIGUATED_PATHS] as number, update.end[DISAMBIGUATED_PATHS] as number)
+  ) {
     out.ascii(',"disambiguatedPaths":');
     update.write(bson, DISAMBIGUATED_PATHS, out);
   } else {

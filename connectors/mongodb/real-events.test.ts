@@ -42,7 +42,20 @@ const ejsonOf = (value: unknown, mode: JsonMode): unknown => EJSON.serialize(val
  * field of the event this does not know fails the test, so a new server field is never dropped unseen.
  */
 function expectedEnvelope(raw: Document, fixture: RealEventFixture, mode: JsonMode): ChangeEvent {
-  const known = new Set(['_id', 'operationType', 'ns', 'documentKey', 'fullDocument', 'fullDocumentBeforeChange', 'updateDescription', 'to', 'clusterTime', 'wallTime', 'lsid', 'txnNumber']);
+  const known = new Set([
+    '_id',
+    'operationType',
+    'ns',
+    'documentKey',
+    'fullDocument',
+    'fullDocumentBeforeChange',
+    'updateDescription',
+    'to',
+    'clusterTime',
+    'wallTime',
+    'lsid',
+    'txnNumber',
+  ]);
   expect(Object.keys(raw).filter((k) => !known.has(k))).toEqual([]);
   const ns = raw['ns'] as { db: string; coll?: string } | undefined;
   const expected: Record<string, unknown> = {
@@ -59,7 +72,8 @@ function expectedEnvelope(raw: Document, fixture: RealEventFixture, mode: JsonMo
   const ts = raw['clusterTime'] as { t: number; i: number } | undefined;
   if (ts) expected['clusterTime'] = { t: ts.t, i: ts.i };
   if (raw['wallTime'] instanceof Date) expected['wallTime'] = raw['wallTime'].toISOString();
-  if (raw['lsid'] !== undefined || raw['txnNumber'] !== undefined) expected['txn'] = { lsid: ejsonOf(raw['lsid'] ?? null, mode), txnNumber: ejsonOf(raw['txnNumber'] ?? null, mode) };
+  if (raw['lsid'] !== undefined || raw['txnNumber'] !== undefined)
+    expected['txn'] = { lsid: ejsonOf(raw['lsid'] ?? null, mode), txnNumber: ejsonOf(raw['txnNumber'] ?? null, mode) };
   return expected as unknown as ChangeEvent;
 }
 
@@ -86,7 +100,16 @@ function throughBytes(fixture: RealEventFixture, mode: JsonMode): SourceChange[]
 
 function changeFromObject(whole: Document, context: EncoderContext): SourceChange {
   const { event, key } = encodeChange(whole, context);
-  return { id: event.id, op: event.op, ns: event.ns, key, hasDocumentKey: event.documentKey !== undefined, clusterTime: event.clusterTime, event: () => event, token: () => whole['_id'] };
+  return {
+    id: event.id,
+    op: event.op,
+    ns: event.ns,
+    key,
+    hasDocumentKey: event.documentKey !== undefined,
+    clusterTime: event.clusterTime,
+    event: () => event,
+    token: () => whole['_id'],
+  };
 }
 
 describe('real server change events (fixtures) through the source encoders', () => {

@@ -58,7 +58,10 @@ export class RecordRouter {
     const { name, maxRecordBytes, oversized } = this.config;
     const event = change.event();
     const what = `change ${event.id} (${event.op}) of document ${change.key ?? '(no key)'} in ${namespaceText(event.ns)} is ${size.toLocaleString('en-US')} bytes, more than maxRecordBytes (${maxRecordBytes.toLocaleString('en-US')})`;
-    if (oversized === 'fail') throw new SourceFatalError(`source "${name}": ${what}. Set oversized: dlq to route such events to ${this.deadLetterTopic}, or raise maxRecordBytes (and the broker's message.max.bytes)`);
+    if (oversized === 'fail')
+      throw new SourceFatalError(
+        `source "${name}": ${what}. Set oversized: dlq to route such events to ${this.deadLetterTopic}, or raise maxRecordBytes (and the broker's message.max.bytes)`,
+      );
     this.metrics.dlq.inc({ source: name });
     this.log.warn({ id: event.id, documentKey: change.key, size, topic: this.deadLetterTopic }, `oversized event routed to the dead-letter topic: ${what}`);
     // The dead letter names the change; the documents that made it too large stay out (JSON drops undefined).

@@ -27,7 +27,14 @@ async function currentClusterTime(session: SourceSession): Promise<Timestamp> {
   const reply = await client.db('admin').command({ ping: 1 });
   const operationTime: unknown = reply['operationTime'];
   if (isTimestamp(operationTime)) return operationTime;
-  const newest = await client.db('local').collection('oplog.rs').find({}, { projection: { ts: 1 } }).sort({ ts: -1 }).limit(1).next().catch(() => null);
+  const newest = await client
+    .db('local')
+    .collection('oplog.rs')
+    .find({}, { projection: { ts: 1 } })
+    .sort({ ts: -1 })
+    .limit(1)
+    .next()
+    .catch(() => null);
   const ts: unknown = newest?.['ts'];
   if (isTimestamp(ts)) return ts;
   if (newest === null) return new Timestamp({ t: Math.floor(Date.now() / 1000), i: 0 });
@@ -82,7 +89,11 @@ export async function runSnapshot(session: SourceSession, from: SourcePosition):
   let total = 0;
   for (const ns of progress0.namespaces) {
     const { db, coll } = splitNamespace(ns);
-    total += await client.db(db).collection(coll).estimatedDocumentCount().catch(() => 0);
+    total += await client
+      .db(db)
+      .collection(coll)
+      .estimatedDocumentCount()
+      .catch(() => 0);
   }
   metrics.snapshotTotal.set({ source: name }, total);
   const reporter = new SnapshotProgress(name, total, progress0.copied, log);

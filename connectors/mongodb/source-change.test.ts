@@ -32,9 +32,18 @@ describe('changeFromBytes', () => {
     expect(viaObjects.json).toBeUndefined();
     const rawRecords = changeRecords(raw, topics);
     const objectRecords = changeRecords(viaObjects, topics);
-    expect(rawRecords.map((r) => ({ ...r, value: Buffer.from(r.value as Buffer).toString() }))).toEqual(objectRecords.map((r) => ({ ...r, value: Buffer.from(r.value as Buffer).toString() })));
+    expect(rawRecords.map((r) => ({ ...r, value: Buffer.from(r.value as Buffer).toString() }))).toEqual(
+      objectRecords.map((r) => ({ ...r, value: Buffer.from(r.value as Buffer).toString() })),
+    );
     expect(raw.event()).toEqual(viaObjects.event());
-    expect(raw).toMatchObject({ id: token._data, op: 'insert', ns: { db: 'shop', coll: 'orders' }, key: '{"_id":{"$numberInt":"7"}}', hasDocumentKey: true, clusterTime: { t: 1_700_000_000, i: 3 } });
+    expect(raw).toMatchObject({
+      id: token._data,
+      op: 'insert',
+      ns: { db: 'shop', coll: 'orders' },
+      key: '{"_id":{"$numberInt":"7"}}',
+      hasDocumentKey: true,
+      clusterTime: { t: 1_700_000_000, i: 3 },
+    });
   });
 
   it('decodes the resume token on demand on both paths', () => {

@@ -12,79 +12,98 @@ export const watchSchema = z
   .refine((w) => !(w.coll && !w.db), { error: 'a collection needs its database: give watch.db too' });
 
 /** A MongoDB source: what to watch and how its changes become Kafka records. */
-export const sourceConfigSchema = sourceEntrySchema(
-  z.literal('mongodb').default('mongodb').meta({ description: 'The kind of source.' }),
-  {
-    uri: z
-      .string()
-      .startsWith('mongodb', { error: 'expected a MongoDB connection string (mongodb:// or mongodb+srv://)' })
-      .meta({ description: 'Connection string of the cluster to watch.', example: 'mongodb://rs0-a,rs0-b/?replicaSet=rs0', secret: true }),
-    watch: watchSchema.default({}).meta({ description: '`{ db, coll }` = one collection; `{ db }` = a whole database; `{}` = the whole cluster.', example: { db: 'shop', coll: 'orders' } }),
-    operationTypes: z
-      .array(z.enum(operationTypes))
-      .min(1)
-      .optional()
-      .meta({ description: 'Server-side filter on the operation (default: all).', example: ['insert', 'update', 'replace', 'delete'] }),
-    pipeline: z
-      .array(z.record(z.string(), z.unknown()))
-      .default([])
-      .meta({ description: "Extra `$match` stages applied server-side, in MongoDB's change-event field names.", example: [{ $match: { 'fullDocument.region': 'eu' } }] }),
-    fullDocument: z
-      .enum(['default', 'updateLookup', 'whenAvailable', 'required'])
-      .default('updateLookup')
-      .meta({ description: "The change stream's `fullDocument` option: `updateLookup` looks the document up for updates." }),
-    fullDocumentBeforeChange: z
-      .enum(['off', 'whenAvailable', 'required'])
-      .default('off')
-      .meta({ description: 'Pre-images (the collection needs `changeStreamPreAndPostImages`).' }),
-    snapshot: z
-      .enum(['initial', 'never', 'when_needed'])
-      .default('never')
-      .meta({ description: '`initial`: copy the existing documents first (resumable); `when_needed`: only when there is no stored position; `never`.' }),
-    onHistoryLost: z
-      .enum(['fail', 'snapshot', 'latest'])
-      .default('fail')
-      .meta({ description: "When the stored position fell off the server's oplog: stop and say so, re-snapshot, or skip to now (docs/sources.md#history-lost)." }),
-    topic: z.string().min(1).optional().meta({ description: 'Topic for a namespace; `{prefix}`, `{db}` and `{coll}` are replaced (default `<prefix>.{db}.{coll}`).', example: '{prefix}.{db}.{coll}' }),
-    format: z.enum(['json', 'avro']).default('json').meta({ description: '`avro`: Confluent-framed Avro with a schema registry (`kafka.schemaRegistry.url`, docs/avro.md).' }),
-    jsonMode: z.enum(['canonical', 'relaxed']).default('canonical').meta({ description: 'Extended JSON flavour of values: `canonical` keeps every BSON type.' }),
-    oversized: z
-      .enum(['fail', 'dlq'])
-      .default('fail')
-      .meta({ description: 'An event larger than `maxRecordBytes`: `fail` stops this source naming the document; `dlq` writes a summary to `<prefix>.__dlq.source.<name>` and goes on.' }),
-    heartbeatMs: z.number().int().positive().default(10_000).meta({ description: 'How often a quiet stream still records its position.' }),
-    maxAwaitMs: z
-      .number()
-      .int()
-      .positive()
-      .max(10_000)
-      .default(100)
-      .meta({ description: 'How long the server may hold an empty change-stream read (getMore): lower = less latency, more idle round trips.' }),
-    skipEchoes: z.boolean().default(false).meta({ description: "Drop changes written by changeflow's own MongoDB sink (`echoLedger: true`), for bidirectional sync." }),
-    batchSize: z.number().int().positive().default(500).meta({ description: 'Most change events per Kafka send.' }),
-    maxBatchBytes: z
-      .number()
-      .int()
-      .positive()
-      .default(900_000)
-      .meta({ description: "Most bytes per Kafka send (keep below the broker's `message.max.bytes`: one partition's share is one record batch)." }),
-    maxRecordBytes: z
-      .number()
-      .int()
-      .positive()
-      .default(1_000_000)
-      .meta({ description: "Largest single record; a bigger event follows `oversized`. Kafka's default `message.max.bytes` is 1048588." }),
-    maxInFlightBatches: z
-      .number()
-      .int()
-      .positive()
-      .max(32)
-      .default(5)
-      .meta({ description: 'Sends awaiting acknowledgement at once (on librdkafka; the kafkajs transport sends one at a time to keep per-partition order).' }),
-    checkpointIntervalMs: z.number().int().positive().default(1_000).meta({ description: 'How often the acknowledged position is written to `<prefix>.__offsets` while events flow.' }),
-    snapshotBatchSize: z.number().int().positive().default(1_000).meta({ description: 'Documents read per snapshot query batch.' }),
-    leaseMs: z.number().int().min(1_000).default(10_000).meta({ description: 'Lease lifetime for active/standby failover; renewed every third of it.' }),
-    cluster: z.string().min(1).optional().meta({ description: "`source.cluster` in every event (default: the replica set name, else the URI's hosts).", example: 'eu-1' }),
-  },
-);
+export const sourceConfigSchema = sourceEntrySchema(z.literal('mongodb').default('mongodb').meta({ description: 'The kind of source.' }), {
+  uri: z
+    .string()
+    .startsWith('mongodb', { error: 'expected a MongoDB connection string (mongodb:// or mongodb+srv://)' })
+    .meta({ description: 'Connection string of the cluster to watch.', example: 'mongodb://rs0-a,rs0-b/?replicaSet=rs0', secret: true }),
+  watch: watchSchema
+    .default({})
+    .meta({ description: '`{ db, coll }` = one collection; `{ db }` = a whole database; `{}` = the whole cluster.', example: { db: 'shop', coll: 'orders' } }),
+  operationTypes: z
+    .array(z.enum(operationTypes))
+    .min(1)
+    .optional()
+    .meta({ description: 'Server-side filter on the operation (default: all).', example: ['insert', 'update', 'replace', 'delete'] }),
+  pipeline: z
+    .array(z.record(z.string(), z.unknown()))
+    .default([])
+    .meta({
+      description: "Extra `$match` stages applied server-side, in MongoDB's change-event field names.",
+      example: [{ $match: { 'fullDocument.region': 'eu' } }],
+    }),
+  fullDocument: z
+    .enum(['default', 'updateLookup', 'whenAvailable', 'required'])
+    .default('updateLookup')
+    .meta({ description: "The change stream's `fullDocument` option: `updateLookup` looks the document up for updates." }),
+  fullDocumentBeforeChange: z
+    .enum(['off', 'whenAvailable', 'required'])
+    .default('off')
+    .meta({ description: 'Pre-images (the collection needs `changeStreamPreAndPostImages`).' }),
+  snapshot: z
+    .enum(['initial', 'never', 'when_needed'])
+    .default('never')
+    .meta({ description: '`initial`: copy the existing documents first (resumable); `when_needed`: only when there is no stored position; `never`.' }),
+  onHistoryLost: z.enum(['fail', 'snapshot', 'latest']).default('fail').meta({
+    description: "When the stored position fell off the server's oplog: stop and say so, re-snapshot, or skip to now (docs/sources.md#history-lost).",
+  }),
+  topic: z.string().min(1).optional().meta({
+    description: 'Topic for a namespace; `{prefix}`, `{db}` and `{coll}` are replaced (default `<prefix>.{db}.{coll}`).',
+    example: '{prefix}.{db}.{coll}',
+  }),
+  format: z
+    .enum(['json', 'avro'])
+    .default('json')
+    .meta({ description: '`avro`: Confluent-framed Avro with a schema registry (`kafka.schemaRegistry.url`, docs/avro.md).' }),
+  jsonMode: z.enum(['canonical', 'relaxed']).default('canonical').meta({ description: 'Extended JSON flavour of values: `canonical` keeps every BSON type.' }),
+  oversized: z.enum(['fail', 'dlq']).default('fail').meta({
+    description:
+      'An event larger than `maxRecordBytes`: `fail` stops this source naming the document; `dlq` writes a summary to `<prefix>.__dlq.source.<name>` and goes on.',
+  }),
+  heartbeatMs: z.number().int().positive().default(10_000).meta({ description: 'How often a quiet stream still records its position.' }),
+  maxAwaitMs: z
+    .number()
+    .int()
+    .positive()
+    .max(10_000)
+    .default(100)
+    .meta({ description: 'How long the server may hold an empty change-stream read (getMore): lower = less latency, more idle round trips.' }),
+  skipEchoes: z
+    .boolean()
+    .default(false)
+    .meta({ description: "Drop changes written by changeflow's own MongoDB sink (`echoLedger: true`), for bidirectional sync." }),
+  batchSize: z.number().int().positive().default(500).meta({ description: 'Most change events per Kafka send.' }),
+  maxBatchBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(900_000)
+    .meta({ description: "Most bytes per Kafka send (keep below the broker's `message.max.bytes`: one partition's share is one record batch)." }),
+  maxRecordBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(1_000_000)
+    .meta({ description: "Largest single record; a bigger event follows `oversized`. Kafka's default `message.max.bytes` is 1048588." }),
+  maxInFlightBatches: z
+    .number()
+    .int()
+    .positive()
+    .max(32)
+    .default(5)
+    .meta({ description: 'Sends awaiting acknowledgement at once (on librdkafka; the kafkajs transport sends one at a time to keep per-partition order).' }),
+  checkpointIntervalMs: z
+    .number()
+    .int()
+    .positive()
+    .default(1_000)
+    .meta({ description: 'How often the acknowledged position is written to `<prefix>.__offsets` while events flow.' }),
+  snapshotBatchSize: z.number().int().positive().default(1_000).meta({ description: 'Documents read per snapshot query batch.' }),
+  leaseMs: z.number().int().min(1_000).default(10_000).meta({ description: 'Lease lifetime for active/standby failover; renewed every third of it.' }),
+  cluster: z
+    .string()
+    .min(1)
+    .optional()
+    .meta({ description: "`source.cluster` in every event (default: the replica set name, else the URI's hosts).", example: 'eu-1' }),
+});
 export type SourceConfig = z.output<typeof sourceConfigSchema>;

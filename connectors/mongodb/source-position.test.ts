@@ -17,7 +17,10 @@ describe('SourcePosition', () => {
   });
 
   it('round-trips snapshot progress and finishes into the same stream start', () => {
-    const position = SourcePosition.snapshotting({ clusterTime: { t: 5, i: 1 } }, { namespaces: ['a.b', 'a.c'], index: 1, lastKey: '{"_id":{"$numberInt":"7"}}', copied: 42 });
+    const position = SourcePosition.snapshotting(
+      { clusterTime: { t: 5, i: 1 } },
+      { namespaces: ['a.b', 'a.c'], index: 1, lastKey: '{"_id":{"$numberInt":"7"}}', copied: 42 },
+    );
     const back = SourcePosition.decode(position.encode());
     expect(back.snapshot).toEqual({ namespaces: ['a.b', 'a.c'], index: 1, lastKey: '{"_id":{"$numberInt":"7"}}', copied: 42 });
     expect(back.streaming().inSnapshot).toBe(false);

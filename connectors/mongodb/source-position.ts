@@ -7,7 +7,10 @@ import { ValidationError } from '../../core/errors.js';
 export type StreamStart = { resumeToken: string; startAfter?: boolean } | { clusterTime: { t: number; i: number } };
 
 const clusterTimeSchema = z.strictObject({ t: z.number().int().nonnegative(), i: z.number().int().nonnegative() });
-const streamStartSchema = z.union([z.strictObject({ resumeToken: z.string().min(1), startAfter: z.boolean().optional() }), z.strictObject({ clusterTime: clusterTimeSchema })]);
+const streamStartSchema = z.union([
+  z.strictObject({ resumeToken: z.string().min(1), startAfter: z.boolean().optional() }),
+  z.strictObject({ clusterTime: clusterTimeSchema }),
+]);
 
 const storedSchema = z.discriminatedUnion('phase', [
   z.strictObject({ v: z.literal(1), phase: z.literal('stream'), start: streamStartSchema, savedAt: z.string() }),
@@ -90,7 +93,8 @@ export class SourcePosition {
 
   /** For logs: where this position points. */
   describe(): string {
-    const start = 'resumeToken' in this.start ? `after token ${this.start.resumeToken}` : `at cluster time ${this.start.clusterTime.t}.${this.start.clusterTime.i}`;
+    const start =
+      'resumeToken' in this.start ? `after token ${this.start.resumeToken}` : `at cluster time ${this.start.clusterTime.t}.${this.start.clusterTime.i}`;
     if (!this.snapshot) return `stream ${start}`;
     const ns = this.snapshot.namespaces[this.snapshot.index] ?? '(done)';
     return `snapshot of ${ns} after _id ${this.snapshot.lastKey ?? '(start)'} (${this.snapshot.copied} copied), then stream ${start}`;
@@ -109,7 +113,8 @@ export class SourcePosition {
   /** Reads a stored position; a value this code cannot read is an error naming what is wrong. */
   static decode(text: string): SourcePosition {
     const parsed = storedSchema.safeParse(JSON.parse(text));
-    if (!parsed.success) throw new ValidationError(`stored source position is not readable: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    if (!parsed.success)
+      throw new ValidationError(`stored source position is not readable: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     const stored = parsed.data;
     if (stored.phase === 'stream') return new SourcePosition(stored.start);
     return SourcePosition.snapshotting(stored.start, {

@@ -88,10 +88,14 @@ export class SourceSession {
   /** Pipelined sends whose acknowledgements arrive in order; counts and lag follow each acknowledged batch. */
   newSender(onAcked: (acked: Acked) => void): OrderedSender<Acked> {
     const { producer, metrics, progress } = this.parts;
-    return new OrderedSender<Acked>((records) => producer.send(records), this.config.maxInFlightBatches, (acked) => {
-      for (const [op, n] of acked.counts) metrics.events.inc({ source: this.config.name, op }, n);
-      if (acked.clusterTime) progress.lastAckedClusterTime = acked.clusterTime;
-      onAcked(acked);
-    });
+    return new OrderedSender<Acked>(
+      (records) => producer.send(records),
+      this.config.maxInFlightBatches,
+      (acked) => {
+        for (const [op, n] of acked.counts) metrics.events.inc({ source: this.config.name, op }, n);
+        if (acked.clusterTime) progress.lastAckedClusterTime = acked.clusterTime;
+        onAcked(acked);
+      },
+    );
   }
 }

@@ -2,7 +2,11 @@ import { describe, expect, it } from '@jest/globals';
 import { Int32 } from '../../schemas/bson.js';
 import { SplitEventJoiner } from './split-events.js';
 
-const part = (n: number, of: number, fields: Record<string, unknown>): Record<string, unknown> => ({ _id: { _data: `t${n}` }, splitEvent: { fragment: new Int32(n), of: new Int32(of) }, ...fields });
+const part = (n: number, of: number, fields: Record<string, unknown>): Record<string, unknown> => ({
+  _id: { _data: `t${n}` },
+  splitEvent: { fragment: new Int32(n), of: new Int32(of) },
+  ...fields,
+});
 
 describe('SplitEventJoiner', () => {
   it('returns the whole event at its last fragment, with that fragment’s resume token and no splitEvent', () => {
@@ -11,7 +15,13 @@ describe('SplitEventJoiner', () => {
     expect(joiner.pending).toBe(true);
     expect(joiner.add(part(2, 3, { fullDocumentBeforeChange: { _id: 0 } }))).toBeNull();
     const whole = joiner.add(part(3, 3, { updateDescription: { updatedFields: {}, removedFields: [] } }));
-    expect(whole).toEqual({ _id: { _data: 't3' }, operationType: 'update', fullDocument: { _id: 0 }, fullDocumentBeforeChange: { _id: 0 }, updateDescription: { updatedFields: {}, removedFields: [] } });
+    expect(whole).toEqual({
+      _id: { _data: 't3' },
+      operationType: 'update',
+      fullDocument: { _id: 0 },
+      fullDocumentBeforeChange: { _id: 0 },
+      updateDescription: { updatedFields: {}, removedFields: [] },
+    });
     expect(joiner.pending).toBe(false);
   });
 

@@ -21,7 +21,9 @@ function fragmentNumbers(event: Document): { fragment: number; of: number } {
   const fragment = Number(split?.fragment?.valueOf());
   const of = Number(split?.of?.valueOf());
   if (!Number.isInteger(fragment) || !Number.isInteger(of) || fragment < 1 || fragment > of) {
-    throw new ChangeflowError(`a split change event fragment with splitEvent ${JSON.stringify(split)} (expected { fragment: 1..of, of })`, { code: 'SPLIT_EVENT_INVALID' });
+    throw new ChangeflowError(`a split change event fragment with splitEvent ${JSON.stringify(split)} (expected { fragment: 1..of, of })`, {
+      code: 'SPLIT_EVENT_INVALID',
+    });
   }
   return { fragment, of };
 }

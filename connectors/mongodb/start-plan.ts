@@ -25,10 +25,18 @@ export type HistoryLostAction = { kind: 'fail'; message: string } | { kind: 'sna
  * change what consumers see: a re-snapshot repeats every document, `latest` leaves a gap.
  * `snapshot: when_needed` asks for a snapshot whenever the stream cannot continue, so it turns `fail` into `snapshot`.
  */
-export function onHistoryLost(policy: SourceConfig['onHistoryLost'], snapshot: SourceConfig['snapshot'], sourceName: string, position: string): HistoryLostAction {
+export function onHistoryLost(
+  policy: SourceConfig['onHistoryLost'],
+  snapshot: SourceConfig['snapshot'],
+  sourceName: string,
+  position: string,
+): HistoryLostAction {
   if (policy === 'snapshot' || (policy === 'fail' && snapshot === 'when_needed')) return { kind: 'snapshot' };
   if (policy === 'latest') {
-    return { kind: 'latest', message: `source "${sourceName}": change history lost (${position} is no longer in the oplog); skipping ahead to the latest change — changes in between are MISSING from Kafka (onHistoryLost: latest)` };
+    return {
+      kind: 'latest',
+      message: `source "${sourceName}": change history lost (${position} is no longer in the oplog); skipping ahead to the latest change — changes in between are MISSING from Kafka (onHistoryLost: latest)`,
+    };
   }
   return {
     kind: 'fail',

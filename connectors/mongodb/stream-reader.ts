@@ -159,10 +159,16 @@ export class StreamReader {
   private fatalOpenError(error: unknown): SourceFatalError | null {
     const { name, watch, uri } = this.session.config;
     if (isNotReplicaSet(error)) {
-      return new SourceFatalError(`source "${name}": ${uri.replace(/\/\/[^@/]*@/, '//***@')} does not support change streams: it is not a replica set or sharded cluster (a standalone mongod cannot be watched; start it as a one-node replica set). Server said: ${errorMessage(error)}`, error);
+      return new SourceFatalError(
+        `source "${name}": ${uri.replace(/\/\/[^@/]*@/, '//***@')} does not support change streams: it is not a replica set or sharded cluster (a standalone mongod cannot be watched; start it as a one-node replica set). Server said: ${errorMessage(error)}`,
+        error,
+      );
     }
     if (isUnsupportedCommand(error) && !watch.db) {
-      return new SourceFatalError(`source "${name}": this server cannot watch a whole cluster (${errorMessage(error)}); watch a database or collection instead`, error);
+      return new SourceFatalError(
+        `source "${name}": this server cannot watch a whole cluster (${errorMessage(error)}); watch a database or collection instead`,
+        error,
+      );
     }
     return null;
   }
@@ -241,7 +247,10 @@ export class StreamReader {
       if (keptSet.has(change)) {
         if (change.key === null && !change.hasDocumentKey && !hasNoDocumentKeyOnPurpose.has(change.op)) {
           metrics.unkeyed.inc({ source: config.name });
-          log.warn({ id: change.id, op: change.op }, 'the server did not supply this change\'s document _id (mongo-java-server update without a document to look up); keyed by namespace');
+          log.warn(
+            { id: change.id, op: change.op },
+            "the server did not supply this change's document _id (mongo-java-server update without a document to look up); keyed by namespace",
+          );
         }
         partBytes += router.add(part, change);
         counts.set(change.op, (counts.get(change.op) ?? 0) + 1);

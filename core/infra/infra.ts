@@ -106,7 +106,11 @@ export interface InfraStatus {
 export async function infraStatus(stateDir = defaultStateDir()): Promise<InfraStatus> {
   const state = readInfraState(stateDir);
   if (!state) return { state: null, kafka: false, mongodb: false, redis: false };
-  const [kafka, mongodb, redis] = await Promise.all([brokerAnswers(state.kafka), mongoAnswers(state.mongodb), state.redis ? redisAnswers(state.redis) : Promise.resolve(false)]);
+  const [kafka, mongodb, redis] = await Promise.all([
+    brokerAnswers(state.kafka),
+    mongoAnswers(state.mongodb),
+    state.redis ? redisAnswers(state.redis) : Promise.resolve(false),
+  ]);
   return { state, kafka, mongodb, redis };
 }
 

@@ -79,15 +79,30 @@ export async function startKafka(options: KafkaServerOptions): Promise<KafkaServ
   const propsFile = join(workDir, 'server.properties');
   writeFileSync(propsFile, serverProperties(port, controllerPort, dataDir, options.partitions ?? 3));
   const log4j = join(jars.infraDir, 'log4j2.properties');
-  const javaArgs = ['-Xms256m', '-Xmx1g', '-XX:+UseG1GC', `-Dchangeflow.workDir=${workDir}`, `-Dlog4j2.configurationFile=${log4j}`, '-Dkafka.logs.dir=' + join(workDir, 'logs'), '-cp', jars.classpath];
+  const javaArgs = [
+    '-Xms256m',
+    '-Xmx1g',
+    '-XX:+UseG1GC',
+    `-Dchangeflow.workDir=${workDir}`,
+    `-Dlog4j2.configurationFile=${log4j}`,
+    '-Dkafka.logs.dir=' + join(workDir, 'logs'),
+    '-cp',
+    jars.classpath,
+  ];
 
   // A KRaft cluster id is a UUID in URL-safe base64 (22 characters).
   const clusterId = randomBytes(16).toString('base64url');
   // A restart on the same data dir keeps its cluster id: formatting again with a new one is refused.
   const formatted = existsSync(join(dataDir, 'meta.properties'));
-  const format = formatted ? { status: 0, stderr: '', stdout: '' } : spawnSync('java', [...javaArgs, 'kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId}`, '-c', propsFile, '--ignore-formatted'], { encoding: 'utf8' });
+  const format = formatted
+    ? { status: 0, stderr: '', stdout: '' }
+    : spawnSync('java', [...javaArgs, 'kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId}`, '-c', propsFile, '--ignore-formatted'], {
+        encoding: 'utf8',
+      });
   if (format.status !== 0) {
-    throw new ChangeflowError(`Formatting the Kafka log dir failed (exit ${format.status}):\n${format.stderr || format.stdout}`, { code: 'KAFKA_FORMAT_FAILED' });
+    throw new ChangeflowError(`Formatting the Kafka log dir failed (exit ${format.status}):\n${format.stderr || format.stdout}`, {
+      code: 'KAFKA_FORMAT_FAILED',
+    });
   }
 
   const logFile = join(workDir, 'kafka.log');

@@ -43,14 +43,31 @@ export async function startMongo(options: {
     'java',
     // ZGC: G1's young-generation pauses reached 150–200 ms here once the oplog held a few hundred MB
     // (every request waits them out); with ZGC the e2e bench's p99 fell from 330 to 214 ms.
-    ['-Xms128m', '-Xmx4g', '-XX:+UseZGC', `-Dchangeflow.workDir=${options.workDir}`, `-Dlog4j2.configurationFile=${log4j}`, '-cp', options.jars.classpath, launcher, '127.0.0.1', String(port), '4.4.0', '9', ...(options.oplogMaxEntries === undefined ? [] : [String(options.oplogMaxEntries)])],
+    [
+      '-Xms128m',
+      '-Xmx4g',
+      '-XX:+UseZGC',
+      `-Dchangeflow.workDir=${options.workDir}`,
+      `-Dlog4j2.configurationFile=${log4j}`,
+      '-cp',
+      options.jars.classpath,
+      launcher,
+      '127.0.0.1',
+      String(port),
+      '4.4.0',
+      '9',
+      ...(options.oplogMaxEntries === undefined ? [] : [String(options.oplogMaxEntries)]),
+    ],
     logFile,
   );
   const uri = `mongodb://127.0.0.1:${port}/?directConnection=true`;
   if (!(await waitFor(() => mongoAnswers(uri), options.readyTimeoutMs ?? 60_000, 200))) {
     await stopProcess(pid, 0);
     const tail = existsSync(logFile) ? readFileSync(logFile, 'utf8').slice(-3000) : '';
-    throw new ChangeflowError(`The MongoDB-compatible server did not answer on ${uri} in time. Its log ends with:\n${tail}`, { code: 'MONGO_START_FAILED', retriable: true });
+    throw new ChangeflowError(`The MongoDB-compatible server did not answer on ${uri} in time. Its log ends with:\n${tail}`, {
+      code: 'MONGO_START_FAILED',
+      retriable: true,
+    });
   }
   return { pid, uri, logFile };
 }

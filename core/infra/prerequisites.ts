@@ -19,7 +19,9 @@ export function requireJava(): void {
   const match = /version "(\d+)/.exec(out);
   const major = match?.[1] ? Number(match[1]) : 0;
   if (major < 17) {
-    throw new MissingPrerequisiteError(`Java ${major || 'of unknown version'} was found, but Kafka 4 needs Java 17 or newer. Install a newer JDK or set KAFKA_BROKERS and MONGODB_URI.`);
+    throw new MissingPrerequisiteError(
+      `Java ${major || 'of unknown version'} was found, but Kafka 4 needs Java 17 or newer. Install a newer JDK or set KAFKA_BROKERS and MONGODB_URI.`,
+    );
   }
 }
 

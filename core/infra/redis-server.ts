@@ -11,7 +11,13 @@ export interface RedisInfo {
 }
 
 export async function redisAnswers(url: string, timeoutMs = 1_500): Promise<boolean> {
-  const client = new Redis(url, { lazyConnect: true, connectTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+  const client = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: timeoutMs,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    enableOfflineQueue: false,
+  });
   client.on('error', () => undefined);
   try {
     await client.connect();
@@ -33,7 +39,11 @@ export async function findOrStartRedis(workDir: string, envUrl = process.env['RE
   if (await redisAnswers(local)) return { url: local };
   if (spawnSync('redis-server', ['--version']).status !== 0) return null;
   const port = await freePort();
-  const pid = spawnDetached('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', workDir], join(workDir, 'redis.log'));
+  const pid = spawnDetached(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', workDir],
+    join(workDir, 'redis.log'),
+  );
   const url = `redis://127.0.0.1:${port}`;
   return (await waitFor(() => redisAnswers(url), 10_000)) ? { url, pid } : null;
 }

@@ -20,7 +20,7 @@ describe('effectiveProducerClient', () => {
   const built = () => true;
   const notBuilt = () => false;
 
-  it('auto: librdkafka when it loads, else the consumers\' client', () => {
+  it("auto: librdkafka when it loads, else the consumers' client", () => {
     expect(effectiveProducerClient('auto', 'kafkajs', {}, built)).toBe('librdkafka');
     expect(effectiveProducerClient('auto', 'kafkajs', {}, notBuilt)).toBe('kafkajs');
     expect(effectiveProducerClient('auto', 'librdkafka', {}, notBuilt)).toBe('librdkafka'); // asked for by name: falls back with its warning

@@ -41,7 +41,12 @@ export function librdkafkaAvailable(): boolean {
  * The client that produces: the environment override when set (it names the whole process's client),
  * else the configured choice, `auto` resolved to librdkafka when it loads and otherwise to `client`.
  */
-export function effectiveProducerClient(choice: ProducerClientChoice, client: KafkaClientName, env: NodeJS.ProcessEnv = process.env, available: () => boolean = librdkafkaAvailable): KafkaClientName {
+export function effectiveProducerClient(
+  choice: ProducerClientChoice,
+  client: KafkaClientName,
+  env: NodeJS.ProcessEnv = process.env,
+  available: () => boolean = librdkafkaAvailable,
+): KafkaClientName {
   const override = env[KAFKA_CLIENT_ENV]?.trim();
   if (override) return effectiveKafkaClient(client, env);
   if (choice !== 'auto') return choice;
@@ -54,7 +59,12 @@ export function effectiveProducerClient(choice: ProducerClientChoice, client: Ka
  * is an optional native build: when it is asked for by name and cannot load, the process uses kafkajs
  * and says so once.
  */
-export function createKafkaTransport(client: KafkaClientName, options: KafkaConnectionOptions, logger?: Logger, producerClient: ProducerClientChoice = client): KafkaTransport {
+export function createKafkaTransport(
+  client: KafkaClientName,
+  options: KafkaConnectionOptions,
+  logger?: Logger,
+  producerClient: ProducerClientChoice = client,
+): KafkaTransport {
   const consuming = effectiveKafkaClient(client);
   const base = selectKafkaTransport(consuming, options, logger, loadLibrdkafka);
   const producing = effectiveProducerClient(producerClient, consuming);
@@ -74,7 +84,12 @@ export function withProducersOf(base: KafkaTransport, producing: KafkaTransport)
 }
 
 /** `createKafkaTransport` with the native loader passed in (tests give one that fails). */
-export function selectKafkaTransport(chosen: KafkaClientName, options: KafkaConnectionOptions, logger: Logger | undefined, load: typeof loadLibrdkafka): KafkaTransport {
+export function selectKafkaTransport(
+  chosen: KafkaClientName,
+  options: KafkaConnectionOptions,
+  logger: Logger | undefined,
+  load: typeof loadLibrdkafka,
+): KafkaTransport {
   if (chosen === 'kafkajs') return createKafkajsTransport(options, logger);
   const loaded = load();
   if ('module' in loaded) return createLibrdkafkaTransport(loaded.module, options, logger);

@@ -32,7 +32,7 @@ describe('fromKafkajs', () => {
     expect(dependencyOf(error)).toBe('Kafka');
   });
 
-  it('keeps retrying when KafkaJS\'s own retries ran out: the broker was only down for longer than its budget', () => {
+  it("keeps retrying when KafkaJS's own retries ran out: the broker was only down for longer than its budget", () => {
     const exhausted = new KafkaJSNumberOfRetriesExceeded(new KafkaJSConnectionError('broker down'), { retryCount: 8, retryTime: 10_000 });
     expect(fromKafkajs(exhausted, 'connect').retriable).toBe(true);
     expect(fromKafkajs(exhausted, 'connect').dependency).toBe('Kafka');

@@ -14,7 +14,10 @@ function fakeProducer() {
         new Promise<RecordMetadata[]>((resolve, reject) => {
           calls.push({
             batch,
-            settle: (error) => (error ? reject(error) : resolve((batch.topicMessages ?? []).map((t, i) => ({ topicName: t.topic, partition: 0, errorCode: 0, baseOffset: String(i * 100) })))),
+            settle: (error) =>
+              error
+                ? reject(error)
+                : resolve((batch.topicMessages ?? []).map((t, i) => ({ topicName: t.topic, partition: 0, errorCode: 0, baseOffset: String(i * 100) }))),
           });
         }),
     },
@@ -22,7 +25,8 @@ function fakeProducer() {
 }
 
 const record = (topic: string, value: string): OutgoingRecord => ({ topic, key: 'k', value });
-const values = (batch: ProducerBatch | undefined): string[] => (batch?.topicMessages ?? []).flatMap((t) => t.messages.map((m) => `${t.topic}:${String(m.value)}`));
+const values = (batch: ProducerBatch | undefined): string[] =>
+  (batch?.topicMessages ?? []).flatMap((t) => t.messages.map((m) => `${t.topic}:${String(m.value)}`));
 const tick = () => new Promise((r) => setImmediate(r));
 
 describe('KafkajsProducer', () => {
@@ -74,7 +78,13 @@ describe('KafkajsProducer', () => {
     const fake = fakeProducer();
     const producer = new KafkajsProducer(fake.producer, CompressionTypes.None, 1_000);
     const big = 'x'.repeat(600);
-    const sends = [producer.send([record('a', 'first')]), producer.send([record('a', 's1')]), producer.send([record('a', big)]), producer.send([record('a', big)]), producer.send([record('a', 'y'.repeat(2_000))])];
+    const sends = [
+      producer.send([record('a', 'first')]),
+      producer.send([record('a', 's1')]),
+      producer.send([record('a', big)]),
+      producer.send([record('a', big)]),
+      producer.send([record('a', 'y'.repeat(2_000))]),
+    ];
     for (let i = 0; i < 4; i++) {
       await tick();
       fake.calls[i]?.settle();

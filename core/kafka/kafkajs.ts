@@ -1,12 +1,4 @@
-import {
-  Kafka,
-  CompressionTypes,
-  logLevel,
-  type Consumer as KjsConsumer,
-  type Producer as KjsProducer,
-  type Admin as KjsAdmin,
-  type Message,
-} from 'kafkajs';
+import { Kafka, CompressionTypes, logLevel, type Consumer as KjsConsumer, type Producer as KjsProducer, type Admin as KjsAdmin, type Message } from 'kafkajs';
 import { fromKafkajs, guarded, guardedSync, type KafkaOperation } from './kafka-errors.js';
 import { retry } from '../retry.js';
 import { GROUP_COORDINATOR_RETRY } from './retry-policies.js';
@@ -268,7 +260,10 @@ class KafkajsAdmin implements Admin {
   private waitForLeaders(topics: string[]): Promise<void> {
     return waitForLeaders(topics, async () => {
       const { topics: described } = await this.admin.fetchTopicMetadata({ topics });
-      return described.length === topics.length && described.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.partitionErrorCode === 0 && p.leader >= 0));
+      return (
+        described.length === topics.length &&
+        described.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.partitionErrorCode === 0 && p.leader >= 0))
+      );
     });
   }
 

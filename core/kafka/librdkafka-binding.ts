@@ -54,7 +54,15 @@ interface RdClient {
 }
 
 export interface RdProducer extends RdClient {
-  produce(topic: string, partition: number | null, value: Buffer | null, key: Buffer | string | null, timestamp: number | null, opaque: unknown, headers?: Record<string, Buffer | string>[]): unknown;
+  produce(
+    topic: string,
+    partition: number | null,
+    value: Buffer | null,
+    key: Buffer | string | null,
+    timestamp: number | null,
+    opaque: unknown,
+    headers?: Record<string, Buffer | string>[],
+  ): unknown;
   flush(timeoutMs: number, cb: (err: RdError | null) => void): unknown;
   setPollInterval(ms: number): unknown;
   on(event: 'delivery-report', listener: (err: RdError | null, report: RdDeliveryReport) => void): unknown;
@@ -83,7 +91,11 @@ export interface RdConsumer extends RdClient {
 export interface RdAdmin {
   connect(): void;
   disconnect(): void;
-  createTopic(topic: { topic: string; num_partitions: number; replication_factor: number; config: Record<string, string> }, timeoutMs: number, cb: (err: RdError | null) => void): void;
+  createTopic(
+    topic: { topic: string; num_partitions: number; replication_factor: number; config: Record<string, string> },
+    timeoutMs: number,
+    cb: (err: RdError | null) => void,
+  ): void;
   deleteTopic(topic: string, timeoutMs: number, cb: (err: RdError | null) => void): void;
   listTopics(options: { timeout: number }, cb: (err: RdError | null, topics: string[]) => void): void;
   describeTopics(

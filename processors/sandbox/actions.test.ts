@@ -23,13 +23,25 @@ describe('validateActions', () => {
   });
 
   it('names the index and field of a bad sink or op', () => {
-    expect(messageOf(() => validateActions([{ sink: 'cache', op: 'set' }, { sink: '', op: 'set' }]))).toBe('actions[1].sink: sink must be a non-empty string');
+    expect(
+      messageOf(() =>
+        validateActions([
+          { sink: 'cache', op: 'set' },
+          { sink: '', op: 'set' },
+        ]),
+      ),
+    ).toBe('actions[1].sink: sink must be a non-empty string');
     expect(messageOf(() => validateActions([{ sink: 'cache', op: 5 }]))).toBe('actions[0].op: op must be a non-empty string');
     expect(messageOf(() => validateActions([{ op: 'set' }]))).toBe('actions[0].sink: sink must be a non-empty string');
   });
 
   it('names unknown sinks and lists the trigger sinks', () => {
-    const actions = [{ sink: 'cache', op: 'set' }, { sink: 'cache', op: 'set' }, { sink: 'cache', op: 'set' }, { sink: 'cach', op: 'set' }];
+    const actions = [
+      { sink: 'cache', op: 'set' },
+      { sink: 'cache', op: 'set' },
+      { sink: 'cache', op: 'set' },
+      { sink: 'cach', op: 'set' },
+    ];
     expect(messageOf(() => validateActions(actions, ['cache', 'audit']))).toBe('actions[3].sink: unknown sink "cach"; this trigger has sinks: cache, audit');
   });
 

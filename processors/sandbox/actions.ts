@@ -13,11 +13,7 @@ export const actionSchema = z.looseObject(
     op: nonEmpty('op'),
     key: z.string({ error: 'key must be a string' }).optional(),
     value: z.unknown().optional(),
-    ttlSeconds: z
-      .number({ error: 'ttlSeconds must be a number' })
-      .positive('ttlSeconds must be > 0')
-      .finite('ttlSeconds must be finite')
-      .optional(),
+    ttlSeconds: z.number({ error: 'ttlSeconds must be a number' }).positive('ttlSeconds must be > 0').finite('ttlSeconds must be finite').optional(),
   },
   { error: 'must be an object like { sink, op, ... }' },
 );

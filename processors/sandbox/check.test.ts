@@ -21,7 +21,12 @@ describe('checkFunctionCode', () => {
   });
 
   it('reports a module that throws while evaluated, and bounds its top level by the limits', () => {
-    expect(checkFunctionCode('throw new TypeError("boom");\nexport default () => [];', 'f')).toMatchObject({ ok: false, phase: 'evaluate', message: expect.stringContaining('TypeError: boom'), line: 1 });
+    expect(checkFunctionCode('throw new TypeError("boom");\nexport default () => [];', 'f')).toMatchObject({
+      ok: false,
+      phase: 'evaluate',
+      message: expect.stringContaining('TypeError: boom'),
+      line: 1,
+    });
     const started = performance.now();
     const spin = checkFunctionCode('while (true) {}\nexport default () => [];', 'f', { cpuTimeMs: 100 });
     expect(spin).toMatchObject({ ok: false, phase: 'evaluate', message: expect.stringContaining('CPU time limit of 100 ms') });

@@ -11,7 +11,12 @@ export type FunctionCheckResult = { ok: true } | { ok: false; message: string; l
 
 /** A failed check worded as the sandbox words the same failure: `function "f" syntax error: ... (line 2, column 11)`. */
 export function describeCheckFailure(name: string, result: Extract<FunctionCheckResult, { ok: false }>): string {
-  return new FunctionError({ kind: result.phase === 'evaluate' ? 'runtime' : 'syntax', functionName: name, message: result.message, ...position(result.line, result.column) }).message;
+  return new FunctionError({
+    kind: result.phase === 'evaluate' ? 'runtime' : 'syntax',
+    functionName: name,
+    message: result.message,
+    ...position(result.line, result.column),
+  }).message;
 }
 
 /**

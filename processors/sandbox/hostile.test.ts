@@ -39,7 +39,11 @@ describe('hostile functions are contained', () => {
   });
 
   it('an infinite loop that catches the interrupt still times out', async () => {
-    const sb = new FunctionSandbox({ name: 'h', code: `export default (events) => { if (events[0] === 'ok') return [{ sink: 's', op: 'ok' }]; for (;;) { try { while (true) {} } catch (e) {} } }`, limits: { cpuTimeMs: 200 } });
+    const sb = new FunctionSandbox({
+      name: 'h',
+      code: `export default (events) => { if (events[0] === 'ok') return [{ sink: 's', op: 'ok' }]; for (;;) { try { while (true) {} } catch (e) {} } }`,
+      limits: { cpuTimeMs: 200 },
+    });
     all.push(sb);
     await expectFailure(sb, 'timeout', /CPU time limit of 200 ms/);
   });
@@ -79,7 +83,11 @@ describe('hostile functions are contained', () => {
   });
 
   it('process and fetch are not defined', async () => {
-    await expectFailure(hostile(`return [{ sink: 's', op: typeof globalThis.process }, globalThis.process.env];`), 'runtime', /TypeError: cannot read property 'env' of undefined/);
+    await expectFailure(
+      hostile(`return [{ sink: 's', op: typeof globalThis.process }, globalThis.process.env];`),
+      'runtime',
+      /TypeError: cannot read property 'env' of undefined/,
+    );
     await expectFailure(hostile(`fetch('http://example.com'); return [];`), 'runtime', /ReferenceError: .*fetch.* is not defined/);
   });
 
@@ -98,7 +106,11 @@ describe('hostile functions are contained', () => {
       else expect(await sb.run(['bad'], { trigger: 't' })).toEqual([{ sink: 's', op: 'o', value: {} }]);
     });
     it('a cycle', async () => {
-      await expectFailure(hostile(`const v = { sink: 's', op: 'o' }; v.value = { back: v }; return [v];`, marshal), 'output', /actions\[0\]\.value\.back is a circular reference/);
+      await expectFailure(
+        hostile(`const v = { sink: 's', op: 'o' }; v.value = { back: v }; return [v];`, marshal),
+        'output',
+        /actions\[0\]\.value\.back is a circular reference/,
+      );
     });
     it('a BigInt', async () => {
       await expectFailure(hostile(`return [{ sink: 's', op: 'o', value: { n: 10n } }];`, marshal), 'output', /actions\[0\]\.value\.n is a BigInt/);

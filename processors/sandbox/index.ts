@@ -4,4 +4,12 @@ export { FunctionError, InvalidActionsError, type FunctionErrorDetails, type Fun
 export { DEFAULT_LIMITS, resolveLimits, type SandboxLimits } from './limits.js';
 export { FunctionSandbox, type FunctionLogEntry, type LogLevel, type MarshalMode, type RunContext, type SandboxOptions } from './sandbox.js';
 export { checkFunctionCode, describeCheckFailure, type FunctionCheckPhase, type FunctionCheckResult } from './check.js';
-export { closeSharedFunctionPool, FunctionPool, PooledFunction, sharedFunctionPool, type FunctionPoolOptions, type FunctionPoolStats, type PoolFunctionSpec } from './pool.js';
+export {
+  closeSharedFunctionPool,
+  FunctionPool,
+  PooledFunction,
+  sharedFunctionPool,
+  type FunctionPoolOptions,
+  type FunctionPoolStats,
+  type PoolFunctionSpec,
+} from './pool.js';

@@ -50,7 +50,13 @@ export const functionErrorSchema = z.strictObject({
 
 const checkResultSchema = z.union([
   z.strictObject({ ok: z.literal(true) }),
-  z.strictObject({ ok: z.literal(false), message: z.string(), line: z.number().optional(), column: z.number().optional(), phase: z.enum(['compile', 'evaluate', 'export']) }),
+  z.strictObject({
+    ok: z.literal(false),
+    message: z.string(),
+    line: z.number().optional(),
+    column: z.number().optional(),
+    phase: z.enum(['compile', 'evaluate', 'export']),
+  }),
 ]);
 
 /** Bytes of the worker's QuickJS WebAssembly memory after the call: it never shrinks, so the pool recycles big workers. */

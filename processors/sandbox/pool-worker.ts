@@ -51,7 +51,11 @@ function sandboxFor(request: RunRequest): FunctionSandbox {
 function run(request: RunRequest): void {
   try {
     const sandbox = sandboxFor(request);
-    const ctx = { trigger: request.trigger, ...(request.now === undefined ? {} : { now: request.now }), ...(request.sinkNames ? { sinkNames: request.sinkNames } : {}) };
+    const ctx = {
+      trigger: request.trigger,
+      ...(request.now === undefined ? {} : { now: request.now }),
+      ...(request.sinkNames ? { sinkNames: request.sinkNames } : {}),
+    };
     const actions = sandbox.runSync(request.events, ctx);
     send({ type: 'done', id: request.id, actions, wasmBytes: wasmBytes() });
   } catch (error) {

@@ -61,7 +61,11 @@ describe('FunctionPool', () => {
   it('runs a function in a worker and returns its validated actions, logs, ctx.now and sink checks', async () => {
     const logs: string[] = [];
     const code = 'export default (events, ctx) => { console.log("got", events.length); return [{ sink: "s", op: "o", value: [ctx.trigger, ctx.now()] }]; }';
-    const actions = await pool.run({ ...spec('a', code), onLog: (e) => logs.push(`${e.level}: ${e.message}`) }, [1, 2], { trigger: 'trig', now: 1_700_000_000_000, sinkNames: ['s'] });
+    const actions = await pool.run({ ...spec('a', code), onLog: (e) => logs.push(`${e.level}: ${e.message}`) }, [1, 2], {
+      trigger: 'trig',
+      now: 1_700_000_000_000,
+      sinkNames: ['s'],
+    });
     expect(actions).toEqual([{ sink: 's', op: 'o', value: ['trig', 1_700_000_000_000] }]);
     expect(logs).toEqual(['info: got 2']);
     const wrongSink = await failure(pool.run(spec('a', echo), [1], { trigger: 't', sinkNames: ['other'] }));
@@ -111,7 +115,9 @@ describe('FunctionPool', () => {
     // The spent worker's exit is not awaited by the pool, and on a busy host its memory goes back some time after
     // the replacement serves; wait for that (up to 10 s) rather than sample once. Kept in-process it stayed +2 GiB.
     const after = await settledRss(before + 50 * 1048576, 10_000);
-    console.log(`memory bomb (1 GiB limit, 1000 ms): ${err.kind} after ${elapsed.toFixed(0)} ms; RSS ${(before / 1048576).toFixed(0)} MiB before, ${(after / 1048576).toFixed(0)} MiB after`);
+    console.log(
+      `memory bomb (1 GiB limit, 1000 ms): ${err.kind} after ${elapsed.toFixed(0)} ms; RSS ${(before / 1048576).toFixed(0)} MiB before, ${(after / 1048576).toFixed(0)} MiB after`,
+    );
     expect(['memory', 'timeout']).toContain(err.kind);
     expect(elapsed).toBeLessThan(2_000);
     expect(after - before).toBeLessThan(50 * 1048576);
@@ -133,10 +139,14 @@ describe('FunctionPool', () => {
     expect(done.indexOf('b')).toBeLessThan(3);
   });
 
-  it('keeps a caller\'s order: one tenant\'s calls start in the order they were made', async () => {
+  it("keeps a caller's order: one tenant's calls start in the order they were made", async () => {
     const single = new FunctionPool({ size: 1 });
     try {
-      const results = await Promise.all(Array.from({ length: 6 }, (_, i) => single.run(spec('a', echo), [i], { trigger: 't' }).then((actions) => ({ i, at: performance.now(), value: actions[0]?.value }))));
+      const results = await Promise.all(
+        Array.from({ length: 6 }, (_, i) =>
+          single.run(spec('a', echo), [i], { trigger: 't' }).then((actions) => ({ i, at: performance.now(), value: actions[0]?.value })),
+        ),
+      );
       expect(results.map((r) => r.value)).toEqual([0, 1, 2, 3, 4, 5]);
       const byTime = [...results].sort((x, y) => x.at - y.at).map((r) => r.i);
       expect(byTime).toEqual([0, 1, 2, 3, 4, 5]);
@@ -149,7 +159,11 @@ describe('FunctionPool', () => {
     expect(await pool.check(spec('a', echo))).toEqual({ ok: true });
     expect(await pool.check(spec('a', 'export default 1;'))).toMatchObject({ ok: false, phase: 'export' });
     expect(await pool.check(spec('a', 'export default (e) => [;'))).toMatchObject({ ok: false, phase: 'compile', line: 1 });
-    expect(await pool.check(spec('a', 'while (true) {}\nexport default () => [];', { cpuTimeMs: 200 }))).toMatchObject({ ok: false, phase: 'evaluate', message: expect.stringContaining('time limit') });
+    expect(await pool.check(spec('a', 'while (true) {}\nexport default () => [];', { cpuTimeMs: 200 }))).toMatchObject({
+      ok: false,
+      phase: 'evaluate',
+      message: expect.stringContaining('time limit'),
+    });
   });
 
   it('fails calls when its worker cannot start, and retries with backoff instead of respawning in a loop', async () => {

@@ -141,7 +141,13 @@ export class FunctionPool {
   }
 
   stats(): FunctionPoolStats {
-    return { size: this.size, busy: this.slots.filter((s) => s.job).length, queued: this.queue.waiting, workersStarted: this.started, workersReplaced: this.replaced };
+    return {
+      size: this.size,
+      busy: this.slots.filter((s) => s.job).length,
+      queued: this.queue.waiting,
+      workersStarted: this.started,
+      workersReplaced: this.replaced,
+    };
   }
 
   /** Ends every worker; queued and running calls reject. */
@@ -211,7 +217,9 @@ export class FunctionPool {
           functionName: job.name,
           // The worker died under the call, not necessarily because of the events.
           retriable: true,
-          message: outOfMemory ? `its worker ran out of heap (${this.heapMiB} MiB for events and actions)` : `its worker stopped unexpectedly (exit code ${code}${failure ? `: ${failure.message}` : ''})`,
+          message: outOfMemory
+            ? `its worker ran out of heap (${this.heapMiB} MiB for events and actions)`
+            : `its worker stopped unexpectedly (exit code ${code}${failure ? `: ${failure.message}` : ''})`,
         }),
       );
     }
@@ -293,7 +301,14 @@ export class FunctionPool {
     slot.startedAt = performance.now();
     slot.watchdog = setTimeout(() => {
       const elapsed = Math.round(performance.now() - slot.startedAt);
-      this.replace(slot, new FunctionError({ kind: 'timeout', functionName: job.name, message: `exceeded the CPU time limit of ${job.limitMs} ms (its worker was stopped after ${elapsed} ms)` }));
+      this.replace(
+        slot,
+        new FunctionError({
+          kind: 'timeout',
+          functionName: job.name,
+          message: `exceeded the CPU time limit of ${job.limitMs} ms (its worker was stopped after ${elapsed} ms)`,
+        }),
+      );
     }, this.watchdogMs(job.limitMs));
     slot.worker.postMessage(job.request);
   }

@@ -30,7 +30,16 @@ function event(i: number): Record<string, unknown> {
   return {
     operationType: 'update',
     documentKey: { _id: `id${i}` },
-    fullDocument: { _id: `id${i}`, n: i, f: i + 0.5, neg: -i - 1, name: `näme ${i} €`, tags: ['a', null, true], nested: { deep: { x: [i, { y: 'z' }] } }, empty: {} },
+    fullDocument: {
+      _id: `id${i}`,
+      n: i,
+      f: i + 0.5,
+      neg: -i - 1,
+      name: `näme ${i} €`,
+      tags: ['a', null, true],
+      nested: { deep: { x: [i, { y: 'z' }] } },
+      empty: {},
+    },
   };
 }
 
@@ -39,7 +48,9 @@ describe.each<MarshalMode>(['binary', 'json'])('FunctionSandbox (%s marshalling)
     const sb = sandbox(MAPPER, { marshal });
     const events = Array.from({ length: 1000 }, (_, i) => event(i));
     const actions = await sb.run(events, { trigger: 'users', sinkNames: ['cache'] });
-    expect(actions).toEqual(events.map((e) => ({ sink: 'cache', op: 'set', key: `user:${(e.documentKey as { _id: string })._id}`, value: e.fullDocument, ttlSeconds: 60 })));
+    expect(actions).toEqual(
+      events.map((e) => ({ sink: 'cache', op: 'set', key: `user:${(e.documentKey as { _id: string })._id}`, value: e.fullDocument, ttlSeconds: 60 })),
+    );
     expect(sb.marshal).toBe(marshal);
   });
 
@@ -75,7 +86,10 @@ describe('FunctionSandbox contract', () => {
 
   it('supports async handlers', async () => {
     const sb = sandbox(`export default async function (events, ctx) { await null; ctx.emit({ sink: 'a', op: 'e' }); return [{ sink: 'a', op: 'r' }]; }`);
-    expect(await sb.run([], { trigger: 't' })).toEqual([{ sink: 'a', op: 'e' }, { sink: 'a', op: 'r' }]);
+    expect(await sb.run([], { trigger: 't' })).toEqual([
+      { sink: 'a', op: 'e' },
+      { sink: 'a', op: 'r' },
+    ]);
     const rejecting = sandbox(`export default async function () { await null; throw new TypeError('nope'); }`);
     const err = await failure(rejecting.run([], { trigger: 't' }));
     expect(err.kind).toBe('runtime');
@@ -113,7 +127,9 @@ describe('FunctionSandbox contract', () => {
   });
 
   it('has no clock: Date.now(), new Date() and Date() throw, ctx.now() gives the batch time', async () => {
-    const sb = sandbox(`export default (events, ctx) => [{ sink: 's', op: 'o', value: [ctx.now(), new Date(ctx.now()).toISOString(), new Date(0).getTime(), Date.UTC(2020, 0, 1), Date.parse('2020-01-01T00:00:00Z')] }]`);
+    const sb = sandbox(
+      `export default (events, ctx) => [{ sink: 's', op: 'o', value: [ctx.now(), new Date(ctx.now()).toISOString(), new Date(0).getTime(), Date.UTC(2020, 0, 1), Date.parse('2020-01-01T00:00:00Z')] }]`,
+    );
     const [action] = await sb.run([], { trigger: 't', now: 1_700_000_000_000 });
     expect(action?.value).toEqual([1_700_000_000_000, new Date(1_700_000_000_000).toISOString(), 0, 1_577_836_800_000, 1_577_836_800_000]);
     for (const expression of ['Date.now()', 'new Date()', 'Date()']) {

@@ -153,7 +153,9 @@ export class FunctionSandbox {
       return h;
     };
     try {
-      const hostLog = keep(context.newFunction('hostLog', (level, message) => (this.hostLog(context.getString(level), context.getString(message)) ? context.true : context.false)));
+      const hostLog = keep(
+        context.newFunction('hostLog', (level, message) => (this.hostLog(context.getString(level), context.getString(message)) ? context.true : context.false)),
+      );
       const factory = keep(this.unwrap(context, context.evalCode(PRELUDE_SOURCE, PRELUDE_FILE, { type: 'global', strict: true }), 'runtime'));
       const internals = keep(this.unwrap(context, context.callFunction(factory, context.undefined, hostLog), 'runtime'));
       const vm: Vm = {
@@ -277,7 +279,10 @@ export class FunctionSandbox {
     let text = message;
     if (this.logBytes + bytes > cap) {
       const room = Math.max(0, cap - this.logBytes);
-      text = `${Buffer.from(message).subarray(0, room).toString().replace(/\uFFFD$/, '')}… [log truncated: over ${cap} bytes in this call; further output dropped]`;
+      text = `${Buffer.from(message)
+        .subarray(0, room)
+        .toString()
+        .replace(/\uFFFD$/, '')}… [log truncated: over ${cap} bytes in this call; further output dropped]`;
       this.logClosed = true;
     }
     this.logBytes += bytes;
@@ -324,7 +329,11 @@ export class FunctionSandbox {
     return this.fail(kind, `${info.name}: ${info.message}`, where);
   }
 
-  private fail(kind: FunctionErrorKind, message: string, where: { line?: number | undefined; column?: number | undefined; stack?: string | undefined } = {}): FunctionError {
+  private fail(
+    kind: FunctionErrorKind,
+    message: string,
+    where: { line?: number | undefined; column?: number | undefined; stack?: string | undefined } = {},
+  ): FunctionError {
     return new FunctionError({ kind, functionName: this.name, message, ...dropUndefined(where) });
   }
 
@@ -355,7 +364,11 @@ export class FunctionSandbox {
   }
 }
 
-function dropUndefined(where: { line?: number | undefined; column?: number | undefined; stack?: string | undefined }): { line?: number; column?: number; stack?: string } {
+function dropUndefined(where: { line?: number | undefined; column?: number | undefined; stack?: string | undefined }): {
+  line?: number;
+  column?: number;
+  stack?: string;
+} {
   const out: { line?: number; column?: number; stack?: string } = {};
   if (where.line !== undefined) out.line = where.line;
   if (where.column !== undefined) out.column = where.column;

@@ -33,7 +33,7 @@ function numberProp(vm: QuickJSContext, obj: QuickJSHandle, key: string): number
 function safeDump(vm: QuickJSContext, h: QuickJSHandle): string {
   try {
     const v: unknown = vm.dump(h);
-    return typeof v === 'string' ? v : JSON.stringify(v) ?? String(v);
+    return typeof v === 'string' ? v : (JSON.stringify(v) ?? String(v));
   } catch {
     return 'unknown error';
   }

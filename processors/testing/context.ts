@@ -11,8 +11,21 @@ import type { RuntimeContext } from '../trigger-runtime.js';
  * What the processors need of the app, without the HTTP server or a MongoDB connection (tests and
  * benchmarks). The metadata client is created but never connected unless a sink uses it.
  */
-export function processorContext(options: { brokers: string; prefix?: string; mongodbUri?: string; logger?: Logger; config?: Partial<CoreConfig>; client?: KafkaClientName }): RuntimeContext & { close(): Promise<void> } {
-  const config = compileCoreConfig({ kafka: { brokers: options.brokers.split(','), topicPrefix: options.prefix ?? 'changeflow' }, ...(options.mongodbUri ? { mongodb: { uri: options.mongodbUri } } : {}) }, {});
+export function processorContext(options: {
+  brokers: string;
+  prefix?: string;
+  mongodbUri?: string;
+  logger?: Logger;
+  config?: Partial<CoreConfig>;
+  client?: KafkaClientName;
+}): RuntimeContext & { close(): Promise<void> } {
+  const config = compileCoreConfig(
+    {
+      kafka: { brokers: options.brokers.split(','), topicPrefix: options.prefix ?? 'changeflow' },
+      ...(options.mongodbUri ? { mongodb: { uri: options.mongodbUri } } : {}),
+    },
+    {},
+  );
   const logger = options.logger ?? silentLogger;
   const client = new MongoClient(config.mongodb.uri);
   return {

@@ -3,7 +3,15 @@ import type { OutgoingRecord } from '../../core/kafka/index.js';
 import type { ChangeEvent, ChangeOperation } from '../../schemas/envelope.js';
 
 /** A change event in envelope format, as the source connector writes it (tests and benchmarks). */
-export function makeChangeEvent(options: { db: string; coll: string; docId: number | string; seq: number; op?: ChangeOperation; fields?: Record<string, unknown>; padBytes?: number }): ChangeEvent {
+export function makeChangeEvent(options: {
+  db: string;
+  coll: string;
+  docId: number | string;
+  seq: number;
+  op?: ChangeOperation;
+  fields?: Record<string, unknown>;
+  padBytes?: number;
+}): ChangeEvent {
   const op = options.op ?? 'insert';
   const documentKey = EJSON.serialize({ _id: options.docId }, { relaxed: false }) as Record<string, unknown>;
   const doc = {

@@ -33,7 +33,10 @@ export function dropMemoryBucket(name: string): void {
 const configSchema = z.strictObject({
   name: nameSchema,
   kind: z.literal('memory'),
-  bucket: z.string({ error: 'expected the name of the in-memory bucket (a string)' }).min(1).meta({ description: 'name of the in-memory bucket the test reads', example: 'orders' }),
+  bucket: z
+    .string({ error: 'expected the name of the in-memory bucket (a string)' })
+    .min(1)
+    .meta({ description: 'name of the in-memory bucket the test reads', example: 'orders' }),
 });
 
 /** A sink kind for tests: keeps acknowledged records in memory, with hooks to delay or fail acks. */

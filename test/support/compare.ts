@@ -4,7 +4,9 @@ import type { MongoClient } from 'mongodb';
 /** JSON text with object keys sorted, so two documents compare equal whatever their field order. */
 export function sortedJson(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
   );
 }
 
@@ -31,5 +33,11 @@ export async function sameContents(client: MongoClient, a: string, b: string, co
 export function describeDiff(left: string[], right: string[], shown = 3): string {
   const r = new Set(right);
   const l = new Set(left);
-  return `${left.length} vs ${right.length} docs; only left: ${left.filter((x) => !r.has(x)).slice(0, shown).join(' ')}; only right: ${right.filter((x) => !l.has(x)).slice(0, shown).join(' ')}`;
+  return `${left.length} vs ${right.length} docs; only left: ${left
+    .filter((x) => !r.has(x))
+    .slice(0, shown)
+    .join(' ')}; only right: ${right
+    .filter((x) => !l.has(x))
+    .slice(0, shown)
+    .join(' ')}`;
 }

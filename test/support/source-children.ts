@@ -33,8 +33,14 @@ export function sourceChildSuite(label: string, source: Record<string, unknown>)
 
   afterAll(async () => {
     await Promise.all(children.map((c) => c.kill()));
-    await client.db(dbName).dropDatabase().catch(() => undefined);
-    await client.db(metaDb).dropDatabase().catch(() => undefined);
+    await client
+      .db(dbName)
+      .dropDatabase()
+      .catch(() => undefined);
+    await client
+      .db(metaDb)
+      .dropDatabase()
+      .catch(() => undefined);
     await Promise.all([admin.disconnect(), client.close()]);
   });
 

@@ -152,4 +152,3 @@ export class RdkafkaAdmin implements Admin {
     await (await borrowed?.catch(() => undefined))?.disconnect();
   }
 }
-

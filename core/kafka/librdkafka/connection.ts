@@ -70,4 +70,3 @@ export async function disconnectClient(client: RdProducer | RdConsumer): Promise
   if (!client.isConnected()) return;
   await new Promise<void>((resolve) => client.disconnect(() => resolve()));
 }
-

@@ -283,7 +283,10 @@ export class RdkafkaConsumer implements Consumer {
         ...REDELIVERY_RETRY,
         shouldRetry: () => ours() && !state.paused,
         onRetry: (error, _attempt, delayMs) =>
-          this.logger?.error({ topic: batch.topic, partition: batch.partition, offset: first.offset, delayMs, err: (error as Error).message }, 'eachBatch failed; the batch is handed out again'),
+          this.logger?.error(
+            { topic: batch.topic, partition: batch.partition, offset: first.offset, delayMs, err: (error as Error).message },
+            'eachBatch failed; the batch is handed out again',
+          ),
         signal: this.stop.signal,
       });
       if (state.epoch === epoch) state.position = Number(last.offset) + 1;
@@ -361,4 +364,3 @@ export class RdkafkaConsumer implements Consumer {
     await call('disconnect', () => disconnectClient(this.consumer));
   }
 }
-

@@ -150,4 +150,3 @@ export class RdkafkaProducer implements Producer {
     return call('disconnect', () => closeRdProducer(this.producer, 10_000));
   }
 }
-
