@@ -10,7 +10,6 @@ import { redisAnswers } from '../../core/infra/redis-server.js';
 import { sleep } from '../../core/retry.js';
 import { mongoTarget, parseHostPort } from './soak-endpoints.js';
 import type { FaultKind } from './soak-faults.js';
-import { startDurableMongo } from './soak-mongo.js';
 
 /** A server the soak talks to: its own (it may pause it, and where its data survives, kill it), or the user's. */
 export interface SoakServer {
@@ -32,7 +31,7 @@ export interface ExternalServers {
 }
 
 export interface SoakServerOptions {
-  /** A and B on H2 files (soak-mongo.ts), so they can be killed and restarted; else in memory, never killed. */
+  /** A and B on H2 files (startMongo with a dataFile), so they can be killed and restarted; else in memory, never killed. */
   durableMongo: boolean;
 }
 
@@ -98,7 +97,7 @@ export function resume(server: SoakServer): void {
  * The servers of the soak: its own by default, never the machine's shared ones — a Kafka broker
  * (KRaft) with its own data dir and ports, two mongo-java-servers A and B, and a redis-server when the
  * binary exists — or, per server, one the user names (`external`). A and B keep their data in memory
- * (never killed), or with `durableMongo` in H2 files (soak-mongo.ts), so they too can be killed.
+ * (never killed), or with `durableMongo` in H2 files (startMongo with a dataFile), so they too can be killed.
  */
 export async function startSoakServers(
   workDir: string,
@@ -149,7 +148,8 @@ export async function startSoakServers(
       const memory = await startMongo({ jars: jarsOrThrow(), workDir: dir });
       return { name, ...mongoTarget(memory.uri, flag), pid: memory.pid, uri: memory.uri };
     }
-    const first = await startDurableMongo({ jars: jarsOrThrow(), workDir: dir });
+    const durable = { jars: jarsOrThrow(), workDir: dir, dataFile: join(dir, 'data.mv.db') };
+    const first = await startMongo(durable);
     const server: SoakServers['a'] = {
       name,
       host: '127.0.0.1',
@@ -159,7 +159,7 @@ export async function startSoakServers(
       restart: async (downMs = 0) => {
         if (server.pid !== undefined) await stopProcess(server.pid, 0);
         await sleep(downMs);
-        server.pid = (await startDurableMongo({ jars: jarsOrThrow(), workDir: dir, port: first.port })).pid;
+        server.pid = (await startMongo({ ...durable, port: first.port })).pid;
       },
     };
     return server;

@@ -8,6 +8,7 @@ import { spawnDetached, stopProcess } from './process.js';
 
 export interface MongoServerInfo {
   pid: number;
+  port: number;
   uri: string;
   logFile: string;
 }
@@ -25,13 +26,19 @@ export async function mongoAnswers(uri: string, timeoutMs = 2_000): Promise<bool
   }
 }
 
-/** Starts mongo-java-server (memory backend, oplog on, so change streams work) on a free port. */
+/** Starts mongo-java-server (memory backend unless `dataFile`; oplog on, so change streams work) on a free port. */
 export async function startMongo(options: {
   jars: ResolvedJars;
   workDir: string;
   readyTimeoutMs?: number;
   /** Oplog entries kept, as a capped oplog would (the launcher's default: 250,000). */
   oplogMaxEntries?: number;
+  /**
+   * The H2 backend with data and oplog in this file instead of memory, committed after every
+   * command: a SIGKILLed server started again on the same port and file comes back with every
+   * acknowledged write, and change streams resume (the fault soak's `--kill-mongo`).
+   */
+  dataFile?: string;
   /** Listen on this port (default: a free one), e.g. for a server that must come up at an address already configured. */
   port?: number;
 }): Promise<MongoServerInfo> {
@@ -52,6 +59,7 @@ export async function startMongo(options: {
       '-cp',
       options.jars.classpath,
       launcher,
+      ...(options.dataFile === undefined ? [] : ['--data-file', options.dataFile]),
       '127.0.0.1',
       String(port),
       '4.4.0',
@@ -69,5 +77,5 @@ export async function startMongo(options: {
       retriable: true,
     });
   }
-  return { pid, uri, logFile };
+  return { pid, port, uri, logFile };
 }
