@@ -1,7 +1,6 @@
-/** `scheme://user:password@host` → `scheme://user:***@host`; anything else is returned as is. */
-export function redactUri(uri: string): string {
-  return uri.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/)([^:@/?#]*):([^@/?#]*)@/, (_m, scheme: string, user: string) => `${scheme}${user}:***@`);
-}
+import { redactUri } from '../core/redact-uri.js';
+
+export { redactUri };
 
 const SECRET_KEY = /pass(word)?|secret|token|api[-_]?key|authorization|credential/i;
 

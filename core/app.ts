@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { MongoClient, type Db } from 'mongodb';
 import type { Registry } from 'prom-client';
 import type { CoreConfig } from './config.js';
-import { errorMessage } from './errors.js';
+import { errorMessage, UnavailableError } from './errors.js';
 import { Health } from './health.js';
 import { createHttpServer, listen } from './http.js';
 import { createKafkaTransport, type KafkaTransport } from './kafka/index.js';
@@ -10,6 +10,8 @@ import { createLogger, type Logger } from './logger.js';
 import { watchKafka } from './kafka-health.js';
 import { watchMetadata } from './metadata-health.js';
 import { createMetricsRegistry } from './metrics.js';
+import { redactUri } from './redact-uri.js';
+import { retry } from './retry.js';
 import { TopicNames } from './topics.js';
 
 /** What every running part of the service is given. */
@@ -53,13 +55,12 @@ export interface RunningApp {
 export async function startApp<C extends CoreConfig>(
   config: C,
   factories: readonly ComponentFactory<C>[],
-  options: { logger?: Logger; metrics?: Registry } = {},
+  options: { logger?: Logger; metrics?: Registry; /** How long to wait for the metadata MongoDB at start. Default 60 s. */ metadataWaitMs?: number } = {},
 ): Promise<RunningApp> {
   const logger = options.logger ?? createLogger();
   const metrics = options.metrics ?? createMetricsRegistry();
   const health = new Health();
-  const client = new MongoClient(config.mongodb.uri, { serverSelectionTimeoutMS: 10_000 });
-  await client.connect();
+  const client = await connectMetadata(config.mongodb.uri, logger, options.metadataWaitMs ?? 60_000);
   const http = createHttpServer({ ...config.http, health, metrics, logger });
   const kafka = createKafkaTransport(
     config.kafka.client,
@@ -108,5 +109,45 @@ export async function startApp<C extends CoreConfig>(
   } catch (error) {
     await stopAll();
     throw error;
+  }
+}
+
+/**
+ * The metadata MongoDB, waited for at start (it may be restarting too, e.g. after a host reboot):
+ * retried with backoff and logged, then refused with what to check, naming the dependency.
+ */
+async function connectMetadata(uri: string, logger: Logger, waitMs: number): Promise<MongoClient> {
+  const deadline = Date.now() + waitMs;
+  const where = `mongodb.uri ${redactUri(uri)}`;
+  try {
+    return await retry(
+      async () => {
+        const client = new MongoClient(uri, { serverSelectionTimeoutMS: Math.max(1_000, Math.min(10_000, deadline - Date.now())) });
+        try {
+          await client.connect();
+          return client;
+        } catch (error) {
+          await client.close().catch(() => undefined);
+          throw error;
+        }
+      },
+      {
+        attempts: Number.POSITIVE_INFINITY,
+        initialDelayMs: 500,
+        maxDelayMs: 5_000,
+        shouldRetry: () => Date.now() < deadline,
+        onRetry: (error, attempt, delayMs) =>
+          logger.warn({ dependency: 'MongoDB', attempt, delayMs, err: errorMessage(error) }, `the metadata MongoDB (${where}) does not answer yet; retrying`),
+      },
+    );
+  } catch (error) {
+    throw new UnavailableError(
+      `the metadata MongoDB (${where}) did not answer for ${Math.round(waitMs / 1000)} s: ${errorMessage(error)}. Check that it runs and that mongodb.uri points at it`,
+      {
+        cause: error,
+        dependency: 'MongoDB',
+        code: 'METADATA_UNAVAILABLE',
+      },
+    );
   }
 }
