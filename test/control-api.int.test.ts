@@ -147,7 +147,8 @@ describe('control plane gRPC API (TriggerService, FunctionService) against the r
       match: { 'fullDocument.status': 'paid' },
       function: 'life-a',
       functionCode: { name: 'life-a', code: CODE_A, memoryMiB: 32, timeoutMs: 1000 },
-      sinks: [{ name: 'cache', kind: 'redis', keyPrefix: 'x' }],
+      // alice is a tenant: her Redis sinks run in her own key namespace, before her keyPrefix (docs/security.md).
+      sinks: [{ name: 'cache', kind: 'redis', keyPrefix: 'tenant:alice:x' }],
       batch: { maxSize: 50, maxWaitMs: 20 },
       enabled: true,
     });
