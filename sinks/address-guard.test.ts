@@ -18,6 +18,11 @@ describe('which addresses a guarded sink may reach', () => {
       'fe80::1',
       'fd00::1',
       '::ffff:127.0.0.1',
+      '::ffff:7f00:1',
+      '::ffff:a00:5',
+      '::7f00:1',
+      '64:ff9b::7f00:1',
+      '2002:7f00:1::',
       '[::1]',
     ]) {
       expect([address, isPublicAddress(address)]).toEqual([address, false]);
@@ -42,5 +47,16 @@ describe('which addresses a guarded sink may reach', () => {
     expect(literalHostRefusal('10.0.0.5')).toMatch(/not a public address/);
     expect(literalHostRefusal('hooks.example.com')).toBeUndefined();
     expect(literalHostRefusal('8.8.8.8')).toBeUndefined();
+    // Other spellings of 127.0.0.1, as a URL's parser hands them over, are refused too.
+    for (const url of [
+      'http://0x7f000001/',
+      'http://2130706433/',
+      'http://017700000001/',
+      'http://127.1/',
+      'http://[::ffff:127.0.0.1]/',
+      'http://[::7f00:1]/',
+    ]) {
+      expect([url, literalHostRefusal(new URL(url).hostname)]).toEqual([url, expect.stringMatching(/not a public address/)]);
+    }
   });
 });

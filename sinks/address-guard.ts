@@ -22,8 +22,12 @@ const v4: [string, number][] = [
   ['240.0.0.0', 4],
 ];
 const v6: [string, number][] = [
-  ['::', 128],
-  ['::1', 128],
+  // Unspecified, loopback and the deprecated IPv4-compatible form (::a.b.c.d); IPv4-mapped addresses
+  // (::ffff:a.b.c.d) are matched against the IPv4 rules by BlockList itself.
+  ['::', 96],
+  // NAT64 and 6to4 carry an IPv4 address a gateway may route to, private ones included.
+  ['64:ff9b::', 96],
+  ['2002::', 16],
   ['fc00::', 7],
   ['fe80::', 10],
   ['ff00::', 8],
