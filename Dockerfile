@@ -9,7 +9,8 @@ COPY sinks ./sinks
 COPY schemas ./schemas
 COPY control ./control
 COPY cli ./cli
-COPY test-support ./test-support
+COPY app ./app
+COPY sdk ./sdk
 COPY infra ./infra
 RUN npm ci --no-audit --no-fund && npm prune --omit=dev
 EXPOSE 8080 50051

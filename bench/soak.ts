@@ -18,7 +18,7 @@ import { MongoClient } from 'mongodb';
 import { z } from 'zod';
 import type { IncomingRecord } from '../core/kafka/index.js';
 import { createKafkajsTransport } from '../core/kafka/kafkajs.js';
-import { TopicReader } from '../connectors/mongodb/testing/topic-reader.js';
+import { TopicReader } from '../testing/mongodb/topic-reader.js';
 import { checkAudit, checkCache, checkDeadLetters, checkDeliveries, compareCollections } from './lib/soak-checks.js';
 import { planFaults, type FaultRecord, type PlannedFault } from './lib/soak-faults.js';
 import { serviceConfig, soakNames, SoakService } from './lib/soak-pipeline.js';

@@ -5,7 +5,7 @@ import { SinkWriteError, type Action, type Sink, type SinkRecord } from '../sink
 import { BatchAbortedError, BatchProcessor, type FunctionRunner } from './batch-processor.js';
 import { compileEventFilter } from './event-filter.js';
 import { FunctionError } from './sandbox/index.js';
-import { makeChangeEvent } from './testing/events.js';
+import { makeChangeEvent } from '../testing/processors/events.js';
 
 function records(count: number, fields: (seq: number) => Record<string, unknown> = () => ({})): IncomingRecord[] {
   return Array.from({ length: count }, (_, seq) => ({

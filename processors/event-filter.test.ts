@@ -1,4 +1,4 @@
-import { makeChangeEvent } from './testing/events.js';
+import { makeChangeEvent } from '../testing/processors/events.js';
 import { compileEventFilter } from './event-filter.js';
 
 const insert = makeChangeEvent({ db: 'shop', coll: 'orders', docId: 1, seq: 7, fields: { qty: 12, status: 'paid' } });

@@ -1,4 +1,4 @@
-import { memorySinkKind, noopSinkKind } from './testing/memory-sink.js';
+import { memorySinkKind, noopSinkKind } from '../testing/processors/memory-sink.js';
 import { availableSinkKinds, checkTriggerSinks } from './trigger-sinks.js';
 
 describe('checkTriggerSinks', () => {

@@ -3,7 +3,7 @@ import avro from 'avsc';
 import { Binary, Decimal128, Double, Int32, Long, ObjectId, Timestamp, UUID } from 'mongodb';
 import { encodeChange, encodeSnapshotDocument, type EncoderContext } from '../connectors/mongodb/change-encoder.js';
 import { ChangeflowError, UnavailableError, ValidationError } from '../core/errors.js';
-import { startTestSchemaRegistry, type TestSchemaRegistry } from '../test-support/schema-registry.js';
+import { startTestSchemaRegistry, type TestSchemaRegistry } from '../testing/schema-registry.js';
 import { changeEventAvroSchema, createAvroCodec, isConfluentAvro, type AvroCodec } from './avro-codec.js';
 import { canonicalText, fromEJson } from './ejson.js';
 import { changeOperations, parseChangeEvent, type ChangeEvent } from './envelope.js';

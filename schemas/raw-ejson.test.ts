@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { BSON } from 'mongodb';
 import { documentToCanonicalEJson } from './raw-ejson.js';
-import { DocumentGenerator, random } from './testing/random-bson.js';
+import { DocumentGenerator, random } from '../testing/schemas/random-bson.js';
 
 const { Binary, Code, BSONRegExp, BSONSymbol, Decimal128, Double, Int32, Long, MaxKey, MinKey, ObjectId, Timestamp } = BSON;
 

@@ -3,7 +3,7 @@ import { BSON, EJSON, type Document } from '../schemas/bson.js';
 import { encodeChange } from '../connectors/mongodb/change-encoder.js';
 import { decodeSourceBson } from '../connectors/mongodb/raw-change-stream.js';
 import { SplitEventJoiner } from '../connectors/mongodb/split-events.js';
-import { loadRealEvents, type RealEventFixture } from '../connectors/mongodb/testing/real-events.js';
+import { loadRealEvents, type RealEventFixture } from '../testing/mongodb/real-events.js';
 import type { ChangeEvent } from '../schemas/envelope.js';
 import { applyDelta, needsWholeDocument } from './doc-paths.js';
 import { intentFromRecord } from './mongodb-plan.js';

@@ -8,7 +8,7 @@ import type { KafkaTransport, OutgoingRecord, Producer } from '../core/kafka/ind
 import { silentLogger } from '../core/logger.js';
 import { createMetricsRegistry } from '../core/metrics.js';
 import { TopicNames } from '../core/topics.js';
-import { makeChangeEvent } from '../processors/testing/events.js';
+import { makeChangeEvent } from '../testing/processors/events.js';
 import { httpSinkKind } from './http.js';
 import { kafkaSinkKind } from './kafka.js';
 import { SinkWriteError, type SinkDependencies, type SinkRecord } from './sink.js';

@@ -3,7 +3,7 @@ import { encodeChange, type EncoderContext } from '../connectors/mongodb/change-
 import { createKafkaTransport, effectiveKafkaClient, type IncomingRecord } from '../core/kafka/index.js';
 import { createAvroCodec, isConfluentAvro } from '../schemas/avro-codec.js';
 import { parseChangeEvent, type ChangeEvent } from '../schemas/envelope.js';
-import { startTestSchemaRegistry, type TestSchemaRegistry } from '../test-support/schema-registry.js';
+import { startTestSchemaRegistry, type TestSchemaRegistry } from '../testing/schema-registry.js';
 import { eventually, testInfra, uniqueName } from './support/infra.js';
 
 const context: EncoderContext = { sourceName: 'shop', cluster: 'rs0', watch: { db: 'shop', coll: 'orders' }, mode: 'canonical' };

@@ -6,7 +6,7 @@ import { compileConfig } from '../app/config.js';
 import { silentLogger } from '../core/logger.js';
 import { TopicNames } from '../core/topics.js';
 import { isConfluentAvro } from '../schemas/avro-codec.js';
-import { startTestSchemaRegistry, type TestSchemaRegistry } from '../test-support/schema-registry.js';
+import { startTestSchemaRegistry, type TestSchemaRegistry } from '../testing/schema-registry.js';
 import { eventually, testInfra, uniqueName } from './support/infra.js';
 
 const infra = testInfra();

@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startInfra } from '../dist/core/infra/infra.js';
-import { INFRA_FILE } from '../dist/test-support/infra-file.js';
+import { INFRA_FILE } from '../dist/testing/infra-file.js';
 
 export default async function globalSetup() {
   const stateDir = mkdtempSync(join(tmpdir(), 'changeflow-test-'));

@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs';
 import { stopInfra } from '../dist/core/infra/infra.js';
-import { INFRA_FILE } from '../dist/test-support/infra-file.js';
+import { INFRA_FILE } from '../dist/testing/infra-file.js';
 
 export default async function globalTeardown() {
   const stateDir = process.env.CHANGEFLOW_TEST_STATE_DIR;

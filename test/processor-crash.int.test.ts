@@ -3,12 +3,12 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createKafkajsTransport } from '../core/kafka/kafkajs.js';
-import { makeChangeEvent } from '../processors/testing/events.js';
-import type { FileSinkLine } from '../processors/testing/file-sink.js';
+import { makeChangeEvent } from '../testing/processors/events.js';
+import type { FileSinkLine } from '../testing/processors/file-sink.js';
 import { eventually, testInfra, uniqueName } from './support/infra.js';
 import { committedTotal, produceEvents } from './support/processor-kafka.js';
 
-const CHILD = join(process.cwd(), 'dist/processors/testing/child-processor.js');
+const CHILD = join(process.cwd(), 'dist/testing/processors/child-processor.js');
 const prefix = uniqueName('cfc');
 const kafka = createKafkajsTransport({ brokers: [testInfra().kafka] });
 const admin = kafka.admin();

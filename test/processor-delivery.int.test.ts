@@ -1,7 +1,7 @@
 import { ProcessorManager } from '../processors/manager.js';
-import { makeChangeEvent } from '../processors/testing/events.js';
-import { processorContext } from '../processors/testing/context.js';
-import { dropMemoryBucket, memoryBucket, memorySinkKind } from '../processors/testing/memory-sink.js';
+import { makeChangeEvent } from '../testing/processors/events.js';
+import { processorContext } from '../testing/processors/context.js';
+import { dropMemoryBucket, memoryBucket, memorySinkKind } from '../testing/processors/memory-sink.js';
 import { consumerGroupOf } from '../processors/trigger-runtime.js';
 import type { TriggerDefinition } from '../processors/trigger-definition.js';
 import { triggerConfigSchema } from '../processors/trigger-config.js';

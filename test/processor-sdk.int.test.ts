@@ -1,7 +1,7 @@
 import { Binary, Decimal128, EJSON, Int32, Long, ObjectId, Timestamp } from '../schemas/bson.js';
 import { createKafkajsTransport } from '../core/kafka/kafkajs.js';
 import type { ChangeEvent } from '../schemas/envelope.js';
-import { changeRecord } from '../processors/testing/events.js';
+import { changeRecord } from '../testing/processors/events.js';
 import { subscribe, type DecodedChangeEvent, type EventMeta } from '../sdk/index.js';
 import { eventually, testInfra, uniqueName } from './support/infra.js';
 import { committedTotal } from './support/processor-kafka.js';

@@ -7,7 +7,7 @@ import { encodeChange } from '../connectors/mongodb/change-encoder.js';
 
 import { changeFromBytes, fromEncoded, type SourceChange } from '../connectors/mongodb/source-change.js';
 import { SplitEventJoiner, SplitFragment } from '../connectors/mongodb/split-events.js';
-import { loadRealEvents, type RealEventFixture } from '../connectors/mongodb/testing/real-events.js';
+import { loadRealEvents, type RealEventFixture } from '../testing/mongodb/real-events.js';
 import { startApp, type RunningApp } from '../core/app.js';
 import { compileConfig } from '../app/config.js';
 import type { OutgoingRecord } from '../core/kafka/index.js';

@@ -5,7 +5,7 @@ import { MongoClient } from 'mongodb';
 import type { ChangeEvent } from '../schemas/envelope.js';
 import { verifyAuditLog } from '../sinks/audit-chain.js';
 import { auditSinkKind, auditSinkSchema } from '../sinks/audit.js';
-import { records, sinkTestContext } from './sink-support.js';
+import { records, sinkTestContext } from './support/sink.js';
 import { testInfra, uniqueName } from './support/infra.js';
 
 const run = promisify(execFile);

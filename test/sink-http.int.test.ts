@@ -5,7 +5,7 @@ import { isRetriable } from '../core/errors.js';
 import type { ChangeEvent } from '../schemas/envelope.js';
 import { httpSinkKind, httpSinkSchema, signBody } from '../sinks/http.js';
 import { SinkWriteError } from '../sinks/sink.js';
-import { records, sinkTestContext } from './sink-support.js';
+import { records, sinkTestContext } from './support/sink.js';
 import { uniqueName } from './support/infra.js';
 
 interface Received {

@@ -2,7 +2,7 @@ import type { ChangeEvent } from '../schemas/envelope.js';
 import { kafkaSinkKind, kafkaSinkSchema } from '../sinks/kafka.js';
 import { SinkWriteError, type SinkRecord } from '../sinks/sink.js';
 import type { IncomingRecord } from '../core/kafka/transport.js';
-import { origin, records, sinkTestContext } from './sink-support.js';
+import { origin, records, sinkTestContext } from './support/sink.js';
 import { eventually, uniqueName } from './support/infra.js';
 
 describe('kafka sink against the local broker', () => {

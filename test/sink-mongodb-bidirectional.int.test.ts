@@ -2,7 +2,7 @@ import { MongoClient, type ChangeStream, type Document } from 'mongodb';
 import { createEchoFilter } from '../connectors/mongodb/echo-filter.js';
 import { mongodbSinkKind, mongodbSinkSchema } from '../sinks/mongodb.js';
 import type { Sink } from '../sinks/sink.js';
-import { envelopeFromJavaServer, records, sinkTestContext, snapshotOf } from './sink-support.js';
+import { envelopeFromJavaServer, records, sinkTestContext, snapshotOf } from './support/sink.js';
 import { eventually, testInfra, uniqueName } from './support/infra.js';
 
 /**

@@ -3,7 +3,7 @@ import { isRetriable } from '../core/errors.js';
 import type { ChangeEvent } from '../schemas/envelope.js';
 import { mongodbSinkKind, mongodbSinkSchema } from '../sinks/mongodb.js';
 import { SinkWriteError, type Sink } from '../sinks/sink.js';
-import { ejson, records, sinkCount, sinkTestContext, snapshotOf } from './sink-support.js';
+import { ejson, records, sinkCount, sinkTestContext, snapshotOf } from './support/sink.js';
 import { eventually, testInfra, uniqueName } from './support/infra.js';
 
 const CHANGES = 20_000;

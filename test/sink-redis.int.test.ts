@@ -4,7 +4,7 @@ import { isRetriable } from '../core/errors.js';
 import type { ChangeEvent } from '../schemas/envelope.js';
 import { redisSinkKind, redisSinkSchema } from '../sinks/redis.js';
 import { SinkWriteError, type SinkRecord } from '../sinks/sink.js';
-import { ejson, origin, records, sinkTestContext } from './sink-support.js';
+import { ejson, origin, records, sinkTestContext } from './support/sink.js';
 import { testInfra, uniqueName } from './support/infra.js';
 
 const infra = testInfra();

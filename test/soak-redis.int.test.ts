@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { readDeadLetterHeaders } from '../processors/dead-letters.js';
 import { ProcessorManager } from '../processors/manager.js';
-import { processorContext } from '../processors/testing/context.js';
+import { processorContext } from '../testing/processors/context.js';
 import { triggerConfigSchema } from '../processors/trigger-config.js';
 import type { TriggerDefinition } from '../processors/trigger-definition.js';
 import { consumerGroupOf } from '../processors/trigger-runtime.js';

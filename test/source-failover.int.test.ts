@@ -1,6 +1,6 @@
-import { ChangeWriter, tallyChanges, type WriterCollection } from '../connectors/mongodb/testing/change-writer.js';
-import { ChildService } from '../connectors/mongodb/testing/child-service.js';
-import { TopicReader } from '../connectors/mongodb/testing/topic-reader.js';
+import { ChangeWriter, tallyChanges, type WriterCollection } from '../testing/mongodb/change-writer.js';
+import { ChildService } from '../testing/mongodb/child-service.js';
+import { TopicReader } from '../testing/mongodb/topic-reader.js';
 import { eventually } from './support/infra.js';
 import { sourceChildSuite } from './support/source-children.js';
 

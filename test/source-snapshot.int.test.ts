@@ -7,8 +7,8 @@ import { startMongo } from '../core/infra/mongo-server.js';
 import { stopProcess } from '../core/infra/process.js';
 import { createKafkajsTransport } from '../core/kafka/kafkajs.js';
 import { TopicNames } from '../core/topics.js';
-import { ChildService } from '../connectors/mongodb/testing/child-service.js';
-import { TopicReader } from '../connectors/mongodb/testing/topic-reader.js';
+import { ChildService } from '../testing/mongodb/child-service.js';
+import { TopicReader } from '../testing/mongodb/topic-reader.js';
 import { parseChangeEvent, type ChangeEvent } from '../schemas/envelope.js';
 import { eventually, testInfra, uniqueName } from './support/infra.js';
 

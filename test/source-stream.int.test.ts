@@ -7,7 +7,7 @@ import { TopicNames } from '../core/topics.js';
 import { MongoSource } from '../connectors/mongodb/mongo-source.js';
 import { sourceConfigSchema, type SourceConfig } from '../connectors/mongodb/source-config.js';
 import { sourceMetrics } from '../connectors/mongodb/source-metrics.js';
-import { TopicReader } from '../connectors/mongodb/testing/topic-reader.js';
+import { TopicReader } from '../testing/mongodb/topic-reader.js';
 import { fromEJson } from '../schemas/ejson.js';
 import { parseChangeEvent, type ChangeEvent } from '../schemas/envelope.js';
 import { eventually, testInfra, uniqueName } from './support/infra.js';

@@ -2,7 +2,7 @@ import type { Document } from '../schemas/bson.js';
 import { Int32, MongoClient, type ChangeStream } from 'mongodb';
 import { createKafkajsTransport } from '../core/kafka/kafkajs.js';
 import { TopicNames } from '../core/topics.js';
-import { ChildService } from '../connectors/mongodb/testing/child-service.js';
+import { ChildService } from '../testing/mongodb/child-service.js';
 import { committedTotal } from './support/processor-kafka.js';
 import { contents as contentsOf, describeDiff, sameContents as sameContentsOf, type Comparison } from './support/compare.js';
 import { eventually, testInfra, uniqueName, waitFor as waitForWith } from './support/infra.js';

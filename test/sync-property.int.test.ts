@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { Binary, Decimal128, Double, Int32, Long, MongoClient, ObjectId, Timestamp, type ChangeStream, type Document } from 'mongodb';
 import { createKafkajsTransport } from '../core/kafka/kafkajs.js';
 import { TopicNames } from '../core/topics.js';
-import { ChildService } from '../connectors/mongodb/testing/child-service.js';
+import { ChildService } from '../testing/mongodb/child-service.js';
 import { describeDiff, sameContents, type Comparison } from './support/compare.js';
 import { eventually, testInfra, uniqueName, waitFor } from './support/infra.js';
 

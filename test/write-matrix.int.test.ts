@@ -21,7 +21,7 @@ import { startApp, type RunningApp } from '../core/app.js';
 import { compileConfig } from '../app/config.js';
 import { silentLogger } from '../core/logger.js';
 import { TopicNames } from '../core/topics.js';
-import { startTestSchemaRegistry, type TestSchemaRegistry } from '../test-support/schema-registry.js';
+import { startTestSchemaRegistry, type TestSchemaRegistry } from '../testing/schema-registry.js';
 import { eventually, testInfra, uniqueName } from './support/infra.js';
 
 /**

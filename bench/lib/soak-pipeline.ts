@@ -1,4 +1,4 @@
-import { ChildService } from '../../connectors/mongodb/testing/child-service.js';
+import { ChildService } from '../../testing/mongodb/child-service.js';
 
 /** Names of what the soak's service reads and writes. */
 export interface SoakNames {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { BSON } from 'mongodb';
-import { DocumentGenerator, random } from '../../schemas/testing/random-bson.js';
+import { DocumentGenerator, random } from '../../testing/schemas/random-bson.js';
 import { encodeSnapshotDocument, type SnapshotContext } from './change-encoder.js';
 import { encodeRawSnapshotDocument } from './raw-snapshot-encoder.js';
 

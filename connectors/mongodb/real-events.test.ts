@@ -8,7 +8,7 @@ import { encodeRawChange } from './raw-change-encoder.js';
 import { decodeSourceBson } from './raw-change-stream.js';
 import { changeFromBytes, type SourceChange } from './source-change.js';
 import { SplitEventJoiner, SplitFragment } from './split-events.js';
-import { loadRealEvents, type RealEventFixture } from './testing/real-events.js';
+import { loadRealEvents, type RealEventFixture } from '../../testing/mongodb/real-events.js';
 
 const fixtures = loadRealEvents();
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { INFRA_FILE } from '../../test-support/infra-file.js';
+import { INFRA_FILE } from '../../testing/infra-file.js';
 
 export interface TestInfra {
   kafka: string;

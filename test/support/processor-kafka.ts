@@ -1,6 +1,6 @@
 import type { Admin, IncomingRecord, KafkaTransport } from '../../core/kafka/index.js';
 import type { ChangeEvent } from '../../schemas/envelope.js';
-import { changeRecord } from '../../processors/testing/events.js';
+import { changeRecord } from '../../testing/processors/events.js';
 
 /** Produces change events in envelope format, in order, in chunks. */
 export async function produceEvents(kafka: KafkaTransport, topic: string, events: readonly ChangeEvent[], chunk = 5_000): Promise<void> {

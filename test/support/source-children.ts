@@ -1,7 +1,7 @@
 import { MongoClient } from 'mongodb';
 import { createKafkajsTransport } from '../../core/kafka/kafkajs.js';
 import { TopicNames } from '../../core/topics.js';
-import type { ChildService } from '../../connectors/mongodb/testing/child-service.js';
+import type { ChildService } from '../../testing/mongodb/child-service.js';
 import { testInfra, uniqueName } from './infra.js';
 
 /**

@@ -1,15 +1,15 @@
 import { MongoClient, Timestamp, type Document } from 'mongodb';
-import { EJSON } from '../schemas/bson.js';
-import { compileConfig } from '../app/config.js';
-import { Health } from '../core/health.js';
-import { createKafkajsTransport } from '../core/kafka/kafkajs.js';
-import { silentLogger } from '../core/logger.js';
-import { createMetricsRegistry } from '../core/metrics.js';
-import { TopicNames } from '../core/topics.js';
-import type { ChangeEvent } from '../schemas/envelope.js';
-import type { SinkDependencies, SinkRecord } from '../sinks/sink.js';
-import { stableStringify } from '../schemas/values.js';
-import { testInfra } from './support/infra.js';
+import { EJSON } from '../../schemas/bson.js';
+import { compileConfig } from '../../app/config.js';
+import { Health } from '../../core/health.js';
+import { createKafkajsTransport } from '../../core/kafka/kafkajs.js';
+import { silentLogger } from '../../core/logger.js';
+import { createMetricsRegistry } from '../../core/metrics.js';
+import { TopicNames } from '../../core/topics.js';
+import type { ChangeEvent } from '../../schemas/envelope.js';
+import type { SinkDependencies, SinkRecord } from '../../sinks/sink.js';
+import { stableStringify } from '../../schemas/values.js';
+import { testInfra } from './infra.js';
 
 /** What a sink gets from the app, built against the test servers. `close()` disconnects the metadata client. */
 export async function sinkTestContext(

@@ -1,13 +1,13 @@
 /**
- * A processor in its own process, for crash tests: `node dist/processors/testing/child-processor.js <spec.json>`.
+ * A processor in its own process, for crash tests: `node dist/testing/processors/child-processor.js <spec.json>`.
  * The spec names the brokers, topic prefix and one trigger (as in changeflow.yaml, plus optional function
  * code); sinks may use the test kinds `file` and `memory`. Prints "ready" once consuming; SIGTERM stops it.
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { parseOrThrow } from '../../core/schema-errors.js';
-import { ProcessorManager } from '../manager.js';
-import { triggerConfigSchema } from '../trigger-config.js';
+import { ProcessorManager } from '../../processors/manager.js';
+import { triggerConfigSchema } from '../../processors/trigger-config.js';
 import { processorContext } from './context.js';
 import { fileSinkKind } from './file-sink.js';
 import { memorySinkKind } from './memory-sink.js';

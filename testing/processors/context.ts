@@ -5,7 +5,7 @@ import { createKafkaTransport, type KafkaClientName } from '../../core/kafka/ind
 import { silentLogger, type Logger } from '../../core/logger.js';
 import { createMetricsRegistry } from '../../core/metrics.js';
 import { TopicNames } from '../../core/topics.js';
-import type { RuntimeContext } from '../trigger-runtime.js';
+import type { RuntimeContext } from '../../processors/trigger-runtime.js';
 
 /**
  * What the processors need of the app, without the HTTP server or a MongoDB connection (tests and

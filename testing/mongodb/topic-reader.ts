@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { IncomingRecord, KafkaTransport } from '../../../core/kafka/transport.js';
+import type { IncomingRecord, KafkaTransport } from '../../core/kafka/transport.js';
 
 /**
  * Reads topics from the beginning into memory, for tests and benchmarks that check what a source

@@ -1,6 +1,6 @@
 import { Int32, type Collection } from 'mongodb';
-import type { IncomingRecord } from '../../../core/kafka/transport.js';
-import { parseChangeEvent } from '../../../schemas/envelope.js';
+import type { IncomingRecord } from '../../core/kafka/transport.js';
+import { parseChangeEvent } from '../../schemas/envelope.js';
 
 export type WriterCollection = Collection<{ _id: Int32; v: Int32 }>;
 

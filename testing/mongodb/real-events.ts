@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { EJSON, type Document } from '../../../schemas/bson.js';
+import { EJSON, type Document } from '../../schemas/bson.js';
 import { z } from 'zod';
 
 /**
@@ -36,7 +36,7 @@ const fixtureSchema = z.strictObject({
   afterFrom: z.string().optional(),
 });
 
-export const realEventsDir = join(process.cwd(), 'connectors', 'mongodb', 'testing', 'fixtures', 'real-events');
+export const realEventsDir = join(process.cwd(), 'testing', 'mongodb', 'fixtures', 'real-events');
 
 /** `{ "$repeat": [text, n] }` stands for text repeated n times (a 16 MB string is not written out). */
 function expand(value: unknown): unknown {
