@@ -2,7 +2,7 @@ import type { ChangeStream, Db } from 'mongodb';
 import { ChangeflowError, dependencyOf, errorMessage } from '../core/errors.js';
 import type { Health, HealthOwner } from '../core/health.js';
 import type { Logger } from '../core/logger.js';
-import { backoffDelay, sleep } from '../core/retry.js';
+import { Backoff, backoffDelay, type RetryPolicy } from '../core/retry.js';
 import type { TriggerController, TriggerDefinition } from '../processors/trigger-definition.js';
 import { isRunnable, toDefinition, type DefinitionOptions } from './definition.js';
 import { FUNCTIONS, TRIGGERS, type FunctionDoc, type TriggerDoc } from './documents.js';
@@ -60,6 +60,12 @@ interface Failure {
 
 const HEALTH = 'control-plane.reconciler';
 
+/** Reopening a metadata change stream after it failed or ended; a change read starts the waits over. */
+const STREAM_REOPEN: RetryPolicy = { attempts: Number.POSITIVE_INFINITY, initialDelayMs: 500, maxDelayMs: 30_000, jitter: 0.2, factor: 2 };
+
+/** The next pass after a failed one (the store unreachable): soon, so the 5-second promise holds once it is back. */
+const PASS_RETRY: RetryPolicy = { attempts: Number.POSITIVE_INFINITY, initialDelayMs: 1_000, maxDelayMs: 5_000, jitter: 0.2, factor: 2 };
+
 /**
  * Keeps the processors' running triggers equal to the `triggers` collection. Change streams on
  * `triggers` and `functions` mark what changed; one loop at a time turns marks into
@@ -77,6 +83,7 @@ export class TriggerReconciler {
   private streamsHealthy = 0;
   private timer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
+  private readonly passBackoff = new Backoff(PASS_RETRY);
   private retryDue: number | undefined;
   private readonly failing = new Map<string, Failure>();
   private stopped = false;
@@ -146,7 +153,8 @@ export class TriggerReconciler {
   /** Follows one collection's change stream for as long as the reconciler runs, reopening it after errors. */
   private async follow(collection: typeof TRIGGERS | typeof FUNCTIONS): Promise<void> {
     const { logger } = this.options;
-    for (let attempt = 1; !this.stopped; attempt++) {
+    const backoff = new Backoff(STREAM_REOPEN);
+    while (!this.stopped) {
       let stream: ChangeStream | undefined;
       let counted = false;
       try {
@@ -168,7 +176,7 @@ export class TriggerReconciler {
         this.markAll();
         if (first) handle(first);
         for await (const change of stream) {
-          attempt = 1;
+          backoff.succeeded();
           handle(change);
         }
       } catch (error) {
@@ -186,7 +194,7 @@ export class TriggerReconciler {
       }
       if (this.stopped) return;
       this.markAll();
-      await sleep(backoffDelay(attempt, { initialDelayMs: 500, maxDelayMs: 30_000, jitter: 0.2, factor: 2 }), this.abort.signal).catch(() => undefined);
+      await backoff.wait(this.abort.signal);
     }
   }
 
@@ -214,13 +222,14 @@ export class TriggerReconciler {
         await this.passSome(triggerIds, functionIds);
       }
       health?.set(HEALTH, true);
+      this.passBackoff.succeeded();
       logger.debug({ full, ms: Math.round(performance.now() - started) }, 'reconcile pass done');
     } catch (error) {
       // The store is unreachable or the controller failed: try everything again on the next tick.
       this.fullPass = true;
       logger.error({ err: errorMessage(error) }, 'trigger reconciliation failed; retrying');
       health?.set(HEALTH, false, `reconciling triggers failed: ${errorMessage(error)}`);
-      await sleep(1_000, this.abort.signal).catch(() => undefined);
+      await this.passBackoff.wait(this.abort.signal);
     }
   }
 

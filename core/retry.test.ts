@@ -1,5 +1,5 @@
 import { ChangeflowError, UnavailableError, ValidationError } from './errors.js';
-import { backoffDelay, retry } from './retry.js';
+import { Backoff, backoffDelay, retry } from './retry.js';
 
 describe('retry', () => {
   const fast = { initialDelayMs: 1, maxDelayMs: 5, jitter: 0 };
@@ -48,5 +48,24 @@ describe('retry', () => {
     expect(backoffDelay(10, opts, () => 0.5)).toBe(1_000);
     expect(backoffDelay(2, opts, () => 0)).toBe(160);
     expect(backoffDelay(2, opts, () => 1)).toBe(240);
+  });
+
+  it('Backoff: waits longer with each failure in a row and starts over after a success', () => {
+    const backoff = new Backoff({ initialDelayMs: 100, maxDelayMs: 1_000, jitter: 0, factor: 2 });
+    expect([backoff.next(), backoff.next(), backoff.next()]).toEqual([100, 200, 400]);
+    for (let i = 0; i < 10; i++) backoff.next();
+    expect(backoff.next()).toBe(1_000);
+    backoff.succeeded();
+    expect(backoff.next()).toBe(100);
+  });
+
+  it('Backoff: an aborted wait ends at once without throwing', async () => {
+    const backoff = new Backoff({ initialDelayMs: 60_000, maxDelayMs: 60_000, jitter: 0, factor: 2 });
+    const stop = new AbortController();
+    const started = Date.now();
+    const waiting = backoff.wait(stop.signal);
+    stop.abort();
+    await expect(waiting).resolves.toBeUndefined();
+    expect(Date.now() - started).toBeLessThan(5_000);
   });
 });

@@ -14,6 +14,9 @@ export interface RetryOptions {
   signal?: AbortSignal;
 }
 
+/** How often and how fast to try again, without the caller's decision and signal; named policies are constants of this type. */
+export type RetryPolicy = Pick<RetryOptions, 'attempts' | 'initialDelayMs' | 'maxDelayMs' | 'jitter' | 'factor'>;
+
 export const defaultRetryOptions: RetryOptions = {
   attempts: 5,
   initialDelayMs: 300,
@@ -61,5 +64,30 @@ export async function retry<T>(task: (attempt: number) => Promise<T>, options: P
       opts.onRetry?.(error, attempt, delay);
       await sleep(delay, opts.signal);
     }
+  }
+}
+
+/**
+ * The waits of a loop that runs until it is stopped (follow a stream, keep a connection): each
+ * failure in a row waits longer, per `policy`; a success starts over. For a task that ends, use `retry`.
+ */
+export class Backoff {
+  private failures = 0;
+
+  constructor(private readonly policy: Pick<RetryPolicy, 'initialDelayMs' | 'maxDelayMs' | 'jitter' | 'factor'>) {}
+
+  /** The wait after one more failure. */
+  next(): number {
+    this.failures++;
+    return backoffDelay(this.failures, this.policy);
+  }
+
+  succeeded(): void {
+    this.failures = 0;
+  }
+
+  /** Waits out the next delay; resolves early (without throwing) when `signal` aborts. */
+  async wait(signal?: AbortSignal): Promise<void> {
+    await sleep(this.next(), signal).catch(() => undefined);
   }
 }

@@ -1,6 +1,6 @@
 import { ChangeflowError, errorMessage, isRetriable } from '../core/errors.js';
 import type { IncomingRecord } from '../core/kafka/index.js';
-import { backoffDelay, retry, sleep } from '../core/retry.js';
+import { retry } from '../core/retry.js';
 import { parseChangeEvent, type ChangeEvent } from '../schemas/envelope.js';
 import { isConfluentAvro, type AvroCodec } from '../schemas/avro-codec.js';
 import { SinkWriteError, type Action, type Sink, type SinkRecord } from '../sinks/sink.js';
@@ -296,22 +296,34 @@ export class BatchProcessor {
    */
   private async write(sink: Sink, records: readonly SinkRecord[]): Promise<readonly { index: number; reason: string }[]> {
     if (records.length === 0) return [];
-    for (let wait = 1; ; wait++) {
-      try {
-        await sink.write(records);
-        if (wait > 1) this.options.observer?.sinkRecovered?.(sink.name);
-        return [];
-      } catch (error) {
-        if (error instanceof SinkWriteError) {
-          if (wait > 1) this.options.observer?.sinkRecovered?.(sink.name);
-          return error.rejected.filter((r) => r.index >= 0 && r.index < records.length);
-        }
-        if (!isRetriable(error) || this.options.signal.aborted) throw error;
-        const delay = backoffDelay(wait, { ...this.options.retry, jitter: 0.2, factor: 2 });
-        this.options.observer?.sinkUnavailable?.(sink.name, error, delay);
-        await sleep(delay, this.options.signal).catch(() => undefined);
-        this.throwIfAborted();
-      }
+    let waited = false;
+    try {
+      const refused = await retry(
+        async () => {
+          try {
+            await sink.write(records);
+            return [];
+          } catch (error) {
+            if (error instanceof SinkWriteError) return error.rejected.filter((r) => r.index >= 0 && r.index < records.length);
+            throw error;
+          }
+        },
+        {
+          ...this.options.retry,
+          attempts: Number.POSITIVE_INFINITY,
+          shouldRetry: (error) => isRetriable(error) && !this.options.signal.aborted,
+          onRetry: (error, _attempt, delayMs) => {
+            waited = true;
+            this.options.observer?.sinkUnavailable?.(sink.name, error, delayMs);
+          },
+          signal: this.options.signal,
+        },
+      );
+      if (waited) this.options.observer?.sinkRecovered?.(sink.name);
+      return refused;
+    } catch (error) {
+      this.throwIfAborted();
+      throw error;
     }
   }
 

@@ -1,5 +1,5 @@
 import { MongoClient, type MongoClientOptions } from 'mongodb';
-import { backoffDelay, sleep } from '../core/retry.js';
+import { Backoff } from '../core/retry.js';
 import { isClosedClientError } from '../core/mongo-errors.js';
 import { isTransientTargetError } from './mongo-errors.js';
 import { InternalError } from '../core/errors.js';
@@ -73,11 +73,10 @@ export class MongoTarget {
   private reconnectInBackground(): void {
     if (this.reconnecting || this.stopped) return;
     this.reconnecting = true;
-    const initialDelayMs = this.options.initialDelayMs ?? 500;
-    const maxDelayMs = this.options.maxDelayMs ?? 10_000;
+    const backoff = new Backoff({ initialDelayMs: this.options.initialDelayMs ?? 500, maxDelayMs: this.options.maxDelayMs ?? 10_000, jitter: 0.2, factor: 2 });
     void (async () => {
-      for (let attempt = 1; !this.stopped; attempt++) {
-        await sleep(backoffDelay(attempt, { initialDelayMs, maxDelayMs, jitter: 0.2, factor: 2 }), this.stop$.signal).catch(() => undefined);
+      while (!this.stopped) {
+        await backoff.wait(this.stop$.signal);
         if (this.stopped) break;
         try {
           await this.client();

@@ -1,7 +1,7 @@
-import type { RetryOptions } from '../retry.js';
+import type { RetryPolicy } from '../retry.js';
 
-/** How a Kafka client tries again: `retry` options without the caller's decision and signal. */
-export type KafkaRetryPolicy = Pick<RetryOptions, 'attempts' | 'initialDelayMs' | 'maxDelayMs' | 'jitter' | 'factor'>;
+/** How a Kafka client tries again. */
+export type KafkaRetryPolicy = RetryPolicy;
 
 /** librdkafka's consume call failed: call again, for as long as the consumer runs. */
 export const CONSUME_RETRY: KafkaRetryPolicy = { attempts: Number.POSITIVE_INFINITY, initialDelayMs: 100, maxDelayMs: 5_000, jitter: 0.2, factor: 2 };
