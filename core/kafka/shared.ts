@@ -1,3 +1,4 @@
+import { UnavailableError } from '../errors.js';
 import { retry } from '../retry.js';
 import { kafkaFailure } from './kafka-errors.js';
 import { LEADERS_POLL } from './retry-policies.js';
@@ -52,7 +53,7 @@ export function isTopicAlreadyExists(error: unknown): boolean {
 export async function waitForLeaders(topics: readonly string[], ready: () => Promise<boolean>): Promise<void> {
   const deadline = Date.now() + TOPIC_LEADER_WAIT_MS;
   let lastError: unknown;
-  const notYet = new Error('partition leaders not elected yet');
+  const notYet = new UnavailableError('partition leaders not elected yet', { dependency: 'Kafka' });
   try {
     await retry(
       async () => {
