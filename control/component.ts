@@ -85,13 +85,17 @@ export class ControlPlane implements Component {
       logger.warn("no auth.tokens configured: only tokens in the metadata store's `tokens` collection (sha256) are accepted");
     const policy = TenantPolicy.fromConfig(this.config);
     const db = context.metadata.db;
-    const refreshOwners = async (): Promise<void> => policy.setStoredAdmins(await storedAdminIds(db));
+    const refreshClaims = async (): Promise<void> => policy.setStoredTriggers(await store.claimingTriggers());
+    const refreshOwners = async (): Promise<void> => {
+      policy.setStoredAdmins(await storedAdminIds(db));
+      await refreshClaims();
+    };
     const ownerOf = async (userId: string): Promise<{ userId: string; admin: boolean }> => {
       await refreshOwners();
       return policy.ownerOf(userId);
     };
     this.server = createControlServer({
-      triggers: new TriggerService({ store, sinkKinds, policy, ownerOf }),
+      triggers: new TriggerService({ store, sinkKinds, policy, ownerOf, refreshClaims }),
       functions: new FunctionService(store, { caps: capsFor(this.config), ...(this.options.functionPool ? { pool: this.options.functionPool } : {}) }),
       auth,
       logger,

@@ -1,6 +1,7 @@
 import { ObjectId, type Collection, type Db, type Filter } from 'mongodb';
 import { ApiError, failedPrecondition, invalidArgument, notFound } from './api-error.js';
 import type { Principal } from './auth.js';
+import type { ClaimingTrigger } from './database-claims.js';
 import { FUNCTIONS, TRIGGERS, type FunctionDoc, type TriggerDoc } from './documents.js';
 import { status } from '@grpc/grpc-js';
 import { isDuplicateKeyError } from '../core/mongo-errors.js';
@@ -49,6 +50,11 @@ export class MetadataStore {
     const doc = await this.triggers.findOne(this.byId(principal, id));
     if (!doc) throw notFound(`no trigger with id "${id}"`);
     return doc;
+  }
+
+  /** Every user's triggers, as much of them as DatabaseClaims reads. */
+  async claimingTriggers(): Promise<ClaimingTrigger[]> {
+    return this.triggers.find({}, { projection: { _id: 1, user_id: 1, created_at: 1, sinks: 1, config: 1 } }).toArray();
   }
 
   async insertTrigger(doc: TriggerDoc): Promise<TriggerDoc> {

@@ -7,6 +7,7 @@ import { TRIGGER_TYPE, type SinkDoc, type TriggerDoc } from './documents.js';
 import { auditCollectionOf, protectedDb, redisKeyNamespaceOf, runtimeSinkOptions, sinkProblems, type SinkLimits } from './tenant-sinks.js';
 import { coversNamespace, describeSource, ownSource, ownTopicPrefix, overlapsNamespace, sourceTopicPattern, type WatchedSource } from './tenant-sources.js';
 import { uriGranted } from './uri-grants.js';
+import { DatabaseClaims, type ClaimingTrigger } from './database-claims.js';
 
 /** Whose rules apply to a trigger: its owner, an admin or a tenant. */
 export interface Owner {
@@ -34,6 +35,8 @@ export interface PolicySettings {
   adminUserIds: readonly string[];
   tenants: readonly ({ userId: string } & TenantRules)[];
   tenantDefaults: TenantRules;
+  /** Databases changeflow.yaml's triggers write: the operator's, never a tenant's sink target. */
+  operatorDatabases?: readonly string[];
 }
 
 type SourceChoice = { problem: string } | { plan: Omit<RunPlan, 'sinks'> };
@@ -51,6 +54,7 @@ const list = (items: readonly string[]): string => (items.length > 0 ? items.joi
  */
 export class TenantPolicy {
   private storedAdmins: ReadonlySet<string> = new Set();
+  private claims: DatabaseClaims | undefined;
 
   constructor(private readonly settings: PolicySettings) {}
 
@@ -63,12 +67,24 @@ export class TenantPolicy {
       adminUserIds: config.auth.tokens.filter((t) => t.admin).map((t) => t.userId),
       tenants: config.auth.tenants,
       tenantDefaults: config.auth.tenantDefaults,
+      operatorDatabases: (config.triggers ?? []).flatMap((t) =>
+        t.sinks.filter((s) => s.kind === 'mongodb').flatMap((s) => [s['db'], s['stateDb']].filter((n): n is string => typeof n === 'string')),
+      ),
     });
   }
 
   /** Admins from the metadata store's `tokens` collection (refreshed by the reconciler). */
   setStoredAdmins(userIds: Iterable<string>): void {
     this.storedAdmins = new Set(userIds);
+  }
+
+  /**
+   * The stored triggers, for the databases each tenant's MongoDB sinks may write (refreshed before
+   * every reconcile pass and before a trigger is created or updated).
+   */
+  setStoredTriggers(triggers: readonly ClaimingTrigger[]): void {
+    const watched = this.settings.sources.flatMap((s) => (s.watch.db ? [s.watch.db] : []));
+    this.claims = new DatabaseClaims(triggers, [...watched, ...(this.settings.operatorDatabases ?? [])], (userId) => this.ownerOf(userId).admin);
   }
 
   ownerOf(userId: string): Owner {
@@ -103,7 +119,25 @@ export class TenantPolicy {
     if ('problem' in choice) problems.push(choice.problem);
     const limits = this.limitsFor(owner.userId);
     trigger.sinks.forEach((sink, i) => problems.push(...sinkProblems(sink, under(root, `sinks[${i}]`), limits)));
+    trigger.sinks.forEach((sink, i) => problems.push(...this.claimProblems(owner.userId, sink, under(root, `sinks[${i}]`))));
     return problems;
+  }
+
+  /** A tenant's MongoDB sink naming a database someone else uses (DatabaseClaims). */
+  private claimProblems(userId: string, sink: SinkDoc, at: string): string[] {
+    if (sink.kind !== 'mongodb') return [];
+    const claims = this.claims ?? this.configClaims();
+    return (['db', 'stateDb'] as const).flatMap((key) => {
+      const db = sink.options[key];
+      const why = typeof db === 'string' && db !== '' ? claims.refusal(userId, db) : undefined;
+      return why ? [`${at}.options_json.${key}: ${why}`] : [];
+    });
+  }
+
+  /** Before the first refresh: the operator's databases alone. */
+  private configClaims(): DatabaseClaims {
+    this.setStoredTriggers([]);
+    return this.claims ?? DatabaseClaims.empty();
   }
 
   /** How a stored trigger runs for its owner, or why it may not (the reconciler then leaves it stopped). */

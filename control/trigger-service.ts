@@ -81,6 +81,8 @@ export interface TriggerServiceOptions {
   policy?: TenantPolicy;
   /** Whether another user (a trigger's owner, when an admin writes it) is an admin. Default: the policy's view. */
   ownerOf?: (userId: string) => Promise<Owner>;
+  /** Reloads what the policy knows of stored triggers (the databases tenants' sinks use) before a check. */
+  refreshClaims?: () => Promise<void>;
 }
 
 /** The trigger API's TriggerService, every call scoped to the caller. */
@@ -128,6 +130,7 @@ export class TriggerService {
   private async checkPolicy(principal: Principal, trigger: TriggerShape, root: string): Promise<void> {
     const policy = this.options.policy;
     if (!policy) return;
+    await this.options.refreshClaims?.();
     const problems = policy.problems(await this.ownerFor(principal, trigger.user_id), trigger, root);
     if (problems.length > 0) throw permissionDenied(problems.join('; '));
   }

@@ -48,6 +48,7 @@ describe("tenant boundaries: tokens cannot be minted, other tenants' data and in
   let a: ControlClient;
   let b: ControlClient;
   let admin: ControlClient;
+  const extraDbs: string[] = [];
 
   beforeAll(async () => {
     const config = compileConfig({
@@ -86,7 +87,7 @@ describe("tenant boundaries: tokens cannot be minted, other tenants' data and in
       await kafkaAdmin.deleteTopics((await kafkaAdmin.listTopics()).filter((t) => t.startsWith(prefix))).catch(() => undefined);
       await kafkaAdmin.disconnect();
     }
-    for (const db of [metaDb, hrDb, srcB, copyA, copyB])
+    for (const db of [metaDb, hrDb, srcB, copyA, copyB, ...extraDbs])
       await mongo
         ?.db(db)
         .dropDatabase()
@@ -206,6 +207,71 @@ describe("tenant boundaries: tokens cannot be minted, other tenants' data and in
     await sleep(3_000);
     expect(processors?.running()).not.toContain(triggerKey(stored));
     expect(await countIn(copyB, 'salaries')).toBe(0);
+  });
+
+  it("a tenant's MongoDB sink cannot write another tenant's copy database, not even when stored directly", async () => {
+    const srcA = uniqueName('src-a');
+    const copyShared = uniqueName('copy-a-shared');
+    extraDbs.push(srcA, copyShared);
+    const copyTrigger = (name: string, source: string, target: string): Msg => ({
+      name,
+      trigger_type: 1,
+      database: { data_source: infra.mongodb, database: source, collection: 'orders', operation_types: [1] },
+      enabled: true,
+      sinks: [mongoSink(target)],
+      batch: { max_size: 10, max_wait_ms: 10 },
+    });
+    await createTrigger(a, copyTrigger('a-copy', srcA, copyShared));
+
+    const error = await refused(createTrigger(b, copyTrigger('b-into-a', srcB, copyShared.toUpperCase())));
+    expect(error.code).toBe(grpc.status.PERMISSION_DENIED);
+    expect(error.details).toBe(
+      `trigger.sinks[0].options_json.db: "${copyShared.toUpperCase()}" is another tenant's (its triggers use it); a tenant's MongoDB sink writes only databases no one else uses (names count on every server): choose another database name`,
+    );
+    // Nor into A's source database.
+    expect((await refused(createTrigger(b, copyTrigger('b-into-a-src', srcB, srcA)))).code).toBe(grpc.status.PERMISSION_DENIED);
+
+    // Written straight into the metadata store (a race, or an old trigger): A's claim is older, so B's does not run.
+    const now = new Date();
+    const stored: TriggerDoc = {
+      _id: '0123456789abcdef0123aaaa',
+      user_id: 'team-b',
+      name: 'stored-b-into-a',
+      trigger_type: 1,
+      function_id: '',
+      enabled: true,
+      config: { database: { data_source: infra.mongodb, database: srcB, collection: 'orders', operation_types: [1] } },
+      sinks: [{ name: 'meta', kind: 'mongodb', options: { uri: infra.mongodb, db: copyShared } }],
+      created_at: now,
+      updated_at: now,
+    };
+    await mongo.db(metaDb).collection<TriggerDoc>('triggers').insertOne(stored);
+    let n = 0;
+    await eventually(
+      async () => {
+        await mongo
+          .db(srcA)
+          .collection('orders')
+          .insertOne({ _id: `a-${n++}` } as never);
+        return (await countIn(copyShared, 'orders')) > 0;
+      },
+      "A's copy receives A's documents",
+      45_000,
+      1_000,
+    );
+    await mongo
+      .db(srcB)
+      .collection('orders')
+      .insertOne({ _id: 'from-b' } as never);
+    await plane.settled();
+    await sleep(3_000);
+    expect(processors?.running()).not.toContain(triggerKey(stored));
+    expect(
+      await mongo
+        .db(copyShared)
+        .collection('orders')
+        .countDocuments({ _id: 'from-b' } as never),
+    ).toBe(0);
   });
 
   it("item 3: internal topics (offsets, another trigger's dead letters) are refused as a tenant's topic; admins keep the power", async () => {
