@@ -68,3 +68,15 @@ describe('changeflow.yaml: auth.tokens', () => {
     ).toHaveLength(2);
   });
 });
+
+describe('changeflow.yaml: sources', () => {
+  const source = (extra: string): string => `${minimal}sources:\n  - name: s\n    uri: mongodb://127.0.0.1:27017\n    watch: { db: shop }\n${extra}`;
+
+  it('refuses maxBatchSize below batchSize, naming the field', () => {
+    expect(errorOf(source(`    batchSize: 1000\n    maxBatchSize: 200\n`))).toMatch(/sources\[0\]\.maxBatchSize: must be at least batchSize/);
+  });
+
+  it('accepts maxBatchSize equal to batchSize (reads keep one size)', () => {
+    expect(parseConfigText(source(`    batchSize: 1000\n    maxBatchSize: 1000\n`), {}).sources[0]).toMatchObject({ batchSize: 1000, maxBatchSize: 1000 });
+  });
+});

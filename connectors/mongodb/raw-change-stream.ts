@@ -15,6 +15,7 @@ export interface RawChangeStreamOptions {
   start: RawStreamStart;
   /** Stages after `$changeStream` (the source's `operationTypes` filter and its own pipeline). */
   pipeline: Document[];
+  /** Of the first batch; later reads ask for `readSize`. */
   batchSize: number;
   maxAwaitTimeMS: number;
   fullDocument?: string;
@@ -54,6 +55,8 @@ export class RawChangeStream {
   private getMoreCollection = '';
   private start: RawStreamStart;
   private closed = false;
+  /** Events asked for per getMore; the reader may change it between reads. */
+  readSize: number;
 
   constructor(
     private readonly client: MongoClient,
@@ -61,6 +64,7 @@ export class RawChangeStream {
     private readonly options: RawChangeStreamOptions,
   ) {
     this.start = options.start;
+    this.readSize = options.batchSize;
   }
 
   /** The next batch (possibly empty: the server held the read for up to `maxAwaitTimeMS`). */
@@ -136,7 +140,7 @@ export class RawChangeStream {
   }
 
   private getMore(id: Long): Promise<CursorReply> {
-    const command = { getMore: id, collection: this.getMoreCollection, batchSize: this.options.batchSize, maxTimeMS: this.options.maxAwaitTimeMS };
+    const command = { getMore: id, collection: this.getMoreCollection, batchSize: this.readSize, maxTimeMS: this.options.maxAwaitTimeMS };
     return this.run(this.target.db ?? 'admin', command, 'nextBatch');
   }
 

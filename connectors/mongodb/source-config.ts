@@ -72,7 +72,17 @@ export const sourceConfigSchema = sourceEntrySchema(z.literal('mongodb').default
     .boolean()
     .default(false)
     .meta({ description: "Drop changes written by changeflow's own MongoDB sink (`echoLedger: true`), for bidirectional sync." }),
-  batchSize: z.number().int().positive().default(500).meta({ description: 'Most change events per Kafka send.' }),
+  batchSize: z
+    .number()
+    .int()
+    .positive()
+    .default(500)
+    .meta({ description: 'Change events asked of the server per read (getMore) while the stream is live; Kafka sends are split by `maxBatchBytes`.' }),
+  maxBatchSize: z.number().int().positive().optional().meta({
+    description:
+      'Largest read while reads come back full (a backlog): the read size doubles from `batchSize` up to this and halves back when reads come back short. Default 4 × `batchSize`; equal to `batchSize` turns this off.',
+    example: 2000,
+  }),
   maxBatchBytes: z
     .number()
     .int()
@@ -105,5 +115,8 @@ export const sourceConfigSchema = sourceEntrySchema(z.literal('mongodb').default
     .min(1)
     .optional()
     .meta({ description: "`source.cluster` in every event (default: the replica set name, else the URI's hosts).", example: 'eu-1' }),
+}).refine((c) => c.maxBatchSize === undefined || c.maxBatchSize >= c.batchSize, {
+  path: ['maxBatchSize'],
+  error: 'must be at least batchSize (equal turns the growing read size off)',
 });
 export type SourceConfig = z.output<typeof sourceConfigSchema>;

@@ -10,6 +10,7 @@ import { changeTopics } from './change-records.js';
 import { LeaseLostError } from './lease.js';
 import type { OrderedSender } from './ordered-sender.js';
 import { RawChangeStream } from './raw-change-stream.js';
+import { ReadSizer } from './read-sizer.js';
 import { changeFromBytes, fromEncoded, type SourceChange } from './source-change.js';
 import { SourceFatalError } from './source-errors.js';
 import { SourcePosition } from './source-position.js';
@@ -66,6 +67,7 @@ export class StreamReader {
     // The next getMore, issued while the previous batch is encoded and handed to Kafka, so the
     // server's read and our CPU work overlap instead of taking turns.
     let readAhead: Promise<ReadBatch> | null = null;
+    const sizer = new ReadSizer(config.batchSize, config.maxBatchSize ?? config.batchSize * 4);
     session.log.info({ position: position.describe() }, 'streaming');
     try {
       while (!session.stopping) {
@@ -73,6 +75,7 @@ export class StreamReader {
         const batch = await (readAhead ?? this.readBatch(stream));
         readAhead = null;
         if (session.stopping) break;
+        stream.readSize = sizer.observe(batch.events.length);
         if (batch.events.length === 0) {
           progress.caughtUp = sender.inFlight === 0;
           // Heartbeat: an idle stream still advances its postBatchResumeToken; store it so the position stays inside the oplog.
