@@ -143,7 +143,9 @@ export class SourcePosition {
     if (!this.snapshot) return `stream ${start}`;
     const { ranges, copied } = this.snapshot;
     const open = ranges.filter((r) => !r.done);
-    const where = open.map((r) => `${rangeName(r)} after _id ${r.lastKey ?? '(start)'}`).join('; ');
+    // The first few only: a whole cluster's snapshot may hold thousands of collections.
+    const shown = open.slice(0, 4).map((r) => `${rangeName(r)} after _id ${r.lastKey ?? '(start)'}`);
+    const where = [...shown, ...(open.length > shown.length ? [`${open.length - shown.length} more`] : [])].join('; ');
     return `snapshot of ${where || '(done)'} (${ranges.length - open.length}/${ranges.length} ranges done, ${copied} copied), then stream ${start}`;
   }
 
