@@ -128,6 +128,8 @@ export class SnapshotCopy {
     const { router, admin, metrics } = this.session.parts;
     const name = this.session.config.name;
     const step = this.turn.then(async () => {
+      // After another range failed nothing more is sent: the session restarts from the stored position.
+      if (this.failure !== null) return;
       this.session.parts.assertLease();
       if (records.length > 0) await router.ensureTopics(admin, records);
       const range = this.ranges[index] as SnapshotRange;
