@@ -194,8 +194,8 @@ const SNAPSHOT_PARALLELISM = [2, 1] as const;
 
 /**
  * Snapshot passes over the collection the change-stream figure filled, each by a new source, for every
- * `SNAPSHOT_PARALLELISM` value: passes alternate between the values (their order swapped every round)
- * until each has run for the figure's duration, so load from other work on the machine falls on all
+ * `SNAPSHOT_PARALLELISM` value: passes alternate between the values (their order swapped every round),
+ * three rounds at least and until each has run for the figure's duration, so load from other work on the machine falls on all
  * of them alike.
  */
 async function snapshotFigures(rig: Rig): Promise<Map<number, BenchFigure>> {
@@ -205,7 +205,9 @@ async function snapshotFigures(rig: Rig): Promise<Map<number, BenchFigure>> {
   const totals = new Map(SNAPSHOT_PARALLELISM.map((p) => [p, { copied: 0, seconds: 0, passes: 0, serverCpuSec: 0 }]));
   const cpu = serverCpuMeter(ctx.mongodbPid);
   let pass = 0;
-  for (let round = 0; round < 20 && [...totals.values()].some((t) => t.seconds * 1000 < ctx.durationMs); round++) {
+  const minRounds = ctx.quick ? 1 : 3;
+  const more = (round: number): boolean => round < minRounds || (round < 20 && [...totals.values()].some((t) => t.seconds * 1000 < ctx.durationMs));
+  for (let round = 0; more(round); round++) {
     const order = round % 2 === 0 ? [...SNAPSHOT_PARALLELISM] : [...SNAPSHOT_PARALLELISM].reverse();
     for (const parallelism of order) {
       const total = totals.get(parallelism) as { copied: number; seconds: number; passes: number; serverCpuSec: number };
