@@ -39,7 +39,7 @@ interface Rig {
   acked(): Promise<number>;
   /** Change-stream reads of the rig's sources so far: all, and those that returned nothing. */
   reads(): Promise<{ reads: number; empty: number }>;
-  source(name: string, snapshot: 'never' | 'initial', batchSize?: number): MongoSource;
+  source(name: string, snapshot: 'never' | 'initial', batchSize?: number, snapshotParallelism?: number): MongoSource;
   /** Polls `check` every 20 ms until it holds, or throws naming `what`. */
   until(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void>;
   health: Health;
@@ -77,9 +77,16 @@ async function openRig(ctx: BenchContext): Promise<Rig> {
         empty: values.filter((v) => v.labels['result'] === 'empty').reduce((sum, v) => sum + v.value, 0),
       };
     },
-    source(name, snapshot, batchSize) {
+    source(name, snapshot, batchSize, snapshotParallelism) {
       const source = new MongoSource(
-        sourceConfigSchema.parse({ name, uri: ctx.mongodb, watch: { db: dbName, coll: 'docs' }, snapshot, ...(batchSize ? { batchSize } : {}) }),
+        sourceConfigSchema.parse({
+          name,
+          uri: ctx.mongodb,
+          watch: { db: dbName, coll: 'docs' },
+          snapshot,
+          ...(batchSize ? { batchSize } : {}),
+          ...(snapshotParallelism ? { snapshotParallelism } : {}),
+        }),
         {
           kafka,
           topics,
@@ -182,32 +189,56 @@ async function changeStreamFigure(rig: Rig): Promise<BenchFigure> {
   return figure;
 }
 
-/** Snapshot passes over the collection the change-stream figure filled, each by a new source. */
-async function snapshotFigure(rig: Rig): Promise<BenchFigure> {
+/** The `snapshotParallelism` values the snapshot rows compare: the first is the headline row's. */
+const SNAPSHOT_PARALLELISM = [2, 1] as const;
+
+/**
+ * Snapshot passes over the collection the change-stream figure filled, each by a new source, for every
+ * `SNAPSHOT_PARALLELISM` value: passes alternate between the values (their order swapped every round),
+ * three rounds at least and until each has run for the figure's duration, so load from other work on the machine falls on all
+ * of them alike.
+ */
+async function snapshotFigures(rig: Rig): Promise<Map<number, BenchFigure>> {
   const { ctx } = rig;
   const docs = await rig.client.db(rig.dbName).collection('docs').countDocuments();
   if (docs === 0) throw new Error('no documents to copy');
-  let copied = 0;
-  let seconds = 0;
+  const totals = new Map(SNAPSHOT_PARALLELISM.map((p) => [p, { copied: 0, seconds: 0, passes: 0, serverCpuSec: 0 }]));
   const cpu = serverCpuMeter(ctx.mongodbPid);
-  for (let pass = 1; pass <= 20 && seconds * 1000 < ctx.durationMs; pass++) {
-    const before = await rig.acked();
-    const started = nowMs();
-    const source = rig.source(`bench-snapshot-${pass}`, 'initial');
-    source.start();
-    await rig.until(async () => (await rig.acked()) - before >= docs, 300_000, `snapshot pass ${pass} in Kafka`);
-    seconds += (nowMs() - started) / 1000;
-    copied += docs;
-    await source.stop();
+  let pass = 0;
+  const minRounds = ctx.quick ? 1 : 3;
+  const more = (round: number): boolean => round < minRounds || (round < 20 && [...totals.values()].some((t) => t.seconds * 1000 < ctx.durationMs));
+  for (let round = 0; more(round); round++) {
+    const order = round % 2 === 0 ? [...SNAPSHOT_PARALLELISM] : [...SNAPSHOT_PARALLELISM].reverse();
+    for (const parallelism of order) {
+      const total = totals.get(parallelism) as { copied: number; seconds: number; passes: number; serverCpuSec: number };
+      pass += 1;
+      const before = await rig.acked();
+      const cpuBefore = cpu.seconds();
+      const started = nowMs();
+      const source = rig.source(`bench-snapshot-${pass}`, 'initial', undefined, parallelism);
+      source.start();
+      await rig.until(async () => (await rig.acked()) - before >= docs, 300_000, `snapshot pass ${pass} in Kafka`);
+      total.seconds += (nowMs() - started) / 1000;
+      total.copied += docs;
+      total.passes += 1;
+      const cpuAfter = cpu.seconds();
+      if (cpuBefore !== null && cpuAfter !== null) total.serverCpuSec += cpuAfter - cpuBefore;
+      await source.stop();
+    }
   }
-  return {
-    eventsPerSec: copied / seconds,
-    events: copied,
-    seconds,
-    rssMiB: rssMiB(),
-    serverCpuSecPer1k: cpu.per1k(copied),
-    note: `passes over ${docs} documents, each by a new source (start-up included)`,
-  };
+  const figures = new Map<number, BenchFigure>();
+  for (const [parallelism, total] of totals) {
+    const figure: BenchFigure = {
+      eventsPerSec: total.copied / total.seconds,
+      events: total.copied,
+      seconds: total.seconds,
+      rssMiB: rssMiB(),
+      note: `snapshotParallelism ${parallelism}: ${total.passes} passes over ${docs} documents, each by a new source (start-up included), alternating with ${SNAPSHOT_PARALLELISM.filter((p) => p !== parallelism).join(', ')}`,
+    };
+    if (ctx.mongodbPid !== undefined) figure.serverCpuSecPer1k = (total.serverCpuSec * 1000) / total.copied;
+    figures.set(parallelism, figure);
+  }
+  return figures;
 }
 
 /**
@@ -318,6 +349,15 @@ export async function scenarioFigure(ctx: BenchContext, batchSize?: number): Pro
   }
 }
 
+/** The snapshot rows' figures, measured together by the first of them. */
+let snapshots: Map<number, BenchFigure> | undefined;
+
+function snapshotRow(parallelism: number): BenchFigure {
+  const figure = snapshots?.get(parallelism);
+  if (!figure) throw new Error('the snapshot rows are measured by "source, initial snapshot", which did not run');
+  return figure;
+}
+
 /** One rig for both rows when both run: the snapshot copies what the stream figure inserted. */
 let shared: Promise<Rig> | undefined;
 let streamed = false;
@@ -373,11 +413,19 @@ export const stages: BenchStage[] = [
       try {
         const rig = await rigFor(ctx);
         if (!streamed) await changeStreamFigure(rig);
-        return await snapshotFigure(rig);
+        snapshots = await snapshotFigures(rig);
+        return snapshotRow(SNAPSHOT_PARALLELISM[0]);
       } finally {
         await closeRig();
       }
     },
+  },
+  {
+    name: `source, initial snapshot, snapshotParallelism ${SNAPSHOT_PARALLELISM[1]}`,
+    kind: 'changeflow',
+    limitName: LIMIT.find,
+    // Measured with the row above, pass by pass in turn with it.
+    run: () => Promise.resolve(snapshotRow(SNAPSHOT_PARALLELISM[1])),
   },
 ];
 

@@ -10,6 +10,20 @@ export function progressLine(sourceName: string, copied: number, total: number, 
   return `snapshot ${sourceName} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${pct.toFixed(1)}% ${copied}/${total} docs ${Math.round(rate)} docs/s ETA ${eta}`;
 }
 
+/** One range being copied, for the progress display. */
+export interface RangeProgress {
+  name: string;
+  copied: number;
+  /** Estimated documents in the range (its collection's estimate over its ranges). */
+  total: number;
+}
+
+/** `db.coll[from, until) 1200/5000 (24%)`: one range's progress. */
+export function rangeLine(range: RangeProgress): string {
+  const pct = range.total > 0 ? Math.min(100, (range.copied / range.total) * 100) : 0;
+  return `${range.name} ${range.copied}/${range.total} (${pct.toFixed(0)}%)`;
+}
+
 /**
  * Snapshot progress for a person: a redrawn line when stderr is a terminal, otherwise a log line
  * every few seconds (a redrawn line would flood a log file).
@@ -30,17 +44,23 @@ export class SnapshotProgress {
     this.tty = stream.isTTY === true;
   }
 
-  update(copied: number, force = false): void {
+  /** The overall total, and each range being copied (its own log line, or a part of the redrawn one). */
+  update(copied: number, active: readonly RangeProgress[] = [], force = false): void {
     const now = performance.now();
     if (!force && now - this.lastShown < (this.tty ? 250 : 5_000)) return;
     this.lastShown = now;
     const line = progressLine(this.sourceName, copied, this.total, this.startedCopied, now - this.startedAt);
-    if (this.tty) this.out.write(`\r${line}\x1b[K`);
-    else this.logger.info({ copied, total: this.total }, line);
+    if (this.tty) {
+      this.out.write(`\r${[line, ...active.map(rangeLine)].join(' | ')}\x1b[K`);
+      return;
+    }
+    this.logger.info({ copied, total: this.total }, line);
+    for (const range of active)
+      this.logger.info({ range: range.name, copied: range.copied, total: range.total }, `snapshot ${this.sourceName} range ${rangeLine(range)}`);
   }
 
   done(copied: number): void {
-    this.update(copied, true);
+    this.update(copied, [], true);
     if (this.tty) this.out.write('\n');
   }
 }

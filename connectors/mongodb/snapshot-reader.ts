@@ -1,21 +1,13 @@
-import { Timestamp, type Document } from 'mongodb';
-import type { OutgoingRecord } from '../../core/kafka/transport.js';
-import { parseCanonicalText } from '../../schemas/ejson.js';
-import { cursorBatches } from './cursor-batches.js';
+import { Timestamp } from 'mongodb';
+import { SnapshotCopy, splitNamespace } from './snapshot-copy.js';
 import { SnapshotProgress } from './snapshot-progress.js';
-import { afterIdFilters } from './snapshot-range.js';
-import { snapshotFromBytes } from './source-change.js';
+import { findIdSpan, findSplitPoints, rangeCount, rangesOf } from './snapshot-splits.js';
 import { SourceFatalError } from './source-errors.js';
-import { SourcePosition, type StreamStart } from './source-position.js';
+import { SourcePosition, type SnapshotRange, type StreamStart } from './source-position.js';
 import type { SourceSession } from './source-session.js';
 
 function isTimestamp(value: unknown): value is Timestamp {
   return (value as { _bsontype?: unknown } | null)?._bsontype === 'Timestamp';
-}
-
-function splitNamespace(ns: string): { db: string; coll: string } {
-  const dot = ns.indexOf('.');
-  return { db: ns.slice(0, dot), coll: ns.slice(dot + 1) };
 }
 
 /**
@@ -65,102 +57,85 @@ async function namespacesToCopy(session: SourceSession): Promise<string[]> {
   return (await Promise.all(names.sort().map(collectionsOf))).flat();
 }
 
-/** Fixes the stream's start BEFORE copying, so every write during the copy is in the stream. */
+async function estimatedCount(session: SourceSession, ns: string): Promise<number> {
+  const { db, coll } = splitNamespace(ns);
+  return session.parts.client
+    .db(db)
+    .collection(coll)
+    .estimatedDocumentCount()
+    .catch(() => 0);
+}
+
+/** Each collection as one range, or, when large enough for `snapshotParallelism` cursors, cut into `_id` ranges. */
+async function rangesToCopy(session: SourceSession, namespaces: readonly string[]): Promise<SnapshotRange[]> {
+  const { snapshotParallelism, snapshotBatchSize } = session.config;
+  const ranges: SnapshotRange[] = [];
+  for (const ns of namespaces) {
+    const count = snapshotParallelism > 1 ? await estimatedCount(session, ns) : 0;
+    const parts = rangeCount(count, snapshotParallelism, snapshotBatchSize);
+    if (parts === 1) {
+      ranges.push({ ns, copied: 0 });
+      continue;
+    }
+    const { db, coll } = splitNamespace(ns);
+    const collection = session.parts.client.db(db).collection(coll);
+    ranges.push(...rangesOf(ns, await findSplitPoints(collection, count, parts), await findIdSpan(collection)));
+  }
+  return ranges;
+}
+
+/** Fixes the stream's start BEFORE copying (and before planning the ranges), so every write during the copy is in the stream. */
 export async function beginSnapshot(session: SourceSession): Promise<SourcePosition> {
   const start: StreamStart = { clusterTime: (({ t, i }) => ({ t, i }))(await currentClusterTime(session)) };
-  const position = SourcePosition.snapshotting(start, { namespaces: await namespacesToCopy(session), index: 0, copied: 0 });
+  const ranges = await rangesToCopy(session, await namespacesToCopy(session));
+  const position = SourcePosition.snapshotting(start, { ranges, copied: 0 });
   await session.save(position);
-  session.log.info({ position: position.describe() }, 'snapshot starting');
+  session.log.info({ position: position.describe(), ranges: ranges.length }, 'snapshot starting');
   return position;
 }
 
 /**
- * Copies every collection of the snapshot in `_id` order, from where `from` left off, as
- * `snapshot` records; returns the streaming position fixed before the copy began (or, when
- * stopped, the position of the last acknowledged chunk, so the copy resumes there).
+ * Copies every range of the snapshot, up to `snapshotParallelism` at once (each in `_id` order, from
+ * where `from` left it), as `snapshot` records; returns the streaming position fixed before the copy
+ * began (or, when stopped, the position of the last acknowledged batch, so each range resumes there).
  */
 export async function runSnapshot(session: SourceSession, from: SourcePosition): Promise<SourcePosition> {
-  const progress0 = from.snapshot;
-  if (!progress0) return from;
-  const { client, encoder, metrics, router, admin, avro, topics, valueEncoder } = session.parts;
+  const progress = from.snapshot;
+  if (!progress) return from;
+  const { metrics } = session.parts;
   const { config, log } = session;
   const { name } = config;
-  // Copied counts every collection done so far, so the total is every collection's size.
-  let total = 0;
-  for (const ns of progress0.namespaces) {
-    const { db, coll } = splitNamespace(ns);
-    total += await client
-      .db(db)
-      .collection(coll)
-      .estimatedDocumentCount()
-      .catch(() => 0);
-  }
+  // Copied counts every range done so far, so the total is every collection's size.
+  const namespaces = [...new Set(progress.ranges.map((r) => r.ns))];
+  const counts = new Map<string, number>();
+  for (const ns of namespaces) counts.set(ns, await estimatedCount(session, ns));
+  const total = [...counts.values()].reduce((a, b) => a + b, 0);
+  const rangesPerNs = new Map<string, number>();
+  for (const r of progress.ranges) rangesPerNs.set(r.ns, (rangesPerNs.get(r.ns) ?? 0) + 1);
+  const rangeTotals = progress.ranges.map((r) => Math.round((counts.get(r.ns) ?? 0) / (rangesPerNs.get(r.ns) ?? 1)));
   metrics.snapshotTotal.set({ source: name }, total);
-  const reporter = new SnapshotProgress(name, total, progress0.copied, log);
-  if (progress0.copied > 0 || progress0.lastKey !== undefined) log.info({ position: from.describe() }, 'snapshot resuming from its stored progress');
+  const display = new SnapshotProgress(name, total, progress.copied, log);
+  if (progress.copied > 0 || progress.ranges.some((r) => r.lastKey !== undefined || r.done))
+    log.info({ position: from.describe() }, 'snapshot resuming from its stored progress');
 
-  let acked = from;
-  const sender = session.newSender((a) => (acked = a.position));
-  let copied = progress0.copied;
-  const snapshotEncoder = { ...encoder, multiNamespace: !config.watch.coll };
-  const needEvent = valueEncoder !== undefined;
-  for (let index = progress0.index; index < progress0.namespaces.length; index++) {
-    const ns = splitNamespace(progress0.namespaces[index] ?? '');
-    const lastKey = index === progress0.index ? progress0.lastKey : undefined;
-    const filters = lastKey === undefined ? [{}] : afterIdFilters(parseCanonicalText<Document>(lastKey)['_id']);
-    let chunk: OutgoingRecord[] = [];
-    let documents = 0;
-    let bytes = 0;
-    let lastCopiedKey = '';
-    const flush = async (): Promise<void> => {
-      if (documents === 0) return;
-      session.parts.assertLease();
-      await router.ensureTopics(admin, chunk);
-      copied += documents;
-      const position = from.withSnapshot({ namespaces: progress0.namespaces, index, lastKey: lastCopiedKey, copied });
-      await sender.submit(chunk, { position, counts: new Map([['snapshot', documents]]) });
-      chunk = [];
-      documents = 0;
-      bytes = 0;
-      metrics.snapshotCopied.set({ source: name }, copied);
-      reporter.update(copied);
-      await session.maybeCheckpoint(acked);
-    };
-    await avro?.ready([topics.change(ns.db, ns.coll, config.topic)]);
-    for (const filter of filters) {
-      const cursor = client
-        .db(ns.db)
-        .collection(ns.coll)
-        // Raw: each document's BSON bytes, encoded straight to the record value (snapshotFromBytes).
-        .find(filter, { sort: { _id: 1 }, batchSize: config.snapshotBatchSize, raw: true });
-      try {
-        batches: for await (const batch of cursorBatches(cursor)) {
-          for (const doc of batch) {
-            if (session.stopping) break batches;
-            const change = snapshotFromBytes(doc as unknown as Uint8Array, ns, snapshotEncoder, needEvent);
-            bytes += router.add(chunk, change);
-            documents += 1;
-            // A snapshot document's key is canonicalText({ _id }): what a resumed copy starts after.
-            if (change.key !== null) lastCopiedKey = change.key;
-            if (documents >= config.snapshotBatchSize || bytes >= config.maxBatchBytes) await flush();
-          }
-        }
-        await flush();
-      } finally {
-        await cursor.close().catch(() => undefined);
-      }
-      if (session.stopping) break;
-    }
-    if (session.stopping) break;
-  }
-  await sender.drain();
+  const copy = new SnapshotCopy(session, from, progress, rangeTotals, display);
+  const pending = copy.pendingRanges();
+  const cursor = async (): Promise<void> => {
+    for (let next = pending.shift(); next !== undefined && !copy.halted; next = pending.shift()) await copy.copyRange(next);
+  };
+  const cursors = await Promise.allSettled(Array.from({ length: Math.min(config.snapshotParallelism, pending.length) }, cursor));
+  // The first range to fail is the cause; the others only ended because of it.
+  if (copy.firstFailure !== null) throw copy.firstFailure;
+  const failed = cursors.find((c) => c.status === 'rejected');
+  if (failed) throw failed.reason;
+  await copy.sender.drain();
   if (session.stopping) {
-    await session.save(acked);
-    return acked;
+    await session.save(copy.acked);
+    return copy.acked;
   }
-  reporter.done(copied);
+  display.done(copy.documentsCopied);
   const streaming = from.streaming();
   await session.save(streaming);
-  log.info({ copied }, 'snapshot complete; streaming from the position taken before the copy');
+  log.info({ copied: copy.documentsCopied }, 'snapshot complete; streaming from the position taken before the copy');
   return streaming;
 }

@@ -109,6 +109,16 @@ export const sourceConfigSchema = sourceEntrySchema(z.literal('mongodb').default
     .default(1_000)
     .meta({ description: 'How often the acknowledged position is written to `<prefix>.__offsets` while events flow.' }),
   snapshotBatchSize: z.number().int().positive().default(1_000).meta({ description: 'Documents read per snapshot query batch.' }),
+  snapshotParallelism: z
+    .number({ error: 'expected a number of snapshot cursors, e.g. 2' })
+    .int({ error: 'expected a whole number of snapshot cursors, e.g. 2' })
+    .min(1, { error: 'at least 1 (1 copies one collection at a time with one cursor)' })
+    .max(32, { error: 'at most 32 snapshot cursors' })
+    .default(1)
+    .meta({
+      description:
+        'Snapshot cursors reading at once: collections copied side by side, and a collection of at least this many `snapshotBatchSize` batches cut into as many `_id` ranges, each resumable on its own. 1 (one collection at a time) because 2 was no faster on the measured 2-core machine with mongo-java-server (docs/performance.md, 2026-12-04); try more where reads wait on a network round trip and the server has cores to spare.',
+    }),
   leaseMs: z.number().int().min(1_000).default(10_000).meta({ description: 'Lease lifetime for active/standby failover; renewed every third of it.' }),
   cluster: z
     .string()

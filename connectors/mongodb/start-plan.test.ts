@@ -4,7 +4,7 @@ import { onHistoryLost, planStart } from './start-plan.js';
 
 describe('planStart', () => {
   const stream = SourcePosition.afterToken({ _data: 'aa' });
-  const snap = SourcePosition.snapshotting({ clusterTime: { t: 1, i: 1 } }, { namespaces: ['a.b'], index: 0, copied: 3 });
+  const snap = SourcePosition.snapshotting({ clusterTime: { t: 1, i: 1 } }, { ranges: [{ ns: 'a.b', copied: 3 }], copied: 3 });
 
   it('snapshots a new source unless snapshot: never', () => {
     expect(planStart('initial', null).kind).toBe('snapshot');
