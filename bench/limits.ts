@@ -537,7 +537,7 @@ async function positionAfterMarker(coll: Collection<BacklogDoc>): Promise<unknow
  * first, then a change stream resumes before them and reads them all; events/s from watch() to the last
  * event. Its changeflow counterpart is the source catching up on the same kind of backlog.
  */
-const watchCatchUp: BenchStage = {
+export const watchCatchUp: BenchStage = {
   name: LIMIT.watchCatchUp,
   kind: 'limit',
   async run(ctx) {

@@ -39,11 +39,18 @@ interface Rig {
   acked(): Promise<number>;
   /** Change-stream reads of the rig's sources so far: all, and those that returned nothing. */
   reads(): Promise<{ reads: number; empty: number }>;
-  source(name: string, snapshot: 'never' | 'initial', batchSize?: number, snapshotParallelism?: number): MongoSource;
+  source(name: string, snapshot: 'never' | 'initial', overrides?: SourceOverrides): MongoSource;
   /** Polls `check` every 20 ms until it holds, or throws naming `what`. */
   until(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void>;
   health: Health;
   close(): Promise<void>;
+}
+
+/** Source settings a row or variant changes from the defaults. */
+export interface SourceOverrides {
+  batchSize?: number;
+  maxBatchSize?: number;
+  snapshotParallelism?: number;
 }
 
 async function openRig(ctx: BenchContext): Promise<Rig> {
@@ -77,26 +84,16 @@ async function openRig(ctx: BenchContext): Promise<Rig> {
         empty: values.filter((v) => v.labels['result'] === 'empty').reduce((sum, v) => sum + v.value, 0),
       };
     },
-    source(name, snapshot, batchSize, snapshotParallelism) {
-      const source = new MongoSource(
-        sourceConfigSchema.parse({
-          name,
-          uri: ctx.mongodb,
-          watch: { db: dbName, coll: 'docs' },
-          snapshot,
-          ...(batchSize ? { batchSize } : {}),
-          ...(snapshotParallelism ? { snapshotParallelism } : {}),
-        }),
-        {
-          kafka,
-          topics,
-          logger: silentLogger,
-          health,
-          metrics,
-          metadataDb: client.db(metaDb),
-          partitions: ctx.partitions,
-        },
-      );
+    source(name, snapshot, overrides = {}) {
+      const source = new MongoSource(sourceConfigSchema.parse({ name, uri: ctx.mongodb, watch: { db: dbName, coll: 'docs' }, snapshot, ...overrides }), {
+        kafka,
+        topics,
+        logger: silentLogger,
+        health,
+        metrics,
+        metadataDb: client.db(metaDb),
+        partitions: ctx.partitions,
+      });
       sources.push(source);
       return source;
     },
@@ -215,7 +212,7 @@ async function snapshotFigures(rig: Rig): Promise<Map<number, BenchFigure>> {
       const before = await rig.acked();
       const cpuBefore = cpu.seconds();
       const started = nowMs();
-      const source = rig.source(`bench-snapshot-${pass}`, 'initial', undefined, parallelism);
+      const source = rig.source(`bench-snapshot-${pass}`, 'initial', { snapshotParallelism: parallelism });
       source.start();
       await rig.until(async () => (await rig.acked()) - before >= docs, 300_000, `snapshot pass ${pass} in Kafka`);
       total.seconds += (nowMs() - started) / 1000;
@@ -248,11 +245,11 @@ async function snapshotFigures(rig: Rig): Promise<Map<number, BenchFigure>> {
  * (lease, connections) included. Nothing else runs meanwhile, so this is what the source carries, not
  * how it shares the machine with a writer.
  */
-async function catchUpFigure(ctx: BenchContext): Promise<BenchFigure> {
+export async function catchUpFigure(ctx: BenchContext, overrides: SourceOverrides = {}): Promise<BenchFigure> {
   const rig = await openRig(ctx);
   try {
     const name = 'bench-catch-up';
-    const first = rig.source(name, 'never');
+    const first = rig.source(name, 'never', overrides);
     first.start();
     await rig.until(streamingOf(rig, name), 60_000, 'the source to stream');
     const coll = rig.client.db(rig.dbName).collection<BacklogDoc>('docs');
@@ -262,11 +259,12 @@ async function catchUpFigure(ctx: BenchContext): Promise<BenchFigure> {
     const count = backlogSize(ctx);
     const insertSeconds = await insertBacklog(coll, count, ctx);
     const before = await rig.acked();
+    const readsBefore = await rig.reads();
     const cpu = serverCpuMeter(ctx.mongodbPid);
     const started = nowMs();
     let acked = 0;
     let lastAckAt = started;
-    const resumed = rig.source(name, 'never');
+    const resumed = rig.source(name, 'never', overrides);
     resumed.start();
     await rig.until(
       async () => {
@@ -281,13 +279,15 @@ async function catchUpFigure(ctx: BenchContext): Promise<BenchFigure> {
       `the source to catch up on ${count} changes`,
     );
     const seconds = (lastAckAt - started) / 1000;
+    const serverCpuSecPer1k = cpu.per1k(count);
+    const reads = await rig.reads();
     return {
       eventsPerSec: count / seconds,
       events: count,
       seconds,
       rssMiB: rssMiB(),
-      serverCpuSecPer1k: cpu.per1k(count),
-      note: `${count} documents written first (${insertSeconds.toFixed(1)} s), then read by the source resuming from its stored position; start-up included`,
+      serverCpuSecPer1k,
+      note: `${count} documents written first (${insertSeconds.toFixed(1)} s), then read by the source${describeOverrides(overrides)} resuming from its stored position; start-up included; ${describeReads(reads.reads - readsBefore.reads, reads.empty - readsBefore.empty, count)}`,
     };
   } finally {
     await rig.close();
@@ -299,11 +299,11 @@ async function catchUpFigure(ctx: BenchContext): Promise<BenchFigure> {
  * client writes `scenarioSize` documents in insertMany batches of 1,000; events/s and the server's CPU
  * from the first insert until the last change is acknowledged by Kafka.
  */
-export async function scenarioFigure(ctx: BenchContext, batchSize?: number): Promise<BenchFigure> {
+export async function scenarioFigure(ctx: BenchContext, overrides: SourceOverrides = {}): Promise<BenchFigure> {
   const rig = await openRig(ctx);
   try {
     const name = 'bench-scenario';
-    rig.source(name, 'never', batchSize).start();
+    rig.source(name, 'never', overrides).start();
     await rig.until(streamingOf(rig, name), 60_000, 'the source to stream');
     const coll = rig.client.db(rig.dbName).collection<BacklogDoc>('docs');
     await coll.insertOne({ _id: -1, t: Date.now(), pad: '' });
@@ -342,11 +342,16 @@ export async function scenarioFigure(ctx: BenchContext, batchSize?: number): Pro
       seconds,
       rssMiB: rssMiB(),
       serverCpuSecPer1k,
-      note: `${count} inserts in batches of 1,000 (${(insertSeconds ?? seconds).toFixed(1)} s) while the source streams${batchSize ? ` (batchSize ${batchSize})` : ''}; until the last Kafka ack; ${readsNote}`,
+      note: `${count} inserts in batches of 1,000 (${(insertSeconds ?? seconds).toFixed(1)} s) while the source streams${describeOverrides(overrides)}; until the last Kafka ack; ${readsNote}`,
     };
   } finally {
     await rig.close();
   }
+}
+
+function describeOverrides(overrides: SourceOverrides): string {
+  const set = Object.entries(overrides).filter(([, v]) => v !== undefined);
+  return set.length === 0 ? '' : ` (${set.map(([k, v]) => `${k} ${String(v)}`).join(', ')})`;
 }
 
 /** The snapshot rows' figures, measured together by the first of them. */
@@ -403,7 +408,7 @@ export const stages: BenchStage[] = [
     name: 'source, change stream catch-up on a backlog (→ Kafka ack)',
     kind: 'changeflow',
     limitName: LIMIT.watchCatchUp,
-    run: catchUpFigure,
+    run: (ctx) => catchUpFigure(ctx),
   },
   {
     name: 'source, initial snapshot',

@@ -7,9 +7,11 @@
  *   - backlog: a change stream read from before a backlog at getMore batch sizes 100…5,000 and unset:
  *     server CPU per 1,000 events and per getMore, events/s;
  *   - writes: the scenario's inserts with nothing reading (the server CPU reading does not add);
- *   - scenario: the bench's scenario row (bench/source.ts) at source batchSize 500, 1,000, 5,000,
- *     beside the bare watch() loop on it.
- * `--only idle|empty|backlog|writes|scenario` runs one (or several, comma-separated; idle then also runs last, on a heap that holds the others' data); the other bench flags (--quick, --size) apply.
+ *   - scenario: the bench's scenario row (bench/source.ts) with the source's reads growing from 500
+ *     (the default), fixed at 500 and fixed at 1,000, beside the bare watch() loop on it;
+ *   - catchup: the bench's catch-up row (a backlog written while the source was stopped) with reads
+ *     growing (the default) and fixed, beside the bare watch() catch-up.
+ * `--only idle|empty|backlog|writes|scenario|catchup` runs one (or several, comma-separated; idle then also runs last, on a heap that holds the others' data); the other bench flags (--quick, --size) apply.
  */
 import { parseArgs } from 'node:util';
 import { Long, MongoClient, type Document } from 'mongodb';
@@ -18,7 +20,8 @@ import { openBenchContext, parseBenchArgs } from './lib/context.js';
 import { serverCpuMeter, threadCpuDelta, threadCpuSeconds } from './lib/server-cpu.js';
 import type { BenchContext, BenchFigure } from './lib/stage.js';
 import { nowMs } from './lib/timing.js';
-import { scenarioFigure } from './source.js';
+import { watchCatchUp } from './limits.js';
+import { catchUpFigure, scenarioFigure } from './source.js';
 import { scenarioSize, watchScenario } from './watch-scenario.js';
 
 const { values } = parseArgs({ args: process.argv.slice(2), options: { rounds: { type: 'string', default: '3' }, only: { type: 'string' } }, strict: false });
@@ -276,9 +279,9 @@ async function scenario(ctx: BenchContext): Promise<Sample[]> {
   const out: Sample[] = [];
   const variants: { name: string; run: () => Promise<BenchFigure> }[] = [
     { name: 'bare watch() loop', run: () => watchScenario.run(ctx) },
-    { name: 'source batchSize 500 (default)', run: () => scenarioFigure(ctx, 500) },
-    { name: 'source batchSize 1,000', run: () => scenarioFigure(ctx, 1_000) },
-    { name: 'source batchSize 5,000', run: () => scenarioFigure(ctx, 5_000) },
+    { name: 'source batchSize 500, reads 500 → 2,000 (default)', run: () => scenarioFigure(ctx) },
+    { name: 'source batchSize 500, reads fixed', run: () => scenarioFigure(ctx, { maxBatchSize: 500 }) },
+    { name: 'source batchSize 1,000, reads fixed', run: () => scenarioFigure(ctx, { batchSize: 1_000, maxBatchSize: 1_000 }) },
   ];
   for (let r = 0; r < rounds; r++) {
     for (const variant of variants) {
@@ -299,12 +302,33 @@ async function scenario(ctx: BenchContext): Promise<Sample[]> {
   return out;
 }
 
+async function catchup(ctx: BenchContext): Promise<Sample[]> {
+  const out: Sample[] = [];
+  const variants: { name: string; run: () => Promise<BenchFigure> }[] = [
+    { name: 'bare watch() catch-up', run: () => watchCatchUp.run(ctx) },
+    { name: 'source batchSize 500, reads 500 → 2,000 (default)', run: () => catchUpFigure(ctx) },
+    { name: 'source batchSize 500, reads fixed', run: () => catchUpFigure(ctx, { maxBatchSize: 500 }) },
+  ];
+  for (let r = 0; r < rounds; r++) {
+    for (const variant of variants) {
+      log(`catch-up round ${r + 1}: ${variant.name}`);
+      const figure = await variant.run();
+      out.push({
+        variant: variant.name,
+        values: { 'events/s': figure.eventsPerSec, 'server CPU s per 1k events': figure.serverCpuSecPer1k ?? NaN, ...readsOf(figure) },
+      });
+    }
+  }
+  return out;
+}
+
 const experiments: [string, string, (ctx: BenchContext) => Promise<Sample[]>][] = [
   ['idle', 'The server with nothing running', idle],
   ['empty', 'Empty getMores, back to back', empty],
   ['backlog', 'A backlog read at several getMore batch sizes (nothing writing)', backlog],
   ['writes', "The scenario's writes alone (nothing reading)", writes],
   ['scenario', 'The scenario: inserts in batches of 1,000 while the reader streams', scenario],
+  ['catchup', 'Catch-up: a backlog written while the reader was stopped', catchup],
   ['idle', 'The server with nothing running, after the other experiments (its heap now holds their data)', idle],
 ];
 
