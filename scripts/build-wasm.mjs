@@ -17,6 +17,7 @@ const assemblyScript = {
   passthrough: 'assembly/passthrough.ts',
   'filter-enrich': 'assembly/filter-enrich.ts',
   'redis-cache': 'assembly/redis-cache.ts',
+  'bench-trivial': 'assembly/bench-trivial.ts',
   'hostile-spin': 'assembly/hostile/spin.ts',
   'hostile-grow': 'assembly/hostile/grow.ts',
   'hostile-unreachable': 'assembly/hostile/unreachable.ts',

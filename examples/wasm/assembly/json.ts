@@ -114,3 +114,14 @@ export function numberValue(raw: string | null): f64 {
   }
   return NaN;
 }
+
+/** `field` along a path of keys (null as soon as one is missing). */
+export function path(object: string, keys: string[]): string | null {
+  let at: string = object;
+  for (let i = 0; i < keys.length; i++) {
+    const next = field(at, keys[i]);
+    if (next == null) return null;
+    at = next;
+  }
+  return at;
+}

@@ -1,4 +1,4 @@
-import createPlugin, { type CallContext, type Plugin } from '@extism/extism';
+import type { CallContext, Plugin } from '@extism/extism';
 import { CONFIG_KEYS, EXTISM_NAMESPACE, HANDLE_EXPORT } from './abi.js';
 import { PAGE_BYTES, withMemoryMaximum } from './binary.js';
 import { checkWasmModule } from './module-check.js';
@@ -111,6 +111,8 @@ export class WasmFunction {
   private async instance(): Promise<Plugin> {
     if (this.plugin) return this.plugin;
     try {
+      // Loaded on first use: the package imports node:wasi (never used here), which warns once per process.
+      const { default: createPlugin } = await import('@extism/extism');
       const plugin = await createPlugin(
         { wasm: [{ data: this.bytes }] },
         {
@@ -138,6 +140,8 @@ export class WasmFunction {
     return {
       alloc: (cc, size) => {
         const bytes = Number(size ?? 0n);
+        // A module built with wasm exception handling could catch this and go on; every later alloc fails too.
+        if (!(bytes >= 0)) throw new HostStop('runtime', `alloc of ${String(size)} bytes`);
         this.hostBytes += bytes;
         if (this.hostBytes > limit)
           throw new HostStop(
