@@ -326,7 +326,9 @@ export class PooledFunction {
   ) {
     this.limits = resolveLimits(spec.limits);
     const body = spec.wasm === undefined ? ['js', spec.code] : ['wasm', spec.wasm];
-    const hash = createHash('sha256').update(spec.name).update('\0');
+    // The tenant is part of the key: a cached instance keeps module-level state (JavaScript globals, a
+    // plugin's linear memory) between calls, which must never pass from one tenant to another.
+    const hash = createHash('sha256').update(spec.tenant).update('\0').update(spec.name).update('\0');
     for (const part of body) hash.update(part).update('\0');
     this.key = hash.update(JSON.stringify(this.limits)).digest('base64url');
   }

@@ -102,6 +102,17 @@ describe('FunctionPool with WebAssembly (Extism) functions', () => {
     expect(wrongSink.kind).toBe('invalid-actions');
   });
 
+  it('never shares a cached instance (and its module-level state) between tenants running the same code', async () => {
+    const single = new FunctionPool({ size: 1 });
+    try {
+      const counter = 'let n = 0; export default () => [{ sink: "out", op: "count", value: ++n }]';
+      const call = async (tenant: string): Promise<unknown> => (await single.run({ tenant, name: 'counter', code: counter }, [], { trigger: 't' }))[0]?.value;
+      expect([await call('alice'), await call('alice'), await call('bob'), await call('alice')]).toEqual([1, 2, 1, 3]);
+    } finally {
+      await single.close();
+    }
+  });
+
   it('checks a module in a worker: refused bytes, a missing handle, and a good module', async () => {
     expect(await pool.check(wasm('a', echo))).toEqual({ ok: true });
     expect(await pool.check(wasm('a', new TextEncoder().encode('export default () => []')))).toMatchObject({ ok: false, phase: 'compile' });
