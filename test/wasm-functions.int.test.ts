@@ -63,6 +63,30 @@ describe('WebAssembly functions in the running service (issue 21)', () => {
   const mongo = new MongoClient(infra.mongodb);
   const redis = infra.redis ? new Redis(infra.redis) : undefined;
   const poisonTopic = `${prefix}.ext.poison`;
+  /** One trigger per other hostile module, each on its own topic: what each failure looks like as a dead letter. */
+  const hostileTriggers = [
+    {
+      name: 'dead-spin',
+      module: 'hostile-spin',
+      limits: { memoryMiB: 32, timeoutMs: 200 },
+      kind: 'function:timeout',
+      error: /exceeded the CPU time limit of 200 ms/,
+    },
+    {
+      name: 'dead-grow',
+      module: 'hostile-grow',
+      limits: { memoryMiB: 16, timeoutMs: 2_000 },
+      kind: 'function:memory',
+      error: /out of memory: trapped .* of its 16 MiB limit/,
+    },
+    {
+      name: 'dead-huge',
+      module: 'hostile-huge-output',
+      limits: { memoryMiB: 32, timeoutMs: 2_000 },
+      kind: 'function:output',
+      error: /output of 16777216 bytes exceeds/,
+    },
+  ];
   let service: ChildProcess;
   let stderr = '';
   let httpUrl = '';
@@ -75,8 +99,10 @@ describe('WebAssembly functions in the running service (issue 21)', () => {
     await admin.ensureTopics([
       { topic: changeTopic, partitions: 1 },
       { topic: poisonTopic, partitions: 1 },
+      ...hostileTriggers.map((h) => ({ topic: `${prefix}.ext.${h.name}`, partitions: 1 })),
     ]);
-    for (const name of ['passthrough', 'redis-cache', 'hostile-unreachable']) copyFileSync(built(name), join(dir, `${name}.wasm`));
+    for (const name of ['passthrough', 'redis-cache', 'hostile-unreachable', ...hostileTriggers.map((h) => h.module)])
+      copyFileSync(built(name), join(dir, `${name}.wasm`));
     const [httpPort, grpcPort] = [await freePort(), await freePort()];
     const file = join(dir, 'changeflow.yaml');
     writeFileSync(
@@ -92,6 +118,7 @@ describe('WebAssembly functions in the running service (issue 21)', () => {
           { name: 'sync', wasm: './passthrough.wasm' },
           { name: 'cache', wasm: 'redis-cache.wasm' },
           { name: 'trap', wasm: './hostile-unreachable.wasm' },
+          ...hostileTriggers.map((h) => ({ name: `${h.name}-fn`, wasm: `./${h.module}.wasm`, limits: h.limits })),
         ],
         triggers: [
           {
@@ -120,6 +147,14 @@ describe('WebAssembly functions in the running service (issue 21)', () => {
             batch: { maxSize: 10, maxWaitMs: 50 },
             retry: { attempts: 2, initialDelayMs: 10, maxDelayMs: 20 },
           },
+          ...hostileTriggers.map((h) => ({
+            name: h.name,
+            source: { topic: `${prefix}.ext.${h.name}` },
+            function: `${h.name}-fn`,
+            sinks: [{ name: 'out', kind: 'audit', collection: 'hostile-audit' }],
+            batch: { maxSize: 10, maxWaitMs: 50 },
+            retry: { attempts: 2, initialDelayMs: 10, maxDelayMs: 20 },
+          })),
         ],
       }),
     );
@@ -199,6 +234,16 @@ describe('WebAssembly functions in the running service (issue 21)', () => {
     expect(letters.map((l) => JSON.parse(l.value?.toString() ?? '{}').id).sort()).toEqual(events.map((e) => e.id).sort());
   }, 90_000);
 
+  it('the spinning, memory-growing and huge-output modules each dead-letter their event with their own error', async () => {
+    for (const h of hostileTriggers) await produceEvents(kafka, `${prefix}.ext.${h.name}`, [makeChangeEvent({ db: 'ext', coll: h.name, docId: 1, seq: 1 })]);
+    for (const h of hostileTriggers) {
+      const [letter] = await readTopic(kafka, `${prefix}.__dlq.${h.name}`, 1, 60_000);
+      const info = readDeadLetterHeaders(letter?.headers ?? {});
+      console.log(`dead letter of ${h.module}: ${info.errorKind}: ${info.error} (attempts ${info.attempts})`);
+      expect([h.name, info.errorKind, info.error]).toEqual([h.name, h.kind, expect.stringMatching(h.error)]);
+    }
+  }, 120_000);
+
   it('refuses at create and update, with INVALID_ARGUMENT naming the problem, a module that could not run', async () => {
     const wabt = await wabtInit();
     const wat = (text: string): Uint8Array => wabt.parseWat('x.wat', text).toBinary({}).buffer;
@@ -251,8 +296,17 @@ describe('WebAssembly functions in the running service (issue 21)', () => {
       const before = rssOf(pid);
       const reply = await client.call<ExecuteReply>('functions', 'execute', { id: await create(name, module, limits), events_json: '[]' });
       const after = rssOf(pid);
-      console.log(`execute ${module}: ${reply.error_kind}: ${reply.error}; service RSS ${mib(before)} before, ${mib(after)} after`);
+      // The spent worker ends after the reply (the pool does not wait for its exit): let its memory go back.
+      let settled = after;
+      for (let i = 0; i < 100 && settled > before + 50 * 1048576; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        settled = rssOf(pid);
+      }
+      console.log(
+        `execute ${module}: ${reply.error_kind}: ${reply.error}; service RSS ${mib(before)} before, ${mib(after)} at the reply, ${mib(settled)} settled`,
+      );
       expect([name, reply.error_kind, reply.error]).toEqual([name, kind, expect.stringMatching(message)]);
+      expect(settled - before).toBeLessThan(50 * 1048576);
     }
   });
 
@@ -296,6 +350,6 @@ describe('WebAssembly functions in the running service (issue 21)', () => {
     const unsaved = await run(process.execPath, [bin, 'functions', 'test', '--wasm', built('passthrough'), '--events-json', '[]', '--json'], { env });
     expect(JSON.parse(unsaved.stdout)).toMatchObject({ actions: [], error: null });
     const checked = await run(process.execPath, [bin, 'run', '--check', '--config', join(dir, 'changeflow.yaml')]);
-    expect(checked.stdout).toMatch(/: ok \(1 sources, 3 functions/);
+    expect(checked.stdout).toMatch(/: ok \(1 sources, 6 functions/);
   }, 60_000);
 });
