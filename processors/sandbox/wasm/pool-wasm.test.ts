@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import wabtInit from 'wabt';
 import { exampleModule } from './test-modules.js';
 import { FunctionError } from '../errors.js';
 import { FunctionPool, type PoolFunctionSpec } from '../pool.js';
@@ -122,5 +123,18 @@ describe('FunctionPool with WebAssembly (Extism) functions', () => {
       phase: 'export',
       message: expect.stringContaining('exports no function "handle"'),
     });
+  });
+
+  it('a module whose start function spins fails its check by the time limit, without blocking this thread', async () => {
+    const wabt = await wabtInit();
+    const module = wabt.parseWat(
+      'start.wat',
+      '(module (memory 1) (func $spin (loop $l (br $l))) (start $spin) (func (export "handle") (result i32) (i32.const 0)))',
+    );
+    const bytes = module.toBinary({}).buffer;
+    module.destroy();
+    const { result, worstMs } = await mainThreadStall(pool.check(wasm('a', bytes, { cpuTimeMs: 300 })));
+    expect(result).toMatchObject({ ok: false, phase: 'evaluate', message: expect.stringContaining('exceeded the CPU time limit of 300 ms') });
+    expect(worstMs).toBeLessThan(250);
   });
 });
