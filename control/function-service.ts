@@ -165,11 +165,15 @@ export class FunctionService {
     const existing = await this.store.getFunction(principal, input.id);
     const set: Partial<FunctionDoc> = {};
     const code = pickCode(input);
+    const limits = {
+      memory_mib: input.memory_mib || (existing.memory_mib ?? DEFAULT_MEMORY_MIB),
+      timeout_ms: input.timeout_ms || (existing.timeout_ms ?? DEFAULT_TIMEOUT_MS),
+    };
+    // A lower memory_mib alone can leave a stored module's initial memory above it: check that too.
+    if (!code && input.memory_mib && existing.func.wasm !== undefined) {
+      await this.checkCode(principal, { wasm: existing.func.wasm.buffer.subarray(0, existing.func.wasm.length()) }, existing.name, '', limits);
+    }
     if (code) {
-      const limits = {
-        memory_mib: input.memory_mib || (existing.memory_mib ?? DEFAULT_MEMORY_MIB),
-        timeout_ms: input.timeout_ms || (existing.timeout_ms ?? DEFAULT_TIMEOUT_MS),
-      };
       await this.checkCode(principal, code, existing.name, '', limits);
       set.func = funcDoc(code);
       set.function_type = 'javascript' in code ? FUNCTION_TYPE.JAVASCRIPT : FUNCTION_TYPE.WASM;

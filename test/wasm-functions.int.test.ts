@@ -270,6 +270,17 @@ describe('WebAssembly functions in the running service (issue 21)', () => {
     expect(fn['function_type']).toBe(1);
     const error = await refused(client.call('functions', 'update', { id: fn['id'], wasm: cases[1]?.[1] }));
     expect([error.code, error.details]).toEqual([grpc.status.INVALID_ARGUMENT, expect.stringMatching(/^wasm: the module exports no function "handle"/)]);
+    // 64 pages (4 MiB) of initial memory: fine at the default 32 MiB, refused when memory_mib alone drops to 1.
+    const big = (
+      await client.call<{ function: Msg }>('functions', 'create', {
+        function: { name: 'big-memory', function_type: 1, wasm: wat('(module (memory 64) (func (export "handle") (result i32) (i32.const 0)))') },
+      })
+    ).function;
+    const lowered = await refused(client.call('functions', 'update', { id: big['id'], memory_mib: 1 }));
+    expect([lowered.code, lowered.details]).toEqual([
+      grpc.status.INVALID_ARGUMENT,
+      expect.stringMatching(/^wasm: the module's memory starts at 64 pages .* limit of 16 pages/),
+    ]);
   });
 
   it('execute runs a stored WASM function (actions and logs out) and reports each hostile module as its error', async () => {
