@@ -7,7 +7,8 @@ import { ValidationError } from '../core/errors.js';
 import { parseOrThrow } from '../core/schema-errors.js';
 import { eventSyncConfigSchema } from '../connectors/eventsync/config.js';
 import { sourceEntrySchema } from '../connectors/registry.js';
-import { functionConfigSchema } from '../processors/function-config.js';
+import { functionConfigSchema, type FunctionConfig } from '../processors/function-config.js';
+import { checkWasmModule } from '../processors/sandbox/index.js';
 import { triggerConfigSchema } from '../processors/trigger-config.js';
 import { checkTriggerSinks } from '../processors/trigger-sinks.js';
 import { sinkKinds } from '../sinks/registry.js';
@@ -74,7 +75,8 @@ export function compileConfig(raw: unknown, env: Env = process.env, baseDir = pr
   const config = parseOrThrow(configSchema, applyEnvOverrides(raw as Record<string, unknown>, env), 'changeflow.yaml');
   const problems = crossCheck(config);
   if (problems.length > 0) throw new ValidationError(`changeflow.yaml is not valid:\n  - ${problems.join('\n  - ')}`, { code: 'CONFIG_INVALID' });
-  for (const fn of config.functions) {
+  for (const fn of config.functions as FunctionConfig[]) {
+    if (fn.wasm !== undefined) fn.wasmBytes = readWasmModule(fn, config.functions.indexOf(fn), baseDir);
     if (fn.file !== undefined) {
       const path = resolve(baseDir, fn.file);
       try {
@@ -88,6 +90,20 @@ export function compileConfig(raw: unknown, env: Env = process.env, baseDir = pr
     }
   }
   return config;
+}
+
+/** The module at `functions[i].wasm` (relative to the config file), refused here if it could never run. */
+function readWasmModule(fn: FunctionConfig, index: number, baseDir: string): Uint8Array {
+  const path = resolve(baseDir, fn.wasm ?? '');
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(readFileSync(path));
+  } catch (error) {
+    throw new ValidationError(`functions[${index}].wasm: cannot read ${path} (${(error as Error).message})`, { code: 'CONFIG_INVALID', cause: error });
+  }
+  const checked = checkWasmModule(bytes, Math.round(fn.limits.memoryMiB * 1024 * 1024));
+  if (!checked.ok) throw new ValidationError(`functions[${index}].wasm: ${path}: ${checked.message}`, { code: 'CONFIG_INVALID' });
+  return bytes;
 }
 
 export function parseConfigText(text: string, env: Env = process.env, baseDir = process.cwd(), fileName = 'changeflow.yaml'): Config {

@@ -14,6 +14,7 @@ import type { BenchStage } from './lib/stage.js';
 const STAGE_MODULES: (() => Promise<{ stages: BenchStage[] }>)[] = [
   () => import('./source.js'),
   () => import('./processor.js'),
+  () => import('./wasm.js'),
   () => import('./sinks.js'),
   () => import('./e2e.js'),
 ];

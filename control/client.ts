@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { loadServices } from './protos.js';
+import { loadServices, MAX_MESSAGE_BYTES } from './protos.js';
 import { InternalError } from '../core/errors.js';
 
 export type ServiceName = 'triggers' | 'functions';
@@ -15,9 +15,10 @@ export class ControlClient {
   ) {
     const { TriggerService, FunctionService } = loadServices();
     const credentials = grpc.credentials.createInsecure();
+    const sizes = { 'grpc.max_receive_message_length': MAX_MESSAGE_BYTES, 'grpc.max_send_message_length': MAX_MESSAGE_BYTES };
     this.clients = {
-      triggers: new TriggerService(address, credentials) as grpc.Client & Record<string, unknown>,
-      functions: new FunctionService(address, credentials) as grpc.Client & Record<string, unknown>,
+      triggers: new TriggerService(address, credentials, sizes) as grpc.Client & Record<string, unknown>,
+      functions: new FunctionService(address, credentials, sizes) as grpc.Client & Record<string, unknown>,
     };
     this.deadlineMs = options.deadlineMs ?? 15_000;
   }

@@ -1,3 +1,4 @@
+import { Binary } from 'mongodb';
 import { isRunnable, toDefinition } from './definition.js';
 import { compileConfig } from '../app/config.js';
 import type { FunctionDoc, TriggerDoc } from './documents.js';
@@ -68,10 +69,16 @@ describe('toDefinition', () => {
     const passThrough = toDefinition(trigger({ function_id: '' }), undefined, options);
     expect(isRunnable(passThrough) && passThrough.functionCode).toBeUndefined();
     expect(toDefinition(trigger(), undefined, options)).toEqual({ reason: 'its function f1 does not exist' });
-    expect(toDefinition(trigger(), { ...fn, function_type: 1, func: {} }, options)).toMatchObject({ reason: expect.stringContaining('WebAssembly') });
+    expect(toDefinition(trigger(), { ...fn, function_type: 1, func: {} }, options)).toEqual({ reason: 'its function "to-cache" has no code of its type 1' });
     expect(toDefinition(trigger({ trigger_type: 2, config: { authentication: {} } }), fn, options)).toMatchObject({
       reason: expect.stringContaining('AUTHENTICATION'),
     });
+  });
+
+  it('carries a WebAssembly function as base64 of its module bytes, with its limits', () => {
+    const bytes = new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]);
+    const wasm = toDefinition(trigger(), { ...fn, function_type: 1, func: { wasm: new Binary(bytes) }, memory_mib: 16, timeout_ms: 200 }, options);
+    expect(isRunnable(wasm) && wasm.functionCode).toEqual({ name: fn.name, wasmBase64: Buffer.from(bytes).toString('base64'), memoryMiB: 16, timeoutMs: 200 });
   });
 
   it("runs a stored trigger as its owner's rules allow: its own source's topic and audit collection, or not at all", () => {

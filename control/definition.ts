@@ -63,9 +63,12 @@ export function toDefinition(doc: TriggerDoc, fn: FunctionDoc | undefined, optio
   let functionCode: TriggerDefinition['functionCode'];
   if (doc.function_id !== '') {
     if (!fn) return { reason: `its function ${doc.function_id} does not exist` };
-    if (fn.function_type !== FUNCTION_TYPE.JAVASCRIPT || fn.func.javascript === undefined)
-      return { reason: `its function "${fn.name}" is WebAssembly, which this runtime cannot run yet` };
-    functionCode = { name: fn.name, code: fn.func.javascript, memoryMiB: fn.memory_mib ?? DEFAULT_MEMORY_MIB, timeoutMs: fn.timeout_ms ?? DEFAULT_TIMEOUT_MS };
+    const limits = { memoryMiB: fn.memory_mib ?? DEFAULT_MEMORY_MIB, timeoutMs: fn.timeout_ms ?? DEFAULT_TIMEOUT_MS };
+    if (fn.function_type === FUNCTION_TYPE.WASM && fn.func.wasm !== undefined) {
+      functionCode = { name: fn.name, wasmBase64: Buffer.from(fn.func.wasm.buffer.subarray(0, fn.func.wasm.length())).toString('base64'), ...limits };
+    } else if (fn.function_type === FUNCTION_TYPE.JAVASCRIPT && fn.func.javascript !== undefined) {
+      functionCode = { name: fn.name, code: fn.func.javascript, ...limits };
+    } else return { reason: `its function "${fn.name}" has no code of its type ${fn.function_type}` };
   }
 
   return {

@@ -1,7 +1,15 @@
 import { status } from '@grpc/grpc-js';
 import { z } from 'zod';
 import type { Filter } from 'mongodb';
-import { FunctionError, sharedFunctionPool, type FunctionCheckResult, type FunctionLogEntry, type FunctionPool } from '../processors/sandbox/index.js';
+import {
+  FunctionError,
+  MAX_WASM_MODULE_BYTES,
+  sharedFunctionPool,
+  type FunctionCheckResult,
+  type FunctionLogEntry,
+  type FunctionPool,
+  type PoolFunctionSpec,
+} from '../processors/sandbox/index.js';
 import { ApiError, failedPrecondition, fromZodError, invalidArgument } from './api-error.js';
 import type { Principal } from './auth.js';
 import { defaultFunctionCaps, enforceFunctionCaps, type FunctionCapsOf } from './function-caps.js';
@@ -22,11 +30,7 @@ import { newId, type MetadataStore } from './store.js';
 type FunctionReply = { function: Partial<FunctionMessage> };
 
 const MAX_JAVASCRIPT_BYTES = 1024 * 1024;
-const MAX_WASM_BYTES = 8 * 1024 * 1024;
 const MAX_TEST_EVENTS = 1_000;
-
-/** Node has WebAssembly; this project's `lib` setting (no DOM) just does not declare it. */
-const wasmValidator = (globalThis as unknown as { WebAssembly: { validate(bytes: Uint8Array): boolean } }).WebAssembly;
 
 const idRequest = z.looseObject({ id: z.string().default('') });
 
@@ -46,6 +50,7 @@ const executeSchema = z.looseObject({
   id: z.string().default(''),
   events_json: z.string().default(''),
   javascript: z.string().default(''),
+  wasm: functionInputSchema.shape.wasm,
   sink_names: z.array(z.string()).default([]),
 });
 
@@ -97,11 +102,18 @@ export class FunctionService {
   }
 
   /**
-   * Refuses code that cannot run: JavaScript that does not load as a call would load it (syntax, a
-   * throwing module, no function exported; checked in the function pool, never on this thread), and
-   * bytes that are not WebAssembly.
+   * Refuses code that cannot run, as loading it for a call would (both checked in the function pool,
+   * never on this thread): JavaScript that does not parse, throws while its module loads or exports no
+   * function; a module over 8 MiB, not WebAssembly, without a `handle` function, importing anything
+   * but Extism host functions, with a memory that cannot be capped, or failing to instantiate.
    */
-  private async checkCode(principal: Principal, code: { javascript: string } | { wasm: Uint8Array }, name: string, root: string): Promise<void> {
+  private async checkCode(
+    principal: Principal,
+    code: { javascript: string } | { wasm: Uint8Array },
+    name: string,
+    root: string,
+    limits: { memory_mib: number; timeout_ms: number },
+  ): Promise<void> {
     if ('javascript' in code) {
       if (Buffer.byteLength(code.javascript, 'utf8') > MAX_JAVASCRIPT_BYTES)
         throw invalidArgument(`${root}javascript: at most ${MAX_JAVASCRIPT_BYTES} bytes of source`);
@@ -109,8 +121,15 @@ export class FunctionService {
       if (!result.ok) throw invalidArgument(`${root}javascript: ${checkFailure(result)}`);
       return;
     }
-    if (code.wasm.length > MAX_WASM_BYTES) throw invalidArgument(`${root}wasm: at most ${MAX_WASM_BYTES} bytes`);
-    if (!wasmValidator.validate(code.wasm)) throw invalidArgument(`${root}wasm: not a valid WebAssembly module`);
+    if (code.wasm.length > MAX_WASM_MODULE_BYTES) throw invalidArgument(`${root}wasm: at most ${MAX_WASM_MODULE_BYTES} bytes (8 MiB), got ${code.wasm.length}`);
+    const memoryMiB = limits.memory_mib || DEFAULT_MEMORY_MIB;
+    const result = await this.pool.check({
+      tenant: principal.userId,
+      name,
+      wasm: code.wasm,
+      limits: { memoryLimitBytes: memoryMiB * 1024 * 1024, cpuTimeMs: limits.timeout_ms || DEFAULT_TIMEOUT_MS },
+    });
+    if (!result.ok) throw invalidArgument(`${root}wasm: ${result.message}`);
   }
 
   async create(principal: Principal, request: { function?: unknown }): Promise<FunctionReply> {
@@ -124,7 +143,7 @@ export class FunctionService {
     const type = resolveFunctionType(input.function_type, code);
     if (typeof type === 'string') throw invalidArgument(`function.function_type: ${type}`);
     enforceFunctionCaps(this.caps(principal), input, 'function.');
-    await this.checkCode(principal, code, input.name, 'function.');
+    await this.checkCode(principal, code, input.name, 'function.', input);
     const now = new Date();
     const doc: FunctionDoc = {
       _id: newId(),
@@ -146,12 +165,16 @@ export class FunctionService {
     const existing = await this.store.getFunction(principal, input.id);
     const set: Partial<FunctionDoc> = {};
     const code = pickCode(input);
+    const limits = {
+      memory_mib: input.memory_mib || (existing.memory_mib ?? DEFAULT_MEMORY_MIB),
+      timeout_ms: input.timeout_ms || (existing.timeout_ms ?? DEFAULT_TIMEOUT_MS),
+    };
+    // A lower memory_mib alone can leave a stored module's initial memory above it: check that too.
+    if (!code && input.memory_mib && existing.func.wasm !== undefined) {
+      await this.checkCode(principal, { wasm: existing.func.wasm.buffer.subarray(0, existing.func.wasm.length()) }, existing.name, '', limits);
+    }
     if (code) {
-      await this.checkCode(principal, code, existing.name, '');
-      if ('wasm' in code) {
-        const users = await this.store.triggers.countDocuments({ function_id: existing._id });
-        if (users > 0) throw failedPrecondition(`wasm: function "${existing.name}" is used by ${users} trigger(s), and WebAssembly cannot run here yet`);
-      }
+      await this.checkCode(principal, code, existing.name, '', limits);
       set.func = funcDoc(code);
       set.function_type = 'javascript' in code ? FUNCTION_TYPE.JAVASCRIPT : FUNCTION_TYPE.WASM;
     }
@@ -191,13 +214,19 @@ export class FunctionService {
   async execute(principal: Principal, request: unknown): Promise<ExecuteReply> {
     const input = parse(executeSchema, request, '');
     let name = 'test';
-    let code = input.javascript;
+    let code: { code: string } | { wasm: Uint8Array } | undefined = input.javascript !== '' ? { code: input.javascript } : undefined;
+    if (!code && input.wasm && input.wasm.length > 0) {
+      if (input.wasm.length > MAX_WASM_MODULE_BYTES) throw invalidArgument(`wasm: at most ${MAX_WASM_MODULE_BYTES} bytes (8 MiB), got ${input.wasm.length}`);
+      code = { wasm: input.wasm };
+    }
     let limits = { memoryMiB: DEFAULT_MEMORY_MIB, timeoutMs: DEFAULT_TIMEOUT_MS };
-    if (code === '') {
-      if (input.id === '') throw invalidArgument('id: required (or javascript, to test code that is not saved)');
+    if (!code) {
+      if (input.id === '') throw invalidArgument('id: required (or javascript / wasm, to test code that is not saved)');
       const fn = await this.store.getFunction(principal, input.id);
-      if (fn.func.javascript === undefined) throw new ApiError(status.UNIMPLEMENTED, `function "${fn.name}" is WebAssembly, which cannot run here yet`);
-      [name, code] = [fn.name, fn.func.javascript];
+      if (fn.func.wasm !== undefined) code = { wasm: fn.func.wasm.buffer.subarray(0, fn.func.wasm.length()) };
+      else if (fn.func.javascript !== undefined) code = { code: fn.func.javascript };
+      else throw failedPrecondition(`function "${fn.name}" has no code`);
+      name = fn.name;
       limits = { memoryMiB: fn.memory_mib ?? DEFAULT_MEMORY_MIB, timeoutMs: fn.timeout_ms ?? DEFAULT_TIMEOUT_MS };
       // Stored before the caps were lowered, or set by an admin: a caller runs it only within its own caps.
       enforceFunctionCaps(this.caps(principal), { timeout_ms: limits.timeoutMs, memory_mib: limits.memoryMiB }, `function "${fn.name}" `);
@@ -218,13 +247,14 @@ export class FunctionService {
     const onLog = (entry: FunctionLogEntry): void => void logs.push(`${entry.level}: ${entry.message}`);
     const reply: ExecuteReply = { actions_json: '', logs, error: '', error_kind: '', line: 0, column: 0 };
     try {
-      const pooled = this.pool.function({
+      const spec: PoolFunctionSpec = {
         tenant: principal.userId,
         name,
-        code,
+        ...code,
         limits: { memoryLimitBytes: limits.memoryMiB * 1024 * 1024, cpuTimeMs: limits.timeoutMs },
         onLog,
-      });
+      };
+      const pooled = this.pool.function(spec);
       const actions = await pooled.run(events, { trigger: 'test', now: Date.now(), ...(input.sink_names.length > 0 ? { sinkNames: input.sink_names } : {}) });
       reply.actions_json = JSON.stringify(actions);
     } catch (error) {

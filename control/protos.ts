@@ -5,6 +5,12 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { MissingPrerequisiteError, InternalError } from '../core/errors.js';
 
+/**
+ * Largest gRPC message the server and the CLI's client accept either way: an 8 MiB WebAssembly module
+ * (MAX_WASM_MODULE_BYTES) plus the rest of its message. grpc-js's default is 4 MiB.
+ */
+export const MAX_MESSAGE_BYTES = 9 * 1024 * 1024;
+
 /** How the protos are read everywhere (server, CLI, tests): field names as written, enums as numbers. */
 export const PROTO_LOADER_OPTIONS: protoLoader.Options = {
   keepCase: true,

@@ -5,7 +5,7 @@ import type { Counter, Histogram } from '../core/metrics.js';
 import { toServiceError } from './api-error.js';
 import type { Principal, TokenAuthenticator } from './auth.js';
 import type { FunctionService } from './function-service.js';
-import { loadServices } from './protos.js';
+import { loadServices, MAX_MESSAGE_BYTES } from './protos.js';
 import type { TriggerService } from './trigger-service.js';
 
 export interface ControlServerOptions {
@@ -98,7 +98,8 @@ export function createControlServer(options: ControlServerOptions): grpc.Server 
     execute: unary('function', 'execute', (p, r) => f.execute(p, r)),
   };
 
-  const server = new grpc.Server();
+  // A function's WebAssembly module may be 8 MiB (MAX_WASM_MODULE_BYTES); grpc-js refuses messages over 4 MiB by default.
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': MAX_MESSAGE_BYTES, 'grpc.max_send_message_length': MAX_MESSAGE_BYTES });
   server.addService(TriggerService.service, triggerHandlers);
   server.addService(FunctionService.service, functionHandlers);
   return server;

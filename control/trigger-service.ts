@@ -3,9 +3,9 @@ import { status } from '@grpc/grpc-js';
 import { z } from 'zod';
 import type { Filter } from 'mongodb';
 import type { SinkKind } from '../sinks/sink.js';
-import { ApiError, failedPrecondition, fromZodError, invalidArgument, permissionDenied } from './api-error.js';
+import { ApiError, fromZodError, invalidArgument, permissionDenied } from './api-error.js';
 import type { Principal } from './auth.js';
-import { FUNCTION_TYPE, TRIGGER_TYPE, type TriggerDoc } from './documents.js';
+import { TRIGGER_TYPE, type TriggerDoc } from './documents.js';
 import { redactUri } from './redact.js';
 import type { Owner, TenantPolicy, TriggerShape } from './tenant-policy.js';
 import { newId, type MetadataStore } from './store.js';
@@ -135,12 +135,9 @@ export class TriggerService {
     if (problems.length > 0) throw permissionDenied(problems.join('; '));
   }
 
-  /** The function a trigger may use: same owner, and code this runtime can run. */
+  /** The function a trigger may use: same owner (JavaScript and WebAssembly both run). */
   private async checkFunction(owner: string, functionId: string, field: string): Promise<void> {
-    const fn = await this.store.functionForTrigger(owner, functionId, field);
-    if (fn.function_type !== FUNCTION_TYPE.JAVASCRIPT) {
-      throw failedPrecondition(`${field}: function "${fn.name}" is WebAssembly, which this runtime cannot run yet; use a FUNCTION_TYPE_JAVASCRIPT function`);
-    }
+    await this.store.functionForTrigger(owner, functionId, field);
   }
 
   async create(principal: Principal, request: { trigger?: unknown }): Promise<TriggerReply> {

@@ -6,6 +6,8 @@ export const functionConfigSchema = z
     name: nameSchema,
     code: z.string().optional(),
     file: z.string().optional(),
+    /** Path of an Extism plugin module (.wasm), relative to the config file. */
+    wasm: z.string().min(1).optional(),
     limits: z
       .strictObject({
         memoryMiB: z.number().positive().default(32),
@@ -13,5 +15,9 @@ export const functionConfigSchema = z
       })
       .default({ memoryMiB: 32, timeoutMs: 1_000 }),
   })
-  .refine((f) => (f.code === undefined) !== (f.file === undefined), { error: 'give exactly one of code or file' });
-export type FunctionConfig = z.output<typeof functionConfigSchema>;
+  .refine((f) => [f.code, f.file, f.wasm].filter((v) => v !== undefined).length === 1, { error: 'give exactly one of code, file or wasm' });
+
+export type FunctionConfig = z.output<typeof functionConfigSchema> & {
+  /** The module at `wasm:`, read and checked by the config loader. */
+  wasmBytes?: Uint8Array;
+};

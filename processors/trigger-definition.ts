@@ -17,9 +17,17 @@ export interface TriggerDefinition extends TriggerConfig {
   userId?: string;
   /** Who answers for the trigger in health (`tenant:<user>` for a non-admin's API trigger); absent = the instance. */
   owner?: HealthOwner;
-  /** The function's resolved code; absent = events pass through to every sink unchanged. */
-  functionCode?: { name: string; code: string; memoryMiB: number; timeoutMs: number };
+  /**
+   * The function's resolved code: JavaScript `code`, or an Extism plugin module as base64 (a string, so
+   * definitions stay JSON: they are compared by their JSON text); absent = events pass through to
+   * every sink unchanged.
+   */
+  functionCode?: FunctionCode;
 }
+
+export type FunctionCode = { name: string; memoryMiB: number; timeoutMs: number } & (
+  { code: string; wasmBase64?: undefined } | { wasmBase64: string; code?: undefined }
+);
 
 /** What the control plane drives: start, restart or stop a trigger's consumer while everything runs. */
 export interface TriggerController {

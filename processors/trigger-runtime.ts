@@ -201,7 +201,7 @@ export class TriggerRuntime {
       // File triggers have no owner: they share one queue, beside each API user's.
       tenant: this.options.definition.userId ?? '(config)',
       name: fn.name,
-      code: fn.code,
+      ...(fn.wasmBase64 !== undefined ? { wasm: Buffer.from(fn.wasmBase64, 'base64') } : { code: fn.code }),
       limits: { memoryLimitBytes: Math.round(fn.memoryMiB * 1024 * 1024), cpuTimeMs: fn.timeoutMs },
       onLog: (entry) => log[entry.level]({ source: 'function' }, entry.message),
     });

@@ -1,6 +1,7 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { MongoClient } from 'mongodb';
@@ -78,8 +79,10 @@ service FunctionService {
 }
 `;
 
-/** The smallest valid WebAssembly module: magic and version. */
+/** The smallest valid WebAssembly module: magic and version (refused as a function: it exports no `handle`). */
 const EMPTY_WASM = Buffer.from([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
+/** A runnable Extism plugin: the hand-written WAT echo of examples/wasm. */
+const ECHO_WASM = readFileSync(fileURLToPath(new URL('../examples/wasm/build/wat-echo.wasm', import.meta.url)));
 const TOKEN = 'seed-client-token-0123456789';
 type Msg = Record<string, unknown>;
 
@@ -154,9 +157,13 @@ describe('a client generated from the published protos (docs/control-plane.md) w
   });
 
   it("creates, reads, queries, enables, disables, updates and deletes through the original API's messages", async () => {
-    const fn = (await call(functions, 'create', { function: { name: 'seed_fn', functionType: 'FUNCTION_TYPE_WASM', wasm: EMPTY_WASM } }))['function'] as Msg;
+    const empty = await call(functions, 'create', { function: { name: 'seed_empty', functionType: 'FUNCTION_TYPE_WASM', wasm: EMPTY_WASM } }).catch(
+      (e: grpc.ServiceError) => e,
+    );
+    expect(empty).toMatchObject({ code: grpc.status.INVALID_ARGUMENT, details: expect.stringContaining('exports no function "handle"') });
+    const fn = (await call(functions, 'create', { function: { name: 'seed_fn', functionType: 'FUNCTION_TYPE_WASM', wasm: ECHO_WASM } }))['function'] as Msg;
     expect(fn).toMatchObject({ name: 'seed_fn', userId: 'seed-team', functionType: 'FUNCTION_TYPE_WASM' });
-    expect(Buffer.from(fn['wasm'] as Uint8Array)).toEqual(EMPTY_WASM);
+    expect(Buffer.from(fn['wasm'] as Uint8Array)).toEqual(ECHO_WASM);
     expect(((await call(functions, 'get', { id: fn['id'] }))['function'] as Msg)['name']).toBe('seed_fn');
     expect((await stream(functions, { query: { name: 'seed_fn' } })).map((f) => f['id'])).toEqual([fn['id']]);
 
@@ -201,13 +208,14 @@ describe('a client generated from the published protos (docs/control-plane.md) w
 
     const listed = await stream(triggers, { query: { userId: 'seed-team', database: 'db_1', collection: 'coll_1', triggerType: 'TRIGGER_TYPE_DATABASE' } });
     expect(listed.map((t) => t['id'])).toEqual([id]);
-    // WebAssembly functions are stored and served, but cannot run here yet, so a trigger may not use one.
-    await expect(call(triggers, 'update', { id, functionId: fn['id'] })).rejects.toMatchObject({ code: grpc.status.FAILED_PRECONDITION });
+    // A WebAssembly function runs like a JavaScript one: the trigger restarts with the module as its function.
+    await call(triggers, 'update', { id, functionId: fn['id'] });
+    await eventually(() => controller.definitions.get(key)?.functionCode?.wasmBase64 === ECHO_WASM.toString('base64'), 'the WASM function applied', 15_000);
 
     expect(((await call(triggers, 'delete', { id }))['trigger'] as Msg)['id']).toBe(id);
     await eventually(() => !controller.definitions.has(key), 'delete applied', 15_000);
     await expect(call(triggers, 'get', { id })).rejects.toMatchObject({ code: grpc.status.NOT_FOUND });
-    expect(((await call(functions, 'update', { id: fn['id'], wasm: EMPTY_WASM }))['function'] as Msg)['id']).toBe(fn['id']);
+    expect(((await call(functions, 'update', { id: fn['id'], wasm: ECHO_WASM }))['function'] as Msg)['id']).toBe(fn['id']);
     expect(((await call(functions, 'delete', { id: fn['id'] }))['function'] as Msg)['id']).toBe(fn['id']);
   });
 });

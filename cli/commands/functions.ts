@@ -61,15 +61,15 @@ export function registerFunctionsCommand(program: Command): void {
   connectionOptions(
     functions
       .command('create <name>')
-      .description('Create a JavaScript function (the code is compiled first; errors show line and column)')
+      .description('Create a function from JavaScript or an Extism WebAssembly module (checked first: JavaScript errors show line and column)')
       .option('--file <path>', 'JavaScript file (an ES module with `export default function handle(events, ctx)`)')
       .option('--code <source>', 'the JavaScript source inline')
-      .option('--wasm <path>', 'a WebAssembly module instead (stored; not runnable yet)')
+      .option('--wasm <path>', 'an Extism plugin module (.wasm, exporting handle) instead; at most 8 MiB')
       .option('--memory-mib <n>', 'memory limit per VM (default 32)')
       .option('--timeout-ms <n>', 'time limit per call (default 1000)'),
   ).action(async (name: string, opts: ConnectionOptions & { file?: string; code?: string; wasm?: string; memoryMib?: string; timeoutMs?: string }) => {
     const code = codeOption(opts);
-    if (!code) throw new ValidationError('give the code: --file <path> or --code <source>');
+    if (!code) throw new ValidationError('give the code: --file <path>, --code <source> or --wasm <module.wasm>');
     const fn = {
       name,
       function_type: 'wasm' in code ? 1 : 2,
@@ -144,20 +144,29 @@ export function registerFunctionsCommand(program: Command): void {
       .option('--events-json <json>', 'the events inline, e.g. \'[{"op":"insert","documentKey":{"_id":1},"fullDocument":{"_id":1}}]\'')
       .option('--file <path>', 'test this JavaScript file instead of a saved function')
       .option('--code <source>', 'test this JavaScript source instead of a saved function')
+      .option('--wasm <path>', 'test this Extism plugin module (.wasm) instead of a saved function')
       .option('--sink <name>', 'a sink name the actions may address (repeatable; default any)', collect),
   ).action(
-    async (ref: string | undefined, opts: ConnectionOptions & { events?: string; eventsJson?: string; file?: string; code?: string; sink?: string[] }) => {
+    async (
+      ref: string | undefined,
+      opts: ConnectionOptions & { events?: string; eventsJson?: string; file?: string; code?: string; wasm?: string; sink?: string[] },
+    ) => {
       const eventsText = opts.events !== undefined ? readTextFile(opts.events, '--events') : (opts.eventsJson ?? '[]');
       if (!Array.isArray(parseJsonOption(eventsText, opts.events ? '--events' : '--events-json', '[{"op":"insert","fullDocument":{"_id":1}}]'))) {
         throw new ValidationError('the events must be a JSON array');
       }
-      const code = codeOption({ ...(opts.file !== undefined ? { file: opts.file } : {}), ...(opts.code !== undefined ? { code: opts.code } : {}) });
-      if (!ref && !code) throw new ValidationError('name a function, or give --file / --code to test unsaved code');
+      const code = codeOption({
+        ...(opts.file !== undefined ? { file: opts.file } : {}),
+        ...(opts.code !== undefined ? { code: opts.code } : {}),
+        ...(opts.wasm !== undefined ? { wasm: opts.wasm } : {}),
+      });
+      if (!ref && !code) throw new ValidationError('name a function, or give --file / --code / --wasm to test unsaved code');
       const reply = await withClient(opts, async (c) => {
         const request = {
           id: ref && !code ? await resolveFunctionId(c, ref) : '',
           events_json: eventsText,
           javascript: code && 'javascript' in code ? code.javascript : '',
+          ...(code && 'wasm' in code ? { wasm: code.wasm } : {}),
           sink_names: opts.sink ?? [],
         };
         return c.call<Record<string, unknown>>('functions', 'execute', request);

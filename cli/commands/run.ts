@@ -28,7 +28,7 @@ export function registerRunCommand(program: Command): void {
       const config = loadConfigFile(opts.config);
       if (opts.check) {
         // Loading checked everything but the functions' code, which only compiling shows.
-        const problems = checkConfigFunctions(config.functions);
+        const problems = await checkConfigFunctions(config.functions);
         if (problems.length > 0) {
           console.error(`${opts.config} is not valid:\n  - ${problems.join('\n  - ')}`);
           process.exitCode = 1;

@@ -13,3 +13,4 @@ export {
   type FunctionPoolStats,
   type PoolFunctionSpec,
 } from './pool.js';
+export { checkWasmModule, MAX_WASM_MODULE_BYTES, type WasmCheckResult } from './wasm/module-check.js';

@@ -13,12 +13,16 @@ const limits = z.strictObject({
   maxLogBytes: z.number().positive().optional(),
 });
 
-/** One function as the worker loads it; `key` names its cached sandbox (same key = same code and limits). */
+/**
+ * One function as the worker loads it; `key` names its cached sandbox (same key = same code and limits).
+ * `code` is JavaScript source; `wasm` (when present, with `code` empty) an Extism plugin module.
+ */
 const functionSpec = {
   id: z.number().int(),
   key: z.string(),
   name: z.string(),
   code: z.string(),
+  wasm: z.custom<Uint8Array>((value) => value instanceof Uint8Array, { error: 'wasm must be a Uint8Array' }).optional(),
   limits,
 };
 
@@ -59,7 +63,7 @@ const checkResultSchema = z.union([
   }),
 ]);
 
-/** Bytes of the worker's QuickJS WebAssembly memory after the call: it never shrinks, so the pool recycles big workers. */
+/** Bytes of the worker's QuickJS and plugin WebAssembly memories after the call: they never shrink, so the pool recycles big workers. */
 const wasmBytes = z.number().nonnegative();
 
 export const workerReplySchema = z.discriminatedUnion('type', [

@@ -25,14 +25,15 @@ export interface FunctionPoolOptions {
   workerUrl?: URL;
 }
 
-/** One function as the pool runs it. */
-export interface PoolFunctionSpec {
+/** One function as the pool runs it: JavaScript `code`, or the bytes of an Extism plugin (`wasm`). */
+export type PoolFunctionSpec = PoolFunctionBase & ({ code: string; wasm?: undefined } | { wasm: Uint8Array; code?: undefined });
+
+interface PoolFunctionBase {
   /** Whose call this is: the unit of fair sharing. */
   tenant: string;
   name: string;
-  code: string;
   limits?: Partial<SandboxLimits>;
-  /** console / ctx.log output of the function, delivered (asynchronously) before the call settles. */
+  /** console / ctx.log (or the plugin's log_*) output of the function, delivered (asynchronously) before the call settles. */
   onLog?: (entry: FunctionLogEntry) => void;
 }
 
@@ -324,7 +325,17 @@ export class PooledFunction {
     private readonly spec: PoolFunctionSpec,
   ) {
     this.limits = resolveLimits(spec.limits);
-    this.key = createHash('sha256').update(spec.name).update('\0').update(spec.code).update('\0').update(JSON.stringify(this.limits)).digest('base64url');
+    const body = spec.wasm === undefined ? ['js', spec.code] : ['wasm', spec.wasm];
+    // The tenant is part of the key: a cached instance keeps module-level state (JavaScript globals, a
+    // plugin's linear memory) between calls, which must never pass from one tenant to another.
+    const hash = createHash('sha256').update(spec.tenant).update('\0').update(spec.name).update('\0');
+    for (const part of body) hash.update(part).update('\0');
+    this.key = hash.update(JSON.stringify(this.limits)).digest('base64url');
+  }
+
+  /** The function's body as the worker protocol carries it. */
+  private get source(): { code: string; wasm?: Uint8Array } {
+    return this.spec.wasm === undefined ? { code: this.spec.code } : { code: '', wasm: this.spec.wasm };
   }
 
   get name(): string {
@@ -337,7 +348,7 @@ export class PooledFunction {
       id: this.pool.newId(),
       key: this.key,
       name: this.spec.name,
-      code: this.spec.code,
+      ...this.source,
       limits: this.limits,
       events: events as unknown[],
       trigger: ctx.trigger,
@@ -352,7 +363,7 @@ export class PooledFunction {
   }
 
   async check(): Promise<FunctionCheckResult> {
-    const request: WorkerRequest = { type: 'check', id: this.pool.newId(), key: this.key, name: this.spec.name, code: this.spec.code, limits: this.limits };
+    const request: WorkerRequest = { type: 'check', id: this.pool.newId(), key: this.key, name: this.spec.name, ...this.source, limits: this.limits };
     let reply: Settled;
     try {
       reply = await this.pool.submit(this.spec.tenant, this.spec.name, this.limits.cpuTimeMs, request, undefined);
