@@ -6,7 +6,7 @@
  */
 import { FunctionPool, FunctionSandbox, resolveLimits } from '../processors/sandbox/index.js';
 import { WasmFunction } from '../processors/sandbox/wasm/plugin-host.js';
-import { exampleModule } from '../processors/sandbox/wasm/test-modules.js';
+import { exampleModule } from '../testing/wasm-modules.js';
 import { makeChangeEvent } from '../testing/processors/events.js';
 import { parseChangeEvent, type ChangeEvent } from '../schemas/envelope.js';
 import { LIMIT } from './limits.js';

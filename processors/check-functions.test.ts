@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { checkConfigFunctions } from './check-functions.js';
 import { functionConfigSchema, type FunctionConfig } from './function-config.js';
-import { exampleModule } from './sandbox/wasm/test-modules.js';
+import { exampleModule } from '../testing/wasm-modules.js';
 
 const fn = (name: string, code: string) => functionConfigSchema.parse({ name, code });
 

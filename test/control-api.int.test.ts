@@ -12,6 +12,7 @@ import { createControlPlane, type ControlPlane } from '../control/component.js';
 import { RecordingTriggerController } from '../control/recording-controller.js';
 import { triggerKey } from '../control/trigger-key.js';
 import { eventually, testInfra, uniqueName } from './support/infra.js';
+import { refused } from './support/grpc.js';
 
 const TOKENS = { alice: 'alice-token-0123456789', bob: 'bob-token-0123456789ab', admin: 'admin-token-0123456789' };
 const STORED_TOKEN = 'carol-token-in-the-store-0123';
@@ -45,15 +46,6 @@ const SINK_KINDS = [
 ];
 const code = (error: unknown): number | undefined => (error as grpc.ServiceError).code;
 const details = (error: unknown): string => (error as grpc.ServiceError).details;
-
-async function refused(promise: Promise<unknown>): Promise<grpc.ServiceError> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as grpc.ServiceError;
-  }
-  throw new Error('expected the call to be refused');
-}
 
 describe('control plane gRPC API (TriggerService, FunctionService) against the real metadata store', () => {
   const infra = testInfra();

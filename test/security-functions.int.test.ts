@@ -10,6 +10,7 @@ import { stringify } from 'yaml';
 import { ControlClient } from '../control/client.js';
 import { testInfra, uniqueName } from './support/infra.js';
 import { freePort } from '../core/infra/net.js';
+import { refused } from './support/grpc.js';
 
 // Issue 16 item 4 (functions off the main thread) and the function checks of items 6 and 7.
 
@@ -24,15 +25,6 @@ interface ExecuteReply {
   actions_json: string;
   error: string;
   error_kind: string;
-}
-
-async function refused(promise: Promise<unknown>): Promise<grpc.ServiceError> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as grpc.ServiceError;
-  }
-  throw new Error('expected the call to be refused');
 }
 
 async function timed<T>(work: () => Promise<T>): Promise<{ value: T; ms: number }> {

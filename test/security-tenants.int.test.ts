@@ -13,19 +13,11 @@ import { triggerKey } from '../control/trigger-key.js';
 import { ProcessorManager } from '../processors/manager.js';
 import type { TriggerController } from '../processors/trigger-definition.js';
 import { eventually, testInfra, uniqueName } from './support/infra.js';
+import { refused } from './support/grpc.js';
 
 const TOKENS = { a: 'tenant-a-token-0123456789', b: 'tenant-b-token-0123456789', admin: 'admin-token-0123456789ab' };
 const MINTED = 'minted-by-tenant-b-0123456789';
 type Msg = Record<string, unknown>;
-
-async function refused(promise: Promise<unknown>): Promise<grpc.ServiceError> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as grpc.ServiceError;
-  }
-  throw new Error('expected the call to be refused');
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 

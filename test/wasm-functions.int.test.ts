@@ -17,6 +17,7 @@ import { readDeadLetterHeaders } from '../processors/dead-letters.js';
 import { makeChangeEvent } from '../testing/processors/events.js';
 import { eventually, testInfra, uniqueName } from './support/infra.js';
 import { produceEvents, readTopic } from './support/processor-kafka.js';
+import { refused } from './support/grpc.js';
 
 // Issue 21: WebAssembly (Extism) functions through the real service (`changeflow run` as a child
 // process), Kafka, the MongoDB-compatible server and Redis, with the modules of examples/wasm/build.
@@ -32,15 +33,6 @@ interface ExecuteReply {
   logs: string[];
   error: string;
   error_kind: string;
-}
-
-async function refused(promise: Promise<unknown>): Promise<grpc.ServiceError> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as grpc.ServiceError;
-  }
-  throw new Error('expected the call to be refused');
 }
 
 function rssOf(pid: number): number {

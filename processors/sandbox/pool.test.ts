@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { FunctionError } from './errors.js';
 import { FunctionPool, type PoolFunctionSpec } from './pool.js';
+import { failure, mainThreadStall } from '../../testing/processors/function-failures.js';
 
 // The pool's workers run the built sandbox (dist/processors/sandbox/pool-worker.js): `npm test` builds first.
 
@@ -9,29 +10,6 @@ const spin = 'export default () => { while (true) {} }';
 
 function spec(tenant: string, code: string, limits: PoolFunctionSpec['limits'] = {}, name = 'fn'): PoolFunctionSpec {
   return { tenant, name, code, limits };
-}
-
-async function failure(p: Promise<unknown>): Promise<FunctionError> {
-  const error = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(error instanceof FunctionError)) throw new Error(`expected a FunctionError, got ${String(error)}`);
-  return error;
-}
-
-/** Largest delay of a 10 ms timer on this thread while `work` runs: how long the main thread was blocked. */
-async function mainThreadStall<T>(work: Promise<T>): Promise<{ result: T | unknown; worstMs: number }> {
-  let worstMs = 0;
-  let last = performance.now();
-  const timer = setInterval(() => {
-    const now = performance.now();
-    worstMs = Math.max(worstMs, now - last - 10);
-    last = now;
-  }, 10);
-  const result = await work.catch((e: unknown) => e);
-  clearInterval(timer);
-  return { result, worstMs };
 }
 
 /** RSS once it is at or below `targetBytes`, or the last reading after `withinMs`. */

@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import wabtInit from 'wabt';
 import { readModuleLayout, withMemoryMaximum } from './binary.js';
 import { checkWasmModule, MAX_WASM_MODULE_BYTES } from './module-check.js';
-import { exampleModule } from './test-modules.js';
+import { exampleModule } from '../../../testing/wasm-modules.js';
 
 const wabt = await wabtInit();
 const MiB = 1024 * 1024;

@@ -1,24 +1,15 @@
 import { describe, expect, it } from '@jest/globals';
 import { WasmFunction } from './plugin-host.js';
-import { exampleModule, type ExampleModule } from './test-modules.js';
-import { FunctionError } from '../errors.js';
+import { exampleModule, type ExampleModule } from '../../../testing/wasm-modules.js';
 import { resolveLimits, type SandboxLimits } from '../limits.js';
 import type { FunctionLogEntry } from '../sandbox.js';
 import { makeChangeEvent } from '../../../testing/processors/events.js';
+import { failure } from '../../../testing/processors/function-failures.js';
 
 const ctx = { trigger: 'orders-sync', sinkNames: ['out'], now: 1_700_000_000_000 };
 
 async function load(name: ExampleModule, limits: Partial<SandboxLimits> = {}, logs: FunctionLogEntry[] = []): Promise<WasmFunction> {
   return WasmFunction.load({ name, bytes: exampleModule(name), limits: resolveLimits(limits), onLog: (e) => logs.push(e) });
-}
-
-async function failure(p: Promise<unknown>): Promise<FunctionError> {
-  const error = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(error instanceof FunctionError)) throw new Error(`expected a FunctionError, got ${String(error)}`);
-  return error;
 }
 
 describe('WasmFunction (Extism plugins in this thread)', () => {

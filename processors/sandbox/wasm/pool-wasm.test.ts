@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import wabtInit from 'wabt';
-import { exampleModule } from './test-modules.js';
+import { exampleModule } from '../../../testing/wasm-modules.js';
 import { FunctionError } from '../errors.js';
 import { FunctionPool, type PoolFunctionSpec } from '../pool.js';
 import { makeChangeEvent } from '../../../testing/processors/events.js';
+import { failure, mainThreadStall } from '../../../testing/processors/function-failures.js';
 
 // WebAssembly functions in the FunctionPool, beside JavaScript ones. The workers run the built pool
 // (dist/processors/sandbox/pool-worker.js): build first (`npx tsc -p tsconfig.build.json`).
@@ -13,29 +14,6 @@ const js = 'export default (events) => events.map((value) => ({ sink: "out", op:
 
 function wasm(tenant: string, bytes: Uint8Array, limits: PoolFunctionSpec['limits'] = {}, name = 'fn'): PoolFunctionSpec {
   return { tenant, name, wasm: bytes, limits };
-}
-
-async function failure(p: Promise<unknown>): Promise<FunctionError> {
-  const error = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(error instanceof FunctionError)) throw new Error(`expected a FunctionError, got ${String(error)}`);
-  return error;
-}
-
-/** Worst delay of a 10 ms timer on this thread while `work` runs: whether the main thread kept answering. */
-async function mainThreadStall<T>(work: Promise<T>): Promise<{ result: T | unknown; worstMs: number }> {
-  let worstMs = 0;
-  let last = performance.now();
-  const timer = setInterval(() => {
-    const now = performance.now();
-    worstMs = Math.max(worstMs, now - last - 10);
-    last = now;
-  }, 10);
-  const result = await work.catch((e: unknown) => e);
-  clearInterval(timer);
-  return { result, worstMs };
 }
 
 describe('FunctionPool with WebAssembly (Extism) functions', () => {

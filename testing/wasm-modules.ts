@@ -16,5 +16,5 @@ export type ExampleModule =
 const here = import.meta.url.replace('/dist/', '/');
 
 export function exampleModule(name: ExampleModule): Uint8Array {
-  return new Uint8Array(readFileSync(new URL(`../../../examples/wasm/build/${name}.wasm`, here)));
+  return new Uint8Array(readFileSync(new URL(`../examples/wasm/build/${name}.wasm`, here)));
 }
