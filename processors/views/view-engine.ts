@@ -74,9 +74,9 @@ export class ViewEngine {
     }
   }
 
-  /** Every source document removed (the collection was dropped). */
-  clear(): void {
-    for (const key of [...this.contributions.keys()]) this.setContribution(key, []);
+  /** Keys of the source documents that contribute rows. */
+  documentKeys(): string[] {
+    return [...this.contributions.keys()];
   }
 
   /** The rows that changed since the last call, with their values before and after. */
