@@ -7,7 +7,8 @@ import type { Document } from './document-stages.js';
  * `$group` kept incrementally: each group holds its members (the pre-group rows of the source
  * documents that fall into it, by member id). `$sum`, `$count` and `$avg` keep running totals, so a
  * member coming or going costs O(1); `$min`, `$max`, `$push`, `$addToSet`, `$first` and `$last` fold
- * the touched group's members again (O(group size), in memory, no read of the source).
+ * the touched group's members again (O(group size), in memory, no read of the source) — except that
+ * `$min`/`$max` keep their current extreme and fold again only when the member holding it leaves.
  */
 export const ACCUMULATORS = ['$sum', '$count', '$avg', '$min', '$max', '$first', '$last', '$push', '$addToSet'] as const;
 type AccumulatorName = (typeof ACCUMULATORS)[number];
@@ -75,6 +76,9 @@ export class GroupState {
   private readonly numericCounts: number[];
   /** Totals that must be summed again (a non-integer left them: subtraction would drift). */
   private stale = false;
+  /** `$min`/`$max`: the current extreme (undefined: none yet), valid until the member holding it leaves. */
+  private readonly extremes: unknown[];
+  private readonly extremeValid: boolean[];
 
   constructor(
     readonly key: unknown,
@@ -82,6 +86,13 @@ export class GroupState {
   ) {
     this.totals = spec.accumulators.map(() => 0);
     this.numericCounts = spec.accumulators.map(() => 0);
+    this.extremes = spec.accumulators.map(() => undefined);
+    this.extremeValid = spec.accumulators.map(() => true);
+  }
+
+  private better(op: AccumulatorName, value: unknown, best: unknown): boolean {
+    if (value === undefined || value === null) return false;
+    return best === undefined || (op === '$min' ? compareValues(value, best) < 0 : compareValues(value, best) > 0);
   }
 
   add(id: string, member: Member): void {
@@ -98,6 +109,12 @@ export class GroupState {
 
   private count(member: Member, sign: 1 | -1): void {
     this.spec.accumulators.forEach((acc, i) => {
+      if (acc.op === '$min' || acc.op === '$max') {
+        const value = member.inputs[i];
+        if (sign > 0 && this.extremeValid[i] && this.better(acc.op, value, this.extremes[i])) this.extremes[i] = value;
+        else if (sign < 0 && value !== undefined && value !== null && compareValues(value, this.extremes[i] ?? null) === 0) this.extremeValid[i] = false;
+        return;
+      }
       if (acc.op !== '$sum' && acc.op !== '$avg') return;
       const value = member.inputs[i];
       if (!isSummable(value)) return;
@@ -140,12 +157,13 @@ export class GroupState {
         return this.numericCounts[i] === 0 ? null : (this.totals[i] as number) / (this.numericCounts[i] as number);
       case '$min':
       case '$max': {
-        let best: unknown = undefined;
-        for (const v of inputs()) {
-          if (v === undefined || v === null) continue;
-          if (best === undefined || (op === '$min' ? compareValues(v, best) < 0 : compareValues(v, best) > 0)) best = v;
+        if (!this.extremeValid[i]) {
+          let best: unknown = undefined;
+          for (const member of this.members.values()) if (this.better(op, member.inputs[i], best)) best = member.inputs[i];
+          this.extremes[i] = best;
+          this.extremeValid[i] = true;
         }
-        return best ?? null;
+        return this.extremes[i] ?? null;
       }
       case '$first': {
         const list = inputs();
