@@ -16,6 +16,7 @@ const STAGE_MODULES: (() => Promise<{ stages: BenchStage[] }>)[] = [
   () => import('./processor.js'),
   () => import('./sinks.js'),
   () => import('./e2e.js'),
+  () => import('./views.js'),
 ];
 
 const changeflowStages = (await Promise.all(STAGE_MODULES.map((load) => load()))).flatMap((m) => m.stages);

@@ -2,10 +2,10 @@ import { z } from 'zod';
 import { nameSchema } from '../../core/names.js';
 import { pipelineProblem } from './pipeline.js';
 
-const namespaceShape = {
-  db: z.string().min(1).meta({ description: 'Database name.', example: 'chat' }),
-  coll: z.string().min(1).meta({ description: 'Collection name.', example: 'messages' }),
-};
+const namespaceShape = (example: { db: string; coll: string }) => ({
+  db: z.string().min(1).meta({ description: 'Database name.', example: example.db }),
+  coll: z.string().min(1).meta({ description: 'Collection name.', example: example.coll }),
+});
 
 /** A pipeline checked exactly as the view compiles it, so a stage the view cannot keep is refused at load with its position. */
 export const viewPipelineSchema = z.array(z.record(z.string(), z.unknown())).superRefine((stages, ctx) => {
@@ -18,7 +18,7 @@ export const viewConfigSchema = z.strictObject({
     description: 'Unique among views; its change feed is `<prefix>.view.<name>` and its consumer group `<prefix>.view.<name>`.',
     example: 'per-chat',
   }),
-  source: z.strictObject(namespaceShape).meta({
+  source: z.strictObject(namespaceShape({ db: 'chat', coll: 'messages' })).meta({
     description: 'The collection the pipeline reads: a source of this file must watch it (the view reads that source’s topic).',
     example: { db: 'chat', coll: 'messages' },
   }),
@@ -29,7 +29,7 @@ export const viewConfigSchema = z.strictObject({
   }),
   target: z
     .strictObject({
-      ...namespaceShape,
+      ...namespaceShape({ db: 'chat_views', coll: 'per_chat' }),
       uri: z
         .string()
         .startsWith('mongodb', { error: 'expected a MongoDB connection string (mongodb:// or mongodb+srv://)' })
