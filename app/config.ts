@@ -13,7 +13,7 @@ import { checkTriggerSinks } from '../processors/trigger-sinks.js';
 import { sinkKinds } from '../sinks/registry.js';
 import { TopicNames } from '../core/topics.js';
 import { viewConfigSchema } from '../processors/views/view-config.js';
-import { watchingSource } from '../processors/views/view-source.js';
+import { viewTopics } from '../processors/views/view-source.js';
 
 /** The service's whole config: the core sections, then each component's. */
 export const configSchema = z.strictObject({
@@ -68,7 +68,7 @@ function crossCheck(config: Config): string[] {
   });
   const topics = new TopicNames(config.kafka.topicPrefix);
   config.views.forEach((v, i) => {
-    const found = watchingSource(v, config.sources, topics);
+    const found = viewTopics(v, config.sources, topics);
     if ('problem' in found) problems.push(`views[${i}].source: ${found.problem}`);
   });
   return problems;

@@ -44,6 +44,15 @@ describe('changeflow.yaml: views', () => {
     expect(errorOf(twice)).toMatch(/views\[1\]\.name: "per-chat" is already used/);
   });
 
+  it('refuses a $lookup from a collection no source watches', () => {
+    const text = view(`[{ $lookup: { from: users, localField: sender, foreignField: _id, as: u } }]`).replace(
+      'watch: { db: chat }',
+      'watch: { db: chat, coll: messages }',
+    );
+    expect(errorOf(text)).toMatch(/views\[0\]\.source: \$lookup from users: no source watches chat\.users/);
+    expect(parseConfigText(view(`[{ $lookup: { from: users, localField: sender, foreignField: _id, as: u } }]`), {}).views).toHaveLength(1);
+  });
+
   it('refuses a source that sends updates without the full document', () => {
     const text = view('[]').replace('watch: { db: chat }', 'watch: { db: chat }, fullDocument: default');
     expect(errorOf(text)).toMatch(/fullDocument: default.*a view needs updateLookup/);

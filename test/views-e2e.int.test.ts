@@ -23,6 +23,7 @@ const waitFor = (check: () => Promise<boolean> | boolean, what: string, timeoutM
 
 const perChat = [{ $match: { deleted: { $ne: true } } }, { $group: { _id: '$chat', n: { $sum: 1 }, last: { $max: '$at' }, total: { $sum: '$at' } } }];
 const counter = [{ $group: { _id: 'all', n: { $sum: 1 } } }];
+const withNames = [{ $lookup: { from: 'users', localField: 'sender', foreignField: '_id', as: 'from' } }, { $project: { text: 1, senders: '$from.name' } }];
 
 function config(prefix: string, db: string): Record<string, unknown> {
   return {
@@ -30,10 +31,19 @@ function config(prefix: string, db: string): Record<string, unknown> {
     mongodb: { uri: infra.mongodb, db: `${db}_meta` },
     http: { port: 0 },
     grpc: { port: 0 },
-    sources: [{ name: 'chat', uri: infra.mongodb, watch: { db, coll: 'messages' }, snapshot: 'never', checkpointIntervalMs: 200, leaseMs: 2_000 }],
+    // One source per collection: mongo-java-server's change events of a database watch carry no ns (docs/testing.md).
+    sources: ['messages', 'users'].map((coll) => ({
+      name: coll,
+      uri: infra.mongodb,
+      watch: { db, coll },
+      snapshot: 'never',
+      checkpointIntervalMs: 200,
+      leaseMs: 2_000,
+    })),
     views: [
       { name: `${prefix}-per-chat`, source: { db, coll: 'messages' }, pipeline: perChat, target: { db: `${db}_views`, coll: 'per_chat' } },
       { name: `${prefix}-count`, source: { db, coll: 'messages' }, pipeline: counter, target: { db: `${db}_views`, coll: 'count' } },
+      { name: `${prefix}-names`, source: { db, coll: 'messages' }, pipeline: withNames, target: { db: `${db}_views`, coll: 'with_names' } },
     ],
   };
 }
@@ -75,7 +85,7 @@ async function converged(db: string, pipeline: Document[], coll: string): Promis
 async function writeChanges(db: string, from: number, count: number, hardDeletes = true): Promise<void> {
   const messages = client.db(db).collection<Document>('messages');
   for (let i = from; i < from + count; i++) {
-    await messages.insertOne({ _id: i, chat: `c${i % 4}`, at: i, text: `m${i}` } as Document);
+    await messages.insertOne({ _id: i, chat: `c${i % 4}`, at: i, text: `m${i}`, sender: `u${i % 5}` } as Document);
     if (i % 3 === 0) await messages.updateOne({ _id: i - 1 } as Document, { $set: { chat: `c${(i + 1) % 4}`, at: i * 10 } });
     if (i % 5 === 0) await messages.updateOne({ _id: i - 2 } as Document, { $set: { deleted: true } });
     if (hardDeletes && i % 7 === 0) await messages.deleteOne({ _id: i } as Document);
@@ -111,6 +121,7 @@ it('keeps views from a watched collection, and their feeds rebuild them', async 
   await writeChanges(db, 1, 60);
   await waitFor(() => converged(db, perChat, 'per_chat'), 'per_chat == aggregate()', 60_000);
   await waitFor(() => converged(db, counter, 'count'), 'count == aggregate()', 60_000);
+  await waitFor(() => converged(db, withNames, 'with_names'), 'with_names ($lookup) == aggregate()', 60_000);
   const { last } = await readFeed(`${prefix}.view.${prefix}-per-chat`);
   expect(sorted(last)).toEqual(sorted(await client.db(`${db}_views`).collection('per_chat').find({}).toArray()));
   const state = await client.db(`${db}_views`).collection('per_chat.__state').countDocuments({});
@@ -124,7 +135,11 @@ it('after a SIGKILL mid-sequence, resumes from its stored state: the target conv
   databases.push(db);
   const first = new ChildService(config(prefix, db)).start();
   children.push(first);
-  await waitFor(() => first.logs(/^streaming$/).length > 0 && first.logs(/^view started$/).length === 2, 'the first service ready', 90_000);
+  await waitFor(() => first.logs(/^streaming$/).length === 2 && first.logs(/^view started$/).length === 3, 'the first service ready', 90_000);
+  await client
+    .db(db)
+    .collection<Document>('users')
+    .insertMany([0, 1, 2, 3, 4].map((i) => ({ _id: `u${i}`, name: `user ${i}` }) as Document));
   // The counter only grows (inserts): watched all along, it must never be seen going down.
   const seen: number[] = [];
   let watching = true;
@@ -140,10 +155,15 @@ it('after a SIGKILL mid-sequence, resumes from its stored state: the target conv
   await first.kill();
   await writes;
   await writeChanges(db, 121, 30, false);
+  await client
+    .db(db)
+    .collection<Document>('users')
+    .updateOne({ _id: 'u3' } as Document, { $set: { name: 'renamed while down' } });
   const second = new ChildService(config(prefix, db)).start();
   children.push(second);
   await waitFor(() => converged(db, perChat, 'per_chat'), 'per_chat == aggregate() after the restart', 90_000);
   await waitFor(() => converged(db, counter, 'count'), 'count == aggregate() after the restart', 60_000);
+  await waitFor(() => converged(db, withNames, 'with_names'), 'with_names ($lookup) == aggregate() after the restart', 60_000);
   watching = false;
   await watcher;
   expect(seen.length).toBeGreaterThan(0);

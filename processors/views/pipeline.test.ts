@@ -6,7 +6,15 @@ const rows = (pipeline: unknown[], doc: Record<string, unknown>): unknown[] => r
 describe('view pipelines', () => {
   it('refuses a stage outside the supported set, naming it and its position', () => {
     expect(pipelineProblem([{ $match: {} }, { $facet: {} }])?.message).toMatch(/^pipeline\[1\]\.\$facet: stage \$facet is not supported in views/);
-    expect(pipelineProblem([{ $lookup: {} }])?.message).toMatch(/\$lookup is not supported yet/);
+    expect(pipelineProblem([{ $lookup: { from: 'users', localField: 'a', foreignField: '_id', as: 'u', pipeline: [] } }])?.message).toMatch(
+      /pipeline\[0\]\.\$lookup: only the localField\/foreignField form/,
+    );
+    expect(pipelineProblem([{ $lookup: { from: 'other.users', localField: 'a', foreignField: '_id', as: 'u' } }])?.message).toMatch(
+      /\$lookup\.from: a collection of the source database/,
+    );
+    expect(pipelineProblem([{ $group: { _id: 1 } }, { $lookup: { from: 'u', localField: 'a', foreignField: '_id', as: 'u' } }])?.message).toMatch(
+      /after \$group/,
+    );
     expect(pipelineProblem([{ $group: { _id: 1 } }, { $group: { _id: 1 } }])?.message).toMatch(/pipeline\[1\]\.\$group: only one \$group/);
     expect(pipelineProblem([{ $sort: { a: 1 } }])?.message).toMatch(/\$sort is supported only right before \$group/);
     expect(pipelineProblem([{ $group: { _id: 1 } }, { $unwind: '$x' }])?.message).toMatch(/\$unwind after \$group/);

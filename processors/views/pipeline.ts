@@ -3,6 +3,7 @@ import { MatchFilterError } from '../match-filter.js';
 import { ExpressionError } from './expression.js';
 import { isPlainDocument } from '../bson-order.js';
 import { compileDocumentStage, DOCUMENT_STAGES, type DocumentStage } from './document-stages.js';
+import { compileLookup, type LookupSpec } from './lookup.js';
 import { compileGroup, compileSort, type CompiledGroup, type SortSpec } from './group.js';
 
 /**
@@ -11,13 +12,17 @@ import { compileGroup, compileSort, type CompiledGroup, type SortSpec } from './
  * orders `$first`, `$last` and `$push`), and the per-row stages after it (run on each group's row).
  */
 export interface CompiledPipeline {
+  /** Per-document stages before `$lookup` (all of them when there is none): what is stored per source document. */
   before: DocumentStage[];
+  lookup?: LookupSpec;
+  /** Per-document stages between `$lookup` and `$group`. */
+  afterLookup: DocumentStage[];
   sort?: SortSpec;
   group?: CompiledGroup;
   after: DocumentStage[];
 }
 
-export const SUPPORTED_STAGES: readonly string[] = [...DOCUMENT_STAGES, '$sort', '$group'];
+export const SUPPORTED_STAGES: readonly string[] = [...DOCUMENT_STAGES, '$lookup', '$sort', '$group'];
 
 /** A pipeline a view cannot keep; the message names the stage and its position. */
 export class ViewPipelineError extends ValidationError {
@@ -40,7 +45,7 @@ function stageName(stage: unknown, index: number): string {
 
 /** Compiles a pipeline; throws ViewPipelineError naming the first stage it refuses. */
 export function compilePipeline(stages: readonly unknown[]): CompiledPipeline {
-  const out: CompiledPipeline = { before: [], after: [] };
+  const out: CompiledPipeline = { before: [], afterLookup: [], after: [] };
   stages.forEach((stage, index) => {
     const name = stageName(stage, index);
     const spec = (stage as Record<string, unknown>)[name];
@@ -58,13 +63,16 @@ export function compilePipeline(stages: readonly unknown[]): CompiledPipeline {
         out.sort = compileSort(spec, where);
         return;
       }
+      if (name === '$lookup') {
+        if (out.group) throw new ViewPipelineError(where, '$lookup after $group is not supported');
+        if (out.lookup) throw new ViewPipelineError(where, 'only one $lookup per view is supported');
+        out.lookup = compileLookup(spec, where);
+        return;
+      }
       if (out.group && name === '$unwind') throw new ViewPipelineError(where, '$unwind after $group is not supported (rows would share one _id)');
       const compiled = compileDocumentStage(name, spec, where);
-      if (!compiled) {
-        const hint = name === '$lookup' ? ' ($lookup is not supported yet)' : '';
-        throw new ViewPipelineError(where, `stage ${name} is not supported in views${hint} (supported: ${SUPPORTED_STAGES.join(' ')})`);
-      }
-      (out.group ? out.after : out.before).push(compiled);
+      if (!compiled) throw new ViewPipelineError(where, `stage ${name} is not supported in views (supported: ${SUPPORTED_STAGES.join(' ')})`);
+      (out.group ? out.after : out.lookup ? out.afterLookup : out.before).push(compiled);
     } catch (error) {
       if (error instanceof ViewPipelineError) throw error;
       if (error instanceof ExpressionError) throw new ViewPipelineError(error.path, error.reason, error);

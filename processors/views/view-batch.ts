@@ -28,14 +28,21 @@ export function applyBatch(
   records: readonly IncomingRecord[],
   positions: ReadonlyMap<string, string>,
   feed: Omit<FeedContext, 'cause'>,
+  /** The `$lookup` collection's topic, when the view has one. */
+  foreignTopic?: string,
 ): AppliedBatch {
   const contributions = new Map<string, Document[]>();
+  const foreign = new Map<string, Document | null>();
   const problems: string[] = [];
   let applied = 0;
   let skipped = 0;
   const nextOffsets: Record<string, string> = {};
-  const set = (key: string, doc: Document | null): void => {
+  const setLocal = (key: string, doc: Document | null): void => {
     contributions.set(key, engine.applyDocument(key, doc));
+  };
+  const setForeign = (key: string, doc: Document | null): void => {
+    foreign.set(key, doc);
+    engine.applyForeign(key, doc);
   };
   for (const record of records) {
     const tp = `${record.topic}:${record.partition}`;
@@ -48,6 +55,8 @@ export function applyBatch(
     if (record.value === null) continue;
     const event = parseChangeEvent(record.value);
     const key = record.key?.toString('utf8') ?? '';
+    const isForeign = record.topic === foreignTopic;
+    const set = isForeign ? setForeign : setLocal;
     applied++;
     switch (event.op) {
       case 'insert':
@@ -64,7 +73,7 @@ export function applyBatch(
       case 'drop':
       case 'rename':
       case 'dropDatabase':
-        for (const k of engine.documentKeys()) set(k, null);
+        for (const k of isForeign ? engine.foreignKeys() : engine.documentKeys()) set(k, null);
         break;
       case 'invalidate':
         break;
@@ -77,6 +86,7 @@ export function applyBatch(
   return {
     journal: {
       contributions: [...contributions].map(([key, rows]) => ({ key, rows })),
+      foreign: [...foreign].map(([key, doc]) => ({ key, doc })),
       rows: changes.map((c) => ({ id: c.id ?? null, row: c.after ?? null })),
       feed: changes.map((c) => {
         const record = feedRecord(c, { ...feed, cause });

@@ -24,7 +24,7 @@ export const viewConfigSchema = z.strictObject({
   }),
   pipeline: viewPipelineSchema.meta({
     description:
-      'Aggregation stages, kept incrementally: `$match`, `$project`, `$addFields`, `$set`, `$unset`, `$replaceRoot`, `$unwind`, one `$group` (a `$sort` right before it orders `$first`/`$last`/`$push`); anything else is refused at load (docs/views.md).',
+      'Aggregation stages, kept incrementally: `$match`, `$project`, `$addFields`, `$set`, `$unset`, `$replaceRoot`, `$unwind`, one `$lookup` (localField/foreignField, same database; a source must watch that collection too), one `$group` (a `$sort` right before it orders `$first`/`$last`/`$push`); anything else is refused at load (docs/views.md).',
     example: [{ $match: { deleted: { $ne: true } } }, { $group: { _id: '$chat', n: { $sum: 1 } } }],
   }),
   target: z

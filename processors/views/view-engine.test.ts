@@ -81,3 +81,54 @@ describe('ViewEngine', () => {
     expect(view.problems[0]).toMatch(/\$size needs an array/);
   });
 });
+
+describe('ViewEngine with $lookup', () => {
+  const withSender = [
+    { $lookup: { from: 'users', localField: 'sender', foreignField: '_id', as: 'from' } },
+    { $project: { text: 1, senderName: { $arrayElemAt: ['$from.name', 0] } } },
+  ];
+
+  it('joins the foreign documents, and a foreign change updates every joined row (and only those)', () => {
+    const view = new ViewEngine(compilePipeline(withSender));
+    view.applyForeign('u1', { _id: 'u1', name: 'Ann' });
+    view.applyDocument('m1', { _id: 'm1', sender: 'u1', text: 'hi' });
+    view.applyDocument('m2', { _id: 'm2', sender: 'u1', text: 'yo' });
+    view.applyDocument('m3', { _id: 'm3', sender: 'u2', text: 'hey' });
+    expect(view.allRows()).toEqual([
+      { _id: 'm1', text: 'hi', senderName: 'Ann' },
+      { _id: 'm2', text: 'yo', senderName: 'Ann' },
+      { _id: 'm3', text: 'hey' },
+    ]);
+    view.takeChanges();
+    view.applyForeign('u1', { _id: 'u1', name: 'Anne' });
+    expect(summary(view.takeChanges())).toEqual([
+      ['update', { _id: 'm1', text: 'hi', senderName: 'Anne' }],
+      ['update', { _id: 'm2', text: 'yo', senderName: 'Anne' }],
+    ]);
+    view.applyForeign('u2', { _id: 'u2', name: 'Bob' });
+    view.applyForeign('u1', null);
+    expect(summary(view.takeChanges())).toEqual([
+      ['update', { _id: 'm3', text: 'hey', senderName: 'Bob' }],
+      ['update', { _id: 'm1', text: 'hi' }],
+      ['update', { _id: 'm2', text: 'yo' }],
+    ]);
+  });
+
+  it('keeps a $group over joined rows', () => {
+    const view = new ViewEngine(
+      compilePipeline([
+        { $lookup: { from: 'users', localField: 'sender', foreignField: '_id', as: 'u' } },
+        { $unwind: '$u' },
+        { $group: { _id: '$u.team', n: { $sum: 1 } } },
+      ]),
+    );
+    view.applyDocument('m1', { _id: 'm1', sender: 'u1' });
+    view.applyDocument('m2', { _id: 'm2', sender: 'u1' });
+    expect(view.allRows()).toEqual([]);
+    view.applyForeign('u1', { _id: 'u1', team: 'red' });
+    expect(view.allRows()).toEqual([{ _id: 'red', n: 2 }]);
+    view.applyForeign('u1', { _id: 'u1', team: 'blue' });
+    expect(summary(view.takeChanges())).toEqual([['insert', { _id: 'blue', n: 2 }]]);
+    expect(view.allRows()).toEqual([{ _id: 'blue', n: 2 }]);
+  });
+});

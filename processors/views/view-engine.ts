@@ -3,6 +3,7 @@ import { compareValues } from '../bson-order.js';
 import { runStages, type Document } from './document-stages.js';
 import { EvaluationError } from './expression.js';
 import { GroupState, type Member } from './group.js';
+import { LookupState } from './lookup.js';
 import type { CompiledPipeline } from './pipeline.js';
 
 /** One row of the target that changed: `before`/`after` undefined when it did not exist. */
@@ -18,10 +19,16 @@ export interface RowChange {
  * contribution: the rows its per-document stages made of it (`contributions`, what the state
  * collection stores). A change replaces one document's contribution: without `$group` its rows
  * are replaced; with `$group` its old members leave their groups and the new ones join theirs, and
- * only the groups touched are computed again. So the work is proportional to the change.
+ * only the groups touched are computed again. So the work is proportional to the change. With a
+ * `$lookup`, what is stored per document is its rows before the `$lookup`, and a change of the foreign
+ * collection computes again the contributions of the documents it joins (lookup.ts).
  */
 export class ViewEngine {
+  /** Source document key → its rows after the stages before `$lookup` (what the state stores). */
+  private readonly stored = new Map<string, Document[]>();
+  /** Source document key → its rows after every per-document stage (the same as `stored` without `$lookup`). */
   private readonly contributions = new Map<string, Document[]>();
+  private readonly lookup: LookupState | undefined;
   /** Row key → the row, and without $group who made it (doc key; the last writer wins a shared _id). */
   private readonly rows = new Map<string, Map<string, Document>>();
   private readonly groups = new Map<string, GroupState>();
@@ -32,18 +39,20 @@ export class ViewEngine {
   /** Run-time expression failures since the last take (the document's rows are left out). */
   readonly problems: string[] = [];
 
-  constructor(private readonly pipeline: CompiledPipeline) {}
+  constructor(private readonly pipeline: CompiledPipeline) {
+    this.lookup = pipeline.lookup ? new LookupState(pipeline.lookup) : undefined;
+  }
 
   get documentCount(): number {
-    return this.contributions.size;
+    return this.stored.size;
   }
 
   get rowCount(): number {
     return this.rows.size;
   }
 
-  /** The rows the pipeline's per-document stages make of a source document (a contribution). */
-  contributionOf(doc: Document): Document[] {
+  /** The rows the pipeline's per-document stages before any `$lookup` make of a source document: what is stored for it. */
+  private storedRowsOf(doc: Document): Document[] {
     try {
       return runStages(this.pipeline.before, [doc]);
     } catch (error) {
@@ -53,15 +62,44 @@ export class ViewEngine {
     }
   }
 
-  /** The source document `docKey` is now `doc` (null: deleted). Returns its new contribution. */
+  /** The source document `docKey` is now `doc` (null: deleted). Returns what the state stores for it. */
   applyDocument(docKey: string, doc: Document | null): Document[] {
-    const contribution = doc === null ? [] : this.contributionOf(doc);
-    this.setContribution(docKey, contribution);
-    return contribution;
+    const stored = doc === null ? [] : this.storedRowsOf(doc);
+    this.loadDocument(docKey, stored);
+    return stored;
   }
 
-  /** Sets a contribution as stored (a restart) or computed. */
-  setContribution(docKey: string, contribution: Document[]): void {
+  /** Sets a source document's stored rows (from the state at a restart, or just computed). */
+  loadDocument(docKey: string, stored: Document[]): void {
+    if (stored.length === 0) this.stored.delete(docKey);
+    else this.stored.set(docKey, stored);
+    this.lookup?.indexLocal(docKey, stored);
+    this.setContribution(docKey, this.contributionFrom(docKey, stored));
+  }
+
+  /** A document of the `$lookup` collection is now `doc` (null: deleted): the local documents it joins are computed again. */
+  applyForeign(key: string, doc: Document | null): void {
+    if (!this.lookup) return;
+    for (const docKey of this.lookup.setForeign(key, doc)) this.setContribution(docKey, this.contributionFrom(docKey, this.stored.get(docKey) ?? []));
+  }
+
+  /** Keys of the `$lookup` collection's documents held. */
+  foreignKeys(): string[] {
+    return this.lookup?.foreignKeys() ?? [];
+  }
+
+  private contributionFrom(docKey: string, stored: Document[]): Document[] {
+    if (!this.lookup || stored.length === 0) return stored;
+    try {
+      return runStages(this.pipeline.afterLookup, this.lookup.join(stored));
+    } catch (error) {
+      if (!(error instanceof EvaluationError)) throw error;
+      this.problems.push(`document ${docKey}: ${error.message}`);
+      return [];
+    }
+  }
+
+  private setContribution(docKey: string, contribution: Document[]): void {
     const previous = this.contributions.get(docKey) ?? [];
     if (contribution.length === 0) this.contributions.delete(docKey);
     else this.contributions.set(docKey, contribution);
@@ -76,7 +114,7 @@ export class ViewEngine {
 
   /** Keys of the source documents that contribute rows. */
   documentKeys(): string[] {
-    return [...this.contributions.keys()];
+    return [...this.stored.keys()];
   }
 
   /** The rows that changed since the last call, with their values before and after. */

@@ -18,6 +18,8 @@ export interface ViewRuntimeOptions {
   view: ViewConfig;
   /** The topic the source publishes the view's collection to. */
   sourceTopic: string;
+  /** The topic of the `$lookup` collection, when the pipeline has one. */
+  foreignTopic?: string;
   context: ViewContext;
   /** Most source records per journal (one MongoDB document, ≤ 16 MB with its rows). Default 500. */
   maxBatch?: number;
@@ -61,6 +63,10 @@ export class ViewRuntime {
     this.groupId = viewGroupOf(options.context.topics.prefix, options.view.name);
   }
 
+  private get sourceTopics(): string[] {
+    return [this.options.sourceTopic, ...(this.options.foreignTopic ? [this.options.foreignTopic] : [])];
+  }
+
   private get healthKey(): string {
     return `view:${this.options.view.name}`;
   }
@@ -80,7 +86,7 @@ export class ViewRuntime {
       try {
         const partitions = context.config.kafka.partitions;
         await admin.ensureTopics([
-          { topic: this.options.sourceTopic, partitions },
+          ...this.sourceTopics.map((topic) => ({ topic, partitions })),
           { topic: this.feedTopic, partitions, config: { 'cleanup.policy': 'compact' } },
         ]);
       } finally {
@@ -92,10 +98,10 @@ export class ViewRuntime {
 
       this.consumer = context.kafka.consumer({ groupId: this.groupId, fromBeginning: true, sessionTimeoutMs: context.config.kafka.sessionTimeoutMs });
       await this.consumer.connect();
-      await this.consumer.subscribe([this.options.sourceTopic]);
+      await this.consumer.subscribe(this.sourceTopics);
       await this.consumer.run((batch, ctx) => this.onBatch(batch, ctx), { partitionsConsumedConcurrently: 1 });
-      this.setHealth(true, `consuming ${this.options.sourceTopic}; ${this.engine.rowCount} rows`);
-      this.log.info({ group: this.groupId, source: this.options.sourceTopic, feed: this.feedTopic, rows: this.engine.rowCount }, 'view started');
+      this.setHealth(true, `consuming ${this.sourceTopics.join(', ')}; ${this.engine.rowCount} rows`);
+      this.log.info({ group: this.groupId, sources: this.sourceTopics, feed: this.feedTopic, rows: this.engine.rowCount }, 'view started');
     } catch (error) {
       await this.stop();
       throw error;
@@ -106,15 +112,18 @@ export class ViewRuntime {
   private async recover(): Promise<void> {
     const state = this.state as ViewState;
     const stored = await state.load();
-    for (const [key, rows] of stored.contributions) this.engine.setContribution(key, rows);
-    if (stored.journal) for (const { key, rows } of stored.journal.contributions) this.engine.setContribution(key, rows);
+    // Foreign documents first, so each local document is joined once, as stored.
+    for (const [key, doc] of stored.foreign) this.engine.applyForeign(key, doc);
+    for (const { key, doc } of stored.journal?.foreign ?? []) this.engine.applyForeign(key, doc);
+    for (const [key, rows] of stored.contributions) this.engine.loadDocument(key, rows);
+    for (const { key, rows } of stored.journal?.contributions ?? []) this.engine.loadDocument(key, rows);
     // Loading is not a change: the target already holds these rows.
     this.engine.takeChanges();
     this.positions = stored.positions;
     if (stored.journal) {
       this.log.warn({ rows: stored.journal.rows.length, feed: stored.journal.feed.length }, 'finishing the batch a stop cut short (its journal)');
       await this.persist(stored.journal);
-    } else if (stored.positions.size === 0 && stored.contributions.size === 0) {
+    } else if (stored.positions.size === 0 && stored.contributions.size === 0 && stored.foreign.size === 0) {
       // No state: the view is built from the start of the source topic; rows of an earlier state are stale.
       const stale = await (this.target as Collection<Document>).deleteMany({});
       if (stale.deletedCount > 0) this.log.warn({ deleted: stale.deletedCount }, 'no stored state: rebuilding the view from the source topic');
@@ -135,7 +144,13 @@ export class ViewRuntime {
       if (context.isStale() || this.abort.signal.aborted) return;
       const records = batch.records.slice(i, i + max);
       const { view } = this.options;
-      const result = applyBatch(this.engine, records, this.positions, { view: view.name, topic: this.feedTopic, target: view.target });
+      const result = applyBatch(
+        this.engine,
+        records,
+        this.positions,
+        { view: view.name, topic: this.feedTopic, target: view.target },
+        this.options.foreignTopic,
+      );
       for (const problem of result.problems) this.log.warn({ problem }, 'a source document was left out of the view');
       await this.persist(result.journal);
       this.applied += result.applied;
@@ -156,7 +171,7 @@ export class ViewRuntime {
     const state = this.state as ViewState;
     const target = this.target as Collection<Document>;
     const producer = this.producer as Producer;
-    const changed = journal.contributions.length > 0 || journal.rows.length > 0;
+    const changed = journal.contributions.length > 0 || journal.foreign.length > 0 || journal.rows.length > 0;
     await retry(
       async () => {
         if (changed) await state.writeJournal(journal);
@@ -178,7 +193,7 @@ export class ViewRuntime {
       },
     );
     for (const [tp, next] of Object.entries(journal.positions)) this.positions.set(tp, next);
-    this.setHealth(true, `consuming ${this.options.sourceTopic}; ${this.engine.rowCount} rows`);
+    this.setHealth(true, `consuming ${this.sourceTopics.join(', ')}; ${this.engine.rowCount} rows`);
   }
 
   private setHealth(ok: boolean, detail: string): void {

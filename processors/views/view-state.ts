@@ -3,7 +3,8 @@ import type { Document } from './document-stages.js';
 
 /**
  * A view's durable state, in `<target coll>.__state` beside the target:
- * - `c:<source document key>` → that document's contribution (the rows its per-document stages made);
+ * - `c:<source document key>` → that document's rows after the per-document stages before any `$lookup`;
+ * - `f:<document key>` → a document of the `$lookup` collection;
  * - `p:<topic>:<partition>` → the next source offset to apply;
  * - `journal` → the one batch in progress: its contributions, row writes and feed records, written
  *   in one document before anything else, so a batch cut short by a crash is finished on restart
@@ -22,8 +23,10 @@ export interface FeedEntry {
 }
 
 export interface Journal {
-  /** Source document key → its new contribution (empty: none). */
+  /** Source document key → its new stored rows (empty: none). */
   contributions: { key: string; rows: Document[] }[];
+  /** `$lookup` collection's document key → the document (null: deleted). */
+  foreign: { key: string; doc: Document | null }[];
   rows: RowWrite[];
   feed: FeedEntry[];
   /** Next offsets to store, `<topic>:<partition>` → offset. */
@@ -33,6 +36,7 @@ export interface Journal {
 interface StateDocument {
   _id: string;
   rows?: Document[];
+  doc?: Document;
   next?: string;
   journal?: Journal;
 }
@@ -47,16 +51,23 @@ export class ViewState {
   }
 
   /** Everything stored: contributions by source document key, next offsets, and an unfinished journal. */
-  async load(): Promise<{ contributions: Map<string, Document[]>; positions: Map<string, string>; journal: Journal | undefined }> {
+  async load(): Promise<{
+    contributions: Map<string, Document[]>;
+    foreign: Map<string, Document>;
+    positions: Map<string, string>;
+    journal: Journal | undefined;
+  }> {
     const contributions = new Map<string, Document[]>();
+    const foreign = new Map<string, Document>();
     const positions = new Map<string, string>();
     let journal: Journal | undefined;
     for await (const doc of this.collection.find({})) {
       if (doc._id === JOURNAL) journal = doc.journal;
       else if (doc._id.startsWith('c:')) contributions.set(doc._id.slice(2), doc.rows ?? []);
+      else if (doc._id.startsWith('f:') && doc.doc) foreign.set(doc._id.slice(2), doc.doc);
       else if (doc._id.startsWith('p:') && doc.next !== undefined) positions.set(doc._id.slice(2), doc.next);
     }
-    return { contributions, positions, journal };
+    return { contributions, foreign, positions, journal };
   }
 
   async writeJournal(journal: Journal): Promise<void> {
@@ -68,6 +79,10 @@ export class ViewState {
     const ops: AnyBulkWriteOperation<StateDocument>[] = journal.contributions.map(({ key, rows }) =>
       rows.length === 0 ? { deleteOne: { filter: { _id: `c:${key}` } } } : { replaceOne: { filter: { _id: `c:${key}` }, replacement: { rows }, upsert: true } },
     );
+    for (const { key, doc } of journal.foreign)
+      ops.push(
+        doc === null ? { deleteOne: { filter: { _id: `f:${key}` } } } : { replaceOne: { filter: { _id: `f:${key}` }, replacement: { doc }, upsert: true } },
+      );
     for (const [tp, next] of Object.entries(journal.positions)) ops.push({ replaceOne: { filter: { _id: `p:${tp}` }, replacement: { next }, upsert: true } });
     if (ops.length > 0) await this.collection.bulkWrite(ops, { ordered: false });
   }

@@ -3,7 +3,7 @@ import { ValidationError } from '../../core/errors.js';
 import type { SourceEntry } from '../../connectors/registry.js';
 import type { ViewConfig } from './view-config.js';
 import { ViewRuntime } from './view-runtime.js';
-import { watchingSource } from './view-source.js';
+import { viewTopics } from './view-source.js';
 
 /** The file's views (`views:`), each a ViewRuntime; started in order, stopped together. */
 export class ViewsComponent implements Component {
@@ -23,10 +23,10 @@ export class ViewsComponent implements Component {
   async start(context: AppContext): Promise<void> {
     for (const [i, view] of this.views.entries()) {
       if (!view.enabled) continue;
-      const found = watchingSource(view, this.sources, context.topics);
+      const found = viewTopics(view, this.sources, context.topics);
       // compileConfig checked this already; a view built in code may not have been.
       if ('problem' in found) throw new ValidationError(`views[${i}].source: ${found.problem}`, { code: 'CONFIG_INVALID' });
-      const runtime = new ViewRuntime({ view, sourceTopic: found.topic, context });
+      const runtime = new ViewRuntime({ view, sourceTopic: found.source, ...(found.foreign ? { foreignTopic: found.foreign } : {}), context });
       await runtime.start();
       this.running.push(runtime);
     }
