@@ -127,6 +127,14 @@ it('keeps views from a watched collection, and their feeds rebuild them', async 
   const state = await client.db(`${db}_views`).collection('per_chat.__state').countDocuments({});
   expect(state).toBeGreaterThan(0);
   await service.stop();
+
+  // Its state dropped, the view is built again from the start of the source topic (a new consumer group).
+  await client.db(`${db}_views`).collection('per_chat.__state').drop();
+  const again = new ChildService(config(prefix, db)).start();
+  children.push(again);
+  await waitFor(() => again.logs(/^no stored state: rebuilding the view/).length === 1, 'the view rebuilding', 90_000);
+  await waitFor(() => converged(db, perChat, 'per_chat'), 'per_chat == aggregate() after the rebuild', 60_000);
+  await again.stop();
 });
 
 it('after a SIGKILL mid-sequence, resumes from its stored state: the target converges and never goes back', async () => {

@@ -15,7 +15,7 @@ export const viewPipelineSchema = z.array(z.record(z.string(), z.unknown())).sup
 
 export const viewConfigSchema = z.strictObject({
   name: nameSchema.meta({
-    description: 'Unique among views; its change feed is `<prefix>.view.<name>` and its consumer group `<prefix>.view.<name>`.',
+    description: 'Unique among views; its change feed is `<prefix>.view.<name>` and its consumer group `<prefix>.view.<name>.<generation>` (docs/views.md).',
     example: 'per-chat',
   }),
   source: z.strictObject(namespaceShape({ db: 'chat', coll: 'messages' })).meta({

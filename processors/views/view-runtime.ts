@@ -25,9 +25,13 @@ export interface ViewRuntimeOptions {
   maxBatch?: number;
 }
 
-/** The consumer group of a view. */
-export function viewGroupOf(prefix: string, name: string): string {
-  return `${prefix}.view.${name}`;
+/**
+ * The consumer group of a view's build: `<prefix>.view.<name>.<generation>`. A view whose state is
+ * gone (a first start, or a state collection dropped to rebuild it) starts a new generation, so it
+ * reads its sources from the start instead of from an old group's commits.
+ */
+export function viewGroupOf(prefix: string, name: string, generation: string): string {
+  return `${prefix}.view.${name}.${generation}`;
 }
 
 /**
@@ -52,7 +56,7 @@ export class ViewRuntime {
   private producer: Producer | undefined;
   private queue: Promise<void> = Promise.resolve();
   private readonly feedTopic: string;
-  readonly groupId: string;
+  groupId = '';
   /** Source records applied since start (bench and tests). */
   applied = 0;
 
@@ -60,7 +64,6 @@ export class ViewRuntime {
     this.engine = new ViewEngine(compilePipeline(options.view.pipeline));
     this.log = options.context.logger.child({ component: 'view', view: options.view.name });
     this.feedTopic = viewFeedTopic(options.context.topics, options.view.name);
-    this.groupId = viewGroupOf(options.context.topics.prefix, options.view.name);
   }
 
   private get sourceTopics(): string[] {
@@ -123,11 +126,16 @@ export class ViewRuntime {
     if (stored.journal) {
       this.log.warn({ rows: stored.journal.rows.length, feed: stored.journal.feed.length }, 'finishing the batch a stop cut short (its journal)');
       await this.persist(stored.journal);
-    } else if (stored.positions.size === 0 && stored.contributions.size === 0 && stored.foreign.size === 0) {
+    }
+    let generation = stored.generation;
+    if (generation === undefined || (stored.positions.size === 0 && stored.contributions.size === 0 && stored.foreign.size === 0 && !stored.journal)) {
       // No state: the view is built from the start of the source topic; rows of an earlier state are stale.
       const stale = await (this.target as Collection<Document>).deleteMany({});
       if (stale.deletedCount > 0) this.log.warn({ deleted: stale.deletedCount }, 'no stored state: rebuilding the view from the source topic');
+      generation = Date.now().toString(36);
+      await state.writeGeneration(generation);
     }
+    this.groupId = viewGroupOf(this.options.context.topics.prefix, this.options.view.name, generation);
     this.log.info({ documents: this.engine.documentCount, rows: this.engine.rowCount, positions: Object.fromEntries(this.positions) }, 'view state loaded');
   }
 

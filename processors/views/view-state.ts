@@ -6,6 +6,7 @@ import type { Document } from './document-stages.js';
  * - `c:<source document key>` → that document's rows after the per-document stages before any `$lookup`;
  * - `f:<document key>` → a document of the `$lookup` collection;
  * - `p:<topic>:<partition>` → the next source offset to apply;
+ * - `generation` → which build of the view this state is (part of its consumer group, see ViewRuntime);
  * - `journal` → the one batch in progress: its contributions, row writes and feed records, written
  *   in one document before anything else, so a batch cut short by a crash is finished on restart
  *   exactly as it was computed (the target and the feed never see a mix of two states).
@@ -38,10 +39,12 @@ interface StateDocument {
   rows?: Document[];
   doc?: Document;
   next?: string;
+  value?: string;
   journal?: Journal;
 }
 
 const JOURNAL = 'journal';
+const GENERATION = 'generation';
 
 export class ViewState {
   readonly collection: Collection<StateDocument>;
@@ -56,18 +59,25 @@ export class ViewState {
     foreign: Map<string, Document>;
     positions: Map<string, string>;
     journal: Journal | undefined;
+    generation: string | undefined;
   }> {
+    let generation: string | undefined;
     const contributions = new Map<string, Document[]>();
     const foreign = new Map<string, Document>();
     const positions = new Map<string, string>();
     let journal: Journal | undefined;
     for await (const doc of this.collection.find({})) {
       if (doc._id === JOURNAL) journal = doc.journal;
+      else if (doc._id === GENERATION) generation = doc.value;
       else if (doc._id.startsWith('c:')) contributions.set(doc._id.slice(2), doc.rows ?? []);
       else if (doc._id.startsWith('f:') && doc.doc) foreign.set(doc._id.slice(2), doc.doc);
       else if (doc._id.startsWith('p:') && doc.next !== undefined) positions.set(doc._id.slice(2), doc.next);
     }
-    return { contributions, foreign, positions, journal };
+    return { contributions, foreign, positions, journal, generation };
+  }
+
+  async writeGeneration(value: string): Promise<void> {
+    await this.collection.replaceOne({ _id: GENERATION }, { value }, { upsert: true });
   }
 
   async writeJournal(journal: Journal): Promise<void> {
