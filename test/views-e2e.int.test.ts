@@ -187,3 +187,25 @@ it('after a SIGKILL mid-sequence, resumes from its stored state: the target conv
   expect(counts.filter((n, i) => i > 0 && n < (counts[i - 1] as number))).toEqual([]);
   await second.stop();
 });
+
+it('runs in one instance at a time: a second one waits as standby and takes over from the stored state when the first is killed', async () => {
+  const prefix = uniqueName('vs');
+  const db = prefix.replaceAll('-', '_');
+  databases.push(db);
+  const first = new ChildService(config(prefix, db)).start();
+  children.push(first);
+  await waitFor(() => first.logs(/^view active$/).length === 3 && first.logs(/^streaming$/).length === 2, 'the first service active', 90_000);
+  const second = new ChildService(config(prefix, db)).start();
+  children.push(second);
+  await waitFor(() => second.logs(/^view started$/).length === 3, 'the second service started', 90_000);
+  expect(second.logs(/^view active$/)).toEqual([]);
+  await writeChanges(db, 1, 40);
+  await waitFor(() => converged(db, perChat, 'per_chat'), 'per_chat == aggregate() on the first service', 60_000);
+  await first.kill();
+  await writeChanges(db, 41, 40);
+  await waitFor(() => converged(db, perChat, 'per_chat'), 'per_chat == aggregate() after the standby took over', 90_000);
+  await waitFor(() => converged(db, counter, 'count'), 'count == aggregate() after the standby took over', 60_000);
+  expect(second.logs(/^view active$/)).toHaveLength(3);
+  expect(second.logs(/^no stored state/)).toEqual([]);
+  await second.stop();
+});

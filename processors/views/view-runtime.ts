@@ -1,4 +1,7 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { MongoClient, type Collection } from 'mongodb';
+import { Lease, LeaseLostError } from '../../connectors/mongodb/lease.js';
 import type { AppContext } from '../../core/app.js';
 import { errorMessage } from '../../core/errors.js';
 import type { Batch, BatchContext, Consumer, Producer } from '../../core/kafka/index.js';
@@ -23,6 +26,8 @@ export interface ViewRuntimeOptions {
   context: ViewContext;
   /** Most source records per journal (one MongoDB document, ≤ 16 MB with its rows). Default 500. */
   maxBatch?: number;
+  /** Lifetime of the lease that makes one instance the view's active one; renewed every third of it. Default 10 s. */
+  leaseMs?: number;
 }
 
 /**
@@ -42,12 +47,19 @@ export function viewGroupOf(prefix: string, name: string, generation: string): s
  * records before the stored positions are skipped, so the target and the feed never regress:
  * the target is written idempotently, the feed at least once.
  *
- * Partitions are applied one at a time: groups span partitions, and the engine is one state.
+ * Partitions are applied one at a time: groups span partitions, and the engine is one state. So that
+ * one process keeps a view, it holds the lease `view:<name>` in the metadata store (as sources do):
+ * another instance waits as standby and takes over, from the stored state, when the lease expires.
  */
 export class ViewRuntime {
   private readonly log: Logger;
   private readonly abort = new AbortController();
-  private readonly engine: ViewEngine;
+  private engine: ViewEngine;
+  private lease: Lease | undefined;
+  private renewal: NodeJS.Timeout | undefined;
+  private renewing = false;
+  private active = false;
+  private activating: Promise<void> | undefined;
   private positions = new Map<string, string>();
   private targetClient: MongoClient | undefined;
   private target: Collection<Document> | undefined;
@@ -97,18 +109,73 @@ export class ViewRuntime {
       }
       this.producer = context.kafka.producer({ idempotent: true });
       await this.producer.connect();
-      await this.recover();
-
-      this.consumer = context.kafka.consumer({ groupId: this.groupId, fromBeginning: true, sessionTimeoutMs: context.config.kafka.sessionTimeoutMs });
-      await this.consumer.connect();
-      await this.consumer.subscribe(this.sourceTopics);
-      await this.consumer.run((batch, ctx) => this.onBatch(batch, ctx), { partitionsConsumedConcurrently: 1 });
-      this.setHealth(true, `consuming ${this.sourceTopics.join(', ')}; ${this.engine.rowCount} rows`);
-      this.log.info({ group: this.groupId, sources: this.sourceTopics, feed: this.feedTopic, rows: this.engine.rowCount }, 'view started');
+      const leaseMs = this.options.leaseMs ?? 10_000;
+      this.lease = new Lease(context.metadata.db, `view:${view.name}`, `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`, leaseMs);
+      this.renewal = setInterval(() => void this.renew(), Math.max(100, Math.floor(leaseMs / 3)));
+      await this.renew();
+      // A free lease: started means active (a standby returns at once and takes over later).
+      await this.activating;
+      this.log.info({ active: this.active, sources: this.sourceTopics, feed: this.feedTopic }, 'view started');
     } catch (error) {
       await this.stop();
       throw error;
     }
+  }
+
+  /** Takes the view over: the state loaded (a fresh engine), then consuming. */
+  private async activate(): Promise<void> {
+    const { context } = this.options;
+    this.engine = new ViewEngine(compilePipeline(this.options.view.pipeline));
+    await this.recover();
+    this.consumer = context.kafka.consumer({ groupId: this.groupId, fromBeginning: true, sessionTimeoutMs: context.config.kafka.sessionTimeoutMs });
+    await this.consumer.connect();
+    await this.consumer.subscribe(this.sourceTopics);
+    this.active = true;
+    await this.consumer.run((batch, ctx) => this.onBatch(batch, ctx), { partitionsConsumedConcurrently: 1 });
+    this.setHealth(true, `consuming ${this.sourceTopics.join(', ')}; ${this.engine.rowCount} rows`);
+    this.log.info({ group: this.groupId, rows: this.engine.rowCount }, 'view active');
+  }
+
+  private async standBy(): Promise<void> {
+    const holder = await this.lease?.holder().catch(() => null);
+    this.options.context.health.set(this.healthKey, true, `standby (active: ${holder?.owner ?? 'unknown'})`, { state: 'standby' });
+  }
+
+  /**
+   * Renews the lease (quick, so a slow takeover never lets it lapse); a standby that gets it takes
+   * over in the background, an active instance that loses it stops consuming.
+   */
+  private async renew(): Promise<void> {
+    if (this.renewing || this.abort.signal.aborted || !this.lease) return;
+    this.renewing = true;
+    try {
+      const held = await this.lease.acquire().catch((error: unknown) => {
+        this.log.warn({ err: errorMessage(error) }, 'view lease renewal failed');
+        return this.lease?.held() ?? false;
+      });
+      if (held && !this.active && !this.activating) {
+        this.activating = this.activate()
+          .catch(async (error: unknown) => {
+            this.log.error({ err: errorMessage(error) }, 'taking the view over failed; retrying at the next renewal');
+            await this.deactivate();
+          })
+          .finally(() => (this.activating = undefined));
+      } else if (!held && this.active) {
+        this.log.warn('view lease lost: this instance stops keeping the view and waits as standby');
+        await this.deactivate();
+        await this.standBy();
+      } else if (!held && !this.active) await this.standBy();
+    } finally {
+      this.renewing = false;
+    }
+  }
+
+  private async deactivate(): Promise<void> {
+    this.active = false;
+    const consumer = this.consumer;
+    this.consumer = undefined;
+    await consumer?.disconnect().catch((error: unknown) => this.log.warn({ err: errorMessage(error) }, 'consumer did not stop cleanly'));
+    await this.queue.catch(() => undefined);
   }
 
   /** Loads the stored state and finishes a batch a crash cut short (its journal). */
@@ -149,7 +216,7 @@ export class ViewRuntime {
   private async process(batch: Batch, context: BatchContext): Promise<void> {
     const max = this.options.maxBatch ?? 500;
     for (let i = 0; i < batch.records.length; i += max) {
-      if (context.isStale() || this.abort.signal.aborted) return;
+      if (context.isStale() || this.abort.signal.aborted || !this.active) return;
       const records = batch.records.slice(i, i + max);
       const { view } = this.options;
       const result = applyBatch(
@@ -160,7 +227,13 @@ export class ViewRuntime {
         this.options.foreignTopic,
       );
       for (const problem of result.problems) this.log.warn({ problem }, 'a source document was left out of the view');
-      await this.persist(result.journal);
+      try {
+        await this.persist(result.journal);
+      } catch (error) {
+        // Another instance keeps the view now (it finishes from the stored state): nothing here is committed.
+        if (error instanceof LeaseLostError || this.abort.signal.aborted) return;
+        throw error;
+      }
       this.applied += result.applied;
       const last = records.at(-1);
       if (last) {
@@ -180,9 +253,14 @@ export class ViewRuntime {
     const target = this.target as Collection<Document>;
     const producer = this.producer as Producer;
     const changed = journal.contributions.length > 0 || journal.foreign.length > 0 || journal.rows.length > 0;
+    const leased = (): void => {
+      if (this.lease && !this.lease.held()) throw new LeaseLostError(`view "${this.options.view.name}": lease lost; another instance keeps the view`);
+    };
     await retry(
       async () => {
+        leased();
         if (changed) await state.writeJournal(journal);
+        leased();
         await state.applyJournal(journal);
         await writeRows(target, journal.rows);
         if (journal.feed.length > 0) await producer.send(journal.feed.map((r) => ({ topic: this.feedTopic, key: r.key, value: r.value, headers: r.headers })));
@@ -193,7 +271,7 @@ export class ViewRuntime {
         initialDelayMs: 200,
         maxDelayMs: 10_000,
         signal: this.abort.signal,
-        shouldRetry: () => !this.abort.signal.aborted,
+        shouldRetry: (error) => !this.abort.signal.aborted && !(error instanceof LeaseLostError),
         onRetry: (error, attempt, delayMs) => {
           this.setHealth(false, `writing a batch failed, retrying in ${delayMs} ms: ${errorMessage(error)}`);
           this.log.warn({ attempt, delayMs, err: errorMessage(error) }, 'writing a view batch failed; retrying');
@@ -210,10 +288,12 @@ export class ViewRuntime {
 
   async stop(): Promise<void> {
     this.abort.abort();
-    const consumer = this.consumer;
-    this.consumer = undefined;
-    await consumer?.disconnect().catch((error: unknown) => this.log.warn({ err: errorMessage(error) }, 'consumer did not stop cleanly'));
-    await this.queue.catch(() => undefined);
+    if (this.renewal) clearInterval(this.renewal);
+    await this.activating;
+    const wasActive = this.active;
+    await this.deactivate();
+    // A clean stop hands the view over at once instead of after the lease's expiry.
+    if (wasActive) await this.lease?.release().catch(() => undefined);
     const producer = this.producer;
     this.producer = undefined;
     await producer?.disconnect().catch(() => undefined);
