@@ -8,6 +8,7 @@ import { ProcessorManager, type ProcessorManagerOptions } from '../processors/ma
 import { definitionsFromConfig } from '../processors/definitions.js';
 import { FunctionPool } from '../processors/sandbox/index.js';
 import { createControlPlane } from '../control/component.js';
+import { viewsComponent } from '../processors/views/views-component.js';
 import type { Config } from './config.js';
 
 /** What the parts of one service share: one Avro codec (schema ids cached once), one pool of function workers. */
@@ -67,6 +68,7 @@ export function componentFactories(): readonly ComponentFactory<Config>[] {
     (config) => functionPoolComponent(servicesFor(config).functionPool),
     (config) => configSourcesComponent(config.sources, avro(config)),
     (config) => (processors = new ProcessorManager(definitionsFromConfig(config), { ...avro(config), functionPool: servicesFor(config).functionPool.get })),
+    viewsComponent,
     (config) => createControlPlane(config, { ...avro(config), functionPool: servicesFor(config).functionPool.get, controller: () => processors }),
     eventSyncComponentFactory,
   ];

@@ -12,6 +12,9 @@ import { checkWasmModule } from '../processors/sandbox/index.js';
 import { triggerConfigSchema } from '../processors/trigger-config.js';
 import { checkTriggerSinks } from '../processors/trigger-sinks.js';
 import { sinkKinds } from '../sinks/registry.js';
+import { TopicNames } from '../core/topics.js';
+import { viewConfigSchema } from '../processors/views/view-config.js';
+import { viewTopics } from '../processors/views/view-source.js';
 
 /** The service's whole config: the core sections, then each component's. */
 export const configSchema = z.strictObject({
@@ -20,6 +23,7 @@ export const configSchema = z.strictObject({
   functions: z.array(functionConfigSchema).default([]),
   triggers: z.array(triggerConfigSchema).default([]),
   eventsync: z.array(eventSyncConfigSchema).default([]),
+  views: z.array(viewConfigSchema).default([]),
 });
 
 /** The config as users write it (before defaults). */
@@ -41,6 +45,7 @@ function crossCheck(config: Config): string[] {
   unique(config.sources, 'sources');
   unique(config.functions, 'functions');
   unique(config.triggers, 'triggers');
+  unique(config.views, 'views');
   problems.push(...duplicateTokens(config.auth.tokens));
   config.sources.forEach((s, i) => {
     if (s.format === 'avro' && !config.kafka.schemaRegistry) {
@@ -61,6 +66,11 @@ function crossCheck(config: Config): string[] {
       if (sinkNames.has(s.name)) problems.push(`triggers[${i}].sinks[${j}].name: "${s.name}" is used twice in this trigger`);
       sinkNames.add(s.name);
     });
+  });
+  const topics = new TopicNames(config.kafka.topicPrefix);
+  config.views.forEach((v, i) => {
+    const found = viewTopics(v, config.sources, topics);
+    if ('problem' in found) problems.push(`views[${i}].source: ${found.problem}`);
   });
   return problems;
 }

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { optionDocs, optionKeys, replaceGenerated, sameDocs } from '../core/component-spec.js';
 import { sourceKinds } from '../connectors/registry.js';
 import { triggerConfigSchema } from '../processors/trigger-config.js';
+import { viewConfigSchema } from '../processors/views/view-config.js';
 import { sinkKinds } from '../sinks/registry.js';
 import { docsMarkers, generatedPages } from './docs.js';
 
@@ -17,6 +18,7 @@ describe('generated option references in docs/', () => {
     ...sourceKinds.map((k): [string, z.ZodType] => [`source kind ${k.kind}`, k.configSchema]),
     ...sinkKinds.map((k): [string, z.ZodType] => [`sink kind ${k.kind}`, k.configSchema]),
     ['triggers', triggerConfigSchema],
+    ['views', viewConfigSchema],
   ];
 
   it.each(components)('%s documents every option it accepts', (_label, schema) => {

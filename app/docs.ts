@@ -2,6 +2,7 @@ import { generatedMarkers, renderOptionTable } from '../core/component-spec.js';
 import { renderSourceKinds } from '../connectors/docs.js';
 import { sourceKinds } from '../connectors/registry.js';
 import { triggerConfigSchema } from '../processors/trigger-config.js';
+import { viewConfigSchema } from '../processors/views/view-config.js';
 import { renderSinkKinds } from '../sinks/docs.js';
 import { sinkKinds } from '../sinks/registry.js';
 
@@ -14,4 +15,5 @@ export const generatedPages: readonly { path: string; render: () => string }[] =
   { path: 'docs/sources.md', render: () => renderSourceKinds(sourceKinds) },
   { path: 'docs/processors.md', render: () => renderOptionTable(triggerConfigSchema).join('\n') },
   { path: 'docs/sinks.md', render: () => renderSinkKinds(sinkKinds) },
+  { path: 'docs/views.md', render: () => renderOptionTable(viewConfigSchema).join('\n') },
 ];

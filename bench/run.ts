@@ -17,6 +17,7 @@ const STAGE_MODULES: (() => Promise<{ stages: BenchStage[] }>)[] = [
   () => import('./wasm.js'),
   () => import('./sinks.js'),
   () => import('./e2e.js'),
+  () => import('./views.js'),
 ];
 
 const changeflowStages = (await Promise.all(STAGE_MODULES.map((load) => load()))).flatMap((m) => m.stages);

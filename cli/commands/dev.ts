@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { parseDevOptions } from '../demo/options.js';
+import { ChatDemo } from '../demo/chat.js';
 import { DemoSession } from '../demo/session.js';
 
 export function registerDevCommand(program: Command): void {
@@ -7,6 +8,11 @@ export function registerDevCommand(program: Command): void {
     .command('dev')
     .description(
       'Start local Kafka + MongoDB-compatible server (+ Redis), then the whole service with a demo pipeline and a live view; Ctrl-C stops everything',
+    )
+    .option(
+      '--demo <name>',
+      'users: sync, cache and audit of demo.users; chat: materialized views over chat.users and chat.messages with a tail of their feeds',
+      'users',
     )
     .option('--keep-infra', 'leave the local servers running after Ctrl-C')
     .option('--rate <n>', 'demo generator writes per second', '10')
@@ -23,7 +29,8 @@ export function registerDevCommand(program: Command): void {
     .option('--grpc-port <port>', 'gRPC port of the control plane (default 50051, or a free one when taken)')
     .action(async (raw: Record<string, unknown>) => {
       const options = parseDevOptions(raw);
-      const session = new DemoSession(options, { out: process.stdout, note: (line) => void process.stderr.write(`${line}\n`) });
+      const io = { out: process.stdout, note: (line: string) => void process.stderr.write(`${line}\n`) };
+      const session = options.demo === 'chat' ? new ChatDemo(options, io) : new DemoSession(options, io);
       let signals = 0;
       let release: () => void = () => undefined;
       const stopRequested = new Promise<void>((resolve) => (release = resolve));

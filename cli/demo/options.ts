@@ -14,6 +14,9 @@ const portFlag = (flag: string, example: string) =>
 /** `changeflow dev` flags as commander hands them over (strings), checked and converted. */
 export const devOptionsSchema = z.object({
   keepInfra: z.boolean().default(false),
+  demo: z
+    .enum(['users', 'chat'], { error: '--demo: users (the default: sync, cache and audit of demo.users) or chat (views over users and messages)' })
+    .default('users'),
   generator: z.boolean().default(true),
   rate: z.coerce
     .number({ error: '--rate: expected writes per second, e.g. --rate 10' })
