@@ -20,6 +20,7 @@ import { MetadataStore } from './store.js';
 import { capsFor, TenantPolicy } from './tenant-policy.js';
 import { TriggerService } from './trigger-service.js';
 import { registerConsoleApi } from './console-api/routes.js';
+import { registerConsolePages } from './console-api/static.js';
 
 export interface ControlPlaneOptions {
   /** The trigger runtime of this process (the processor component, handed over by app/components.ts); none: triggers are stored but run elsewhere. */
@@ -106,6 +107,7 @@ export class ControlPlane implements Component {
       metrics: context.metrics,
       logger,
     });
+    registerConsolePages(context.http);
     this.server = createControlServer({
       triggers,
       functions: new FunctionService(store, { caps: capsFor(this.config), ...(this.options.functionPool ? { pool: this.options.functionPool } : {}) }),

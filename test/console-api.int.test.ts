@@ -49,6 +49,17 @@ describe("console JSON API (/api/): the control plane's tokens, scoping and dead
     expect(pipeline).not.toContain('bob');
   });
 
+  it('serves the built console at /console/ with a policy that lets only its own files run, and nothing outside it', async () => {
+    const page = await fetch(`${service.url}/console/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(page.headers.get('content-security-policy')).toMatch(/default-src 'none'; script-src 'self'/);
+    expect(await page.text()).toContain('/console/app.js');
+    expect((await fetch(`${service.url}/console/app.js`)).headers.get('content-type')).toMatch(/^text\/javascript/);
+    for (const path of ['/console/..%2Fpackage.json', '/console/%2E%2E%2Fcli%2Fmain.js', '/console/app.ts', '/console/missing.js'])
+      expect((await fetch(`${service.url}${path}`)).status).toBe(404);
+  });
+
   it('validates params and bodies at the edge, naming the field', async () => {
     const badId = await call(CONSOLE_TOKENS.alice, 'POST', `/api/triggers/${encodeURIComponent('x'.repeat(65))}/disable`);
     expect(badId.status).toBe(400);
