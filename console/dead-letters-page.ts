@@ -9,7 +9,17 @@ function describe(result: RedriveResult): string {
   return `redriven ${result.replayed} dead letter${result.replayed === 1 ? '' : 's'} to the trigger: ${where}`;
 }
 
-function letterRow(letter: DeadLetter, redrive: (letter: DeadLetter) => void): HTMLElement {
+/** Dead letters redriven one by one in this tab (the server tracks only "redrive all"), by `<dlq>:<partition>:<offset>`. */
+const redrivenHere = new Set<string>();
+
+/** What became of a dead letter: waiting, sent back, or back here as a new dead letter (it failed again). */
+function fateOf(letter: DeadLetter, coordinates: string, failedAgain: ReadonlySet<string>): string {
+  if (failedAgain.has(coordinates)) return 'redriven, failed again (see the newer dead letter)';
+  if (letter.redriven || redrivenHere.has(coordinates)) return 'redriven';
+  return letter.replayedFrom ? `waiting (a second failure of ${letter.replayedFrom})` : 'waiting';
+}
+
+function letterRow(letter: DeadLetter, fate: string, redrive: (letter: DeadLetter) => void): HTMLElement {
   const button = el('button', { type: 'button', class: 'redrive' }, 'Redrive');
   button.addEventListener('click', () => redrive(letter));
   const origin = letter.origin.topic === null ? 'unknown' : `${letter.origin.topic} [${letter.origin.partition ?? '?'}] @ ${letter.origin.offset ?? '?'}`;
@@ -21,7 +31,7 @@ function letterRow(letter: DeadLetter, redrive: (letter: DeadLetter) => void): H
     el('td', { class: 'message' }, letter.error),
     el('td', {}, origin),
     el('td', {}, letter.attempts),
-    el('td', { 'data-field': 'fate' }, letter.redriven ? 'redriven' : letter.replayedFrom ? `failed again (was ${letter.replayedFrom})` : 'waiting'),
+    el('td', { 'data-field': 'fate' }, fate),
     // Event contents are data written by whoever changed the source: shown as text, never parsed as markup.
     el('td', {}, el('pre', { class: 'event' }, JSON.stringify(letter.event, null, 2))),
     el('td', {}, button),
@@ -45,6 +55,7 @@ export async function showDeadLetters(main: HTMLElement, triggerId: string, onEr
   };
   const reload = async (): Promise<void> => {
     const page = await api<DeadLetterPage>('GET', path);
+    const failedAgain = new Set(page.letters.map((l) => l.replayedFrom).filter((c): c is string => c !== null));
     const all = el('button', { type: 'button', id: 'redrive-all' }, 'Redrive all');
     all.addEventListener('click', () => run(api<RedriveResult>('POST', `${path}/redrive-all`)));
     replaceChildren(
@@ -72,9 +83,17 @@ export async function showDeadLetters(main: HTMLElement, triggerId: string, onEr
             el(
               'tbody',
               {},
-              ...page.letters.map((l) =>
-                letterRow(l, (letter) => run(api<RedriveResult>('POST', `${path}/redrive`, { partition: letter.partition, offset: letter.offset }))),
-              ),
+              ...page.letters.map((l) => {
+                const coordinates = `${page.deadLetterTopic}:${l.partition}:${l.offset}`;
+                return letterRow(l, fateOf(l, coordinates, failedAgain), (letter) =>
+                  run(
+                    api<RedriveResult>('POST', `${path}/redrive`, { partition: letter.partition, offset: letter.offset }).then((r) => {
+                      redrivenHere.add(coordinates);
+                      return r;
+                    }),
+                  ),
+                );
+              }),
             ),
           ),
     );
