@@ -14,6 +14,9 @@ import { produceEvents } from './processor-kafka.js';
 /** Two tenants and an admin, by bearer token. */
 export const CONSOLE_TOKENS = { alice: 'alice-console-token-0123456789', bob: 'bob-console-token-0123456789ab', admin: 'admin-console-token-0123456789' };
 
+/** Markup a hostile tenant writes into a document: the console must show it as text and never run it. */
+export const HOSTILE_NOTE = '<img src=x onerror="window.__pwned = 1"><script>window.__pwned = 2</script>';
+
 /** Throws for an order marked `poison` (a dead letter); FIXED_CODE is the corrected version, applied before a redrive. */
 export const BUGGY_CODE = `export default function handle(events) {
   return events.map((e) => {
@@ -114,7 +117,13 @@ export class ConsoleService {
   async produce(trigger: TenantTrigger, from: number, to: number, poison: readonly number[] = []): Promise<void> {
     const [db, coll] = trigger.topic.slice(this.prefix.length + 1).split('.') as [string, string];
     const events = Array.from({ length: to - from }, (_, i) =>
-      makeChangeEvent({ db, coll, docId: from + i, seq: from + i, fields: { poison: poison.includes(from + i) } }),
+      makeChangeEvent({
+        db,
+        coll,
+        docId: from + i,
+        seq: from + i,
+        fields: poison.includes(from + i) ? { poison: true, note: HOSTILE_NOTE } : { poison: false },
+      }),
     );
     await produceEvents(this.app.context.kafka, trigger.topic, events);
   }
