@@ -35,6 +35,9 @@ export interface PipelineSummary {
   triggers: PipelineTrigger[];
 }
 
+/** Shown as the owner of a trigger defined in changeflow.yaml (it has no control-plane id). */
+export const FILE_TRIGGER_OWNER = 'changeflow.yaml';
+
 /** Per-trigger values of one Prometheus metric, optionally of one `outcome`. */
 async function byTrigger(metrics: Registry, name: string, outcome?: string): Promise<Map<string, number>> {
   const metric = metrics.getSingleMetric(name);
@@ -82,19 +85,27 @@ export async function pipelineSummary(
     byTrigger(deps.metrics, 'changeflow_processor_events_total', 'delivered'),
     byTrigger(deps.metrics, 'changeflow_processor_dead_letters_total'),
   ]);
+  const apiKeys = new Set(triggers.map((t) => t.runtime_key ?? ''));
+  // changeflow.yaml's triggers are not the control plane's objects: an admin sees them from health, read-only.
+  const fileTriggers: Partial<TriggerMessage>[] = principal.admin
+    ? Object.entries(report.components)
+        .filter(([name, check]) => name.startsWith('processor:') && check.owner === 'instance' && !apiKeys.has(name.slice('processor:'.length)))
+        .map(([name]) => ({ id: '', name: name.slice('processor:'.length), user_id: FILE_TRIGGER_OWNER, runtime_key: name.slice('processor:'.length) }))
+    : [];
   return {
     at: new Date().toISOString(),
     sources,
-    triggers: triggers.map((t) => {
+    triggers: [...triggers, ...fileTriggers].map((t) => {
       const key = t.runtime_key ?? '';
+      const check = report.components[`processor:${key}`];
       return {
         id: t.id ?? '',
         name: t.name ?? '',
         userId: t.user_id ?? '',
-        enabled: t.enabled ?? false,
+        enabled: t.enabled ?? check?.state !== 'disabled',
         topic: topicOf(t, deps.topics),
         sinks: (t.sinks ?? []).map((s) => ({ name: s.name, kind: s.kind })),
-        ...stateOf(report.components[`processor:${key}`]),
+        ...stateOf(check),
         eventsPerSecond: rate.get(key) ?? 0,
         lag: lag.get(key) ?? 0,
         secondsBehind: behind.get(key) ?? 0,
