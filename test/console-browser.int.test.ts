@@ -3,6 +3,11 @@ import { launchChromium, screenshotPath } from './support/browser.js';
 import { CONSOLE_TOKENS, ConsoleService, HOSTILE_NOTE, type TenantTrigger } from './support/console-service.js';
 import { eventually } from './support/infra.js';
 
+/** The one browser global the test reads (the test compiles without the DOM lib). */
+interface BrowserWindow {
+  getComputedStyle(node: unknown): { borderColor: string };
+}
+
 /**
  * The console in a real (headless) Chromium against the running service: sign-in, the pipeline's
  * counts, disable, redrive, a refused token and one tenant kept from another's triggers.
@@ -74,6 +79,13 @@ describe('web console in Chromium', () => {
     await service.produce(aliceTrigger, 0, 20, [7]);
     await eventually(async () => (await delivered(alice)) === before + 19, 'delivered count moved by 19', 40_000);
     await eventually(async () => (await text(alice, '[data-trigger="alice-orders"] [data-field="dlq"]')) === '1', 'one dead letter counted', 40_000);
+    // A failed component of alice's, as a source reports it through health (no real source runs in this test).
+    service.app.context.health.fail('source:alice-feed', 'history lost: the change stream no longer holds the resume token; resnapshot', 'tenant:alice');
+    const failed = alice.locator('[data-source="alice-feed"]');
+    await eventually(async () => (await failed.count()) === 1, 'the failed source shown', 10_000);
+    expect(await failed.getAttribute('class')).toBe('node failed');
+    expect(await failed.locator('.failed-reason').textContent()).toContain('history lost');
+    expect(await failed.evaluate((node) => (globalThis as unknown as BrowserWindow).getComputedStyle(node).borderColor)).toBe('rgb(220, 38, 38)');
     await alice.screenshot({ path: screenshotPath('pipeline'), fullPage: true });
   });
 
