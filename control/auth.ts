@@ -48,9 +48,15 @@ export class TokenAuthenticator {
     if (values.length === 0 || typeof header !== 'string') {
       throw unauthenticated('missing "authorization: Bearer <token>" metadata (CLI: --token or CHANGEFLOW_TOKEN)');
     }
+    return this.authenticateHeader(header, 'metadata');
+  }
+
+  /** The same check for an HTTP `Authorization` header (the console's JSON API). */
+  async authenticateHeader(header: string | undefined, where = 'header'): Promise<Principal> {
+    if (header === undefined || header === '') throw unauthenticated(`missing "Authorization: Bearer <token>" ${where}`);
     const match = BEARER.exec(header);
     const token = match?.[1];
-    if (!token) throw unauthenticated('the authorization metadata must be "Bearer <token>"');
+    if (!token) throw unauthenticated(`the authorization ${where} must be "Bearer <token>"`);
     const principal = await this.lookup(hashToken(token));
     if (!principal) throw unauthenticated('unknown token');
     return principal;

@@ -19,6 +19,8 @@ import { bindServer, createControlServer, shutdownServer } from './server.js';
 import { MetadataStore } from './store.js';
 import { capsFor, TenantPolicy } from './tenant-policy.js';
 import { TriggerService } from './trigger-service.js';
+import { registerConsoleApi } from './console-api/routes.js';
+import { registerConsolePages } from './console-api/static.js';
 
 export interface ControlPlaneOptions {
   /** The trigger runtime of this process (the processor component, handed over by app/components.ts); none: triggers are stored but run elsewhere. */
@@ -94,8 +96,20 @@ export class ControlPlane implements Component {
       await refreshOwners();
       return policy.ownerOf(userId);
     };
+    const triggers = new TriggerService({ store, sinkKinds, policy, ownerOf, refreshClaims });
+    // The console's JSON API and pages: the same services and tokens as gRPC, on the service's HTTP server.
+    registerConsoleApi(context.http, {
+      triggers,
+      auth,
+      kafka: context.kafka,
+      topics: context.topics,
+      health: context.health,
+      metrics: context.metrics,
+      logger,
+    });
+    registerConsolePages(context.http);
     this.server = createControlServer({
-      triggers: new TriggerService({ store, sinkKinds, policy, ownerOf, refreshClaims }),
+      triggers,
       functions: new FunctionService(store, { caps: capsFor(this.config), ...(this.options.functionPool ? { pool: this.options.functionPool } : {}) }),
       auth,
       logger,

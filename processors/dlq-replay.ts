@@ -1,5 +1,5 @@
 import { ValidationError, ChangeflowError, toError } from '../core/errors.js';
-import type { KafkaTransport, OutgoingRecord } from '../core/kafka/index.js';
+import type { IncomingRecord, KafkaTransport, OutgoingRecord } from '../core/kafka/index.js';
 import type { TopicNames } from '../core/topics.js';
 import { DLQ_HEADERS, REPLAYED_HEADER, stripDeadLetterHeaders } from './dead-letters.js';
 
@@ -24,6 +24,21 @@ export interface ReplayResult {
 /** Consumer group that remembers which dead letters were replayed, so each is replayed once. */
 export function replayGroupOf(topics: TopicNames, trigger: string): string {
   return `${topics.prefix}.__dlq-replay.${trigger}`;
+}
+
+/** A dead letter as sent back to the topic it came from: its original key, value and headers, plus `cf-replayed-from`. */
+export function replayedRecord(letter: IncomingRecord, deadLetterTopic: string, fallbackTopic?: string): OutgoingRecord {
+  const topic = letter.headers[DLQ_HEADERS.topic] ?? fallbackTopic;
+  if (!topic)
+    throw new ValidationError(`dead letter ${deadLetterTopic}:${letter.partition}:${letter.offset} names no original topic; pass the trigger's source topic`, {
+      code: 'DLQ_NO_TARGET',
+    });
+  return {
+    topic,
+    key: letter.key,
+    value: letter.value,
+    headers: { ...stripDeadLetterHeaders(letter.headers), [REPLAYED_HEADER]: `${deadLetterTopic}:${letter.partition}:${letter.offset}` },
+  };
 }
 
 /**
@@ -78,19 +93,7 @@ export async function replayDeadLetters(options: ReplayOptions): Promise<ReplayR
           const records = batch.records.filter((r) => Number(r.offset) < stop);
           const last = records[records.length - 1];
           if (!last) return;
-          const out: OutgoingRecord[] = records.map((r) => {
-            const topic = r.headers[DLQ_HEADERS.topic] ?? options.fallbackTopic;
-            if (!topic)
-              throw new ValidationError(`dead letter ${deadLetterTopic}:${r.partition}:${r.offset} names no original topic; pass the trigger's source topic`, {
-                code: 'DLQ_NO_TARGET',
-              });
-            return {
-              topic,
-              key: r.key,
-              value: r.value,
-              headers: { ...stripDeadLetterHeaders(r.headers), [REPLAYED_HEADER]: `${deadLetterTopic}:${r.partition}:${r.offset}` },
-            };
-          });
+          const out: OutgoingRecord[] = records.map((r) => replayedRecord(r, deadLetterTopic, options.fallbackTopic));
           await producer.send(out);
           await consumer.commit([{ topic: deadLetterTopic, partition: batch.partition, offset: String(Number(last.offset) + 1) }]);
           for (const r of out) result.byTopic[r.topic] = (result.byTopic[r.topic] ?? 0) + 1;

@@ -107,6 +107,8 @@ describe('npx changeflow dev (child process)', () => {
     if (proc.exitCode !== null) throw new Error(`changeflow dev exited early with ${proc.exitCode}${show()}`);
     expect(stdout).toContain(`http://127.0.0.1:${httpPort}/metrics`);
     expect(stdout).toContain(`127.0.0.1:${grpcPort}`);
+    const consoleLine = /console +(http:\/\/\S+\/console\/) +\(sign in with the Token (\S+)\)/.exec(stdout);
+    expect(consoleLine?.[1]).toBe(`http://127.0.0.1:${httpPort}/console/`);
     expect(stdout).toContain(`topic changeflow.${demoDb}.users`);
     // Which client each role uses (issue 20: a newcomer sees whether the faster producer is in use).
     expect(stdout).toMatch(/kafka +127\.0\.0\.1:\d+ +\(produce on (kafkajs|librdkafka), consume on (kafkajs|librdkafka)/);
@@ -120,6 +122,21 @@ describe('npx changeflow dev (child process)', () => {
       },
       `the generator to make ${writes} writes`,
       90_000,
+      500,
+    );
+    // The console the banner names answers, and its pipeline shows the demo's triggers delivering.
+    expect((await fetch(consoleLine?.[1] ?? '')).status).toBe(200);
+    await eventually(
+      async () => {
+        const pipeline = (await fetch(`http://127.0.0.1:${httpPort}/api/pipeline`, { headers: { authorization: `Bearer ${consoleLine?.[2]}` } }).then((r) =>
+          r.json(),
+        )) as {
+          triggers: { name: string; delivered: number }[];
+        };
+        return (pipeline.triggers.find((t) => t.name === `${demoDb}-copy`)?.delivered ?? 0) > 0;
+      },
+      "the console's pipeline to count the copy trigger's deliveries",
+      60_000,
       500,
     );
     const deletes = metricSum(metrics, 'changeflow_demo_writes_total', 'op="delete"');

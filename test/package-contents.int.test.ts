@@ -26,6 +26,12 @@ describe('the published package', () => {
     expect(paths.some((p) => p.startsWith('schemas/') && p.endsWith('.proto'))).toBe(true);
   });
 
+  it('carries the web console, built: its page, scripts and style (served at /console/)', () => {
+    for (const file of ['index.html', 'style.css', 'app.js', 'api.js', 'dom.js', 'pipeline-page.js', 'triggers-page.js', 'dead-letters-page.js'])
+      expect(paths).toContain(`dist/console/${file}`);
+    expect(paths.filter((p) => p.startsWith('console/'))).toEqual([]);
+  });
+
   it('leaves out test helpers, benches and tests', () => {
     const leaked = paths.filter((p) => /^dist\/(testing|bench|test)\//.test(p) || /\.test\.js$/.test(p) || /(^|\/)fixtures\//.test(p));
     expect(leaked).toEqual([]);

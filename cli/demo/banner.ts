@@ -36,6 +36,7 @@ export function banner(b: BannerInput): string {
     `  mongodb   ${b.mongodb}`,
     `  redis     ${b.redis ?? `unavailable (${b.redisProblem ?? 'not reachable'}): the cache trigger is left out`}`,
     `  http      ${b.httpUrl}/healthz  ${b.httpUrl}/metrics`,
+    `  console   ${b.httpUrl}/console/  (sign in with the Token ${b.token})`,
     `  grpc      ${b.grpc}`,
     `  config    ${b.configFile}  (the demo as a changeflow.yaml)`,
     ...(b.logFile ? [`  log       ${b.logFile}`] : []),

@@ -1,0 +1,103 @@
+import { api, type DeadLetter, type DeadLetterPage, type RedriveResult } from './api.js';
+import { el, replaceChildren } from './dom.js';
+
+function describe(result: RedriveResult): string {
+  if (result.replayed === 0) return 'nothing to redrive: every dead letter was sent back already';
+  const where = Object.entries(result.byTopic)
+    .map(([topic, n]) => `${n} → ${topic}`)
+    .join(', ');
+  return `redriven ${result.replayed} dead letter${result.replayed === 1 ? '' : 's'} to the trigger: ${where}`;
+}
+
+/** Dead letters redriven one by one in this tab (the server tracks only "redrive all"), by `<dlq>:<partition>:<offset>`. */
+const redrivenHere = new Set<string>();
+
+/** What became of a dead letter: waiting, sent back, or back here as a new dead letter (it failed again). */
+function fateOf(letter: DeadLetter, coordinates: string, failedAgain: ReadonlySet<string>): string {
+  if (failedAgain.has(coordinates)) return 'redriven, failed again (see the newer dead letter)';
+  if (letter.redriven || redrivenHere.has(coordinates)) return 'redriven';
+  return letter.replayedFrom ? `waiting (a second failure of ${letter.replayedFrom})` : 'waiting';
+}
+
+function letterRow(letter: DeadLetter, fate: string, redrive: (letter: DeadLetter) => void): HTMLElement {
+  const button = el('button', { type: 'button', class: 'redrive' }, 'Redrive');
+  button.addEventListener('click', () => redrive(letter));
+  const origin = letter.origin.topic === null ? 'unknown' : `${letter.origin.topic} [${letter.origin.partition ?? '?'}] @ ${letter.origin.offset ?? '?'}`;
+  return el(
+    'tr',
+    { 'data-offset': `${letter.partition}:${letter.offset}` },
+    el('td', {}, `${letter.partition}:${letter.offset}`),
+    el('td', {}, el('code', {}, letter.errorKind)),
+    el('td', { class: 'message' }, letter.error),
+    el('td', {}, origin),
+    el('td', {}, letter.attempts),
+    el('td', { 'data-field': 'fate' }, fate),
+    // Event contents are data written by whoever changed the source: shown as text, never parsed as markup.
+    el('td', {}, el('pre', { class: 'event' }, JSON.stringify(letter.event, null, 2))),
+    el('td', {}, button),
+  );
+}
+
+export async function showDeadLetters(main: HTMLElement, triggerId: string, onError: (error: unknown) => void): Promise<void> {
+  const path = `/api/triggers/${encodeURIComponent(triggerId)}/dead-letters`;
+  const result = el('p', { id: 'redrive-result', role: 'status' });
+  const run = (action: Promise<RedriveResult>): void => {
+    result.textContent = 'redriving…';
+    action
+      .then(async (r) => {
+        await reload();
+        result.textContent = describe(r);
+      })
+      .catch((error: unknown) => {
+        result.textContent = '';
+        onError(error);
+      });
+  };
+  const reload = async (): Promise<void> => {
+    const page = await api<DeadLetterPage>('GET', path);
+    const failedAgain = new Set(page.letters.map((l) => l.replayedFrom).filter((c): c is string => c !== null));
+    const all = el('button', { type: 'button', id: 'redrive-all' }, 'Redrive all');
+    all.addEventListener('click', () => run(api<RedriveResult>('POST', `${path}/redrive-all`)));
+    replaceChildren(
+      main,
+      el('h1', {}, `Dead letters of ${page.trigger.name}`),
+      el('p', { class: 'muted' }, `${page.total} in ${page.deadLetterTopic}`),
+      el('div', { class: 'actions' }, all),
+      result,
+      page.letters.length === 0
+        ? el('p', { class: 'muted', id: 'no-dead-letters' }, 'no dead letters')
+        : el(
+            'table',
+            { class: 'dead-letters' },
+            el(
+              'thead',
+              {},
+              el(
+                'tr',
+                {},
+                ...['Partition:offset', 'Error kind', 'Message', 'Origin (topic [partition] @ offset)', 'Attempts', 'Fate', 'Event', ''].map((h) =>
+                  el('th', {}, h),
+                ),
+              ),
+            ),
+            el(
+              'tbody',
+              {},
+              ...page.letters.map((l) => {
+                const coordinates = `${page.deadLetterTopic}:${l.partition}:${l.offset}`;
+                return letterRow(l, fateOf(l, coordinates, failedAgain), (letter) =>
+                  run(
+                    api<RedriveResult>('POST', `${path}/redrive`, { partition: letter.partition, offset: letter.offset }).then((r) => {
+                      redrivenHere.add(coordinates);
+                      return r;
+                    }),
+                  ),
+                );
+              }),
+            ),
+          ),
+    );
+  };
+  result.textContent = '';
+  await reload().catch(onError);
+}

@@ -1,0 +1,148 @@
+import { randomBytes } from 'node:crypto';
+import { ChangeflowError, toError } from '../../core/errors.js';
+import type { IncomingRecord, KafkaTransport } from '../../core/kafka/index.js';
+import type { TopicNames } from '../../core/topics.js';
+import { readDeadLetterHeaders, REPLAYED_HEADER } from '../../processors/dead-letters.js';
+import { replayGroupOf } from '../../processors/dlq-replay.js';
+
+/** One dead letter as the console shows it. The event is data: the console renders it as text only. */
+export interface DeadLetterView {
+  partition: number;
+  offset: string;
+  errorKind: string;
+  error: string;
+  attempts: number;
+  origin: { topic: string | null; partition: number | null; offset: string | null };
+  /** `<dlq>:<partition>:<offset>` of the earlier dead letter this one is a second failure of, when it was redriven before. */
+  replayedFrom: string | null;
+  /** Whether "redrive all" has already sent it back (the replay group's committed offset is past it). */
+  redriven: boolean;
+  at: string | null;
+  key: string | null;
+  /** The record's value parsed as JSON when it is JSON, else its UTF-8 text. */
+  event: unknown;
+}
+
+export interface DeadLetterPage {
+  deadLetterTopic: string;
+  total: number;
+  letters: DeadLetterView[];
+}
+
+const READ_TIMEOUT_MS = 20_000;
+
+function eventOf(value: Buffer | null): unknown {
+  if (value === null) return null;
+  const text = value.toString('utf8');
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
+function viewOf(record: IncomingRecord, replayedUpTo: Map<number, number>): DeadLetterView {
+  const info = readDeadLetterHeaders(record.headers);
+  return {
+    partition: record.partition,
+    offset: record.offset,
+    errorKind: info.errorKind,
+    error: info.error,
+    attempts: info.attempts,
+    origin: { topic: info.topic ?? null, partition: info.partition ?? null, offset: info.offset ?? null },
+    replayedFrom: record.headers[REPLAYED_HEADER] ?? null,
+    redriven: Number(record.offset) < (replayedUpTo.get(record.partition) ?? -1),
+    at: record.headers['cf-dlq-at'] ?? null,
+    key: record.key === null ? null : record.key.toString('utf8'),
+    event: eventOf(record.value),
+  };
+}
+
+/**
+ * Reads a trigger's dead-letter topic from its start up to the end it had when the read began
+ * (at most `limit` letters, the newest kept). A throwaway consumer group that commits nothing is
+ * used, because the transport reads topics through groups only.
+ */
+export async function readDeadLetters(kafka: KafkaTransport, topics: TopicNames, triggerKey: string, limit = 200): Promise<DeadLetterPage> {
+  const deadLetterTopic = topics.deadLetter(triggerKey);
+  const admin = kafka.admin();
+  await admin.connect();
+  const end = new Map<number, number>();
+  let total = 0;
+  let replayedUpTo = new Map<number, number>();
+  try {
+    if (!(await admin.listTopics()).includes(deadLetterTopic)) return { deadLetterTopic, total: 0, letters: [] };
+    for (const p of await admin.topicOffsets(deadLetterTopic)) {
+      total += Number(p.high) - Number(p.low);
+      if (Number(p.high) > Number(p.low)) end.set(p.partition, Number(p.high));
+    }
+    replayedUpTo = new Map((await admin.groupOffsets(replayGroupOf(topics, triggerKey), deadLetterTopic)).map((o) => [o.partition, Number(o.offset)]));
+  } finally {
+    await admin.disconnect();
+  }
+  const records = end.size === 0 ? [] : await readUntil(kafka, deadLetterTopic, end);
+  const letters = records
+    .sort((a, b) => a.timestamp - b.timestamp || a.partition - b.partition || Number(a.offset) - Number(b.offset))
+    .slice(-limit)
+    .map((r) => viewOf(r, replayedUpTo));
+  return { deadLetterTopic, total, letters };
+}
+
+/** The one dead letter at `partition`/`offset`, or undefined when the topic holds no such record. */
+export async function readDeadLetter(
+  kafka: KafkaTransport,
+  topics: TopicNames,
+  triggerKey: string,
+  partition: number,
+  offset: string,
+): Promise<IncomingRecord | undefined> {
+  const deadLetterTopic = topics.deadLetter(triggerKey);
+  const admin = kafka.admin();
+  await admin.connect();
+  let high: number | undefined;
+  try {
+    if (!(await admin.listTopics()).includes(deadLetterTopic)) return undefined;
+    const p = (await admin.topicOffsets(deadLetterTopic)).find((o) => o.partition === partition);
+    if (!p || Number(offset) < Number(p.low) || Number(offset) >= Number(p.high)) return undefined;
+    high = Number(p.high);
+  } finally {
+    await admin.disconnect();
+  }
+  const records = await readUntil(kafka, deadLetterTopic, new Map([[partition, high]]));
+  return records.find((r) => r.partition === partition && r.offset === offset);
+}
+
+async function readUntil(kafka: KafkaTransport, topic: string, end: Map<number, number>): Promise<IncomingRecord[]> {
+  const pending = new Map(end);
+  const seen: IncomingRecord[] = [];
+  const consumer = kafka.consumer({ groupId: `${topic}.console-read.${randomBytes(4).toString('hex')}`, fromBeginning: true });
+  await consumer.connect();
+  try {
+    await consumer.subscribe([topic]);
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new ChangeflowError(`reading ${topic} did not finish within ${READ_TIMEOUT_MS} ms`, { retriable: true })),
+        READ_TIMEOUT_MS,
+      );
+      consumer
+        .run(async (batch) => {
+          const stop = pending.get(batch.partition);
+          if (stop === undefined) return;
+          for (const r of batch.records) if (Number(r.offset) < stop) seen.push(r);
+          const last = batch.records[batch.records.length - 1];
+          if (last && Number(last.offset) + 1 >= stop) pending.delete(batch.partition);
+          if (pending.size === 0) {
+            clearTimeout(timer);
+            resolve();
+          }
+        })
+        .catch((error: unknown) => {
+          clearTimeout(timer);
+          reject(toError(error));
+        });
+    });
+  } finally {
+    await consumer.disconnect().catch(() => undefined);
+  }
+  return seen;
+}

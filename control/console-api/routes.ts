@@ -1,0 +1,145 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Registry } from 'prom-client';
+import { z } from 'zod';
+import type { Health } from '../../core/health.js';
+import type { KafkaTransport } from '../../core/kafka/index.js';
+import type { Logger } from '../../core/logger.js';
+import type { TopicNames } from '../../core/topics.js';
+import { replayDeadLetters, replayedRecord } from '../../processors/dlq-replay.js';
+import { fromZodError, notFound, permissionDenied } from '../api-error.js';
+import type { Principal, TokenAuthenticator } from '../auth.js';
+import type { TriggerMessage } from '../trigger-messages.js';
+import type { TriggerService } from '../trigger-service.js';
+import { readDeadLetter, readDeadLetters } from './dead-letter-reader.js';
+import { httpErrorOf } from './http-errors.js';
+import { pipelineSummary } from './pipeline.js';
+
+export interface ConsoleApiOptions {
+  triggers: TriggerService;
+  auth: TokenAuthenticator;
+  kafka: KafkaTransport;
+  topics: TopicNames;
+  health: Health;
+  metrics: Registry;
+  logger: Logger;
+}
+
+const idParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'a trigger id (letters, digits, "_" or "-")' }) });
+const listQuery = z.object({ user_id: z.string().max(200).optional() });
+const redriveOneBody = z.strictObject({
+  partition: z.number().int().min(0),
+  offset: z.string().regex(/^\d{1,20}$/, { error: 'the dead letter\'s offset as a decimal string, e.g. "12"' }),
+});
+
+function parse<S extends z.ZodType>(schema: S, value: unknown, root: string): z.output<S> {
+  const result = schema.safeParse(value ?? {});
+  if (!result.success) throw fromZodError(result.error, root);
+  return result.data;
+}
+
+/** The topic a dead letter that names no origin goes back to: the trigger's source topic. */
+function fallbackTopic(trigger: Partial<TriggerMessage>, topics: TopicNames): string | undefined {
+  const db = trigger.database;
+  if (!db) return undefined;
+  if (db.topic) return db.topic;
+  return db.database && db.collection ? topics.change(db.database, db.collection) : undefined;
+}
+
+/**
+ * The console's JSON API under /api/: the same bearer tokens and the same TriggerService as
+ * gRPC, so what a caller may see and change is decided by the control plane. Tokens are only
+ * read from the Authorization header, never from the URL (URLs end up in logs and histories).
+ */
+export function registerConsoleApi(http: FastifyInstance, options: ConsoleApiOptions): void {
+  const { triggers, auth, kafka, topics } = options;
+
+  const route =
+    (handler: (principal: Principal, request: FastifyRequest) => Promise<unknown>) =>
+    async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
+      reply.header('cache-control', 'no-store');
+      try {
+        const principal = await auth.authenticateHeader(request.headers.authorization);
+        return reply.code(200).send(await handler(principal, request));
+      } catch (error) {
+        const { statusCode, body } = httpErrorOf(error);
+        if (statusCode >= 500) options.logger.error({ err: error, url: request.routeOptions.url }, 'console API call failed');
+        return reply.code(statusCode).send(body);
+      }
+    };
+
+  const listTriggers = async (principal: Principal, userId?: string): Promise<Partial<TriggerMessage>[]> => {
+    const found: Partial<TriggerMessage>[] = [];
+    for await (const t of triggers.query(principal, { query: { user_id: userId ?? '' } })) found.push(t);
+    return found;
+  };
+  const triggerOf = async (principal: Principal, request: FastifyRequest): Promise<Partial<TriggerMessage>> =>
+    (await triggers.get(principal, { id: parse(idParams, request.params, 'params').id })).trigger;
+  const keyOf = (trigger: Partial<TriggerMessage>): string => trigger.runtime_key ?? '';
+
+  http.get(
+    '/api/whoami',
+    route(async (principal) => ({ userId: principal.userId, admin: principal.admin })),
+  );
+
+  http.get(
+    '/api/triggers',
+    route(async (principal, request) => {
+      const { user_id: userId } = parse(listQuery, request.query, 'query');
+      // The query itself would answer an empty list; the console says plainly that this is not the caller's to see.
+      if (userId && userId !== principal.userId && !principal.admin)
+        throw permissionDenied(`user_id: you may only list your own triggers ("${principal.userId}")`);
+      return { triggers: await listTriggers(principal, userId) };
+    }),
+  );
+
+  http.post(
+    '/api/triggers/:id/enable',
+    route(async (principal, request) => triggers.setEnabled(principal, { id: parse(idParams, request.params, 'params').id }, true)),
+  );
+  http.post(
+    '/api/triggers/:id/disable',
+    route(async (principal, request) => triggers.setEnabled(principal, { id: parse(idParams, request.params, 'params').id }, false)),
+  );
+
+  http.get(
+    '/api/triggers/:id/dead-letters',
+    route(async (principal, request) => {
+      const trigger = await triggerOf(principal, request);
+      return { trigger: { id: trigger.id, name: trigger.name }, ...(await readDeadLetters(kafka, topics, keyOf(trigger))) };
+    }),
+  );
+
+  http.post(
+    '/api/triggers/:id/dead-letters/redrive',
+    route(async (principal, request) => {
+      const trigger = await triggerOf(principal, request);
+      const { partition, offset } = parse(redriveOneBody, request.body, 'body');
+      const key = keyOf(trigger);
+      const letter = await readDeadLetter(kafka, topics, key, partition, offset);
+      if (!letter) throw notFound(`no dead letter at partition ${partition}, offset ${offset} of ${topics.deadLetter(key)}`);
+      const record = replayedRecord(letter, topics.deadLetter(key), fallbackTopic(trigger, topics));
+      const producer = kafka.producer();
+      await producer.connect();
+      try {
+        await producer.send([record]);
+      } finally {
+        await producer.disconnect().catch(() => undefined);
+      }
+      return { replayed: 1, byTopic: { [record.topic]: 1 }, deadLetterTopic: topics.deadLetter(key) };
+    }),
+  );
+
+  http.post(
+    '/api/triggers/:id/dead-letters/redrive-all',
+    route(async (principal, request) => {
+      const trigger = await triggerOf(principal, request);
+      const fallback = fallbackTopic(trigger, topics);
+      return replayDeadLetters({ kafka, topics, trigger: keyOf(trigger), ...(fallback ? { fallbackTopic: fallback } : {}) });
+    }),
+  );
+
+  http.get(
+    '/api/pipeline',
+    route(async (principal) => pipelineSummary(principal, await listTriggers(principal), options)),
+  );
+}

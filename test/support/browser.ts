@@ -1,0 +1,24 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { chromium, type Browser } from 'playwright-core';
+
+export const CHROMIUM = '/usr/bin/chromium';
+
+/** Flags for a headless Chromium that reaches nothing but the servers the test names. */
+const FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+/** Debian's Chromium, headless; fails naming the install script when it is missing. */
+export async function launchChromium(executablePath = CHROMIUM): Promise<Browser> {
+  if (!existsSync(executablePath)) {
+    throw new Error(
+      `the console's browser tests need Chromium at ${executablePath}, which is missing: run scripts/browser-setup.sh (apt-get install chromium) first`,
+    );
+  }
+  return chromium.launch({ executablePath, headless: true, args: FLAGS });
+}
+
+/** Where the tests' screenshots go (committed: docs/console.md shows them). */
+export function screenshotPath(name: string): string {
+  const dir = new URL('../../docs/images/', import.meta.url);
+  mkdirSync(dir, { recursive: true });
+  return new URL(`console-${name}.png`, dir).pathname;
+}
