@@ -16,9 +16,14 @@ export async function launchChromium(executablePath = CHROMIUM): Promise<Browser
   return chromium.launch({ executablePath, headless: true, args: FLAGS });
 }
 
-/** Where the tests' screenshots go (committed: docs/console.md shows them). */
+/**
+ * Where the tests' screenshots go: `.changeflow/screenshots/` (ignored by git) on every run, and
+ * docs/images/ (committed, shown by docs/console.md) when CHANGEFLOW_UPDATE_SCREENSHOTS=1, so a
+ * test run leaves the checkout clean.
+ */
 export function screenshotPath(name: string): string {
-  const dir = new URL('../../docs/images/', import.meta.url);
+  const into = process.env['CHANGEFLOW_UPDATE_SCREENSHOTS'] === '1' ? '../../docs/images/' : '../../.changeflow/screenshots/';
+  const dir = new URL(into, import.meta.url);
   mkdirSync(dir, { recursive: true });
   return new URL(`console-${name}.png`, dir).pathname;
 }
