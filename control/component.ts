@@ -100,6 +100,7 @@ export class ControlPlane implements Component {
     // The console's JSON API and pages: the same services and tokens as gRPC, on the service's HTTP server.
     registerConsoleApi(context.http, {
       triggers,
+      policy,
       auth,
       kafka: context.kafka,
       topics: context.topics,

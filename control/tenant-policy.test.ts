@@ -322,3 +322,32 @@ describe('admins and limits', () => {
     );
   });
 });
+
+describe('TenantPolicy: dead-letter redrive targets', () => {
+  const shop = { name: 'shop', uri: 'mongodb://shop-db:27017', watch: { db: 'shop' } };
+
+  it("lets a tenant redrive into its own source's topic and a source only it reads; refuses a shared one", () => {
+    const policy = policyOf({
+      sources: [
+        { ...shop, readers: ['team-a'] },
+        { ...hrSource, readers: ['team-a', 'team-b'] },
+      ],
+    });
+    const ownTopic = (policy.plan(tenantA, own()) as { ownSource?: { topic: string } }).ownSource?.topic ?? '';
+    expect(policy.redriveRefusal(tenantA, ownTopic)).toBeUndefined();
+    expect(policy.redriveRefusal(tenantA, 'changeflow.shop.orders')).toBeUndefined();
+    expect(policy.redriveRefusal(tenantA, 'changeflow.hr.salaries')).toMatch(/^"changeflow\.hr\.salaries" is read by other users' triggers too/);
+    expect(policy.redriveRefusal(tenantB, 'changeflow.shop.orders')).toMatch(/read by other users' triggers/);
+    expect(policy.redriveRefusal(admin, 'changeflow.hr.salaries')).toBeUndefined();
+  });
+
+  it('refuses a topic granted to another tenant, or to every tenant', () => {
+    const granted = policyOf({
+      sources: [{ ...shop, readers: ['team-a'] }],
+      auth: { tokens: [], tenants: [{ userId: 'team-b', topics: ['changeflow.shop.*'] }] },
+    });
+    expect(granted.redriveRefusal(tenantA, 'changeflow.shop.orders')).toMatch(/read by other users' triggers/);
+    const everyone = policyOf({ sources: [{ ...shop, readers: ['team-a'] }], auth: { tokens: [], tenantDefaults: { topics: ['changeflow.shop.orders'] } } });
+    expect(everyone.redriveRefusal(tenantA, 'changeflow.shop.orders')).toMatch(/read by other users' triggers/);
+  });
+});

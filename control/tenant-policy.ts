@@ -151,6 +151,23 @@ export class TenantPolicy {
     return { ...source, sinks: trigger.sinks.map((s) => ({ ...s, options: runtimeSinkOptions(s, limits) })) };
   }
 
+  /**
+   * Why the owner may not send records back into `topic` (a dead-letter redrive), or undefined. A
+   * redrive re-publishes into the topic the events came from, and every consumer of that topic meets
+   * them again: a tenant may do so only into topics no other user reads (its own sources' topics, or
+   * a config source only it may read that no other tenant is granted); an admin anywhere.
+   */
+  redriveRefusal(owner: Owner, topic: string): string | undefined {
+    if (owner.admin) return undefined;
+    const { prefix, sources, tenants, tenantDefaults } = this.settings;
+    if (topic.startsWith(ownTopicPrefix(prefix, owner.userId))) return undefined;
+    const source = sources.find((s) => topicMatches(topic, [sourceTopicPattern(prefix, s)]));
+    const onlyReader = source !== undefined && source.readers.length === 1 && source.readers[0] === owner.userId;
+    const grantedToOthers = [tenantDefaults, ...tenants.filter((t) => t.userId !== owner.userId)].some((r) => topicMatches(topic, r.topics ?? []));
+    if (onlyReader && !grantedToOthers) return undefined;
+    return `"${topic}" is read by other users' triggers too (a shared source); redriving into it would deliver these events to them again: ask an admin to replay (changeflow dlq replay)`;
+  }
+
   /** The config sources a user's triggers may read without a data_source of their own. */
   readableSources(owner: Owner): WatchedSource[] {
     return this.settings.sources.filter((s) => owner.admin || s.readers.includes(owner.userId));

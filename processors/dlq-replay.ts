@@ -12,6 +12,8 @@ export interface ReplayOptions {
   fallbackTopic?: string;
   /** Give up if the dead letters present at the start are not all replayed within this time. Default 60 s. */
   timeoutMs?: number;
+  /** Why a dead letter may not go back to `topic` (the caller's rules); the replay stops there, having sent nothing of that batch. */
+  refuseTopic?: (topic: string) => string | undefined;
 }
 
 export interface ReplayResult {
@@ -94,6 +96,12 @@ export async function replayDeadLetters(options: ReplayOptions): Promise<ReplayR
           const last = records[records.length - 1];
           if (!last) return;
           const out: OutgoingRecord[] = records.map((r) => replayedRecord(r, deadLetterTopic, options.fallbackTopic));
+          const refusal = out.map((r) => options.refuseTopic?.(r.topic)).find((why) => why !== undefined);
+          if (refusal !== undefined) {
+            clearTimeout(timer);
+            reject(new ValidationError(refusal, { code: 'DLQ_TARGET_REFUSED' }));
+            return;
+          }
           await producer.send(out);
           await consumer.commit([{ topic: deadLetterTopic, partition: batch.partition, offset: String(Number(last.offset) + 1) }]);
           for (const r of out) result.byTopic[r.topic] = (result.byTopic[r.topic] ?? 0) + 1;

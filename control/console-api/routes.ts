@@ -6,9 +6,10 @@ import type { KafkaTransport } from '../../core/kafka/index.js';
 import type { Logger } from '../../core/logger.js';
 import type { TopicNames } from '../../core/topics.js';
 import { replayDeadLetters, replayedRecord } from '../../processors/dlq-replay.js';
-import { fromZodError, notFound, permissionDenied } from '../api-error.js';
+import { failedPrecondition, fromZodError, notFound, permissionDenied } from '../api-error.js';
 import type { Principal, TokenAuthenticator } from '../auth.js';
 import type { TriggerMessage } from '../trigger-messages.js';
+import type { TenantPolicy } from '../tenant-policy.js';
 import type { TriggerService } from '../trigger-service.js';
 import { readDeadLetter, readDeadLetters } from './dead-letter-reader.js';
 import { httpErrorOf } from './http-errors.js';
@@ -16,6 +17,8 @@ import { pipelineSummary } from './pipeline.js';
 
 export interface ConsoleApiOptions {
   triggers: TriggerService;
+  /** Tenant rules: into which topics a caller may redrive (absent: anyone anywhere, as without tenants). */
+  policy?: Pick<TenantPolicy, 'redriveRefusal'>;
   auth: TokenAuthenticator;
   kafka: KafkaTransport;
   topics: TopicNames;
@@ -118,6 +121,8 @@ export function registerConsoleApi(http: FastifyInstance, options: ConsoleApiOpt
       const letter = await readDeadLetter(kafka, topics, key, partition, offset);
       if (!letter) throw notFound(`no dead letter at partition ${partition}, offset ${offset} of ${topics.deadLetter(key)}`);
       const record = replayedRecord(letter, topics.deadLetter(key), fallbackTopic(trigger, topics));
+      const refusal = options.policy?.redriveRefusal(principal, record.topic);
+      if (refusal) throw failedPrecondition(refusal);
       const producer = kafka.producer();
       await producer.connect();
       try {
@@ -134,7 +139,14 @@ export function registerConsoleApi(http: FastifyInstance, options: ConsoleApiOpt
     route(async (principal, request) => {
       const trigger = await triggerOf(principal, request);
       const fallback = fallbackTopic(trigger, topics);
-      return replayDeadLetters({ kafka, topics, trigger: keyOf(trigger), ...(fallback ? { fallbackTopic: fallback } : {}) });
+      const policy = options.policy;
+      return replayDeadLetters({
+        kafka,
+        topics,
+        trigger: keyOf(trigger),
+        ...(fallback ? { fallbackTopic: fallback } : {}),
+        ...(policy ? { refuseTopic: (topic: string) => policy.redriveRefusal(principal, topic) } : {}),
+      });
     }),
   );
 
