@@ -114,8 +114,9 @@ it('keeps views from a watched collection, and their feeds rebuild them', async 
   const service = new ChildService(config(prefix, db)).start();
   children.push(service);
   await waitFor(
-    () => service.logs(/^streaming$/).length > 0 && service.logs(/^view started$/).length === 2,
-    'the source streaming and both views started',
+    // Both sources start at "latest": a change written before its source streams is, rightly, not seen.
+    () => service.logs(/^streaming$/).length === 2 && service.logs(/^view started$/).length === 3,
+    'both sources streaming and the three views started',
     90_000,
   );
   await writeChanges(db, 1, 60);
