@@ -51,7 +51,7 @@ rm -rf node_modules/@confluentinc/kafka-javascript/build
 npm_config_nodedir="$cache" CKJS_LINKING=dynamic npm rebuild @confluentinc/kafka-javascript --foreground-scripts=false
 node -e "const k = require('@confluentinc/kafka-javascript'); console.log('node-pass: librdkafka ' + k.librdkafkaVersion + ' loads on Node ' + process.version)"
 
-npx tsc -p tsconfig.build.json
+npm run build
 jest() { node --experimental-vm-modules --no-warnings=ExperimentalWarning node_modules/jest/bin/jest.js "$@"; }
 jest --selectProjects unit
 CHANGEFLOW_KAFKA_CLIENT=librdkafka jest --selectProjects integration --runTestsByPath \
