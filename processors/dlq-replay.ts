@@ -1,7 +1,8 @@
-import { ValidationError, ChangeflowError, toError } from '../core/errors.js';
+import { ValidationError, ChangeflowError } from '../core/errors.js';
 import type { IncomingRecord, KafkaTransport, OutgoingRecord } from '../core/kafka/index.js';
 import type { TopicNames } from '../core/topics.js';
 import { DLQ_HEADERS, REPLAYED_HEADER, stripDeadLetterHeaders } from './dead-letters.js';
+import { drainToEnds } from './topic-drain.js';
 
 export interface ReplayOptions {
   kafka: KafkaTransport;
@@ -77,46 +78,28 @@ export async function replayDeadLetters(options: ReplayOptions): Promise<ReplayR
   await consumer.connect();
   try {
     await consumer.subscribe([deadLetterTopic]);
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
-        () =>
-          reject(
-            new ChangeflowError(
-              `dead-letter replay of "${options.trigger}" did not finish within ${options.timeoutMs ?? 60_000} ms (${result.replayed} replayed so far)`,
-            ),
+    await drainToEnds(
+      consumer,
+      end,
+      async (partition, records) => {
+        // Dead letters written after the replay started (a replayed event failing again) wait for the next replay.
+        const out: OutgoingRecord[] = records.map((r) => replayedRecord(r, deadLetterTopic, options.fallbackTopic));
+        const refusal = out.map((r) => options.refuseTopic?.(r.topic)).find((why) => why !== undefined);
+        if (refusal !== undefined) throw new ValidationError(refusal, { code: 'DLQ_TARGET_REFUSED' });
+        await producer.send(out);
+        const last = records[records.length - 1] as IncomingRecord;
+        await consumer.commit([{ topic: deadLetterTopic, partition, offset: String(Number(last.offset) + 1) }]);
+        for (const r of out) result.byTopic[r.topic] = (result.byTopic[r.topic] ?? 0) + 1;
+        result.replayed += out.length;
+      },
+      {
+        ms: options.timeoutMs ?? 60_000,
+        error: () =>
+          new ChangeflowError(
+            `dead-letter replay of "${options.trigger}" did not finish within ${options.timeoutMs ?? 60_000} ms (${result.replayed} replayed so far)`,
           ),
-        options.timeoutMs ?? 60_000,
-      );
-      consumer
-        .run(async (batch, ctx) => {
-          const stop = end.get(batch.partition);
-          if (stop === undefined || ctx.isStale()) return;
-          // Dead letters written after the replay started (a replayed event failing again) wait for the next replay.
-          const records = batch.records.filter((r) => Number(r.offset) < stop);
-          const last = records[records.length - 1];
-          if (!last) return;
-          const out: OutgoingRecord[] = records.map((r) => replayedRecord(r, deadLetterTopic, options.fallbackTopic));
-          const refusal = out.map((r) => options.refuseTopic?.(r.topic)).find((why) => why !== undefined);
-          if (refusal !== undefined) {
-            clearTimeout(timer);
-            reject(new ValidationError(refusal, { code: 'DLQ_TARGET_REFUSED' }));
-            return;
-          }
-          await producer.send(out);
-          await consumer.commit([{ topic: deadLetterTopic, partition: batch.partition, offset: String(Number(last.offset) + 1) }]);
-          for (const r of out) result.byTopic[r.topic] = (result.byTopic[r.topic] ?? 0) + 1;
-          result.replayed += out.length;
-          if (Number(last.offset) + 1 >= stop) end.delete(batch.partition);
-          if (end.size === 0) {
-            clearTimeout(timer);
-            resolve();
-          }
-        })
-        .catch((error: unknown) => {
-          clearTimeout(timer);
-          reject(toError(error));
-        });
-    });
+      },
+    );
   } finally {
     await consumer.disconnect().catch(() => undefined);
     await producer.disconnect().catch(() => undefined);

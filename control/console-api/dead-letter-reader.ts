@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { ChangeflowError, toError } from '../../core/errors.js';
+import { ChangeflowError } from '../../core/errors.js';
 import type { IncomingRecord, KafkaTransport } from '../../core/kafka/index.js';
 import type { TopicNames } from '../../core/topics.js';
 import { readDeadLetterHeaders, REPLAYED_HEADER } from '../../processors/dead-letters.js';
 import { replayGroupOf } from '../../processors/dlq-replay.js';
+import { drainToEnds } from '../../processors/topic-drain.js';
 
 /** One dead letter as the console shows it. The event is data: the console renders it as text only. */
 export interface DeadLetterView {
@@ -113,34 +114,19 @@ export async function readDeadLetter(
 }
 
 async function readUntil(kafka: KafkaTransport, topic: string, end: Map<number, number>): Promise<IncomingRecord[]> {
-  const pending = new Map(end);
   const seen: IncomingRecord[] = [];
   const consumer = kafka.consumer({ groupId: `${topic}.console-read.${randomBytes(4).toString('hex')}`, fromBeginning: true });
   await consumer.connect();
   try {
     await consumer.subscribe([topic]);
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new ChangeflowError(`reading ${topic} did not finish within ${READ_TIMEOUT_MS} ms`, { retriable: true })),
-        READ_TIMEOUT_MS,
-      );
-      consumer
-        .run(async (batch) => {
-          const stop = pending.get(batch.partition);
-          if (stop === undefined) return;
-          for (const r of batch.records) if (Number(r.offset) < stop) seen.push(r);
-          const last = batch.records[batch.records.length - 1];
-          if (last && Number(last.offset) + 1 >= stop) pending.delete(batch.partition);
-          if (pending.size === 0) {
-            clearTimeout(timer);
-            resolve();
-          }
-        })
-        .catch((error: unknown) => {
-          clearTimeout(timer);
-          reject(toError(error));
-        });
-    });
+    await drainToEnds(
+      consumer,
+      end,
+      async (_partition, records) => {
+        seen.push(...records);
+      },
+      { ms: READ_TIMEOUT_MS, error: () => new ChangeflowError(`reading ${topic} did not finish within ${READ_TIMEOUT_MS} ms`, { retriable: true }) },
+    );
   } finally {
     await consumer.disconnect().catch(() => undefined);
   }
