@@ -1,6 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import type { ChangeEvent } from '../schemas/envelope.js';
 import { kafkaSinkKind, kafkaSinkSchema } from '../sinks/kafka.js';
 import { SinkWriteError, type SinkRecord } from '../sinks/sink.js';
+import { isRetriable } from '../core/errors.js';
 import type { IncomingRecord } from '../core/kafka/transport.js';
 import { origin, records, sinkTestContext } from './support/sink.js';
 import { eventually, uniqueName } from './support/infra.js';
@@ -63,6 +65,39 @@ describe('kafka sink against the local broker', () => {
     } finally {
       await consumer.disconnect();
       await admin.deleteTopics([topic, other]).catch(() => undefined);
+      await admin.disconnect();
+      await sink.stop();
+      await close();
+    }
+  });
+
+  // A record over the broker's limit (message.max.bytes: 10 MiB on the test broker, 1 MiB by default) is refused for good: retrying it would hold
+  // the partition forever, so the batch must fail as not retriable and the processor dead-letter it. On
+  // librdkafka the refusal comes as numeric code 10 (MSG_SIZE_TOO_LARGE), on kafkajs as the broker's type. Random
+  // bytes, because a compressed batch of one repeated letter would fit.
+  it("fails a record over the broker's size limit as not retriable, on either client", async () => {
+    const { dependencies, close } = await sinkTestContext('too-large', { metadataDb: uniqueName('kafka-meta') });
+    const topic = uniqueName('sink-big');
+    const sink = kafkaSinkKind.create(kafkaSinkSchema.parse({ name: 'out', kind: 'kafka', topic }), dependencies);
+    await sink.start();
+    try {
+      const event: ChangeEvent = {
+        v: 1,
+        id: 'big',
+        op: 'insert',
+        ns: { db: 'shop', coll: 'orders' },
+        documentKey: { _id: 'big' },
+        source: { name: 's', cluster: 'c' },
+      };
+      const huge: SinkRecord = { event, action: { sink: 'out', op: 'publish', value: randomBytes(8_500_000).toString('base64') }, origin };
+      const error = await sink.write([huge]).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(Error);
+      expect(isRetriable(error)).toBe(false);
+      expect((error as Error).message).toMatch(/kafka sink "out": the broker refused the batch/);
+    } finally {
+      const admin = dependencies.context.kafka.admin();
+      await admin.connect();
+      await admin.deleteTopics([topic]).catch(() => undefined);
       await admin.disconnect();
       await sink.stop();
       await close();
