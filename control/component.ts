@@ -142,8 +142,8 @@ export class ControlPlane implements Component {
       health: context.health,
       scheduleTopic: (key) => Scheduler.topic(context.topics, key),
       plan: (doc) => policy.plan(policy.ownerOf(doc.user_id), doc),
-      // A non-admin's broken trigger or source is the tenant's to fix: shown under it, never making the instance unready.
-      ownerOf: (userId) => ownerOfUser(userId, policy.ownerOf(userId).admin),
+      // A user's broken trigger or source is that user's to fix: shown under it, never making the instance unready.
+      ownerOf: (userId) => ownerOfUser(userId),
       refreshOwners,
       ...(scheduler ? { schedules: scheduler } : {}),
       ...(ensureSource ? { ensureSource } : {}),

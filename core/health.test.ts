@@ -62,8 +62,8 @@ describe('Health', () => {
     expect(() => health.set('x', false, undefined, { state: 'running' })).toThrow(/contradicts/);
   });
 
-  it('maps control-plane users to owners: admins act for the instance', () => {
-    expect(ownerOfUser('ops', true)).toBe('instance');
-    expect(ownerOfUser('team-b', false)).toBe('tenant:team-b');
+  it('maps control-plane users to owners, admins too: only the config is the instance', () => {
+    expect(ownerOfUser('ops')).toBe('tenant:ops');
+    expect(ownerOfUser('team-b')).toBe('tenant:team-b');
   });
 });

@@ -49,9 +49,14 @@ export interface HealthUpdate {
 
 const OK_STATES: ReadonlySet<ComponentState> = new Set(['starting', 'running', 'standby', 'disabled']);
 
-/** The health owner of a control-plane user: admins act for the instance, every other user is a tenant. */
-export function ownerOfUser(userId: string, admin: boolean): HealthOwner {
-  return admin ? 'instance' : `tenant:${userId}`;
+/**
+ * The health owner of what a control-plane user created: that user, admins included. What the API
+ * creates is runtime data, not the instance's config: were an admin's broken trigger the instance's,
+ * every instance would turn unready at once and drop out of its load balancer, the control plane the
+ * admin would fix it through with them.
+ */
+export function ownerOfUser(userId: string): HealthOwner {
+  return `tenant:${userId}`;
 }
 
 export class Health {

@@ -94,7 +94,7 @@ describe('one config source stopped by a 3 MB document (oversized: fail)', () =>
 
   afterAll(async () => {
     await service?.stop();
-    for (const db of [metaDb, srcDb, copyDb])
+    for (const db of [metaDb, srcDb, copyDb, `${copyDb}-ops`])
       await mongo
         ?.db(db)
         .dropDatabase()
@@ -230,17 +230,28 @@ describe("tenants' failures are theirs: an oversized document and broken stored 
     function_id: notAFunction._id,
     config: { database: { data_source: infra.mongodb, database: srcDb, collection: 'y', operation_types: [1] } },
   };
+  // An admin's API trigger is runtime data as much as a tenant's: were it the instance's, one bad
+  // definition would take every instance out of service (and the control plane behind the load
+  // balancer with it, so the admin could not even fix it).
+  const adminBadMatch: TriggerDoc = {
+    ...badMatch,
+    _id: 'aaaaaaaaaaaaaaaaaaaaaaa3',
+    user_id: 'ops',
+    name: 'admin-bad-match',
+    // Its own copy database: the one team-t writes would be the operator's once an admin's trigger used it.
+    sinks: [{ ...sink, options: { ...sink.options, db: `${copyDb}-ops` } }],
+  };
 
   beforeAll(async () => {
     mongo = await MongoClient.connect(infra.mongodb);
-    await mongo.db(metaDb).collection<TriggerDoc>('triggers').insertMany([badMatch, badFunction]);
+    await mongo.db(metaDb).collection<TriggerDoc>('triggers').insertMany([badMatch, badFunction, adminBadMatch]);
     await mongo.db(metaDb).collection<FunctionDoc>('functions').insertOne(notAFunction);
   });
 
   afterAll(async () => {
     client?.close();
     await service?.stop();
-    for (const db of [metaDb, srcDb, copyDb])
+    for (const db of [metaDb, srcDb, copyDb, `${copyDb}-ops`])
       await mongo
         ?.db(db)
         .dropDatabase()
@@ -265,14 +276,15 @@ describe("tenants' failures are theirs: an oversized document and broken stored 
     const { url } = service;
     const matchKey = `processor:${triggerKey(badMatch)}`;
     const fnKey = `processor:${triggerKey(badFunction)}`;
+    const adminKey = `processor:${triggerKey(adminBadMatch)}`;
     const startedAt = performance.now();
     let ready: { code: number; body: HealthReport } | undefined;
     await eventually(
       async () => {
         ready = await health(url, '/readyz');
-        return ready.body.components[matchKey]?.state === 'failed' && ready.body.components[fnKey]?.state === 'failed';
+        return [matchKey, fnKey, adminKey].every((key) => ready?.body.components[key]?.state === 'failed');
       },
-      'both broken triggers shown failed',
+      'the three broken triggers shown failed',
       60_000,
       200,
     );
@@ -286,6 +298,7 @@ describe("tenants' failures are theirs: an oversized document and broken stored 
       owner: 'tenant:team-t',
       detail: expect.stringMatching(/not-a-function.*not retried until the trigger or its function changes/),
     });
+    expect(ready?.body.components[adminKey]).toMatchObject({ ok: false, state: 'failed', owner: 'tenant:ops', detail: expect.stringContaining('$foo') });
     console.log(`bad-match: ${ready?.body.components[matchKey]?.detail}`);
     console.log(`bad-function: ${ready?.body.components[fnKey]?.detail}`);
     expect((await health(url, '/healthz')).code).toBe(200);
