@@ -17,3 +17,21 @@ describe('snapshotParallelism', () => {
     expect(() => parse('2')).toThrow(/snapshotParallelism: expected a number of snapshot cursors/);
   });
 });
+
+describe('pipeline', () => {
+  const parse = (pipeline: unknown) => parseOrThrow(sourceConfigSchema, { name: 's', uri: 'mongodb://h', pipeline }, 'source "s"');
+
+  it('takes $match stages and $changeStreamSplitLargeEvent as the last one', () => {
+    const pipeline = [{ $match: { 'fullDocument.region': 'eu' } }, { $match: { operationType: 'insert' } }, { $changeStreamSplitLargeEvent: {} }];
+    expect(parse(pipeline).pipeline).toEqual(pipeline);
+    expect(parse(undefined).pipeline).toEqual([]);
+  });
+
+  it('refuses stages that could reshape the event the source resumes from, naming the stage and the fix', () => {
+    expect(() => parse([{ $match: {} }, { $project: { _id: 0 } }])).toThrow(/pipeline\[1\]: "\$project" is not allowed: .*resume token.*Filter with \$match/);
+    expect(() => parse([{ $replaceRoot: { newRoot: '$fullDocument' } }])).toThrow(/pipeline\[0\]: "\$replaceRoot" is not allowed/);
+    expect(() => parse([{ $changeStreamSplitLargeEvent: {}, $match: {} }])).toThrow(/pipeline\[0\]: a stage is an object with exactly one key/);
+    expect(() => parse([{ $changeStreamSplitLargeEvent: {} }, { $match: {} }])).toThrow(/pipeline\[0\]: \$changeStreamSplitLargeEvent must be the last stage/);
+    expect(() => parse([{ $match: 'eu' }])).toThrow(/pipeline\[0\]: \$match takes a query document/);
+  });
+});

@@ -12,6 +12,33 @@ export const watchSchema = z
   .refine((w) => !(w.coll && !w.db), { error: 'a collection needs its database: give watch.db too' });
 
 /** A MongoDB source: what to watch and how its changes become Kafka records. */
+/**
+ * The stages a source's `pipeline` may add after `$changeStream`. The source reads each event's `_id`
+ * (its resume token), `operationType`, `ns` and `documentKey` to publish it and to resume, so a stage
+ * that could reshape the event ($project, $set, $replaceRoot, …) would stall or corrupt the stream the
+ * first time it touched one of them (a server refuses a modified `_id` only when the event arrives).
+ */
+function checkStreamStages(stages: Record<string, unknown>[], ctx: z.RefinementCtx): void {
+  stages.forEach((stage, index) => {
+    const names = Object.keys(stage);
+    const problem = (message: string): void => ctx.addIssue({ code: 'custom', path: [index], message, input: stage });
+    if (names.length !== 1) return problem(`a stage is an object with exactly one key, e.g. { $match: { … } }; this one has ${names.length}`);
+    const name = names[0] as string;
+    if (name === '$match') {
+      if (typeof stage[name] !== 'object' || stage[name] === null || Array.isArray(stage[name]))
+        problem('$match takes a query document, e.g. { $match: { "fullDocument.region": "eu" } }');
+      return;
+    }
+    if (name === '$changeStreamSplitLargeEvent') {
+      if (index !== stages.length - 1) problem('$changeStreamSplitLargeEvent must be the last stage');
+      return;
+    }
+    problem(
+      `"${name}" is not allowed: the source reads each event's _id (its resume token), operationType, ns and documentKey, so only $match stages (and $changeStreamSplitLargeEvent as the last one) may be added. Filter with $match here; shape records in a trigger's function`,
+    );
+  });
+}
+
 export const sourceConfigSchema = sourceEntrySchema(z.literal('mongodb').default('mongodb').meta({ description: 'The kind of source.' }), {
   uri: z
     .string()
@@ -28,8 +55,9 @@ export const sourceConfigSchema = sourceEntrySchema(z.literal('mongodb').default
   pipeline: z
     .array(z.record(z.string(), z.unknown()))
     .default([])
+    .superRefine(checkStreamStages)
     .meta({
-      description: "Extra `$match` stages applied server-side, in MongoDB's change-event field names.",
+      description: "Extra `$match` stages applied server-side, in MongoDB's change-event field names; `$changeStreamSplitLargeEvent` may be the last stage.",
       example: [{ $match: { 'fullDocument.region': 'eu' } }],
     }),
   fullDocument: z
