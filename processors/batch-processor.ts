@@ -10,7 +10,11 @@ import { FunctionError } from './sandbox/index.js';
 
 /** Runs a trigger's function on one batch (FunctionSandbox fits; tests may pass their own). */
 export interface FunctionRunner {
-  run(events: readonly ChangeEvent[], ctx: { trigger: string; now: number; sinkNames: readonly string[] }): Promise<Action[]>;
+  /** `ctx.onRunTime`: see RunContext (a runner that waits for a worker reports the function's own time). */
+  run(
+    events: readonly ChangeEvent[],
+    ctx: { trigger: string; now: number; sinkNames: readonly string[]; onRunTime?: (seconds: number) => void },
+  ): Promise<Action[]>;
 }
 
 export interface RetryPolicy {
@@ -21,7 +25,8 @@ export interface RetryPolicy {
 
 /** What the processor reports while it works (metrics, health, logs). */
 export interface BatchObserver {
-  functionTime(seconds: number): void;
+  /** The function's own run time (seconds); `queued`, when known, the wait for a worker before it. */
+  functionTime(seconds: number, queued?: number): void;
   failure(kind: string, error: unknown, attempt: number): void;
   /** A sink said "unavailable, try later": the batch waits for it (not a dead letter). */
   sinkUnavailable(sink: string, error: unknown, delayMs: number): void;
@@ -204,14 +209,23 @@ export class BatchProcessor {
     if (this.options.runner) {
       const events = items.map((i) => i.event);
       const started = performance.now();
+      let ran: number | undefined;
       try {
-        actions = await this.options.runner.run(events, { trigger: this.options.trigger, now: this.now(), sinkNames: this.sinkNames });
+        actions = await this.options.runner.run(events, {
+          trigger: this.options.trigger,
+          now: this.now(),
+          sinkNames: this.sinkNames,
+          onRunTime: (seconds) => (ran = seconds),
+        });
       } catch (error) {
         if (error instanceof FunctionError) throw error;
         // A custom runner's own failure: nothing says the events caused it.
         throw new FunctionError({ kind: 'runtime', functionName: this.options.trigger, message: errorMessage(error), retriable: true });
       } finally {
-        this.options.observer?.functionTime?.((performance.now() - started) / 1000);
+        const wall = (performance.now() - started) / 1000;
+        // A runner that cannot tell its run time apart from waiting (an in-thread one) reports the whole call.
+        if (ran === undefined) this.options.observer?.functionTime?.(wall);
+        else this.options.observer?.functionTime?.(ran, Math.max(0, wall - ran));
       }
       // One action per event (the `events.map` shape) ties each action to its event; otherwise an
       // action is attributed to the batch's last event, whose offset is the one its commit covers.

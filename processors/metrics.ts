@@ -38,7 +38,14 @@ export class ProcessorMetrics {
       functionSeconds: histogram(
         registry,
         'changeflow_processor_function_seconds',
-        'Time spent in the sandboxed function per call',
+        'Time the sandboxed function ran per call (in its worker; the wait for a worker is changeflow_processor_function_queue_seconds)',
+        ['trigger'],
+        [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
+      ),
+      functionQueueSeconds: histogram(
+        registry,
+        'changeflow_processor_function_queue_seconds',
+        'Time a call waited for a function worker (the pool is shared by every trigger; served round robin per tenant)',
         ['trigger'],
         [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
       ),
@@ -70,6 +77,7 @@ interface Metrics {
   eventsPerSecond: Gauge<'trigger'>;
   batchSeconds: Histogram<'trigger'>;
   functionSeconds: Histogram<'trigger'>;
+  functionQueueSeconds: Histogram<'trigger'>;
   errors: Counter<'trigger' | 'kind'>;
   deadLetters: Counter<'trigger'>;
   lag: Gauge<'trigger'>;
@@ -129,8 +137,9 @@ export class TriggerMetrics {
     return batches > 1 ? this.windowTotal / span : 0;
   }
 
-  functionTime(seconds: number): void {
+  functionTime(seconds: number, queued?: number): void {
     this.m.functionSeconds.observe({ trigger: this.trigger }, seconds);
+    if (queued !== undefined) this.m.functionQueueSeconds.observe({ trigger: this.trigger }, queued);
   }
 
   error(kind: string): void {

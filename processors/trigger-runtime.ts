@@ -133,7 +133,7 @@ export class TriggerRuntime {
         signal: this.abort.signal,
         ...(this.options.context.avro ? { avro: this.options.context.avro } : {}),
         observer: {
-          functionTime: (s) => this.options.metrics.functionTime(s),
+          functionTime: (s, queued) => this.options.metrics.functionTime(s, queued),
           failure: (kind, error, attempt) => {
             this.options.metrics.error(kind);
             this.log.warn({ kind, attempt, err: errorMessage(error) }, 'batch attempt failed');

@@ -133,6 +133,28 @@ describe('FunctionPool', () => {
     }
   });
 
+  it("reports a call's own run time apart from its wait for a worker", async () => {
+    const single = new FunctionPool({ size: 1 });
+    // Some 100 ms of work in the first call; the second waits for the one worker all that time.
+    const busy = 'export default (events) => { let x = 0; for (let i = 0; i < 2e6; i++) x += i; return []; }';
+    try {
+      await single.run(spec('a', echo), [0], { trigger: 't' });
+      const ran: number[] = [];
+      const started = performance.now();
+      const first = single.run(spec('a', busy), [0], { trigger: 't', onRunTime: (s) => ran.push(s) });
+      const second = single.run(spec('b', echo), [1], { trigger: 't', onRunTime: (s) => ran.push(s) });
+      await Promise.all([first, second]);
+      const wall = (performance.now() - started) / 1000;
+      expect(ran).toHaveLength(2);
+      const [busyRan, echoRan] = ran as [number, number];
+      // The echo call's wall time includes the busy call; its own run time does not.
+      expect(busyRan).toBeGreaterThan(echoRan * 5);
+      expect(echoRan).toBeLessThan(wall / 2);
+    } finally {
+      await single.close();
+    }
+  });
+
   it('checks function code in a worker, as running would', async () => {
     expect(await pool.check(spec('a', echo))).toEqual({ ok: true });
     expect(await pool.check(spec('a', 'export default 1;'))).toMatchObject({ ok: false, phase: 'export' });

@@ -54,7 +54,7 @@ interface Job {
   limitMs: number;
   request: WorkerRequest;
   onLog: ((entry: FunctionLogEntry) => void) | undefined;
-  resolve(reply: Settled): void;
+  resolve(reply: Settled, ranMs: number): void;
   reject(error: Error): void;
 }
 
@@ -127,10 +127,16 @@ export class FunctionPool {
   }
 
   /** @internal Used by PooledFunction. */
-  submit(tenant: string, name: string, limitMs: number, request: WorkerRequest, onLog: ((entry: FunctionLogEntry) => void) | undefined): Promise<Settled> {
+  submit(
+    tenant: string,
+    name: string,
+    limitMs: number,
+    request: WorkerRequest,
+    onLog: ((entry: FunctionLogEntry) => void) | undefined,
+  ): Promise<{ reply: Settled; ranMs: number }> {
     if (this.closed) return Promise.reject(new InternalError('the function pool is closed'));
-    return new Promise<Settled>((resolve, reject) => {
-      this.queue.push(tenant, { tenant, name, limitMs, request, onLog, resolve, reject });
+    return new Promise<{ reply: Settled; ranMs: number }>((resolve, reject) => {
+      this.queue.push(tenant, { tenant, name, limitMs, request, onLog, resolve: (reply, ranMs) => resolve({ reply, ranMs }), reject });
       this.holdProcess();
       this.dispatch();
     });
@@ -198,8 +204,9 @@ export class FunctionPool {
       }
       return;
     }
+    const ranMs = performance.now() - slot.startedAt;
     this.endJob(slot);
-    job.resolve(reply);
+    job.resolve(reply, ranMs);
     // The sandbox recovers from its own timeouts; memory exhaustion leaves a grown heap worth returning at once.
     const spent = reply.type === 'failed' && reply.error.kind === 'memory';
     if (spent || reply.wasmBytes > this.recycleAboveBytes) this.replace(slot);
@@ -355,7 +362,8 @@ export class PooledFunction {
       ...(ctx.now === undefined ? {} : { now: ctx.now }),
       ...(ctx.sinkNames ? { sinkNames: [...ctx.sinkNames] } : {}),
     };
-    const reply = await this.pool.submit(this.spec.tenant, this.spec.name, this.limits.cpuTimeMs, request, this.spec.onLog);
+    const { reply, ranMs } = await this.pool.submit(this.spec.tenant, this.spec.name, this.limits.cpuTimeMs, request, this.spec.onLog);
+    ctx.onRunTime?.(ranMs / 1000);
     if (reply.type === 'failed') throw new FunctionError(reply.error);
     if (reply.type !== 'done') throw new InternalError(`function worker answered a run with "${reply.type}"`);
     // Validated by validateActions in the worker (see pool-protocol.ts).
@@ -366,7 +374,7 @@ export class PooledFunction {
     const request: WorkerRequest = { type: 'check', id: this.pool.newId(), key: this.key, name: this.spec.name, ...this.source, limits: this.limits };
     let reply: Settled;
     try {
-      reply = await this.pool.submit(this.spec.tenant, this.spec.name, this.limits.cpuTimeMs, request, undefined);
+      ({ reply } = await this.pool.submit(this.spec.tenant, this.spec.name, this.limits.cpuTimeMs, request, undefined));
     } catch (error) {
       // The watchdog ended the module's top level (or it exhausted its worker).
       if (error instanceof FunctionError) return { ok: false, message: error.details.message, phase: 'evaluate' };

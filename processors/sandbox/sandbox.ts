@@ -41,6 +41,11 @@ export interface RunContext {
   now?: number;
   /** The trigger's sinks; when given, actions addressed to other sinks fail the call. */
   sinkNames?: readonly string[];
+  /**
+   * Told how long the function itself ran (seconds), by runners that know it apart from waiting for a
+   * worker: the pool's queue is shared by every trigger, and its wait is not the function's time.
+   */
+  onRunTime?: (seconds: number) => void;
 }
 
 interface Vm {
