@@ -14,6 +14,8 @@ import type { TriggerService } from '../trigger-service.js';
 import { readDeadLetter, readDeadLetters } from './dead-letter-reader.js';
 import { httpErrorOf } from './http-errors.js';
 import { pipelineSummary } from './pipeline.js';
+import { registerSourceRoutes } from './source-routes.js';
+import { registerTopicRoutes } from './topic-routes.js';
 
 export interface ConsoleApiOptions {
   triggers: TriggerService;
@@ -154,4 +156,7 @@ export function registerConsoleApi(http: FastifyInstance, options: ConsoleApiOpt
     '/api/pipeline',
     route(async (principal) => pipelineSummary(principal, await listTriggers(principal), options)),
   );
+
+  registerSourceRoutes(http, route, options);
+  registerTopicRoutes(http, route, { kafka, topics, listTriggers: (principal) => listTriggers(principal) });
 }
