@@ -1,11 +1,11 @@
 import { Kafka, logLevel } from 'kafkajs';
-import { startConsoleSource, insertOrder } from './support/console-source.js';
+import { insertOrder, startConsoleSource, writeAuditChain } from './support/console-source.js';
 import { apiCall, CONSOLE_TOKENS, ConsoleService, type TenantTrigger } from './support/console-service.js';
 import { eventually, testInfra, uniqueName } from './support/infra.js';
 
 type Json = Record<string, unknown>;
 
-describe('console browse API: sources, topics', () => {
+describe('console browse API: sources, topics, audit', () => {
   const service = new ConsoleService();
   let aliceTrigger: TenantTrigger;
   let bobTrigger: TenantTrigger;
@@ -27,7 +27,7 @@ describe('console browse API: sources, topics', () => {
   });
 
   it('answers 401 without a token on every browse endpoint', async () => {
-    for (const path of ['/api/sources', '/api/sources/alice-orders', '/api/topics', records(aliceTrigger.topic)])
+    for (const path of ['/api/sources', '/api/sources/alice-orders', '/api/topics', records(aliceTrigger.topic), '/api/audit', '/api/audit/records'])
       expect((await call(undefined, path)).status).toBe(401);
   });
 
@@ -115,6 +115,46 @@ describe('console browse API: sources, topics', () => {
       ['/api/sources/bad%20name', /^params\.name: /],
     ];
     for (const [path, error] of cases) {
+      const answer = await call(CONSOLE_TOKENS.alice, path);
+      expect([path, answer.status]).toEqual([path, 400]);
+      expect(answer.body['error']).toMatch(error);
+    }
+  });
+
+  it("verifies a tenant's own audit chain and lists its records; another tenant's or the operator's log is 403; an admin sees a break", async () => {
+    const db = service.app.context.metadata.db;
+    await writeAuditChain(db, 'audit.alice', 'alice-orders/alice_shop', 3);
+    await writeAuditChain(db, 'audit', 'ops-stream', 2);
+    await db.collection<{ _id: string }>('audit').updateOne({ _id: 'ops-stream:1' }, { $set: { actor: 'someone else' } });
+
+    const alice = await call(CONSOLE_TOKENS.alice, '/api/audit');
+    expect(alice.status).toBe(200);
+    expect(alice.body).toMatchObject({ collection: 'audit.alice', collections: ['audit.alice'], verify: { ok: true, streams: 1, records: 3, broken: [] } });
+    const listed = (await call(CONSOLE_TOKENS.alice, '/api/audit/records?limit=2')).body['records'] as Json[];
+    expect(listed.map((r) => r['seq'])).toEqual([3, 2]);
+    expect(listed[0]).toMatchObject({ op: 'delete', actor: { user: 'clerk-3' }, stream: 'alice-orders/alice_shop' });
+
+    for (const path of ['/api/audit?collection=audit', '/api/audit/records?collection=audit', '/api/audit/records?collection=audit.alice']) {
+      const refused = await call(CONSOLE_TOKENS.bob, path);
+      expect(refused.status).toBe(403);
+      expect(refused.body['error']).toMatch(/^query\.collection: .*not your audit log/);
+    }
+    expect((await call(CONSOLE_TOKENS.bob, '/api/audit')).body).toMatchObject({ collection: 'audit.bob', verify: { ok: true, records: 0 } });
+
+    const admin = await call(CONSOLE_TOKENS.admin, '/api/audit');
+    expect(admin.body).toMatchObject({ collection: 'audit', verify: { ok: false, broken: [{ stream: 'ops-stream', seq: 1 }] } });
+    expect(admin.body['collections']).toEqual(expect.arrayContaining(['audit', 'audit.alice']));
+    expect((await call(CONSOLE_TOKENS.admin, '/api/audit?collection=audit.alice')).body).toMatchObject({ verify: { ok: true, records: 3 } });
+    // Not an audit log: the metadata store's other collections are not readable through this page, even by an admin.
+    expect((await call(CONSOLE_TOKENS.admin, '/api/audit/records?collection=tokens')).status).toBe(404);
+  });
+
+  it('validates the audit query, naming the field', async () => {
+    for (const [path, error] of [
+      ['/api/audit?collection=audit_heads', /^query\.collection: /],
+      ['/api/audit/records?limit=0', /^query\.limit: /],
+      ['/api/audit/records?collection=a%20b', /^query\.collection: /],
+    ] as const) {
       const answer = await call(CONSOLE_TOKENS.alice, path);
       expect([path, answer.status]).toEqual([path, 400]);
       expect(answer.body['error']).toMatch(error);

@@ -1,7 +1,7 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { launchChromium, screenshotPath } from './support/browser.js';
 import { CONSOLE_TOKENS, ConsoleService, HOSTILE_NOTE, type TenantTrigger } from './support/console-service.js';
-import { insertOrder, startConsoleSource } from './support/console-source.js';
+import { insertOrder, startConsoleSource, writeAuditChain } from './support/console-source.js';
 import { eventually, uniqueName } from './support/infra.js';
 
 /** The Sources and Topics pages in headless Chromium against the running service with a real MongoDB source. */
@@ -92,5 +92,26 @@ describe('web console browse pages in Chromium', () => {
     expect(await alice.locator('table.records img, table.records script').count()).toBe(0);
     expect(await alice.evaluate('window.__pwned')).toBeUndefined();
     await alice.screenshot({ path: screenshotPath('topics'), fullPage: true });
+  });
+
+  it("shows a tenant its audit chain intact with its records, and an admin the operator's log broken where it was changed", async () => {
+    const db = service.app.context.metadata.db;
+    await writeAuditChain(db, 'audit.alice', 'alice-orders/alice_shop', 3);
+    await writeAuditChain(db, 'audit', 'ops-stream', 2);
+    await db.collection<{ _id: string }>('audit').updateOne({ _id: 'ops-stream:2' }, { $set: { op: 'update' } });
+
+    const alice = await signIn(CONSOLE_TOKENS.alice, 'audit');
+    const status = alice.locator('#chain-status');
+    await eventually(async () => (await status.count()) === 1, 'the chain status', 15_000);
+    expect(await status.getAttribute('data-ok')).toBe('true');
+    expect(await status.textContent()).toContain('3 records in 1 streams of audit.alice');
+    expect(await alice.locator('table.audit-records [data-field="seq"]').allTextContents()).toEqual(['3', '2', '1']);
+    await alice.screenshot({ path: screenshotPath('audit'), fullPage: true });
+
+    const admin = await signIn(CONSOLE_TOKENS.admin, 'audit');
+    const broken = admin.locator('#chain-status');
+    await eventually(async () => (await broken.count()) === 1, "the operator's chain status", 15_000);
+    expect(await broken.getAttribute('data-ok')).toBe('false');
+    expect(await broken.textContent()).toMatch(/ops-stream at seq 2 .*content does not match its hash/);
   });
 });

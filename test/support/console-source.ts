@@ -1,4 +1,5 @@
-import { Int32, MongoClient } from 'mongodb';
+import { Int32, MongoClient, type Db } from 'mongodb';
+import { GENESIS_HASH, recordHash, type AuditRecord } from '../../sinks/audit-chain.js';
 import { MongoSource } from '../../connectors/mongodb/mongo-source.js';
 import { sourceConfigSchema } from '../../connectors/mongodb/source-config.js';
 import { sourceMetrics } from '../../connectors/mongodb/source-metrics.js';
@@ -43,4 +44,31 @@ export async function insertOrder(mongo: MongoClient, id: string, seq: number): 
     .db('alice_shop')
     .collection<{ _id: string; seq: Int32; poison: boolean }>('orders')
     .insertOne({ _id: id, seq: new Int32(seq), poison: false });
+}
+
+/** `n` chained audit records of one stream in `collection` of the metadata store, as the audit sink writes them. */
+export async function writeAuditChain(db: Db, collection: string, stream: string, n: number): Promise<void> {
+  let prevHash = GENESIS_HASH;
+  for (let seq = 1; seq <= n; seq++) {
+    const record: Omit<AuditRecord, 'hash'> = {
+      _id: `${stream}:${seq}`,
+      stream,
+      seq,
+      op: 'delete',
+      ns: { db: 'alice_shop', coll: 'orders' },
+      documentKey: { _id: `order-${seq}` },
+      at: new Date(Date.UTC(2026, 0, 1, 0, 0, seq)).toISOString(),
+      actor: { user: `clerk-${seq}` },
+      source: { name: 'alice-orders', cluster: 'test' },
+      trigger: 'alice-audit',
+      recordedAt: new Date(Date.UTC(2026, 0, 1, 0, 0, seq)).toISOString(),
+      prevHash,
+    };
+    const hash = recordHash(record);
+    await db.collection<AuditRecord>(collection).insertOne({ ...record, hash });
+    await db
+      .collection<{ _id: string; seq: number; hash: string }>(`${collection}_heads`)
+      .updateOne({ _id: stream }, { $set: { seq, hash } }, { upsert: true });
+    prevHash = hash;
+  }
 }
