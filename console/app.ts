@@ -1,7 +1,10 @@
 import { api, ApiFailure, session } from './api.js';
+import { showAudit } from './audit-page.js';
 import { showDeadLetters } from './dead-letters-page.js';
 import { el, replaceChildren } from './dom.js';
 import { showPipeline } from './pipeline-page.js';
+import { showSources } from './source-page.js';
+import { showTopics } from './topic-page.js';
 import { showTriggers } from './triggers-page.js';
 
 const main = document.getElementById('main') as HTMLElement;
@@ -63,6 +66,9 @@ async function route(): Promise<void> {
   }
   const [page, argument] = location.hash.replace(/^#/, '').split('/');
   if (page === 'triggers') return showTriggers(main, showError).catch(showError);
+  if (page === 'sources') return void (stopPage = showSources(main, showError));
+  if (page === 'topics') return showTopics(main, argument ? decodeURIComponent(argument) : undefined, showError).catch(showError);
+  if (page === 'audit') return showAudit(main, argument ? decodeURIComponent(argument) : undefined).catch(showError);
   if (page === 'dead-letters' && argument) return showDeadLetters(main, decodeURIComponent(argument), showError);
   stopPage = showPipeline(main, showError);
 }

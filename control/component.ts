@@ -107,6 +107,7 @@ export class ControlPlane implements Component {
       health: context.health,
       metrics: context.metrics,
       logger,
+      metadataDb: context.metadata.db,
     });
     registerConsolePages(context.http);
     this.server = createControlServer({

@@ -18,6 +18,10 @@ export function planStart(snapshot: SourceConfig['snapshot'], stored: SourcePosi
   return { kind: 'stream', position: stored };
 }
 
+/** What an operator can do when a source's history is lost (docs/sources.md "History lost"); the console shows it too. */
+export const HISTORY_LOST_REMEDY =
+  'Enlarge the oplog, or set onHistoryLost: snapshot (copy everything again) or onHistoryLost: latest (skip ahead, accepting a gap).';
+
 export type HistoryLostAction = { kind: 'fail'; message: string } | { kind: 'snapshot' } | { kind: 'latest'; message: string };
 
 /**
@@ -41,7 +45,6 @@ export function onHistoryLost(
   return {
     kind: 'fail',
     message:
-      `source "${sourceName}": cannot resume: the stored position (${position}) is no longer in the oplog (ChangeStreamHistoryLost). ` +
-      'Enlarge the oplog, or set onHistoryLost: snapshot (copy everything again) or onHistoryLost: latest (skip ahead, accepting a gap).',
+      `source "${sourceName}": cannot resume: the stored position (${position}) is no longer in the oplog (ChangeStreamHistoryLost). ` + HISTORY_LOST_REMEDY,
   };
 }

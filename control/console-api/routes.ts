@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Db } from 'mongodb';
 import type { Registry } from 'prom-client';
 import { z } from 'zod';
 import type { Health } from '../../core/health.js';
@@ -14,6 +15,9 @@ import type { TriggerService } from '../trigger-service.js';
 import { readDeadLetter, readDeadLetters } from './dead-letter-reader.js';
 import { httpErrorOf } from './http-errors.js';
 import { pipelineSummary } from './pipeline.js';
+import { registerAuditRoutes } from './audit-routes.js';
+import { registerSourceRoutes } from './source-routes.js';
+import { registerTopicRoutes } from './topic-routes.js';
 
 export interface ConsoleApiOptions {
   triggers: TriggerService;
@@ -25,6 +29,8 @@ export interface ConsoleApiOptions {
   health: Health;
   metrics: Registry;
   logger: Logger;
+  /** The metadata store, where audit sinks keep their records (absent: no audit pages). */
+  metadataDb?: Db;
 }
 
 const idParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'a trigger id (letters, digits, "_" or "-")' }) });
@@ -154,4 +160,8 @@ export function registerConsoleApi(http: FastifyInstance, options: ConsoleApiOpt
     '/api/pipeline',
     route(async (principal) => pipelineSummary(principal, await listTriggers(principal), options)),
   );
+
+  registerSourceRoutes(http, route, options);
+  registerTopicRoutes(http, route, { kafka, topics, listTriggers: (principal) => listTriggers(principal) });
+  if (options.metadataDb) registerAuditRoutes(http, route, options.metadataDb);
 }

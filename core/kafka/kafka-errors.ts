@@ -22,6 +22,7 @@ export type KafkaOperation =
   | 'describe topics'
   | 'list offsets'
   | 'list group offsets'
+  | 'delete groups'
   | 'describe cluster';
 
 export function kafkaErrorCode(operation: KafkaOperation): string {

@@ -287,6 +287,10 @@ class KafkajsAdmin implements Admin {
     return result.flatMap((t) => t.partitions.map((p) => ({ topic: t.topic, partition: p.partition, offset: p.offset })));
   }
 
+  async deleteGroups(groupIds: readonly string[]): Promise<void> {
+    if (groupIds.length > 0) await call('delete groups', () => this.admin.deleteGroups([...groupIds]));
+  }
+
   async describeCluster(): Promise<{ brokers: string[]; controller: number | null; clusterId: string }> {
     const c = await call('describe cluster', () => this.admin.describeCluster());
     return { brokers: c.brokers.map((b) => `${b.host}:${b.port}`), controller: c.controller, clusterId: c.clusterId };

@@ -124,6 +124,8 @@ export interface Admin {
   topicOffsets(topic: string): Promise<PartitionOffsets[]>;
   /** Committed offsets of a group for a topic (-1 where none). */
   groupOffsets(groupId: string, topic: string): Promise<TopicPartitionOffset[]>;
+  /** Deletes consumer groups that have no members left (a throwaway reader's, once it disconnected). */
+  deleteGroups(groupIds: readonly string[]): Promise<void>;
   describeCluster(): Promise<{ brokers: string[]; controller: number | null; clusterId: string }>;
   disconnect(): Promise<void>;
 }

@@ -126,6 +126,11 @@ export class RdkafkaAdmin implements Admin {
     return offsets.sort((a, b) => a.partition - b.partition);
   }
 
+  /** Through kafkajs's admin too, for the same NOT_COORDINATOR reason as groupOffsets. */
+  async deleteGroups(groupIds: readonly string[]): Promise<void> {
+    if (groupIds.length > 0) await (await this.borrowedKafkajs()).deleteGroups(groupIds);
+  }
+
   /** librdkafka's bindings expose neither the cluster id nor the controller: kafkajs's admin answers this one. */
   async describeCluster(): Promise<{ brokers: string[]; controller: number | null; clusterId: string }> {
     return (await this.borrowedKafkajs()).describeCluster();
