@@ -91,4 +91,6 @@ export interface RedriveResult {
   replayed: number;
   byTopic: Record<string, number>;
   deadLetterTopic: string;
+  /** A selection's answer: what became of each chosen dead letter. */
+  letters?: { partition: number; offset: string; outcome: 'replayed' | 'not-found' | 'refused'; topic?: string; reason?: string }[];
 }

@@ -2,11 +2,13 @@ import { api, type DeadLetter, type DeadLetterPage, type RedriveResult } from '.
 import { el, replaceChildren } from './dom.js';
 
 function describe(result: RedriveResult): string {
-  if (result.replayed === 0) return 'nothing to redrive: every dead letter was sent back already';
+  const unsent = (result.letters ?? []).filter((l) => l.outcome !== 'replayed');
+  const notes = unsent.map((l) => `; ${l.partition}:${l.offset} not redriven (${l.outcome}: ${l.reason ?? ''})`).join('');
+  if (result.replayed === 0) return result.letters ? `nothing redriven${notes}` : 'nothing to redrive: every dead letter was sent back already';
   const where = Object.entries(result.byTopic)
     .map(([topic, n]) => `${n} → ${topic}`)
     .join(', ');
-  return `redriven ${result.replayed} dead letter${result.replayed === 1 ? '' : 's'} to the trigger: ${where}`;
+  return `redriven ${result.replayed} dead letter${result.replayed === 1 ? '' : 's'} to the trigger: ${where}${notes}`;
 }
 
 /** Dead letters redriven one by one in this tab (the server tracks only "redrive all"), by `<dlq>:<partition>:<offset>`. */
@@ -22,10 +24,12 @@ function fateOf(letter: DeadLetter, coordinates: string, failedAgain: ReadonlySe
 function letterRow(letter: DeadLetter, fate: string, redrive: (letter: DeadLetter) => void): HTMLElement {
   const button = el('button', { type: 'button', class: 'redrive' }, 'Redrive');
   button.addEventListener('click', () => redrive(letter));
+  const pick = el('input', { type: 'checkbox', class: 'select', 'aria-label': `select ${letter.partition}:${letter.offset}` });
   const origin = letter.origin.topic === null ? 'unknown' : `${letter.origin.topic} [${letter.origin.partition ?? '?'}] @ ${letter.origin.offset ?? '?'}`;
   return el(
     'tr',
     { 'data-offset': `${letter.partition}:${letter.offset}` },
+    el('td', {}, pick),
     el('td', {}, `${letter.partition}:${letter.offset}`),
     el('td', {}, el('code', {}, letter.errorKind)),
     el('td', { class: 'message' }, letter.error),
@@ -58,11 +62,28 @@ export async function showDeadLetters(main: HTMLElement, triggerId: string, onEr
     const failedAgain = new Set(page.letters.map((l) => l.replayedFrom).filter((c): c is string => c !== null));
     const all = el('button', { type: 'button', id: 'redrive-all' }, 'Redrive all');
     all.addEventListener('click', () => run(api<RedriveResult>('POST', `${path}/redrive-all`)));
+    const selected = el('button', { type: 'button', id: 'redrive-selected' }, 'Redrive selected');
+    selected.addEventListener('click', () => {
+      const letters = [...main.querySelectorAll<HTMLInputElement>('tr[data-offset] input.select:checked')].map((box) => {
+        const [partition, offset] = (box.closest('tr')?.getAttribute('data-offset') ?? '').split(':');
+        return { partition: Number(partition), offset: offset ?? '' };
+      });
+      if (letters.length === 0) {
+        result.textContent = 'select dead letters first (the boxes on the left)';
+        return;
+      }
+      run(
+        api<RedriveResult>('POST', `${path}/redrive-selected`, { letters }).then((r) => {
+          for (const l of r.letters ?? []) if (l.outcome === 'replayed') redrivenHere.add(`${page.deadLetterTopic}:${l.partition}:${l.offset}`);
+          return r;
+        }),
+      );
+    });
     replaceChildren(
       main,
       el('h1', {}, `Dead letters of ${page.trigger.name}`),
       el('p', { class: 'muted' }, `${page.total} in ${page.deadLetterTopic}`),
-      el('div', { class: 'actions' }, all),
+      el('div', { class: 'actions' }, selected, all),
       result,
       page.letters.length === 0
         ? el('p', { class: 'muted', id: 'no-dead-letters' }, 'no dead letters')
@@ -75,7 +96,7 @@ export async function showDeadLetters(main: HTMLElement, triggerId: string, onEr
               el(
                 'tr',
                 {},
-                ...['Partition:offset', 'Error kind', 'Message', 'Origin (topic [partition] @ offset)', 'Attempts', 'Fate', 'Event', ''].map((h) =>
+                ...['', 'Partition:offset', 'Error kind', 'Message', 'Origin (topic [partition] @ offset)', 'Attempts', 'Fate', 'Event', ''].map((h) =>
                   el('th', {}, h),
                 ),
               ),

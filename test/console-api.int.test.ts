@@ -117,6 +117,34 @@ describe("console JSON API (/api/): the control plane's tokens, scoping and dead
       404,
     );
 
+    // A selection: each chosen dead letter gets its own fate, a missing one does not stop the others.
+    const before = aliceTrigger.bucket.records.filter((r) => r.action?.['key'] === 'order:4').length;
+    const chosen = [
+      { partition: letter?.['partition'], offset: letter?.['offset'] },
+      { partition: 0, offset: '700' },
+    ];
+    const selected = await call(CONSOLE_TOKENS.alice, 'POST', `/api/triggers/${aliceTrigger.id}/dead-letters/redrive-selected`, { letters: chosen });
+    expect(selected.status).toBe(200);
+    expect(selected.body).toMatchObject({
+      replayed: 1,
+      byTopic: { [aliceTrigger.topic]: 1 },
+      letters: [
+        { partition: letter?.['partition'], offset: letter?.['offset'], outcome: 'replayed', topic: aliceTrigger.topic },
+        { partition: 0, offset: '700', outcome: 'not-found', reason: expect.stringContaining('no dead letter at partition 0, offset 700') },
+      ],
+    });
+    await eventually(
+      () => aliceTrigger.bucket.records.filter((r) => r.action?.['key'] === 'order:4').length === before + 1,
+      'order 4 delivered again after the selection',
+      30_000,
+    );
+    const empty = await call(CONSOLE_TOKENS.alice, 'POST', `/api/triggers/${aliceTrigger.id}/dead-letters/redrive-selected`, { letters: [] });
+    expect(empty.status).toBe(400);
+    expect(JSON.stringify(empty.body)).toContain('body.letters');
+    expect(
+      (await call(CONSOLE_TOKENS.bob, 'POST', `/api/triggers/${aliceTrigger.id}/dead-letters/redrive-selected`, { letters: chosen })).status,
+    ).toBeGreaterThanOrEqual(403);
+
     const all = await call(CONSOLE_TOKENS.alice, 'POST', `/api/triggers/${aliceTrigger.id}/dead-letters/redrive-all`);
     expect(all.body).toMatchObject({ replayed: 1 });
     expect((await call(CONSOLE_TOKENS.alice, 'POST', `/api/triggers/${aliceTrigger.id}/dead-letters/redrive-all`)).body).toMatchObject({ replayed: 0 });

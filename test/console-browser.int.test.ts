@@ -139,5 +139,14 @@ describe('web console in Chromium', () => {
 
     await alice.goto(`${service.url}/console/#pipeline`);
     await eventually(async () => (await delivered(alice)) === 25, 'pipeline counts the redriven event delivered', 30_000);
+
+    // A selection: the box of the row, then "Redrive selected"; the event is delivered once more.
+    await alice.goto(`${service.url}/console/#triggers`);
+    await alice.locator('tr[data-trigger="alice-orders"]').getByRole('link', { name: 'Dead letters' }).click();
+    await eventually(async () => (await letter.count()) === 1, 'the dead letter listed again', 30_000);
+    await letter.locator('input.select').check();
+    await alice.locator('#redrive-selected').click();
+    await eventually(async () => (await text(alice, '#redrive-result')).startsWith('redriven 1 dead letter'), 'the selection redriven', 30_000);
+    await eventually(() => aliceTrigger.bucket.records.filter((r) => r.action?.['key'] === 'order:7').length === 2, 'order 7 delivered again', 30_000);
   });
 });

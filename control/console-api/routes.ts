@@ -4,6 +4,7 @@ import type { Registry } from 'prom-client';
 import { z } from 'zod';
 import type { Health } from '../../core/health.js';
 import type { KafkaTransport } from '../../core/kafka/index.js';
+import type { OutgoingRecord } from '../../core/kafka/transport.js';
 import type { Logger } from '../../core/logger.js';
 import type { TopicNames } from '../../core/topics.js';
 import { replayDeadLetters, replayedRecord } from '../../processors/dlq-replay.js';
@@ -35,10 +36,23 @@ export interface ConsoleApiOptions {
 
 const idParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'a trigger id (letters, digits, "_" or "-")' }) });
 const listQuery = z.object({ user_id: z.string().max(200).optional() });
-const redriveOneBody = z.strictObject({
+const letterCoordinates = z.strictObject({
   partition: z.number().int().min(0),
   offset: z.string().regex(/^\d{1,20}$/, { error: 'the dead letter\'s offset as a decimal string, e.g. "12"' }),
 });
+const redriveOneBody = letterCoordinates;
+const MAX_SELECTED = 500;
+const redriveSelectedBody = z.strictObject({
+  letters: z
+    .array(letterCoordinates)
+    .min(1, { error: 'choose at least one dead letter: [{ "partition": 0, "offset": "12" }]' })
+    .max(MAX_SELECTED, { error: `at most ${MAX_SELECTED} dead letters per call; redrive-all takes every one` }),
+});
+
+/** What became of one dead letter of a selection. */
+type SelectedFate =
+  | { partition: number; offset: string; outcome: 'replayed'; topic: string }
+  | { partition: number; offset: string; outcome: 'not-found' | 'refused'; reason: string };
 
 function parse<S extends z.ZodType>(schema: S, value: unknown, root: string): z.output<S> {
   const result = schema.safeParse(value ?? {});
@@ -118,25 +132,76 @@ export function registerConsoleApi(http: FastifyInstance, options: ConsoleApiOpt
     }),
   );
 
+  /** Each chosen dead letter read back, checked against the tenant rules, and sent to its topic: a fate per letter. */
+  const redriveLetters = async (
+    principal: Principal,
+    trigger: Partial<TriggerMessage>,
+    chosen: readonly z.output<typeof letterCoordinates>[],
+  ): Promise<SelectedFate[]> => {
+    const key = keyOf(trigger);
+    const fates: SelectedFate[] = [];
+    const records: OutgoingRecord[] = [];
+    for (const { partition, offset } of chosen) {
+      const letter = await readDeadLetter(kafka, topics, key, partition, offset);
+      if (!letter) {
+        fates.push({
+          partition,
+          offset,
+          outcome: 'not-found',
+          reason: `no dead letter at partition ${partition}, offset ${offset} of ${topics.deadLetter(key)}`,
+        });
+        continue;
+      }
+      const record = replayedRecord(letter, topics.deadLetter(key), fallbackTopic(trigger, topics));
+      const refusal = options.policy?.redriveRefusal(principal, record.topic);
+      if (refusal) {
+        fates.push({ partition, offset, outcome: 'refused', reason: refusal });
+        continue;
+      }
+      records.push(record);
+      fates.push({ partition, offset, outcome: 'replayed', topic: record.topic });
+    }
+    if (records.length > 0) {
+      const producer = kafka.producer();
+      await producer.connect();
+      try {
+        await producer.send(records);
+      } finally {
+        await producer.disconnect().catch(() => undefined);
+      }
+    }
+    return fates;
+  };
+  const byTopic = (fates: readonly SelectedFate[]): Record<string, number> => {
+    const counts: Record<string, number> = {};
+    for (const fate of fates) if (fate.outcome === 'replayed') counts[fate.topic] = (counts[fate.topic] ?? 0) + 1;
+    return counts;
+  };
+
   http.post(
     '/api/triggers/:id/dead-letters/redrive',
     route(async (principal, request) => {
       const trigger = await triggerOf(principal, request);
-      const { partition, offset } = parse(redriveOneBody, request.body, 'body');
-      const key = keyOf(trigger);
-      const letter = await readDeadLetter(kafka, topics, key, partition, offset);
-      if (!letter) throw notFound(`no dead letter at partition ${partition}, offset ${offset} of ${topics.deadLetter(key)}`);
-      const record = replayedRecord(letter, topics.deadLetter(key), fallbackTopic(trigger, topics));
-      const refusal = options.policy?.redriveRefusal(principal, record.topic);
-      if (refusal) throw failedPrecondition(refusal);
-      const producer = kafka.producer();
-      await producer.connect();
-      try {
-        await producer.send([record]);
-      } finally {
-        await producer.disconnect().catch(() => undefined);
-      }
-      return { replayed: 1, byTopic: { [record.topic]: 1 }, deadLetterTopic: topics.deadLetter(key) };
+      const [fate] = await redriveLetters(principal, trigger, [parse(redriveOneBody, request.body, 'body')]);
+      if (fate?.outcome === 'not-found') throw notFound(fate.reason);
+      if (fate?.outcome === 'refused') throw failedPrecondition(fate.reason);
+      return { replayed: 1, byTopic: byTopic(fate ? [fate] : []), deadLetterTopic: topics.deadLetter(keyOf(trigger)) };
+    }),
+  );
+
+  http.post(
+    '/api/triggers/:id/dead-letters/redrive-selected',
+    route(async (principal, request) => {
+      const trigger = await triggerOf(principal, request);
+      const { letters } = parse(redriveSelectedBody, request.body, 'body');
+      const fates = await redriveLetters(principal, trigger, letters);
+      const counts = byTopic(fates);
+      return {
+        replayed: Object.values(counts).reduce((a, b) => a + b, 0),
+        byTopic: counts,
+        deadLetterTopic: topics.deadLetter(keyOf(trigger)),
+        letters: fates,
+      };
     }),
   );
 
