@@ -1,4 +1,5 @@
-import { eventually } from './support/infra.js';
+import { Kafka, logLevel } from 'kafkajs';
+import { eventually, testInfra } from './support/infra.js';
 import { apiCall, CONSOLE_TOKENS, ConsoleService, type TenantTrigger } from './support/console-service.js';
 
 type Json = Record<string, unknown>;
@@ -150,10 +151,23 @@ describe("console JSON API (/api/): the control plane's tokens, scoping and dead
     expect((await call(CONSOLE_TOKENS.alice, 'POST', `/api/triggers/${aliceTrigger.id}/dead-letters/redrive-all`)).body).toMatchObject({ replayed: 0 });
     const after = (await call(CONSOLE_TOKENS.alice, 'GET', `/api/triggers/${aliceTrigger.id}/dead-letters`)).body['letters'] as Json[];
     expect(after.map((l) => l['redriven'])).toEqual([true]);
+    // Every read above (the list, each redrive's look-up) went through a throwaway group: none is left.
+    expect(await readerGroupsLeft(service.prefix)).toEqual([]);
   });
 });
 
 /** The runtime key part of `<prefix>.__dlq.<key>`, as the dead-letter page names its topic. */
 function letterKey(page: Json): string {
   return String(page['deadLetterTopic']).split('.__dlq.')[1] ?? '';
+}
+
+/** Consumer groups of the console's Kafka reads that still exist. */
+async function readerGroupsLeft(prefix: string): Promise<string[]> {
+  const admin = new Kafka({ brokers: [testInfra().kafka], logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    return (await admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g.startsWith(prefix) && /console-(read|browse)/.test(g));
+  } finally {
+    await admin.disconnect();
+  }
 }

@@ -1,10 +1,8 @@
-import { randomBytes } from 'node:crypto';
-import { ChangeflowError } from '../../core/errors.js';
 import type { IncomingRecord, KafkaTransport } from '../../core/kafka/index.js';
 import type { TopicNames } from '../../core/topics.js';
 import { readDeadLetterHeaders, REPLAYED_HEADER } from '../../processors/dead-letters.js';
 import { replayGroupOf } from '../../processors/dlq-replay.js';
-import { drainToEnds } from '../../processors/topic-drain.js';
+import { readTopic } from './topic-reader.js';
 
 /** One dead letter as the console shows it. The event is data: the console renders it as text only. */
 export interface DeadLetterView {
@@ -61,8 +59,8 @@ function viewOf(record: IncomingRecord, replayedUpTo: Map<number, number>): Dead
 
 /**
  * Reads a trigger's dead-letter topic from its start up to the end it had when the read began
- * (at most `limit` letters, the newest kept). A throwaway consumer group that commits nothing is
- * used, because the transport reads topics through groups only.
+ * (at most `limit` letters, the newest kept), through readTopic: its throwaway group commits nothing
+ * and is deleted after the read.
  */
 export async function readDeadLetters(kafka: KafkaTransport, topics: TopicNames, triggerKey: string, limit = 200): Promise<DeadLetterPage> {
   const deadLetterTopic = topics.deadLetter(triggerKey);
@@ -113,22 +111,8 @@ export async function readDeadLetter(
   return records.find((r) => r.partition === partition && r.offset === offset);
 }
 
+/** What `topic` held up to `end` (per partition), read with no group left behind (readTopic). */
 async function readUntil(kafka: KafkaTransport, topic: string, end: Map<number, number>): Promise<IncomingRecord[]> {
-  const seen: IncomingRecord[] = [];
-  const consumer = kafka.consumer({ groupId: `${topic}.console-read.${randomBytes(4).toString('hex')}`, fromBeginning: true });
-  await consumer.connect();
-  try {
-    await consumer.subscribe([topic]);
-    await drainToEnds(
-      consumer,
-      end,
-      async (_partition, records) => {
-        seen.push(...records);
-      },
-      { ms: READ_TIMEOUT_MS, error: () => new ChangeflowError(`reading ${topic} did not finish within ${READ_TIMEOUT_MS} ms`, { retriable: true }) },
-    );
-  } finally {
-    await consumer.disconnect().catch(() => undefined);
-  }
-  return seen;
+  const records = await readTopic(kafka, topic, { timeoutMs: READ_TIMEOUT_MS });
+  return records.filter((r) => Number(r.offset) < (end.get(r.partition) ?? -1));
 }
