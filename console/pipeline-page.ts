@@ -1,3 +1,4 @@
+import { refreshing } from './refresh.js';
 import { api, type Pipeline, type PipelineTrigger } from './api.js';
 import { el, replaceChildren } from './dom.js';
 
@@ -87,19 +88,10 @@ function render(main: HTMLElement, pipeline: Pipeline): void {
 
 /** Shows the pipeline and refreshes it until the returned stop function is called. */
 export function showPipeline(main: HTMLElement, onError: (error: unknown) => void): () => void {
-  let stopped = false;
-  const refresh = async (): Promise<void> => {
-    try {
-      const pipeline = await api<Pipeline>('GET', '/api/pipeline');
-      if (!stopped) render(main, pipeline);
-    } catch (error) {
-      if (!stopped) onError(error);
-    }
-  };
-  void refresh();
-  const timer = setInterval(() => void refresh(), REFRESH_MS);
-  return () => {
-    stopped = true;
-    clearInterval(timer);
-  };
+  return refreshing(
+    () => api<Pipeline>('GET', '/api/pipeline'),
+    (pipeline) => render(main, pipeline),
+    onError,
+    REFRESH_MS,
+  );
 }

@@ -1,3 +1,4 @@
+import { refreshing } from './refresh.js';
 import { api } from './api.js';
 import { el, replaceChildren } from './dom.js';
 
@@ -81,11 +82,9 @@ function sourceCard(s: SourcePageView): HTMLElement {
 
 /** Shows the caller's sources and refreshes them until the returned stop function is called. */
 export function showSources(main: HTMLElement, onError: (error: unknown) => void): () => void {
-  let stopped = false;
-  const refresh = async (): Promise<void> => {
-    try {
-      const { at, sources } = await api<{ at: string; sources: SourcePageView[] }>('GET', '/api/sources');
-      if (stopped) return;
+  return refreshing(
+    () => api<{ at: string; sources: SourcePageView[] }>('GET', '/api/sources'),
+    ({ at, sources }) =>
       replaceChildren(
         main,
         el('h1', {}, 'Sources'),
@@ -93,15 +92,8 @@ export function showSources(main: HTMLElement, onError: (error: unknown) => void
         sources.length === 0
           ? el('p', { class: 'muted', id: 'no-sources' }, 'no sources of yours (you see the sources of your own data_sources)')
           : el('div', { class: 'source-list' }, ...sources.map(sourceCard)),
-      );
-    } catch (error) {
-      if (!stopped) onError(error);
-    }
-  };
-  void refresh();
-  const timer = setInterval(() => void refresh(), REFRESH_MS);
-  return () => {
-    stopped = true;
-    clearInterval(timer);
-  };
+      ),
+    onError,
+    REFRESH_MS,
+  );
 }
