@@ -87,28 +87,25 @@ export async function readDeadLetters(kafka: KafkaTransport, topics: TopicNames,
   return { deadLetterTopic, total, letters };
 }
 
-/** The one dead letter at `partition`/`offset`, or undefined when the topic holds no such record. */
-export async function readDeadLetter(
+/** `<partition>:<offset>`, how readDeadLettersAt keys what it found. */
+export function letterAt(partition: number, offset: string): string {
+  return `${partition}:${offset}`;
+}
+
+/** The dead letters at the `wanted` partitions and offsets that the topic holds, by `letterAt`: one read for all of them. */
+export async function readDeadLettersAt(
   kafka: KafkaTransport,
   topics: TopicNames,
   triggerKey: string,
-  partition: number,
-  offset: string,
-): Promise<IncomingRecord | undefined> {
-  const deadLetterTopic = topics.deadLetter(triggerKey);
-  const admin = kafka.admin();
-  await admin.connect();
-  let high: number | undefined;
-  try {
-    if (!(await admin.listTopics()).includes(deadLetterTopic)) return undefined;
-    const p = (await admin.topicOffsets(deadLetterTopic)).find((o) => o.partition === partition);
-    if (!p || Number(offset) < Number(p.low) || Number(offset) >= Number(p.high)) return undefined;
-    high = Number(p.high);
-  } finally {
-    await admin.disconnect();
+  wanted: readonly { partition: number; offset: string }[],
+): Promise<Map<string, IncomingRecord>> {
+  const keys = new Set(wanted.map((w) => letterAt(w.partition, w.offset)));
+  const found = new Map<string, IncomingRecord>();
+  for (const record of await readTopic(kafka, topics.deadLetter(triggerKey), { timeoutMs: READ_TIMEOUT_MS })) {
+    const key = letterAt(record.partition, record.offset);
+    if (keys.has(key)) found.set(key, record);
   }
-  const records = await readUntil(kafka, deadLetterTopic, new Map([[partition, high]]));
-  return records.find((r) => r.partition === partition && r.offset === offset);
+  return found;
 }
 
 /** What `topic` held up to `end` (per partition), read with no group left behind (readTopic). */

@@ -13,7 +13,7 @@ import type { Principal, TokenAuthenticator } from '../auth.js';
 import type { TriggerMessage } from '../trigger-messages.js';
 import type { TenantPolicy } from '../tenant-policy.js';
 import type { TriggerService } from '../trigger-service.js';
-import { readDeadLetter, readDeadLetters } from './dead-letter-reader.js';
+import { letterAt, readDeadLetters, readDeadLettersAt } from './dead-letter-reader.js';
 import { httpErrorOf } from './http-errors.js';
 import { pipelineSummary } from './pipeline.js';
 import { registerAuditRoutes } from './audit-routes.js';
@@ -141,8 +141,9 @@ export function registerConsoleApi(http: FastifyInstance, options: ConsoleApiOpt
     const key = keyOf(trigger);
     const fates: SelectedFate[] = [];
     const records: OutgoingRecord[] = [];
+    const found = await readDeadLettersAt(kafka, topics, key, chosen);
     for (const { partition, offset } of chosen) {
-      const letter = await readDeadLetter(kafka, topics, key, partition, offset);
+      const letter = found.get(letterAt(partition, offset));
       if (!letter) {
         fates.push({
           partition,
