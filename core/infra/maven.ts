@@ -55,12 +55,28 @@ export async function resolveJars(onProgress?: (line: string) => void): Promise<
     });
   }
   writeFileSync(join(staging, '.complete'), new Date().toISOString());
+  const published = publishResolved(staging, dir);
+  return { dir, classpath: `${dir}/*`, infraDir, fromCache: published === 'kept-theirs' };
+}
+
+/**
+ * Moves a finished resolution (`staging`, holding `.complete`) to `dir`, unless another process (a
+ * second test run, `changeflow dev` beside `npm test`) finished first: that copy may be serving a
+ * starting JVM right now, and deleting it loses classes under it (NoClassDefFoundError), so ours goes.
+ */
+export function publishResolved(staging: string, dir: string): 'published' | 'kept-theirs' {
+  if (existsSync(join(dir, '.complete'))) {
+    rmSync(staging, { recursive: true, force: true });
+    return 'kept-theirs';
+  }
+  // A folder without `.complete` is a copy an interrupted run left half-written.
   if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
   try {
     renameSync(staging, dir);
   } catch {
-    // Another process finished the same resolution first; its copy is as good as ours.
+    // Another process published in between; its copy is as good as ours.
     rmSync(staging, { recursive: true, force: true });
+    return 'kept-theirs';
   }
-  return { dir, classpath: `${dir}/*`, infraDir, fromCache: false };
+  return 'published';
 }
