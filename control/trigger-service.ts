@@ -7,7 +7,7 @@ import { ApiError, fromZodError, invalidArgument, permissionDenied } from './api
 import type { Principal } from './auth.js';
 import { TRIGGER_TYPE, type TriggerDoc } from './documents.js';
 import { redactUri } from './redact.js';
-import type { Owner, TenantPolicy, TriggerShape } from './tenant-policy.js';
+import type { Owner, RunPlan, TenantPolicy, TriggerShape } from './tenant-policy.js';
 import { newId, type MetadataStore } from './store.js';
 import {
   batchDoc,
@@ -233,6 +233,23 @@ export class TriggerService {
   async get(principal: Principal, request: unknown): Promise<TriggerReply> {
     const { id } = parse(idRequest, request, '');
     return this.reply(await this.store.getTrigger(principal, id));
+  }
+
+  /**
+   * The caller's triggers (an admin's: all) with how the tenant rules run them, the reconciler's plan.
+   * A stored trigger the rules refuse is left out: it runs nowhere, so it grants nothing, even when
+   * it was written straight into the metadata store naming another tenant's topic.
+   */
+  async *runnable(principal: Principal): AsyncGenerator<{ trigger: TriggerDoc; plan: RunPlan }> {
+    const policy = this.options.policy;
+    for await (const doc of this.store.findTriggers(principal.admin ? {} : { user_id: principal.userId })) {
+      if (!policy) {
+        yield { trigger: doc, plan: { sinks: doc.sinks } };
+        continue;
+      }
+      const plan = policy.plan(await this.ownerFor(principal, doc.user_id), doc);
+      if ('sinks' in plan) yield { trigger: doc, plan };
+    }
   }
 
   /** Every trigger matching the filter that the caller may see; empty filter fields match anything. */

@@ -1,4 +1,6 @@
 import { Kafka, logLevel } from 'kafkajs';
+import type { SinkDoc, TriggerDoc } from '../control/documents.js';
+import { newId } from '../control/store.js';
 import { insertOrder, startConsoleSource, writeAuditChain } from './support/console-source.js';
 import { apiCall, CONSOLE_TOKENS, ConsoleService, type TenantTrigger } from './support/console-service.js';
 import { eventually, testInfra, uniqueName } from './support/infra.js';
@@ -102,6 +104,39 @@ describe('console browse API: sources, topics, audit', () => {
     expect(offsets.status).toBe(200);
     expect((offsets.body['records'] as Json[]).some((r) => r['key'] === 'alice-orders')).toBe(true);
     expect((await call(CONSOLE_TOKENS.admin, records('not-changeflow.orders'))).status).toBe(403);
+  });
+
+  it('grants a tenant no topic through a trigger the tenant rules would not run, such as one written straight into the store', async () => {
+    // bob may not read alice-orders (its readers: alice), nor write changeflow's topics. Create refuses both;
+    // a document inserted into the metadata store skips create's checks, and must not open alice's topic to bob.
+    const now = new Date();
+    const smuggled = (name: string, db: string, sinks: SinkDoc[]): TriggerDoc => ({
+      _id: newId(),
+      user_id: 'bob',
+      name,
+      trigger_type: 1,
+      function_id: '',
+      enabled: false,
+      config: { database: { data_source: '', database: db, collection: 'orders', operation_types: [] } },
+      sinks,
+      created_at: now,
+      updated_at: now,
+    });
+    const stored = service.app.context.metadata.db.collection<TriggerDoc>('triggers');
+    for (const doc of [
+      smuggled('reads-alice', 'alice_shop', [{ name: 'out', kind: 'memory', options: { bucket: 'x' } }]),
+      smuggled('writes-alice', 'bob_shop', [{ name: 'k', kind: 'kafka', options: { topic: aliceTrigger.topic } }]),
+    ]) {
+      await stored.insertOne(doc);
+      try {
+        const refused = await call(CONSOLE_TOKENS.bob, records(aliceTrigger.topic));
+        expect([doc.name, refused.status]).toEqual([doc.name, 403]);
+        expect((await call(CONSOLE_TOKENS.bob, '/api/topics')).body['topics']).not.toContain(aliceTrigger.topic);
+      } finally {
+        await stored.deleteOne({ _id: doc._id });
+      }
+    }
+    expect((await call(CONSOLE_TOKENS.bob, records(bobTrigger.topic))).status).toBe(200);
   });
 
   it('validates the query and params at the edge, naming the field', async () => {

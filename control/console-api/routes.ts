@@ -228,6 +228,6 @@ export function registerConsoleApi(http: FastifyInstance, options: ConsoleApiOpt
   );
 
   registerSourceRoutes(http, route, options);
-  registerTopicRoutes(http, route, { kafka, topics, listTriggers: (principal) => listTriggers(principal) });
+  registerTopicRoutes(http, route, { kafka, topics, runnable: (principal) => triggers.runnable(principal) });
   if (options.metadataDb) registerAuditRoutes(http, route, options.metadataDb);
 }

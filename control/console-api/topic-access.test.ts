@@ -1,5 +1,5 @@
 import { TopicNames } from '../../core/topics.js';
-import type { TriggerMessage } from '../trigger-messages.js';
+import type { SinkDoc } from '../documents.js';
 import { ownTopicPrefix } from '../tenant-sources.js';
 import { filterRecords, recordFilterSchema, recordView, topicRefusal, topicsOfTrigger, type RecordView } from './topic-access.js';
 
@@ -8,16 +8,19 @@ const alice = { userId: 'alice', admin: false };
 const ops = { userId: 'ops', admin: true };
 
 describe('topicsOfTrigger', () => {
+  const database = { data_source: '', database: 'shop', collection: '', operation_types: [] };
+  const sink = (name: string, kind: string, options: Record<string, unknown>): SinkDoc => ({ name, kind, options });
+
   it("names the topic a trigger reads and those its Kafka sinks write, and a database pattern for a whole database's trigger", () => {
-    const trigger: Partial<TriggerMessage> = {
-      database: { data_source: '', database: 'shop', collection: '', operation_types: [], unordered: false, match: '', topic: '' },
-      sinks: [
-        { name: 'k', kind: 'kafka', options_json: '{"topic":"cf.alice.out"}' },
-        { name: 'm', kind: 'mongodb', options_json: '{"topic":"not-a-kafka-sink"}' },
-        { name: 'bad', kind: 'kafka', options_json: '{' },
-      ],
-    };
-    expect(topicsOfTrigger(trigger, topics)).toEqual(['cf.shop.*', 'cf.alice.out']);
+    const plan = { sinks: [sink('k', 'kafka', { topic: 'cf.alice.out' }), sink('m', 'mongodb', { topic: 'not-a-kafka-sink' }), sink('bad', 'kafka', {})] };
+    expect(topicsOfTrigger({ config: { database } }, plan, topics)).toEqual(['cf.shop.*', 'cf.alice.out']);
+  });
+
+  it("reads the topic the plan chose (a tenant's own source) over the namespace the trigger declares", () => {
+    const own = `${ownTopicPrefix('cf', 'alice')}abc`;
+    expect(topicsOfTrigger({ config: { database: { ...database, collection: 'orders' } } }, { source: { topic: own }, sinks: [] }, topics)).toEqual([own]);
+    expect(topicsOfTrigger({ config: { database: { ...database, topic: 'cf.granted.x' } } }, { sinks: [] }, topics)).toEqual(['cf.granted.x']);
+    expect(topicsOfTrigger({ config: { scheduled: { schedule: '* * * * *' } } }, { sinks: [] }, topics)).toEqual([]);
   });
 });
 

@@ -4,25 +4,24 @@ import type { IncomingRecord } from '../../core/kafka/index.js';
 import { changeOperations, isChangeEventShape } from '../../schemas/envelope.js';
 import { isInternalTopic, topicMatches } from '../../sinks/topic-guard.js';
 import type { Principal } from '../auth.js';
-import type { TriggerMessage } from '../trigger-messages.js';
+import type { TriggerDoc } from '../documents.js';
+import type { RunPlan } from '../tenant-policy.js';
 import { ownTopicPrefix } from '../tenant-sources.js';
 
-const sinkTopic = z.looseObject({ topic: z.string().min(1) });
-
-/** The topics (or `prefix.db.*` patterns) a trigger reads and, through Kafka sinks, writes. */
-export function topicsOfTrigger(trigger: Partial<TriggerMessage>, topics: TopicNames): string[] {
+/**
+ * The topics (or `prefix.db.*` patterns) a trigger reads and, through Kafka sinks, writes, as the
+ * tenant rules run it (`plan`, the reconciler's): never what a stored trigger merely declares, since a
+ * trigger written straight into the metadata store could name any topic.
+ */
+export function topicsOfTrigger(trigger: Pick<TriggerDoc, 'config'>, plan: RunPlan, topics: TopicNames): string[] {
   const found: string[] = [];
-  const db = trigger.database;
-  if (db?.topic) found.push(db.topic);
+  const db = trigger.config.database;
+  if (plan.source && 'topic' in plan.source) found.push(plan.source.topic);
+  else if (db?.topic) found.push(db.topic);
   else if (db?.database) found.push(topics.change(db.database, db.collection || '*'));
-  for (const sink of trigger.sinks ?? []) {
-    if (sink.kind !== 'kafka') continue;
-    try {
-      const options = sinkTopic.safeParse(JSON.parse(sink.options_json));
-      if (options.success) found.push(options.data.topic);
-    } catch {
-      // Unreadable options name no topic.
-    }
+  for (const sink of plan.sinks) {
+    const topic = sink.kind === 'kafka' ? sink.options['topic'] : undefined;
+    if (typeof topic === 'string' && topic !== '') found.push(topic);
   }
   return found;
 }

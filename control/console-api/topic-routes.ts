@@ -4,7 +4,7 @@ import type { KafkaTransport } from '../../core/kafka/index.js';
 import type { TopicNames } from '../../core/topics.js';
 import { permissionDenied } from '../api-error.js';
 import type { Principal } from '../auth.js';
-import type { TriggerMessage } from '../trigger-messages.js';
+import type { TriggerService } from '../trigger-service.js';
 import { parseAt, type ConsoleRoute } from './browse-shared.js';
 import { filterRecords, recordFilterSchema, recordView, topicRefusal, topicsOfTrigger } from './topic-access.js';
 import { readTopic } from './topic-reader.js';
@@ -12,8 +12,8 @@ import { readTopic } from './topic-reader.js';
 export interface TopicRouteDeps {
   kafka: KafkaTransport;
   topics: TopicNames;
-  /** The triggers the control plane lets the caller see (a tenant: its own). */
-  listTriggers: (principal: Principal) => Promise<Partial<TriggerMessage>[]>;
+  /** The caller's triggers as the tenant rules run them (TriggerService.runnable). */
+  runnable: TriggerService['runnable'];
 }
 
 /** Records per partition the filters look through: a tail, not the whole topic. */
@@ -24,8 +24,12 @@ const topicParams = z.object({ topic: z.string().regex(/^[A-Za-z0-9._-]{1,249}$/
 /** GET /api/topics (what the caller may browse) and /api/topics/:topic/records (its tail, filtered). */
 export function registerTopicRoutes(http: FastifyInstance, route: ConsoleRoute, deps: TopicRouteDeps): void {
   const { kafka, topics } = deps;
-  const allowedOf = async (principal: Principal): Promise<string[]> =>
-    principal.admin ? [] : (await deps.listTriggers(principal)).flatMap((t) => topicsOfTrigger(t, topics));
+  const allowedOf = async (principal: Principal): Promise<string[]> => {
+    if (principal.admin) return [];
+    const allowed: string[] = [];
+    for await (const { trigger, plan } of deps.runnable(principal)) allowed.push(...topicsOfTrigger(trigger, plan, topics));
+    return allowed;
+  };
 
   http.get(
     '/api/topics',
