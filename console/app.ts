@@ -5,6 +5,7 @@ import { el, replaceChildren } from './dom.js';
 import { showPipeline } from './pipeline-page.js';
 import { showSources } from './source-page.js';
 import { showTopics } from './topic-page.js';
+import { showTrigger } from './trigger-page.js';
 import { showTriggers } from './triggers-page.js';
 
 const main = document.getElementById('main') as HTMLElement;
@@ -66,6 +67,7 @@ async function route(): Promise<void> {
   }
   const [page, argument] = location.hash.replace(/^#/, '').split('/');
   if (page === 'triggers') return showTriggers(main, showError).catch(showError);
+  if (page === 'trigger' && argument) return showTrigger(main, decodeURIComponent(argument), showError).catch(showError);
   if (page === 'sources') return void (stopPage = showSources(main, showError));
   if (page === 'topics') return showTopics(main, argument ? decodeURIComponent(argument) : undefined, showError).catch(showError);
   if (page === 'audit') return showAudit(main, argument ? decodeURIComponent(argument) : undefined).catch(showError);

@@ -12,7 +12,7 @@ function row(trigger: Trigger, reload: () => Promise<void>, onError: (error: unk
   return el(
     'tr',
     { 'data-trigger': trigger.name },
-    el('td', {}, trigger.name),
+    el('td', {}, el('a', { href: `#trigger/${encodeURIComponent(trigger.id)}` }, trigger.name)),
     el('td', {}, trigger.user_id),
     el('td', { 'data-field': 'enabled' }, trigger.enabled ? 'enabled' : 'disabled'),
     el('td', {}, trigger.sinks.map((s) => `${s.name} (${s.kind})`).join(', ')),

@@ -98,8 +98,10 @@ export class ControlPlane implements Component {
     };
     const triggers = new TriggerService({ store, sinkKinds, policy, ownerOf, refreshClaims });
     // The console's JSON API and pages: the same services and tokens as gRPC, on the service's HTTP server.
+    const functions = new FunctionService(store, { caps: capsFor(this.config), ...(this.options.functionPool ? { pool: this.options.functionPool } : {}) });
     registerConsoleApi(context.http, {
       triggers,
+      functions,
       policy,
       auth,
       kafka: context.kafka,
@@ -112,7 +114,7 @@ export class ControlPlane implements Component {
     registerConsolePages(context.http);
     this.server = createControlServer({
       triggers,
-      functions: new FunctionService(store, { caps: capsFor(this.config), ...(this.options.functionPool ? { pool: this.options.functionPool } : {}) }),
+      functions,
       auth,
       logger,
       calls: counter(context.metrics, 'changeflow_control_calls_total', 'Control-plane gRPC calls by result code', ['service', 'method', 'code']),

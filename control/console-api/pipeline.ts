@@ -38,20 +38,24 @@ export interface PipelineSummary {
 /** Shown as the owner of a trigger defined in changeflow.yaml (it has no control-plane id). */
 export const FILE_TRIGGER_OWNER = 'changeflow.yaml';
 
-/** Per-trigger values of one Prometheus metric, optionally of one `outcome`. */
-async function byTrigger(metrics: Registry, name: string, outcome?: string): Promise<Map<string, number>> {
+/**
+ * Per-trigger values of one Prometheus metric, optionally of one `outcome`. Of a histogram, the count
+ * of its observations (`<name>_count`, its only sample worth adding up).
+ */
+export async function byTrigger(metrics: Registry, name: string, outcome?: string): Promise<Map<string, number>> {
   const metric = metrics.getSingleMetric(name);
   const values = new Map<string, number>();
   if (!metric) return values;
-  for (const sample of (await metric.get()).values) {
+  for (const sample of (await metric.get()).values as { value: number; labels: Record<string, string | number | undefined>; metricName?: string }[]) {
     const trigger = sample.labels['trigger'];
     if (typeof trigger !== 'string' || (outcome !== undefined && sample.labels['outcome'] !== outcome)) continue;
+    if (sample.metricName !== undefined && sample.metricName !== `${name}_count`) continue;
     values.set(trigger, (values.get(trigger) ?? 0) + sample.value);
   }
   return values;
 }
 
-function stateOf(check: HealthCheck | undefined): StateView {
+export function stateOf(check: HealthCheck | undefined): StateView {
   if (!check) return { state: 'unknown', ok: true, reason: null };
   return { state: check.state, ok: check.ok, reason: check.ok && check.state === 'running' ? null : (check.detail ?? null) };
 }

@@ -13,15 +13,18 @@ import type { Principal, TokenAuthenticator } from '../auth.js';
 import type { TriggerMessage } from '../trigger-messages.js';
 import type { TenantPolicy } from '../tenant-policy.js';
 import type { TriggerService } from '../trigger-service.js';
+import type { FunctionService } from '../function-service.js';
 import { letterAt, readDeadLetters, readDeadLettersAt } from './dead-letter-reader.js';
 import { httpErrorOf } from './http-errors.js';
 import { pipelineSummary } from './pipeline.js';
 import { registerAuditRoutes } from './audit-routes.js';
 import { registerSourceRoutes } from './source-routes.js';
 import { registerTopicRoutes } from './topic-routes.js';
+import { registerTriggerRoutes } from './trigger-routes.js';
 
 export interface ConsoleApiOptions {
   triggers: TriggerService;
+  functions: FunctionService;
   /** Tenant rules: into which topics a caller may redrive (absent: anyone anywhere, as without tenants). */
   policy?: Pick<TenantPolicy, 'redriveRefusal'>;
   auth: TokenAuthenticator;
@@ -229,5 +232,6 @@ export function registerConsoleApi(http: FastifyInstance, options: ConsoleApiOpt
 
   registerSourceRoutes(http, route, options);
   registerTopicRoutes(http, route, { kafka, topics, runnable: (principal) => triggers.runnable(principal) });
+  registerTriggerRoutes(http, route, options);
   if (options.metadataDb) registerAuditRoutes(http, route, options.metadataDb);
 }

@@ -15,15 +15,21 @@ import { ownTopicPrefix } from '../tenant-sources.js';
  */
 export function topicsOfTrigger(trigger: Pick<TriggerDoc, 'config'>, plan: RunPlan, topics: TopicNames): string[] {
   const found: string[] = [];
-  const db = trigger.config.database;
-  if (plan.source && 'topic' in plan.source) found.push(plan.source.topic);
-  else if (db?.topic) found.push(db.topic);
-  else if (db?.database) found.push(topics.change(db.database, db.collection || '*'));
+  const source = sourceTopicOf(trigger, plan, topics);
+  if (source !== undefined) found.push(source);
   for (const sink of plan.sinks) {
     const topic = sink.kind === 'kafka' ? sink.options['topic'] : undefined;
     if (typeof topic === 'string' && topic !== '') found.push(topic);
   }
   return found;
+}
+
+/** The topic (or `prefix.db.*` pattern) a DATABASE trigger reads as planned; undefined for other triggers. */
+export function sourceTopicOf(trigger: Pick<TriggerDoc, 'config'>, plan: RunPlan, topics: TopicNames): string | undefined {
+  const db = trigger.config.database;
+  if (plan.source && 'topic' in plan.source) return plan.source.topic;
+  if (db?.topic) return db.topic;
+  return db?.database ? topics.change(db.database, db.collection || '*') : undefined;
 }
 
 /**
