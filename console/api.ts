@@ -84,6 +84,8 @@ export interface DeadLetterPage {
   trigger: { id: string; name: string };
   deadLetterTopic: string;
   total: number;
+  /** Those matching the list's filter (all of them without one). */
+  matching: number;
   letters: DeadLetter[];
 }
 
@@ -91,6 +93,9 @@ export interface RedriveResult {
   replayed: number;
   byTopic: Record<string, number>;
   deadLetterTopic: string;
+  /** "Redrive matching": how many matched, and how many are left for another call. */
+  matching?: number;
+  remaining?: number;
   /** A selection's answer: what became of each chosen dead letter. */
   letters?: { partition: number; offset: string; outcome: 'replayed' | 'not-found' | 'refused'; topic?: string; reason?: string }[];
 }

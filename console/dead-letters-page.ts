@@ -4,15 +4,31 @@ import { el, replaceChildren } from './dom.js';
 function describe(result: RedriveResult): string {
   const unsent = (result.letters ?? []).filter((l) => l.outcome !== 'replayed');
   const notes = unsent.map((l) => `; ${l.partition}:${l.offset} not redriven (${l.outcome}: ${l.reason ?? ''})`).join('');
+  if (result.matching === 0) return 'nothing matches the filter that was not redriven already';
   if (result.replayed === 0) return result.letters ? `nothing redriven${notes}` : 'nothing to redrive: every dead letter was sent back already';
   const where = Object.entries(result.byTopic)
     .map(([topic, n]) => `${n} → ${topic}`)
     .join(', ');
-  return `redriven ${result.replayed} dead letter${result.replayed === 1 ? '' : 's'} to the trigger: ${where}${notes}`;
+  const left = result.remaining ? `; ${result.remaining} more match: redrive matching again` : '';
+  return `redriven ${result.replayed} dead letter${result.replayed === 1 ? '' : 's'} to the trigger: ${where}${notes}${left}`;
 }
 
-/** Dead letters redriven one by one in this tab (the server tracks only "redrive all"), by `<dlq>:<partition>:<offset>`. */
+/** Dead letters redriven in this tab, by `<dlq>:<partition>:<offset>`: shown so at once, before the server's list is read again. */
 const redrivenHere = new Set<string>();
+
+/** The filter form's values: the list's query and "Redrive matching"'s body. */
+interface Filter {
+  errorKind?: string;
+  contains?: string;
+}
+
+function queryOf(filter: Filter): string {
+  const query = new URLSearchParams();
+  if (filter.errorKind) query.set('errorKind', filter.errorKind);
+  if (filter.contains) query.set('contains', filter.contains);
+  const text = query.toString();
+  return text === '' ? '' : `?${text}`;
+}
 
 /** What became of a dead letter: waiting, sent back, or back here as a new dead letter (it failed again). */
 function fateOf(letter: DeadLetter, coordinates: string, failedAgain: ReadonlySet<string>): string {
@@ -57,8 +73,37 @@ export async function showDeadLetters(main: HTMLElement, triggerId: string, onEr
         onError(error);
       });
   };
+  let filter: Filter = {};
+  const kinds = new Set<string>();
   const reload = async (): Promise<void> => {
-    const page = await api<DeadLetterPage>('GET', path);
+    const page = await api<DeadLetterPage>('GET', `${path}${queryOf(filter)}`);
+    for (const l of page.letters) kinds.add(l.errorKind);
+    const kind = el(
+      'select',
+      { id: 'filter-kind' },
+      el('option', { value: '' }, 'any error kind'),
+      ...[...kinds].sort().map((k) => el('option', { value: k }, k)),
+    );
+    kind.value = filter.errorKind ?? '';
+    const contains = el('input', { id: 'filter-contains', type: 'search', placeholder: 'text in the message, key or event' });
+    contains.value = filter.contains ?? '';
+    const form = el(
+      'form',
+      { class: 'filters', id: 'dead-letter-filter' },
+      el('label', { for: 'filter-kind' }, 'Error kind'),
+      kind,
+      el('label', { for: 'filter-contains' }, 'Contains'),
+      contains,
+      el('button', { type: 'submit' }, 'Show'),
+    );
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      filter = { ...(kind.value ? { errorKind: kind.value } : {}), ...(contains.value.trim() ? { contains: contains.value.trim() } : {}) };
+      reload().catch(onError);
+    });
+    const matching = el('button', { type: 'button', id: 'redrive-matching' }, 'Redrive matching');
+    if (!filter.errorKind && !filter.contains) matching.setAttribute('disabled', '');
+    matching.addEventListener('click', () => run(api<RedriveResult>('POST', `${path}/redrive-matching`, { filter })));
     const failedAgain = new Set(page.letters.map((l) => l.replayedFrom).filter((c): c is string => c !== null));
     const all = el('button', { type: 'button', id: 'redrive-all' }, 'Redrive all');
     all.addEventListener('click', () => run(api<RedriveResult>('POST', `${path}/redrive-all`)));
@@ -83,7 +128,9 @@ export async function showDeadLetters(main: HTMLElement, triggerId: string, onEr
       main,
       el('h1', {}, `Dead letters of ${page.trigger.name}`),
       el('p', { class: 'muted' }, `${page.total} in ${page.deadLetterTopic}`),
-      el('div', { class: 'actions' }, selected, all),
+      form,
+      el('p', { class: 'muted', id: 'matching' }, filter.errorKind || filter.contains ? `${page.matching} matching the filter` : ''),
+      el('div', { class: 'actions' }, selected, matching, all),
       result,
       page.letters.length === 0
         ? el('p', { class: 'muted', id: 'no-dead-letters' }, 'no dead letters')

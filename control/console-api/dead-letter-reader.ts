@@ -14,7 +14,7 @@ export interface DeadLetterView {
   origin: { topic: string | null; partition: number | null; offset: string | null };
   /** `<dlq>:<partition>:<offset>` of the earlier dead letter this one is a second failure of, when it was redriven before. */
   replayedFrom: string | null;
-  /** Whether "redrive all" has already sent it back (the replay group's committed offset is past it). */
+  /** Whether it was sent back: "redrive all" passed it (the replay group's committed offset), or the console redrove it (RedriveLog). */
   redriven: boolean;
   at: string | null;
   key: string | null;
@@ -24,11 +24,16 @@ export interface DeadLetterView {
 
 export interface DeadLetterPage {
   deadLetterTopic: string;
+  /** Every letter the topic holds. */
   total: number;
+  /** Those `keep` kept (all of them without it); `letters` holds the newest `limit` of these. */
+  matching: number;
   letters: DeadLetterView[];
 }
 
 const READ_TIMEOUT_MS = 20_000;
+/** The newest letters a list shows. */
+export const LIST_LIMIT = 200;
 
 function eventOf(value: Buffer | null): unknown {
   if (value === null) return null;
@@ -40,7 +45,7 @@ function eventOf(value: Buffer | null): unknown {
   }
 }
 
-function viewOf(record: IncomingRecord, replayedUpTo: Map<number, number>): DeadLetterView {
+function viewOf(record: IncomingRecord, replayedUpTo: Map<number, number>, redriven: ReadonlySet<string>): DeadLetterView {
   const info = readDeadLetterHeaders(record.headers);
   return {
     partition: record.partition,
@@ -50,7 +55,7 @@ function viewOf(record: IncomingRecord, replayedUpTo: Map<number, number>): Dead
     attempts: info.attempts,
     origin: { topic: info.topic ?? null, partition: info.partition ?? null, offset: info.offset ?? null },
     replayedFrom: record.headers[REPLAYED_HEADER] ?? null,
-    redriven: Number(record.offset) < (replayedUpTo.get(record.partition) ?? -1),
+    redriven: Number(record.offset) < (replayedUpTo.get(record.partition) ?? -1) || redriven.has(letterAt(record.partition, record.offset)),
     at: record.headers['cf-dlq-at'] ?? null,
     key: record.key === null ? null : record.key.toString('utf8'),
     event: eventOf(record.value),
@@ -59,10 +64,15 @@ function viewOf(record: IncomingRecord, replayedUpTo: Map<number, number>): Dead
 
 /**
  * Reads a trigger's dead-letter topic from its start up to the end it had when the read began
- * (at most `limit` letters, the newest kept), through readTopic: its throwaway group commits nothing
- * and is deleted after the read.
+ * (of the letters `keep` keeps, at most `limit`, the newest), through readTopic: its throwaway group
+ * commits nothing and is deleted after the read.
  */
-export async function readDeadLetters(kafka: KafkaTransport, topics: TopicNames, triggerKey: string, limit = 200): Promise<DeadLetterPage> {
+export async function readDeadLetters(
+  kafka: KafkaTransport,
+  topics: TopicNames,
+  triggerKey: string,
+  options: { limit?: number; keep?: (letter: DeadLetterView) => boolean; redriven?: ReadonlySet<string> } = {},
+): Promise<DeadLetterPage> {
   const deadLetterTopic = topics.deadLetter(triggerKey);
   const admin = kafka.admin();
   await admin.connect();
@@ -70,7 +80,7 @@ export async function readDeadLetters(kafka: KafkaTransport, topics: TopicNames,
   let total = 0;
   let replayedUpTo = new Map<number, number>();
   try {
-    if (!(await admin.listTopics()).includes(deadLetterTopic)) return { deadLetterTopic, total: 0, letters: [] };
+    if (!(await admin.listTopics()).includes(deadLetterTopic)) return { deadLetterTopic, total: 0, matching: 0, letters: [] };
     for (const p of await admin.topicOffsets(deadLetterTopic)) {
       total += Number(p.high) - Number(p.low);
       if (Number(p.high) > Number(p.low)) end.set(p.partition, Number(p.high));
@@ -80,11 +90,11 @@ export async function readDeadLetters(kafka: KafkaTransport, topics: TopicNames,
     await admin.disconnect();
   }
   const records = end.size === 0 ? [] : await readUntil(kafka, deadLetterTopic, end);
-  const letters = records
+  const kept = records
     .sort((a, b) => a.timestamp - b.timestamp || a.partition - b.partition || Number(a.offset) - Number(b.offset))
-    .slice(-limit)
-    .map((r) => viewOf(r, replayedUpTo));
-  return { deadLetterTopic, total, letters };
+    .map((r) => viewOf(r, replayedUpTo, options.redriven ?? new Set()))
+    .filter((letter) => options.keep?.(letter) ?? true);
+  return { deadLetterTopic, total, matching: kept.length, letters: kept.slice(-(options.limit ?? LIST_LIMIT)) };
 }
 
 /** `<partition>:<offset>`, how readDeadLettersAt keys what it found. */

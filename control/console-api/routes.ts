@@ -8,13 +8,15 @@ import type { OutgoingRecord } from '../../core/kafka/transport.js';
 import type { Logger } from '../../core/logger.js';
 import type { TopicNames } from '../../core/topics.js';
 import { replayDeadLetters, replayedRecord } from '../../processors/dlq-replay.js';
-import { failedPrecondition, fromZodError, notFound, permissionDenied } from '../api-error.js';
+import { failedPrecondition, fromZodError, invalidArgument, notFound, permissionDenied } from '../api-error.js';
 import type { Principal, TokenAuthenticator } from '../auth.js';
 import type { TriggerMessage } from '../trigger-messages.js';
 import type { TenantPolicy } from '../tenant-policy.js';
 import type { TriggerService } from '../trigger-service.js';
 import type { FunctionService } from '../function-service.js';
-import { letterAt, readDeadLetters, readDeadLettersAt } from './dead-letter-reader.js';
+import { deadLetterFilterSchema, isFiltering, matchesDeadLetter } from './dead-letter-filter.js';
+import { letterAt, readDeadLetters, readDeadLettersAt, type DeadLetterView } from './dead-letter-reader.js';
+import { RedriveLog } from './redrive-log.js';
 import { httpErrorOf } from './http-errors.js';
 import { pipelineSummary } from './pipeline.js';
 import { registerAuditRoutes } from './audit-routes.js';
@@ -45,6 +47,8 @@ const letterCoordinates = z.strictObject({
 });
 const redriveOneBody = letterCoordinates;
 const MAX_SELECTED = 500;
+/** Dead letters one "redrive matching" call sends back; more are left for the next call. */
+const MAX_MATCHING = 5_000;
 const redriveSelectedBody = z.strictObject({
   letters: z
     .array(letterCoordinates)
@@ -78,6 +82,13 @@ function fallbackTopic(trigger: Partial<TriggerMessage>, topics: TopicNames): st
  */
 export function registerConsoleApi(http: FastifyInstance, options: ConsoleApiOptions): void {
   const { triggers, auth, kafka, topics } = options;
+  const redrives = options.metadataDb ? new RedriveLog(options.metadataDb) : undefined;
+  /** A trigger's dead letters, those the console redrove marked so. */
+  const deadLettersOf = async (trigger: Partial<TriggerMessage>, read: { limit?: number; keep?: (letter: DeadLetterView) => boolean } = {}) => {
+    const key = keyOf(trigger);
+    const redriven = await redrives?.redrivenOf(topics.deadLetter(key));
+    return readDeadLetters(kafka, topics, key, { ...read, ...(redriven ? { redriven } : {}) });
+  };
 
   const route =
     (handler: (principal: Principal, request: FastifyRequest) => Promise<unknown>) =>
@@ -131,7 +142,12 @@ export function registerConsoleApi(http: FastifyInstance, options: ConsoleApiOpt
     '/api/triggers/:id/dead-letters',
     route(async (principal, request) => {
       const trigger = await triggerOf(principal, request);
-      return { trigger: { id: trigger.id, name: trigger.name }, ...(await readDeadLetters(kafka, topics, keyOf(trigger))) };
+      const filter = parse(deadLetterFilterSchema, request.query, 'query');
+      const page = await deadLettersOf(
+        trigger,
+        isFiltering(filter) || filter.includeRedriven === false ? { keep: (l) => matchesDeadLetter(l, filter, true) } : {},
+      );
+      return { trigger: { id: trigger.id, name: trigger.name }, ...page };
     }),
   );
 
@@ -173,6 +189,11 @@ export function registerConsoleApi(http: FastifyInstance, options: ConsoleApiOpt
       } finally {
         await producer.disconnect().catch(() => undefined);
       }
+      await redrives?.record(
+        topics.deadLetter(key),
+        fates.filter((f) => f.outcome === 'replayed'),
+        principal.userId,
+      );
     }
     return fates;
   };
@@ -204,6 +225,27 @@ export function registerConsoleApi(http: FastifyInstance, options: ConsoleApiOpt
         replayed: Object.values(counts).reduce((a, b) => a + b, 0),
         byTopic: counts,
         deadLetterTopic: topics.deadLetter(keyOf(trigger)),
+        letters: fates,
+      };
+    }),
+  );
+
+  http.post(
+    '/api/triggers/:id/dead-letters/redrive-matching',
+    route(async (principal, request) => {
+      const trigger = await triggerOf(principal, request);
+      const filter = parse(z.strictObject({ filter: deadLetterFilterSchema }), request.body, 'body').filter;
+      if (!isFiltering(filter)) throw invalidArgument('body.filter: give errorKind or contains (or both); to send back every dead letter use redrive-all');
+      const page = await deadLettersOf(trigger, { keep: (l) => matchesDeadLetter(l, filter, false), limit: MAX_MATCHING });
+      const fates = page.letters.length > 0 ? await redriveLetters(principal, trigger, page.letters) : [];
+      const counts = byTopic(fates);
+      return {
+        replayed: Object.values(counts).reduce((a, b) => a + b, 0),
+        byTopic: counts,
+        deadLetterTopic: page.deadLetterTopic,
+        matching: page.matching,
+        // Over MAX_MATCHING the oldest are left for the next call, the newest sent now.
+        remaining: page.matching - page.letters.length,
         letters: fates,
       };
     }),
