@@ -45,7 +45,7 @@ async function readRange(
   ends: ReadonlyMap<number, number>,
   timeoutMs: number,
 ): Promise<IncomingRecord[]> {
-  const seen: IncomingRecord[] = [];
+  const seen = new TailCollector(starts);
   const sought = new Set<number>();
   const consumer = kafka.consumer({ groupId, fromBeginning: true });
   await consumer.connect();
@@ -62,14 +62,35 @@ async function readRange(
           sought.add(partition);
           consumer.seek({ topic, partition, offset: String(start) });
         }
-        seen.push(...records.filter((r) => Number(r.offset) >= start));
+        seen.add(partition, records);
       },
       { ms: timeoutMs, error: () => new ChangeflowError(`reading ${topic} did not finish within ${timeoutMs} ms`, { retriable: true }) },
     );
   } finally {
     await consumer.disconnect().catch(() => undefined);
   }
-  return seen;
+  return seen.records;
+}
+
+/**
+ * The records of each partition from its start offset on, each once. A seek to the tail, or a
+ * rebalance, delivers again what was already fetched (the client's next fetch starts at the seek
+ * target, behind the batch just handed over): such repeats are dropped by offset.
+ */
+export class TailCollector {
+  readonly records: IncomingRecord[] = [];
+  private readonly next = new Map<number, number>();
+
+  constructor(private readonly starts: ReadonlyMap<number, number>) {}
+
+  add(partition: number, batch: readonly IncomingRecord[]): void {
+    for (const record of batch) {
+      const offset = Number(record.offset);
+      if (offset < (this.next.get(partition) ?? this.starts.get(partition) ?? 0)) continue;
+      this.records.push(record);
+      this.next.set(partition, offset + 1);
+    }
+  }
 }
 
 /** The group's last member may still be leaving (NON_EMPTY_GROUP) for a moment after disconnect. */
