@@ -1,5 +1,6 @@
 import { api, type DeadLetter, type DeadLetterPage, type RedriveResult } from './api.js';
 import { el, replaceChildren } from './dom.js';
+import { newestOnly } from './refresh.js';
 
 function describe(result: RedriveResult): string {
   const unsent = (result.letters ?? []).filter((l) => l.outcome !== 'replayed');
@@ -75,8 +76,10 @@ export async function showDeadLetters(main: HTMLElement, triggerId: string, onEr
   };
   let filter: Filter = {};
   const kinds = new Set<string>();
+  const newest = newestOnly();
   const reload = async (): Promise<void> => {
-    const page = await api<DeadLetterPage>('GET', `${path}${queryOf(filter)}`);
+    const page = await newest(api<DeadLetterPage>('GET', `${path}${queryOf(filter)}`));
+    if (page === undefined) return;
     for (const l of page.letters) kinds.add(l.errorKind);
     const kind = el(
       'select',

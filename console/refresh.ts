@@ -19,3 +19,17 @@ export function refreshing<T>(load: () => Promise<T>, show: (value: T) => void, 
     clearInterval(timer);
   };
 }
+
+/**
+ * A guard for a page's reads: an answer is used only when its read is the newest one. An earlier
+ * read answering after a later one (the page's first read, overtaken by one with the filters typed
+ * meanwhile) resolves to undefined, so a stale answer never draws over a newer one.
+ */
+export function newestOnly(): <T>(answer: Promise<T>) => Promise<T | undefined> {
+  let reads = 0;
+  return async <T>(answer: Promise<T>): Promise<T | undefined> => {
+    const read = ++reads;
+    const value = await answer;
+    return read === reads ? value : undefined;
+  };
+}

@@ -1,5 +1,6 @@
 import { api } from './api.js';
 import { el, replaceChildren } from './dom.js';
+import { newestOnly } from './refresh.js';
 
 interface RecordView {
   partition: number;
@@ -54,6 +55,7 @@ export async function showTopics(main: HTMLElement, chosen: string | undefined, 
     field('limit', 'Last', limit),
     el('button', { type: 'submit' }, 'Show'),
   );
+  const newest = newestOnly();
   const load = async (): Promise<void> => {
     const topic = topicSelect.value;
     if (!topic) return;
@@ -62,7 +64,10 @@ export async function showTopics(main: HTMLElement, chosen: string | undefined, 
     if (ns.value.trim()) query.set('ns', ns.value.trim());
     if (key.value.trim()) query.set('key', key.value.trim());
     replaceChildren(output, el('p', { class: 'muted' }, 'reading…'));
-    const page = await api<{ topic: string; scanned: number; records: RecordView[] }>('GET', `/api/topics/${encodeURIComponent(topic)}/records?${query}`);
+    const page = await newest(
+      api<{ topic: string; scanned: number; records: RecordView[] }>('GET', `/api/topics/${encodeURIComponent(topic)}/records?${query}`),
+    );
+    if (page === undefined) return;
     replaceChildren(
       output,
       el('p', { class: 'muted', id: 'records-summary' }, `${page.records.length} of the last ${page.scanned} records in ${page.topic}`),
