@@ -110,6 +110,7 @@ export class ControlPlane implements Component {
       metrics: context.metrics,
       logger,
       metadataDb: context.metadata.db,
+      configTriggers: (this.config.triggers ?? []).flatMap((t) => (t.name && t.source ? [{ name: t.name, source: t.source }] : [])),
     });
     registerConsolePages(context.http);
     this.server = createControlServer({

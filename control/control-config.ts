@@ -6,6 +6,8 @@ export type ConfiguredSource = SourceConfig & { readers: string[] };
 
 /** A trigger of changeflow.yaml as the control plane sees it: the databases its MongoDB sinks write are the operator's. */
 export interface ConfiguredTrigger {
+  name?: string;
+  source?: { topic: string } | { db: string; coll?: string };
   sinks: readonly { kind: string; [option: string]: unknown }[];
 }
 

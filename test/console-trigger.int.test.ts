@@ -1,4 +1,5 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { deadLetterRecord } from '../processors/dead-letters.js';
 import { launchChromium, screenshotPath } from './support/browser.js';
 import { apiCall, BUGGY_CODE, CONSOLE_TOKENS, ConsoleService, FIXED_CODE, type TenantTrigger } from './support/console-service.js';
 import { eventually } from './support/infra.js';
@@ -191,5 +192,66 @@ describe('console trigger page', () => {
     await eventually(async () => (await page.locator('tr[data-offset]').count()) === 2, 'both failures of order 31 listed', 10_000);
     expect(await page.locator('body').textContent()).toContain('redriven, failed again');
     await page.screenshot({ path: screenshotPath('dead-letters-filter'), fullPage: true });
+  });
+
+  it("shows an admin the dead letters of a changeflow.yaml trigger and redrives them; a tenant is refused, enable is the file's", async () => {
+    // A trigger of changeflow.yaml as this process runs it (its health) with one dead letter, as the processor writes them.
+    const name = 'yaml-copy';
+    const origin = `${service.prefix}.yaml_src.orders`;
+    service.app.context.health.set(`processor:${name}`, true, 'running', { state: 'running' });
+    const producer = service.app.context.kafka.producer();
+    await producer.connect();
+    const event = { v: 1, id: 'yaml_src.orders:1', op: 'insert', ns: { db: 'yaml_src', coll: 'orders' }, fullDocument: { _id: 1 } };
+    const incoming = {
+      topic: origin,
+      partition: 0,
+      offset: '0',
+      key: Buffer.from('{"_id":1}'),
+      value: Buffer.from(JSON.stringify(event)),
+      headers: {},
+      timestamp: Date.now(),
+    };
+    await producer.send([
+      deadLetterRecord(service.app.context.topics.deadLetter(name), name, {
+        record: incoming,
+        error: 'sink "copy" refused it',
+        errorKind: 'sink-rejected',
+        attempts: 1,
+      }),
+    ]);
+    await producer.disconnect();
+
+    const id = `yaml:${name}`;
+    const list = await call(CONSOLE_TOKENS.admin, 'GET', `/api/triggers/${id}/dead-letters`);
+    expect(list.status).toBe(200);
+    expect(list.body).toMatchObject({ trigger: { id, name }, total: 1, letters: [{ errorKind: 'sink-rejected', origin: { topic: origin, offset: '0' } }] });
+    const refused = await call(CONSOLE_TOKENS.alice, 'GET', `/api/triggers/${id}/dead-letters`);
+    expect(refused.status).toBe(403);
+    expect(refused.body['error']).toMatch(/changeflow\.yaml, the operator's/);
+    expect((await call(CONSOLE_TOKENS.admin, 'GET', '/api/triggers/yaml:no-such/dead-letters')).status).toBe(404);
+    const enable = await call(CONSOLE_TOKENS.admin, 'POST', `/api/triggers/${id}/disable`);
+    expect(enable.status).toBe(409);
+    expect(enable.body['error']).toMatch(/set its "enabled: false" there/);
+
+    const letter = (list.body['letters'] as Json[])[0] as Json;
+    const redriven = await call(CONSOLE_TOKENS.admin, 'POST', `/api/triggers/${id}/dead-letters/redrive-selected`, {
+      letters: [{ partition: letter['partition'], offset: letter['offset'] }],
+    });
+    expect(redriven.body).toMatchObject({ replayed: 1, letters: [{ outcome: 'replayed', topic: origin }] });
+    const admin = service.app.context.kafka.admin();
+    await admin.connect();
+    const held = (await admin.topicOffsets(origin)).reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
+    await admin.disconnect();
+    expect(held).toBe(1);
+
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    contexts.push(context);
+    const page: Page = await context.newPage();
+    await page.goto(`${service.url}/console/#triggers`);
+    await page.getByLabel('Token').fill(CONSOLE_TOKENS.admin);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.locator('#config-triggers tr[data-trigger="yaml-copy"]').getByRole('link', { name: 'Dead letters' }).click();
+    await page.getByRole('heading', { name: 'Dead letters of yaml-copy' }).waitFor({ timeout: 10_000 });
+    expect(await page.locator('tr[data-offset] [data-field="fate"]').textContent()).toBe('redriven');
   });
 });

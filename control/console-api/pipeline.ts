@@ -94,7 +94,12 @@ export async function pipelineSummary(
   const fileTriggers: Partial<TriggerMessage>[] = principal.admin
     ? Object.entries(report.components)
         .filter(([name, check]) => name.startsWith('processor:') && check.owner === 'instance' && !apiKeys.has(name.slice('processor:'.length)))
-        .map(([name]) => ({ id: '', name: name.slice('processor:'.length), user_id: FILE_TRIGGER_OWNER, runtime_key: name.slice('processor:'.length) }))
+        .map(([name]) => ({
+          id: `yaml:${name.slice('processor:'.length)}`,
+          name: name.slice('processor:'.length),
+          user_id: FILE_TRIGGER_OWNER,
+          runtime_key: name.slice('processor:'.length),
+        }))
     : [];
   return {
     at: new Date().toISOString(),

@@ -14,6 +14,7 @@ import type { TriggerMessage } from '../trigger-messages.js';
 import type { TenantPolicy } from '../tenant-policy.js';
 import type { TriggerService } from '../trigger-service.js';
 import type { FunctionService } from '../function-service.js';
+import { configTriggerIsReadOnly, configTriggerOf, isConfigTriggerId, type ConfigTriggerInfo } from './config-triggers.js';
 import { deadLetterFilterSchema, isFiltering, matchesDeadLetter } from './dead-letter-filter.js';
 import { letterAt, readDeadLetters, readDeadLettersAt, type DeadLetterView } from './dead-letter-reader.js';
 import { RedriveLog } from './redrive-log.js';
@@ -35,11 +36,17 @@ export interface ConsoleApiOptions {
   health: Health;
   metrics: Registry;
   logger: Logger;
+  /** changeflow.yaml's triggers (the operator's): their dead letters are an admin's to see and redrive. */
+  configTriggers?: readonly ConfigTriggerInfo[];
   /** The metadata store, where audit sinks keep their records (absent: no audit pages). */
   metadataDb?: Db;
 }
 
-const idParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'a trigger id (letters, digits, "_" or "-")' }) });
+const idParams = z.object({
+  id: z
+    .string()
+    .regex(/^(yaml:)?[A-Za-z0-9_-]{1,64}$/, { error: 'a trigger id (letters, digits, "_" or "-"), or yaml:<name> for a trigger of changeflow.yaml' }),
+});
 const listQuery = z.object({ user_id: z.string().max(200).optional() });
 const letterCoordinates = z.strictObject({
   partition: z.number().int().min(0),
@@ -109,8 +116,16 @@ export function registerConsoleApi(http: FastifyInstance, options: ConsoleApiOpt
     for await (const t of triggers.query(principal, { query: { user_id: userId ?? '' } })) found.push(t);
     return found;
   };
-  const triggerOf = async (principal: Principal, request: FastifyRequest): Promise<Partial<TriggerMessage>> =>
-    (await triggers.get(principal, { id: parse(idParams, request.params, 'params').id })).trigger;
+  const triggerOf = async (principal: Principal, request: FastifyRequest): Promise<Partial<TriggerMessage>> => {
+    const { id } = parse(idParams, request.params, 'params');
+    if (isConfigTriggerId(id)) return configTriggerOf(principal, id, options.configTriggers ?? [], options.health);
+    return (await triggers.get(principal, { id })).trigger;
+  };
+  const setEnabled = async (principal: Principal, request: FastifyRequest, enabled: boolean): Promise<unknown> => {
+    const { id } = parse(idParams, request.params, 'params');
+    if (isConfigTriggerId(id)) configTriggerIsReadOnly(id);
+    return triggers.setEnabled(principal, { id }, enabled);
+  };
   const keyOf = (trigger: Partial<TriggerMessage>): string => trigger.runtime_key ?? '';
 
   http.get(
@@ -131,11 +146,11 @@ export function registerConsoleApi(http: FastifyInstance, options: ConsoleApiOpt
 
   http.post(
     '/api/triggers/:id/enable',
-    route(async (principal, request) => triggers.setEnabled(principal, { id: parse(idParams, request.params, 'params').id }, true)),
+    route(async (principal, request) => setEnabled(principal, request, true)),
   );
   http.post(
     '/api/triggers/:id/disable',
-    route(async (principal, request) => triggers.setEnabled(principal, { id: parse(idParams, request.params, 'params').id }, false)),
+    route(async (principal, request) => setEnabled(principal, request, false)),
   );
 
   http.get(
