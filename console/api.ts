@@ -58,6 +58,8 @@ export interface PipelineTrigger extends StateView {
   secondsBehind: number;
   delivered: number;
   deadLettered: number;
+  /** Oldest first, sampled by the service over the last minutes. */
+  trend: { at: string; eventsPerSecond: number; secondsBehind: number; lag: number }[];
 }
 
 export interface Pipeline {

@@ -3,20 +3,49 @@ import { api, type Pipeline, type PipelineTrigger } from './api.js';
 import { el, replaceChildren } from './dom.js';
 
 const REFRESH_MS = 2_000;
-/** Samples kept per trigger for the trend: five minutes at one sample per refresh. */
-const TREND_SAMPLES = 150;
-const BARS = '▁▂▃▄▅▆▇█';
+const SVG = 'http://www.w3.org/2000/svg';
+const WIDTH = 160;
+const HEIGHT = 28;
 
-const trends = new Map<string, number[]>();
+type TrendPoint = PipelineTrigger['trend'][number];
 
-function trend(id: string, value: number): string {
-  const samples = trends.get(id) ?? [];
-  samples.push(value);
-  if (samples.length > TREND_SAMPLES) samples.shift();
-  trends.set(id, samples);
-  const recent = samples.slice(-30);
-  const max = Math.max(...recent, 1);
-  return recent.map((v) => BARS[Math.min(BARS.length - 1, Math.round((v / max) * (BARS.length - 1)))] ?? '').join('');
+/** How a series moved over the trend: the newest value against the oldest. */
+function direction(values: readonly number[]): string {
+  const first = values[0] ?? 0;
+  const last = values.at(-1) ?? 0;
+  if (values.length < 2 || Math.abs(last - first) < 0.05 * Math.max(first, last, 1)) return 'steady';
+  return last > first ? 'rising' : 'falling';
+}
+
+/** A small line chart of one series, built with DOM calls (never markup); its label says what it shows in words. */
+function sparkline(name: string, field: 'secondsBehind' | 'eventsPerSecond', unit: string, points: readonly TrendPoint[]): Element {
+  const values = points.map((p) => p[field]);
+  const minutes = points.length < 2 ? 0 : (Date.parse(points.at(-1)?.at ?? '') - Date.parse(points[0]?.at ?? '')) / 60_000;
+  const label = `${name}: ${(values.at(-1) ?? 0).toFixed(1)} ${unit}, ${direction(values)} over ${minutes < 1 ? `${Math.round(minutes * 60)} s` : `${minutes.toFixed(1)} min`}`;
+  const svg = document.createElementNS(SVG, 'svg');
+  for (const [k, v] of Object.entries({
+    width: String(WIDTH),
+    height: String(HEIGHT),
+    viewBox: `0 0 ${WIDTH} ${HEIGHT}`,
+    role: 'img',
+    'aria-label': label,
+    class: `spark ${field}`,
+  }))
+    svg.setAttribute(k, v);
+  const title = document.createElementNS(SVG, 'title');
+  title.textContent = label;
+  svg.append(title);
+  if (values.length >= 2) {
+    const max = Math.max(...values, 0.001);
+    const line = document.createElementNS(SVG, 'polyline');
+    const xy = values.map((v, i) => `${((i / (values.length - 1)) * WIDTH).toFixed(1)},${(HEIGHT - 2 - (v / max) * (HEIGHT - 4)).toFixed(1)}`);
+    line.setAttribute('points', xy.join(' '));
+    line.setAttribute('fill', 'none');
+    line.setAttribute('stroke', 'currentColor');
+    line.setAttribute('stroke-width', '1.5');
+    svg.append(line);
+  }
+  return el('div', { class: 'trend' }, svg, el('div', { class: 'muted', 'data-field': `trend-${field}` }, label));
 }
 
 function stateClass(item: { ok: boolean; state: string }): string {
@@ -52,7 +81,8 @@ function triggerRow(t: PipelineTrigger): HTMLElement {
         el('dt', {}, 'dead letters'),
         el('dd', { 'data-field': 'dlq' }, t.deadLettered),
       ),
-      el('div', { class: 'trend', title: 'events/s, last minute' }, trend(t.id, t.eventsPerSecond)),
+      sparkline('lag', 'secondsBehind', 's', t.trend),
+      sparkline('events/s', 'eventsPerSecond', '/s', t.trend),
       reasonOf(t),
     ),
     el('div', { class: 'edge' }, '→'),

@@ -19,6 +19,7 @@ import { bindServer, createControlServer, shutdownServer } from './server.js';
 import { MetadataStore } from './store.js';
 import { capsFor, TenantPolicy } from './tenant-policy.js';
 import { TriggerService } from './trigger-service.js';
+import type { TrendOptions } from './console-api/pipeline-trend.js';
 import { registerConsoleApi } from './console-api/routes.js';
 import { registerConsolePages } from './console-api/static.js';
 
@@ -43,6 +44,8 @@ export interface ControlPlaneOptions {
   avro?: AvroCodec;
   /** Where functions are checked and test-run (the service's own, from app/components.ts). Default the process-wide sharedFunctionPool(). */
   functionPool?: () => FunctionPool;
+  /** The console Pipeline page's trend window and sampling interval (tests sample faster). */
+  consoleTrend?: TrendOptions;
 }
 
 /**
@@ -110,6 +113,7 @@ export class ControlPlane implements Component {
       metrics: context.metrics,
       logger,
       metadataDb: context.metadata.db,
+      ...(this.options.consoleTrend ? { trend: this.options.consoleTrend } : {}),
       configTriggers: (this.config.triggers ?? []).flatMap((t) => (t.name && t.source ? [{ name: t.name, source: t.source }] : [])),
     });
     registerConsolePages(context.http);

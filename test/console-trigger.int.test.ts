@@ -254,4 +254,36 @@ describe('console trigger page', () => {
     await page.getByRole('heading', { name: 'Dead letters of yaml-copy' }).waitFor({ timeout: 10_000 });
     expect(await page.locator('tr[data-offset] [data-field="fate"]').textContent()).toBe('redriven');
   });
+
+  it("samples each trigger's lag and rate into a trend the Pipeline page draws; a tenant gets only its own", async () => {
+    const pipelineOf = async (token: string): Promise<Json[]> => (await call(token, 'GET', '/api/pipeline')).body['triggers'] as Json[];
+    let mine: Json | undefined;
+    await eventually(
+      async () => {
+        mine = (await pipelineOf(CONSOLE_TOKENS.alice)).find((t) => t['id'] === aliceTrigger.id);
+        return ((mine?.['trend'] as Json[] | undefined) ?? []).length >= 3;
+      },
+      'three samples of alice-orders (every 500 ms in this test)',
+      20_000,
+      300,
+    );
+    const points = mine?.['trend'] as Json[];
+    const times = points.map((p) => Date.parse(String(p['at'])));
+    expect(times.every((t, i) => i === 0 || t - (times[i - 1] ?? 0) >= 500)).toBe(true);
+    expect(points[0]).toEqual({ at: expect.any(String), eventsPerSecond: expect.any(Number), secondsBehind: expect.any(Number), lag: expect.any(Number) });
+    const bobs = await pipelineOf(CONSOLE_TOKENS.bob);
+    expect(bobs.map((t) => t['id'])).toEqual([bobTrigger.id]);
+
+    const context = await browser.newContext({ viewport: { width: 1280, height: 700 } });
+    contexts.push(context);
+    const page: Page = await context.newPage();
+    await page.goto(`${service.url}/console/#pipeline`);
+    await page.getByLabel('Token').fill(CONSOLE_TOKENS.alice);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    const lag = page.locator('[data-trigger="alice-orders"] svg.secondsBehind');
+    await lag.waitFor({ timeout: 10_000 });
+    expect(await lag.getAttribute('aria-label')).toMatch(/^lag: \d+\.\d s, (steady|rising|falling) over \d/);
+    expect(await page.locator('[data-trigger="alice-orders"] svg.eventsPerSecond polyline').count()).toBe(1);
+    await page.screenshot({ path: screenshotPath('pipeline-trend'), fullPage: true });
+  });
 });

@@ -3,6 +3,7 @@ import type { ComponentState, Health, HealthCheck } from '../../core/health.js';
 import type { TopicNames } from '../../core/topics.js';
 import type { Principal } from '../auth.js';
 import type { TriggerMessage } from '../trigger-messages.js';
+import type { PipelineTrend, TrendPoint } from './pipeline-trend.js';
 
 /** A component's health as the console shows it: `unknown` when nothing reported it (yet) in this process. */
 export interface StateView {
@@ -27,6 +28,8 @@ export interface PipelineTrigger extends StateView {
   secondsBehind: number;
   delivered: number;
   deadLettered: number;
+  /** Rate and lag over the last minutes, oldest first (PipelineTrend: sampled in this process). */
+  trend: TrendPoint[];
 }
 
 export interface PipelineSummary {
@@ -76,7 +79,7 @@ function topicOf(trigger: Partial<TriggerMessage>, topics: TopicNames): string |
 export async function pipelineSummary(
   principal: Principal,
   triggers: readonly Partial<TriggerMessage>[],
-  deps: { health: Health; metrics: Registry; topics: TopicNames },
+  deps: { health: Health; metrics: Registry; topics: TopicNames; trend?: Pick<PipelineTrend, 'of'> },
 ): Promise<PipelineSummary> {
   const report = deps.health.report();
   const sources = Object.entries(report.components)
@@ -120,6 +123,7 @@ export async function pipelineSummary(
         secondsBehind: behind.get(key) ?? 0,
         delivered: delivered.get(key) ?? 0,
         deadLettered: deadLettered.get(key) ?? 0,
+        trend: deps.trend?.of(key) ?? [],
       };
     }),
   };

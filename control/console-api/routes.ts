@@ -20,6 +20,7 @@ import { letterAt, readDeadLetters, readDeadLettersAt, type DeadLetterView } fro
 import { RedriveLog } from './redrive-log.js';
 import { httpErrorOf } from './http-errors.js';
 import { pipelineSummary } from './pipeline.js';
+import { PipelineTrend, type TrendOptions } from './pipeline-trend.js';
 import { registerAuditRoutes } from './audit-routes.js';
 import { registerSourceRoutes } from './source-routes.js';
 import { registerTopicRoutes } from './topic-routes.js';
@@ -36,6 +37,8 @@ export interface ConsoleApiOptions {
   health: Health;
   metrics: Registry;
   logger: Logger;
+  /** The Pipeline page's trend: window and sampling interval (default 10 minutes, 5 s). */
+  trend?: TrendOptions;
   /** changeflow.yaml's triggers (the operator's): their dead letters are an admin's to see and redrive. */
   configTriggers?: readonly ConfigTriggerInfo[];
   /** The metadata store, where audit sinks keep their records (absent: no audit pages). */
@@ -90,6 +93,11 @@ function fallbackTopic(trigger: Partial<TriggerMessage>, topics: TopicNames): st
 export function registerConsoleApi(http: FastifyInstance, options: ConsoleApiOptions): void {
   const { triggers, auth, kafka, topics } = options;
   const redrives = options.metadataDb ? new RedriveLog(options.metadataDb) : undefined;
+  // Sampled on a timer, whoever looks: a trend is there when the first console opens the page.
+  const trend = new PipelineTrend(options.trend);
+  const sampler = setInterval(() => void trend.sample(options.metrics).catch(() => undefined), trend.intervalMs);
+  sampler.unref();
+  http.addHook('onClose', async () => clearInterval(sampler));
   /** A trigger's dead letters, those the console redrove marked so. */
   const deadLettersOf = async (trigger: Partial<TriggerMessage>, read: { limit?: number; keep?: (letter: DeadLetterView) => boolean } = {}) => {
     const key = keyOf(trigger);
@@ -284,7 +292,10 @@ export function registerConsoleApi(http: FastifyInstance, options: ConsoleApiOpt
 
   http.get(
     '/api/pipeline',
-    route(async (principal) => pipelineSummary(principal, await listTriggers(principal), options)),
+    route(async (principal) => {
+      await trend.sample(options.metrics);
+      return pipelineSummary(principal, await listTriggers(principal), { ...options, trend });
+    }),
   );
 
   registerSourceRoutes(http, route, options);

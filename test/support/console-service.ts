@@ -74,7 +74,13 @@ export class ConsoleService {
       ],
     });
     const processors = new ProcessorManager([], { extraSinkKinds: [memorySinkKind], topicRefreshMs: 0 });
-    this.plane = createControlPlane(config, { sinkKinds: () => [memorySinkKind], controller: () => processors, ensureSource: false, scheduler: false });
+    this.plane = createControlPlane(config, {
+      sinkKinds: () => [memorySinkKind],
+      controller: () => processors,
+      ensureSource: false,
+      scheduler: false,
+      consoleTrend: { intervalMs: 500 },
+    });
     this.app = await startApp(config, [() => processors, () => this.plane], {
       logger: silentLogger,
       metrics: createMetricsRegistry({ defaultMetrics: false }),
