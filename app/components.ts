@@ -2,7 +2,7 @@ import type { Component, ComponentFactory } from '../core/app.js';
 import type { CoreConfig } from '../core/config.js';
 import { InternalError } from '../core/errors.js';
 import { createAvroCodec, type AvroCodec } from '../schemas/avro-codec.js';
-import { eventSyncComponentFactory } from '../connectors/eventsync/component.js';
+import { eventSyncComponentFactory, type EventSyncComponent } from '../connectors/eventsync/component.js';
 import { sourcesComponent as configSourcesComponent } from '../connectors/sources-component.js';
 import { ProcessorManager, type ProcessorManagerOptions } from '../processors/manager.js';
 import { definitionsFromConfig } from '../processors/definitions.js';
@@ -64,12 +64,19 @@ export function componentFactories(): readonly ComponentFactory<Config>[] {
     return codec ? { avro: codec } : {};
   };
   let processors: ProcessorManager | undefined;
+  let eventSync: EventSyncComponent | null = null;
   return [
     (config) => functionPoolComponent(servicesFor(config).functionPool),
     (config) => configSourcesComponent(config.sources, avro(config)),
     (config) => (processors = new ProcessorManager(definitionsFromConfig(config), { ...avro(config), functionPool: servicesFor(config).functionPool.get })),
     viewsComponent,
-    (config) => createControlPlane(config, { ...avro(config), functionPool: servicesFor(config).functionPool.get, controller: () => processors }),
-    eventSyncComponentFactory,
+    (config) =>
+      createControlPlane(config, {
+        ...avro(config),
+        functionPool: servicesFor(config).functionPool.get,
+        controller: () => processors,
+        eventSync: () => eventSync?.list() ?? [],
+      }),
+    (config) => (eventSync = eventSyncComponentFactory(config)),
   ];
 }

@@ -1,6 +1,7 @@
 import { api, ApiFailure, session } from './api.js';
 import { showAudit } from './audit-page.js';
 import { showDeadLetters } from './dead-letters-page.js';
+import { showEventSync } from './eventsync-page.js';
 import { el, replaceChildren } from './dom.js';
 import { showPipeline } from './pipeline-page.js';
 import { showSources } from './source-page.js';
@@ -71,6 +72,7 @@ async function route(): Promise<void> {
   if (page === 'sources') return void (stopPage = showSources(main, showError));
   if (page === 'topics') return showTopics(main, argument ? decodeURIComponent(argument) : undefined, showError).catch(showError);
   if (page === 'audit') return showAudit(main, argument ? decodeURIComponent(argument) : undefined).catch(showError);
+  if (page === 'eventsync') return showEventSync(main, showError).catch(showError);
   if (page === 'dead-letters' && argument) return showDeadLetters(main, decodeURIComponent(argument), showError);
   stopPage = showPipeline(main, showError);
 }

@@ -20,6 +20,7 @@ import { MetadataStore } from './store.js';
 import { capsFor, TenantPolicy } from './tenant-policy.js';
 import { TriggerService } from './trigger-service.js';
 import type { TrendOptions } from './console-api/pipeline-trend.js';
+import type { EventSyncService } from '../connectors/eventsync/service.js';
 import { registerConsoleApi } from './console-api/routes.js';
 import { registerConsolePages } from './console-api/static.js';
 
@@ -44,6 +45,8 @@ export interface ControlPlaneOptions {
   avro?: AvroCodec;
   /** Where functions are checked and test-run (the service's own, from app/components.ts). Default the process-wide sharedFunctionPool(). */
   functionPool?: () => FunctionPool;
+  /** The EventSync services of the process, for the console's EventSync page. */
+  eventSync?: () => readonly EventSyncService[];
   /** The console Pipeline page's trend window and sampling interval (tests sample faster). */
   consoleTrend?: TrendOptions;
 }
@@ -114,6 +117,7 @@ export class ControlPlane implements Component {
       logger,
       metadataDb: context.metadata.db,
       ...(this.options.consoleTrend ? { trend: this.options.consoleTrend } : {}),
+      ...(this.options.eventSync ? { eventSync: this.options.eventSync } : {}),
       configTriggers: (this.config.triggers ?? []).flatMap((t) => (t.name && t.source ? [{ name: t.name, source: t.source }] : [])),
     });
     registerConsolePages(context.http);

@@ -35,6 +35,11 @@ export class EventSyncComponent implements Component {
     this.instanceId = options.instanceId ?? `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
   }
 
+  /** Every running service (the console's EventSync page). */
+  list(): EventSyncService[] {
+    return [...this.services.values()];
+  }
+
   /** The running service named `serviceName` (tests, bench). */
   service(serviceName: string): EventSyncService {
     const service = this.services.get(serviceName);
@@ -105,7 +110,7 @@ export class EventSyncComponent implements Component {
 }
 
 /** An EventSync component when the config has `eventsync:` services. */
-export function eventSyncComponentFactory(config: CoreConfig & { eventsync: readonly EventSyncConfig[] }): Component | null {
+export function eventSyncComponentFactory(config: CoreConfig & { eventsync: readonly EventSyncConfig[] }): EventSyncComponent | null {
   if (config.eventsync.length === 0) return null;
   return new EventSyncComponent(config.eventsync, { clientId: config.kafka.clientId });
 }

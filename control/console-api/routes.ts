@@ -24,6 +24,8 @@ import { PipelineTrend, type TrendOptions } from './pipeline-trend.js';
 import { registerAuditRoutes } from './audit-routes.js';
 import { registerSourceRoutes } from './source-routes.js';
 import { registerTopicRoutes } from './topic-routes.js';
+import { registerEventSyncRoutes } from './eventsync-routes.js';
+import type { EventSyncService } from '../../connectors/eventsync/service.js';
 import { registerTriggerRoutes } from './trigger-routes.js';
 
 export interface ConsoleApiOptions {
@@ -37,6 +39,8 @@ export interface ConsoleApiOptions {
   health: Health;
   metrics: Registry;
   logger: Logger;
+  /** The EventSync services running in this process (absent: none). */
+  eventSync?: () => readonly EventSyncService[];
   /** The Pipeline page's trend: window and sampling interval (default 10 minutes, 5 s). */
   trend?: TrendOptions;
   /** changeflow.yaml's triggers (the operator's): their dead letters are an admin's to see and redrive. */
@@ -301,5 +305,6 @@ export function registerConsoleApi(http: FastifyInstance, options: ConsoleApiOpt
   registerSourceRoutes(http, route, options);
   registerTopicRoutes(http, route, { kafka, topics, runnable: (principal) => triggers.runnable(principal) });
   registerTriggerRoutes(http, route, options);
+  registerEventSyncRoutes(http, route, options.eventSync ?? (() => []));
   if (options.metadataDb) registerAuditRoutes(http, route, options.metadataDb);
 }

@@ -1,5 +1,6 @@
 import { MongoClient } from 'mongodb';
 import { compileConfig } from '../../app/config.js';
+import { eventSyncComponentFactory, type EventSyncComponent } from '../../connectors/eventsync/component.js';
 import { startApp, type RunningApp } from '../../core/app.js';
 import { silentLogger } from '../../core/logger.js';
 import { createMetricsRegistry } from '../../core/metrics.js';
@@ -43,6 +44,9 @@ export interface TenantTrigger {
  */
 export class ConsoleService {
   readonly prefix = uniqueName('cfcon');
+  /** EventSync services to run beside the console (changeflow.yaml's `eventsync:`), none by default. */
+  constructor(private readonly eventsync: readonly Record<string, unknown>[] = []) {}
+  eventSync: EventSyncComponent | null = null;
   private readonly dbName = uniqueName('console');
   private readonly buckets: string[] = [];
   app!: RunningApp;
@@ -67,6 +71,7 @@ export class ConsoleService {
           { token: CONSOLE_TOKENS.admin, userId: 'ops', admin: true },
         ],
       },
+      eventsync: this.eventsync,
       // Granted by the operator; the tests produce these topics' events themselves (no source runs here).
       sources: [
         { name: 'alice-orders', uri: infra.mongodb, watch: { db: 'alice_shop', coll: 'orders' }, readers: ['alice'] },
@@ -80,8 +85,9 @@ export class ConsoleService {
       ensureSource: false,
       scheduler: false,
       consoleTrend: { intervalMs: 500 },
+      eventSync: () => this.eventSync?.list() ?? [],
     });
-    this.app = await startApp(config, [() => processors, () => this.plane], {
+    this.app = await startApp(config, [() => processors, () => this.plane, () => (this.eventSync = eventSyncComponentFactory(config))], {
       logger: silentLogger,
       metrics: createMetricsRegistry({ defaultMetrics: false }),
     });
