@@ -1,5 +1,5 @@
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { launchChromium, screenshotPath } from './support/browser.js';
+import type { Browser, BrowserContext } from 'playwright-core';
+import { launchChromium, screenshotPath, signedInPage } from './support/browser.js';
 import { apiCall, CONSOLE_TOKENS, ConsoleService } from './support/console-service.js';
 import { eventually, uniqueName } from './support/infra.js';
 
@@ -77,12 +77,7 @@ describe('console EventSync page', () => {
   });
 
   it('in Chromium: shows the pending counts, triggers a message and resets', async () => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 700 } });
-    contexts.push(context);
-    const page: Page = await context.newPage();
-    await page.goto(`${service.url}/console/#eventsync`);
-    await page.getByLabel('Token').fill(CONSOLE_TOKENS.admin);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    const page = await signedInPage(browser, contexts, service.url, CONSOLE_TOKENS.admin, `eventsync`, 700);
     const section = page.locator('section[data-service="checkout"]');
     const pending = (key: string) => section.locator(`tr[data-key="${key}"] [data-field="pending"]`).textContent();
     await section.waitFor({ timeout: 10_000 });

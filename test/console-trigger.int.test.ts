@@ -1,6 +1,6 @@
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext } from 'playwright-core';
 import { deadLetterRecord } from '../processors/dead-letters.js';
-import { launchChromium, screenshotPath } from './support/browser.js';
+import { launchChromium, screenshotPath, signedInPage } from './support/browser.js';
 import { apiCall, BUGGY_CODE, CONSOLE_TOKENS, ConsoleService, FIXED_CODE, type TenantTrigger } from './support/console-service.js';
 import { eventually } from './support/infra.js';
 
@@ -103,12 +103,7 @@ describe('console trigger page', () => {
   });
 
   it('in Chromium: opens the trigger from the list, tries its function on the newest events, saves a fix that the trigger then runs', async () => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 1100 } });
-    contexts.push(context);
-    const page: Page = await context.newPage();
-    await page.goto(`${service.url}/console/#triggers`);
-    await page.getByLabel('Token').fill(CONSOLE_TOKENS.alice);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    const page = await signedInPage(browser, contexts, service.url, CONSOLE_TOKENS.alice, `triggers`, 1100);
     await page.getByRole('link', { name: 'alice-orders' }).click();
     await page.getByRole('heading', { name: 'Trigger alice-orders' }).waitFor({ timeout: 10_000 });
     expect(await page.locator('#function-source').inputValue()).toBe(BUGGY_CODE);
@@ -164,12 +159,7 @@ describe('console trigger page', () => {
     const letters = async (): Promise<Json[]> => (await call(CONSOLE_TOKENS.bob, 'GET', at(bobTrigger, 'dead-letters'))).body['letters'] as Json[];
     await eventually(async () => (await letters()).length === 2, "bob's two poison orders dead-lettered", 40_000);
 
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    contexts.push(context);
-    const page: Page = await context.newPage();
-    await page.goto(`${service.url}/console/#dead-letters/${bobTrigger.id}`);
-    await page.getByLabel('Token').fill(CONSOLE_TOKENS.bob);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    const page = await signedInPage(browser, contexts, service.url, CONSOLE_TOKENS.bob, `dead-letters/${bobTrigger.id}`, 900);
     await page.locator('#dead-letter-filter').waitFor({ timeout: 10_000 });
     expect(await page.locator('#redrive-matching').isDisabled()).toBe(true);
     await page.getByLabel('Contains').fill('cannot price order 31');
@@ -244,12 +234,7 @@ describe('console trigger page', () => {
     await admin.disconnect();
     expect(held).toBe(1);
 
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    contexts.push(context);
-    const page: Page = await context.newPage();
-    await page.goto(`${service.url}/console/#triggers`);
-    await page.getByLabel('Token').fill(CONSOLE_TOKENS.admin);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    const page = await signedInPage(browser, contexts, service.url, CONSOLE_TOKENS.admin, `triggers`, 900);
     await page.locator('#config-triggers tr[data-trigger="yaml-copy"]').getByRole('link', { name: 'Dead letters' }).click();
     await page.getByRole('heading', { name: 'Dead letters of yaml-copy' }).waitFor({ timeout: 10_000 });
     expect(await page.locator('tr[data-offset] [data-field="fate"]').textContent()).toBe('redriven');
@@ -274,12 +259,7 @@ describe('console trigger page', () => {
     const bobs = await pipelineOf(CONSOLE_TOKENS.bob);
     expect(bobs.map((t) => t['id'])).toEqual([bobTrigger.id]);
 
-    const context = await browser.newContext({ viewport: { width: 1280, height: 700 } });
-    contexts.push(context);
-    const page: Page = await context.newPage();
-    await page.goto(`${service.url}/console/#pipeline`);
-    await page.getByLabel('Token').fill(CONSOLE_TOKENS.alice);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    const page = await signedInPage(browser, contexts, service.url, CONSOLE_TOKENS.alice, `pipeline`, 700);
     const lag = page.locator('[data-trigger="alice-orders"] svg.secondsBehind');
     await lag.waitFor({ timeout: 10_000 });
     expect(await lag.getAttribute('aria-label')).toMatch(/^lag: \d+\.\d s, (steady|rising|falling) over \d/);

@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
 export const CHROMIUM = '/usr/bin/chromium';
 
@@ -26,4 +26,22 @@ export function screenshotPath(name: string): string {
   const dir = new URL(into, import.meta.url);
   mkdirSync(dir, { recursive: true });
   return new URL(`console-${name}.png`, dir).pathname;
+}
+
+/** A new page of its own context (closed with the returned contexts), signed in with `token` at the console's `#hash`. */
+export async function signedInPage(
+  browser: Browser,
+  contexts: { push(context: BrowserContext): unknown },
+  consoleUrl: string,
+  token: string,
+  hash: string,
+  height = 900,
+): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 1280, height } });
+  contexts.push(context);
+  const page = await context.newPage();
+  await page.goto(`${consoleUrl}/console/#${hash}`);
+  await page.getByLabel('Token').fill(token);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  return page;
 }
