@@ -132,6 +132,11 @@ describe('console browse API: sources, topics, audit', () => {
         const refused = await call(CONSOLE_TOKENS.bob, records(aliceTrigger.topic));
         expect([doc.name, refused.status]).toEqual([doc.name, 403]);
         expect((await call(CONSOLE_TOKENS.bob, '/api/topics')).body['topics']).not.toContain(aliceTrigger.topic);
+        // Nor through the Trigger page: it reads no topic, so there are no recent events to try a function on.
+        const detail = await apiCall(service.url, 'GET', `/api/triggers/${doc._id}/detail`, { token: CONSOLE_TOKENS.bob });
+        expect((detail.body['trigger'] as Json)['reads']).toEqual([]);
+        const recent = await apiCall(service.url, 'POST', `/api/triggers/${doc._id}/execute`, { token: CONSOLE_TOKENS.bob, body: { recent: 5 } });
+        expect([doc.name, recent.status]).toEqual([doc.name, 403]);
       } finally {
         await stored.deleteOne({ _id: doc._id });
       }
